@@ -1,0 +1,170 @@
+//! Retry budget (DESIGN §2.6): retries stay a fraction of first attempts during an outage.
+//!
+//! Every first attempt deposits `ratio` tokens, every retry withdraws one, and a reserve of
+//! `min_per_second * ttl` tokens keeps low-traffic callers retrying. Deposits and withdrawals
+//! count for `ttl` (a sliding window of ten slots), so the budget refills as time passes.
+//!
+//! Lock-free: each slot is one `AtomicU64` packing the slot's epoch (high 32 bits) and its
+//! balance in milli-tokens (low 32 bits, signed), updated with compare-and-swap. Two threads
+//! racing for the last token may both get it: the budget bounds load, it is not an allowance.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const SLOTS: usize = 10;
+const MILLI: i64 = 1000;
+
+/// A shared, thread-safe retry budget.
+#[derive(Debug)]
+pub struct RetryBudget {
+    ratio: f64,
+    min_per_second: u32,
+    ttl: Duration,
+    slot_nanos: u64,
+    deposit_milli: i64,
+    reserve_milli: i64,
+    slots: [AtomicU64; SLOTS],
+}
+
+impl RetryBudget {
+    /// Default ratio of retries to first attempts.
+    pub const DEFAULT_RATIO: f64 = 0.2;
+    /// Default floor of retries per second.
+    pub const DEFAULT_MIN_PER_SECOND: u32 = 10;
+    /// Default window.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
+
+    /// A budget; callers validate the arguments (see `PolicyBuilder`): `ratio` finite and
+    /// non-negative, `ttl` positive.
+    pub fn new(ratio: f64, min_per_second: u32, ttl: Duration) -> RetryBudget {
+        let ratio = if ratio.is_finite() && ratio >= 0.0 {
+            ratio
+        } else {
+            Self::DEFAULT_RATIO
+        };
+        let ttl = if ttl.is_zero() {
+            Self::DEFAULT_TTL
+        } else {
+            ttl
+        };
+        let slot_nanos = (ttl.as_nanos() / SLOTS as u128).clamp(1, u64::MAX as u128) as u64;
+        let reserve = f64::from(min_per_second) * ttl.as_secs_f64() * MILLI as f64;
+        RetryBudget {
+            ratio,
+            min_per_second,
+            ttl,
+            slot_nanos,
+            deposit_milli: (ratio * MILLI as f64).round().min(i32::MAX as f64) as i64,
+            reserve_milli: reserve.min(i64::MAX as f64 / 2.0) as i64,
+            slots: Default::default(),
+        }
+    }
+
+    /// The budget of DESIGN §2.6 (ratio 0.2, 10 per second, 10 s).
+    pub fn default_budget() -> RetryBudget {
+        RetryBudget::new(
+            Self::DEFAULT_RATIO,
+            Self::DEFAULT_MIN_PER_SECOND,
+            Self::DEFAULT_TTL,
+        )
+    }
+
+    /// Tokens each first attempt deposits.
+    pub fn ratio(&self) -> f64 {
+        self.ratio
+    }
+
+    /// Retries per second allowed whatever the traffic.
+    pub fn min_per_second(&self) -> u32 {
+        self.min_per_second
+    }
+
+    /// The window over which deposits and withdrawals count.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Records a first attempt at monotonic time `now`.
+    pub fn deposit(&self, now: Duration) {
+        if self.deposit_milli > 0 {
+            self.add(now, self.deposit_milli);
+        }
+    }
+
+    /// Takes one token for a retry; `false` when the budget is empty.
+    pub fn try_withdraw(&self, now: Duration) -> bool {
+        if self.balance_milli(now) < MILLI {
+            return false;
+        }
+        self.add(now, -MILLI);
+        true
+    }
+
+    /// Tokens available at `now`.
+    pub fn balance(&self, now: Duration) -> f64 {
+        self.balance_milli(now) as f64 / MILLI as f64
+    }
+
+    fn slot_id(&self, now: Duration) -> u32 {
+        // Epochs wrap after 2^32 slots; only equality and short distances are ever compared.
+        (now.as_nanos() / u128::from(self.slot_nanos)) as u32
+    }
+
+    fn balance_milli(&self, now: Duration) -> i64 {
+        let current = self.slot_id(now);
+        let in_window: i64 = self
+            .slots
+            .iter()
+            .map(|slot| unpack(slot.load(Ordering::Acquire)))
+            .filter(|(epoch, _)| current.wrapping_sub(*epoch) < SLOTS as u32)
+            .map(|(_, value)| i64::from(value))
+            .sum();
+        self.reserve_milli + in_window
+    }
+
+    fn add(&self, now: Duration, amount: i64) {
+        let id = self.slot_id(now);
+        let slot = &self.slots[id as usize % SLOTS];
+        let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |packed| {
+            let (epoch, value) = unpack(packed);
+            let base = if epoch == id { i64::from(value) } else { 0 };
+            let next = (base + amount).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            Some(pack(id, next))
+        });
+    }
+}
+
+fn pack(epoch: u32, value: i32) -> u64 {
+    (u64::from(epoch) << 32) | u64::from(value as u32)
+}
+
+fn unpack(packed: u64) -> (u32, i32) {
+    ((packed >> 32) as u32, packed as u32 as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_then_ratio_then_refill() {
+        let b = RetryBudget::new(0.5, 1, Duration::from_secs(2));
+        let t0 = Duration::from_secs(100);
+        assert_eq!(b.balance(t0), 2.0);
+        assert!(b.try_withdraw(t0));
+        assert!(b.try_withdraw(t0));
+        assert!(!b.try_withdraw(t0));
+        b.deposit(t0);
+        b.deposit(t0);
+        assert!(b.try_withdraw(t0));
+        assert!(!b.try_withdraw(t0));
+        // After the window, old withdrawals no longer count.
+        assert_eq!(b.balance(t0 + Duration::from_secs(2)), 2.0);
+    }
+
+    #[test]
+    fn packing_round_trips_negative_values() {
+        assert_eq!(unpack(pack(7, -3000)), (7, -3000));
+        assert_eq!(unpack(pack(u32::MAX, i32::MIN)), (u32::MAX, i32::MIN));
+    }
+}

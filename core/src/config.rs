@@ -1,0 +1,255 @@
+//! Policies from JSON, so one config file serves every language (DESIGN §2.8).
+//!
+//! Keys are the snake_case names of the presets table plus the classification sets, budget,
+//! breaker and seed. Unknown keys and wrong types are errors that name the key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::breaker::CircuitBreaker;
+use crate::budget::RetryBudget;
+use crate::delay::Jitter;
+use crate::policy::{BudgetChoice, PolicyBuilder, PolicyError, invalid};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyConfig {
+    preset: Option<String>,
+    max_retries: Option<u32>,
+    initial_delay: Option<f64>,
+    max_delay: Option<f64>,
+    exponential_base: Option<f64>,
+    jitter: Option<JitterConfig>,
+    retry_after_cap: Option<f64>,
+    retry_after_statuses: Option<Vec<u16>>,
+    retry_statuses: Option<Vec<u16>>,
+    not_sent_codes: Option<Vec<String>>,
+    ambiguous_codes: Option<Vec<String>>,
+    retry_timeouts: Option<bool>,
+    #[serde(default, deserialize_with = "explicit")]
+    deadline: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "explicit")]
+    budget: Option<Option<BudgetConfig>>,
+    #[serde(default, deserialize_with = "explicit")]
+    breaker: Option<Option<BreakerConfig>>,
+    seed: Option<u64>,
+}
+
+/// `"none" | "full" | "equal" | "decorrelated" | 0.1 | {"proportional": 0.1}`
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JitterConfig {
+    Named(String),
+    Proportional(f64),
+    Object { proportional: f64 },
+}
+
+/// `"shared" | false | {"ratio": 0.2, "min_per_second": 10, "ttl": 10}`
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BudgetConfig {
+    Named(String),
+    Enabled(bool),
+    Own(OwnBudget),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnBudget {
+    ratio: Option<f64>,
+    min_per_second: Option<u32>,
+    ttl: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakerConfig {
+    failure_threshold: Option<u32>,
+    open_for: Option<f64>,
+}
+
+/// Distinguishes a key set to `null` (`Some(None)`) from a missing key (`None`).
+fn explicit<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+pub(crate) fn builder_from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
+    let config: PolicyConfig =
+        serde_json::from_str(text).map_err(|e| PolicyError::Json(e.to_string()))?;
+    let mut b = PolicyBuilder::preset(config.preset.as_deref().unwrap_or("default"))?;
+    if let Some(v) = config.max_retries {
+        b = b.max_retries(v);
+    }
+    if let Some(v) = config.initial_delay {
+        b = b.initial_delay(v);
+    }
+    if let Some(v) = config.max_delay {
+        b = b.max_delay(v);
+    }
+    if let Some(v) = config.exponential_base {
+        b = b.exponential_base(v);
+    }
+    if let Some(j) = config.jitter {
+        b = b.jitter(jitter(j)?);
+    }
+    if let Some(v) = config.retry_after_cap {
+        b = b.retry_after_cap(v);
+    }
+    if let Some(v) = config.retry_after_statuses {
+        b = b.retry_after_statuses(v);
+    }
+    if let Some(v) = config.retry_statuses {
+        b = b.retry_statuses(v);
+    }
+    if let Some(v) = config.not_sent_codes {
+        b = b.not_sent_codes(v);
+    }
+    if let Some(v) = config.ambiguous_codes {
+        b = b.ambiguous_codes(v);
+    }
+    if let Some(v) = config.retry_timeouts {
+        b = b.retry_timeouts(v);
+    }
+    if let Some(v) = config.deadline {
+        b = b.deadline(v);
+    }
+    if let Some(v) = config.budget {
+        b = b.budget(budget(v)?);
+    }
+    if let Some(v) = config.breaker {
+        b = b.breaker(v.map(breaker).transpose()?);
+    }
+    if config.seed.is_some() {
+        b = b.seed(config.seed);
+    }
+    Ok(b)
+}
+
+fn jitter(config: JitterConfig) -> Result<Jitter, PolicyError> {
+    Ok(match config {
+        JitterConfig::Named(name) => match name.as_str() {
+            "none" => Jitter::None,
+            "full" => Jitter::Full,
+            "equal" => Jitter::Equal,
+            "decorrelated" => Jitter::Decorrelated,
+            other => {
+                return Err(invalid(
+                    "jitter",
+                    format!(
+                        "unknown mode {other:?} (expected none, full, equal, decorrelated, a number, or {{\"proportional\": s}})"
+                    ),
+                ));
+            }
+        },
+        JitterConfig::Proportional(s) | JitterConfig::Object { proportional: s } => {
+            Jitter::Proportional(s)
+        }
+    })
+}
+
+fn budget(config: Option<BudgetConfig>) -> Result<BudgetChoice, PolicyError> {
+    Ok(match config {
+        None | Some(BudgetConfig::Enabled(false)) => BudgetChoice::Disabled,
+        Some(BudgetConfig::Enabled(true)) => BudgetChoice::Shared,
+        Some(BudgetConfig::Named(name)) if name == "shared" => BudgetChoice::Shared,
+        Some(BudgetConfig::Named(other)) => {
+            return Err(invalid(
+                "budget",
+                format!("unknown budget {other:?} (expected \"shared\", false, null or an object)"),
+            ));
+        }
+        Some(BudgetConfig::Own(own)) => {
+            let ratio = own.ratio.unwrap_or(RetryBudget::DEFAULT_RATIO);
+            if !(0.0..=1000.0).contains(&ratio) {
+                return Err(invalid(
+                    "budget",
+                    format!("ratio must be between 0 and 1000, got {ratio}"),
+                ));
+            }
+            let ttl = own.ttl.unwrap_or(RetryBudget::DEFAULT_TTL.as_secs_f64());
+            if !(0.001..=86_400.0).contains(&ttl) {
+                return Err(invalid(
+                    "budget",
+                    format!("ttl must be between 0.001 and 86400 seconds, got {ttl}"),
+                ));
+            }
+            let min = own
+                .min_per_second
+                .unwrap_or(RetryBudget::DEFAULT_MIN_PER_SECOND);
+            BudgetChoice::Own(Arc::new(RetryBudget::new(
+                ratio,
+                min,
+                Duration::from_secs_f64(ttl),
+            )))
+        }
+    })
+}
+
+fn breaker(config: BreakerConfig) -> Result<Arc<CircuitBreaker>, PolicyError> {
+    let threshold = config.failure_threshold.unwrap_or(5);
+    if threshold == 0 {
+        return Err(invalid(
+            "breaker",
+            "failure_threshold must be at least 1".to_owned(),
+        ));
+    }
+    let open_for = config.open_for.unwrap_or(30.0);
+    if !(0.0..=86_400.0).contains(&open_for) || open_for == 0.0 {
+        return Err(invalid(
+            "breaker",
+            format!("open_for must be between 0 and 86400 seconds, got {open_for}"),
+        ));
+    }
+    Ok(Arc::new(CircuitBreaker::new(
+        threshold,
+        Duration::from_secs_f64(open_for),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::Policy;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Policy::from_json(r#"{"max_retrys": 3}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_retrys"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_errors() {
+        for bad in [
+            r#"{"max_retries": -1}"#,
+            r#"{"max_delay": "soon"}"#,
+            r#"{"jitter": "wild"}"#,
+            r#"{"jitter": 1.5}"#,
+            r#"{"budget": {"ratio": -1}}"#,
+            r#"{"budget": {"ratios": 1}}"#,
+            r#"{"breaker": {"failure_threshold": 0}}"#,
+            r#"{"preset": "fast"}"#,
+            r#"[]"#,
+            "",
+        ] {
+            assert!(Policy::from_json(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_override_the_preset() {
+        let p =
+            Policy::from_json(r#"{"preset":"read","max_retries":7,"budget":null,"deadline":12}"#)
+                .unwrap();
+        assert_eq!(p.name(), "read");
+        assert_eq!(p.max_retries(), 7);
+        assert!(p.budget().is_none());
+        assert_eq!(p.deadline(), Some(std::time::Duration::from_secs(12)));
+    }
+}

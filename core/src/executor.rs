@@ -1,0 +1,150 @@
+//! Rust executors: loops that call, classify, sleep and call again.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::call::{Call, Decision, GiveUpReason};
+use crate::failure::Failure;
+use crate::policy::Policy;
+
+/// Turns a caller's error into a [`Failure`]. Implement it for your error type, or use
+/// the `kube` integration's implementation for `kube::Error`.
+pub trait ToFailure {
+    /// What the engine needs to know about this error.
+    fn to_failure(&self) -> Failure;
+}
+
+impl ToFailure for std::io::Error {
+    fn to_failure(&self) -> Failure {
+        let failure = Failure::new().with_error("io::Error", self.to_string());
+        match self.raw_os_error() {
+            Some(errno) => failure.with_errno(errno),
+            None => failure.with_io_kind(self.kind()),
+        }
+    }
+}
+
+impl ToFailure for Failure {
+    fn to_failure(&self) -> Failure {
+        self.clone()
+    }
+}
+
+/// The original error of the last attempt, with how the call ended.
+#[derive(Debug)]
+pub struct RetryError<E> {
+    /// The last attempt's error, unchanged.
+    pub error: E,
+    /// Attempts made (1 when the first attempt was not retried).
+    pub attempts: u32,
+    /// Why the call gave up.
+    pub reason: GiveUpReason,
+    /// Errors of the earlier attempts, oldest first.
+    pub earlier: Vec<E>,
+}
+
+impl<E> RetryError<E> {
+    /// The original error.
+    pub fn into_inner(self) -> E {
+        self.error
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for RetryError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (gave up after {} attempt(s): {})",
+            self.error, self.attempts, self.reason
+        )
+    }
+}
+
+impl<E: StdError + 'static> StdError for RetryError<E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// What one failed attempt leads to in a generic executor (no recovery declared).
+enum Next<E> {
+    Sleep(std::time::Duration, E),
+    Stop(RetryError<E>),
+}
+
+fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) -> Next<E> {
+    let attempts = call.attempts();
+    match call.on_failure(&error.to_failure()) {
+        Decision::Retry { delay } => Next::Sleep(delay, error),
+        Decision::GiveUp(reason) => Next::Stop(RetryError {
+            error,
+            attempts,
+            reason,
+            earlier: std::mem::take(earlier),
+        }),
+        // Generic executors declare no recovery, so the core never asks for these; treat them
+        // as the end of the call with the error in hand.
+        Decision::ReadBack | Decision::Done => Next::Stop(RetryError {
+            error,
+            attempts,
+            reason: GiveUpReason::NonRetryable,
+            earlier: std::mem::take(earlier),
+        }),
+    }
+}
+
+/// Runs `op` under `policy` on tokio, retrying as the core decides. The sleep between
+/// attempts is a `tokio::time::sleep`: dropping the returned future cancels it.
+///
+/// `name` names the call in events and metrics. The verb is unknown: the caller vouches that
+/// repeating `op` is safe. Use the step API ([`Call`]) for verb-aware loops.
+#[cfg(feature = "tokio")]
+pub async fn retry<T, E, F, Fut>(policy: &Policy, name: &str, mut op: F) -> Result<T, RetryError<E>>
+where
+    E: ToFailure,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut call = Call::new(policy, name);
+    let mut earlier = Vec::new();
+    loop {
+        match op().await {
+            Ok(value) => {
+                call.on_success();
+                return Ok(value);
+            }
+            Err(error) => match after_failure(&mut call, error, &mut earlier) {
+                Next::Sleep(delay, error) => {
+                    earlier.push(error);
+                    tokio::time::sleep(delay).await;
+                }
+                Next::Stop(stop) => return Err(stop),
+            },
+        }
+    }
+}
+
+/// Runs `op` under `policy` on the current thread, sleeping with `std::thread::sleep`.
+pub fn retry_blocking<T, E, F>(policy: &Policy, name: &str, mut op: F) -> Result<T, RetryError<E>>
+where
+    E: ToFailure,
+    F: FnMut() -> Result<T, E>,
+{
+    let mut call = Call::new(policy, name);
+    let mut earlier = Vec::new();
+    loop {
+        match op() {
+            Ok(value) => {
+                call.on_success();
+                return Ok(value);
+            }
+            Err(error) => match after_failure(&mut call, error, &mut earlier) {
+                Next::Sleep(delay, error) => {
+                    earlier.push(error);
+                    std::thread::sleep(delay);
+                }
+                Next::Stop(stop) => return Err(stop),
+            },
+        }
+    }
+}

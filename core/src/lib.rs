@@ -1,0 +1,55 @@
+//! # k8sretry
+//!
+//! The retry and idempotency engine for Kubernetes API calls. Every binding (C, Go, Python,
+//! Node) makes its decisions here: a binding turns its language's error into a [`Failure`],
+//! asks a [`Call`] for a [`Decision`], sleeps, and calls again.
+//!
+//! ```
+//! use k8sretry::{Call, Decision, Failure, Policy, Verb};
+//!
+//! let policy = Policy::from_json(r#"{"jitter": "none", "budget": null}"#).unwrap();
+//! let mut call = Call::new(&policy, "read_pod").with_verb(Verb::Get);
+//! let failure = Failure::new().with_status(503).with_retry_after("2");
+//! assert_eq!(call.on_failure(&failure), Decision::Retry { delay: std::time::Duration::from_secs(2) });
+//! call.on_success();
+//! ```
+#![deny(missing_docs)]
+
+mod breaker;
+mod budget;
+mod call;
+mod classify;
+mod clock;
+mod config;
+mod delay;
+mod events;
+mod executor;
+mod failure;
+mod metrics;
+mod policy;
+mod retry_after;
+mod rng;
+
+pub use breaker::CircuitBreaker;
+pub use budget::RetryBudget;
+pub use call::{Call, Decision, GiveUpReason, Recovery};
+pub use classify::{
+    Class, Classifier, DEFAULT_AMBIGUOUS_CODES, DEFAULT_NOT_SENT_CODES, DEFAULT_RETRY_STATUSES,
+    classify,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use delay::{Backoff, Jitter};
+pub use events::{Event, EventCallback, EventKind};
+#[cfg(feature = "tokio")]
+pub use executor::retry;
+pub use executor::{RetryError, ToFailure, retry_blocking};
+pub use failure::{Failure, MAX_CODES, Verb};
+pub use metrics::{Outcome, metrics_text, shared_budget};
+pub use policy::{
+    BudgetChoice, DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
+};
+pub use retry_after::{parse_http_date, parse_retry_after};
+pub use rng::JitterRng;
+
+/// The crate version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,516 @@
+//! Policies: immutable, cheap to clone, shared across threads (DESIGN §2.3, §2.6, §2.8).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::breaker::CircuitBreaker;
+use crate::budget::RetryBudget;
+use crate::classify::{Class, Classifier};
+use crate::clock::{Clock, SystemClock};
+use crate::delay::{Backoff, Jitter};
+use crate::events::EventCallback;
+use crate::failure::Failure;
+use crate::metrics::{register_breaker, shared_budget};
+use crate::retry_after::parse_retry_after;
+use crate::rng::JitterRng;
+
+/// Names of the presets of DESIGN §2.8.
+pub const PRESETS: [&str; 5] = ["default", "mutation", "read", "connection", "runner_hooks"];
+
+/// Statuses whose `Retry-After` is honoured by default.
+pub const DEFAULT_RETRY_AFTER_STATUSES: &[u16] = &[429, 503];
+
+/// An invalid policy: an unknown preset, an out-of-range value, or bad JSON.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// No preset has this name.
+    #[error(
+        "unknown preset {0:?} (expected one of: default, mutation, read, connection, runner_hooks)"
+    )]
+    UnknownPreset(String),
+    /// A field is out of range.
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        /// The snake_case field name.
+        field: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// The JSON text is malformed or has unknown keys or wrong types.
+    #[error("invalid policy JSON: {0}")]
+    Json(String),
+}
+
+/// Which retry budget a policy uses.
+#[derive(Debug, Clone, Default)]
+pub enum BudgetChoice {
+    /// The one process-wide budget (the default).
+    #[default]
+    Shared,
+    /// No budget.
+    Disabled,
+    /// A budget of its own (shared by clones of this policy and policies given the same `Arc`).
+    Own(Arc<RetryBudget>),
+}
+
+struct Inner {
+    name: String,
+    max_retries: u32,
+    backoff: Backoff,
+    retry_after_cap: Duration,
+    retry_after_statuses: Vec<u16>,
+    classifier: Classifier,
+    deadline: Option<Duration>,
+    budget: Option<Arc<RetryBudget>>,
+    breaker: Option<Arc<CircuitBreaker>>,
+    rng: JitterRng,
+    clock: Arc<dyn Clock>,
+    on_event: Option<EventCallback>,
+}
+
+/// A retry policy. Immutable once built; `clone` shares it (and its budget, breaker and RNG).
+#[derive(Clone)]
+pub struct Policy {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Policy")
+            .field("name", &i.name)
+            .field("max_retries", &i.max_retries)
+            .field("backoff", &i.backoff)
+            .field("retry_after_cap", &i.retry_after_cap)
+            .field("retry_after_statuses", &i.retry_after_statuses)
+            .field("classifier", &i.classifier)
+            .field("deadline", &i.deadline)
+            .field("budget", &i.budget.is_some())
+            .field("breaker", &i.breaker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy::builder()
+            .build()
+            .expect("the default preset is valid")
+    }
+}
+
+impl Policy {
+    /// A builder starting from the `default` preset.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::preset("default").expect("the default preset exists")
+    }
+
+    /// The preset named `name` (see [`PRESETS`]).
+    pub fn preset(name: &str) -> Result<Policy, PolicyError> {
+        PolicyBuilder::preset(name)?.build()
+    }
+
+    /// A policy from JSON with the snake_case keys of DESIGN §2.8 (see `tests/vectors/README.md`).
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        crate::config::builder_from_json(text)?.build()
+    }
+
+    /// The preset this policy was built from.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Retries allowed after the first attempt.
+    pub fn max_retries(&self) -> u32 {
+        self.inner.max_retries
+    }
+
+    /// Backoff parameters.
+    pub fn backoff(&self) -> &Backoff {
+        &self.inner.backoff
+    }
+
+    /// Cap on server hints.
+    pub fn retry_after_cap(&self) -> Duration {
+        self.inner.retry_after_cap
+    }
+
+    /// Time allowed for a whole call, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.inner.deadline
+    }
+
+    /// The retry budget, if any.
+    pub fn budget(&self) -> Option<&Arc<RetryBudget>> {
+        self.inner.budget.as_ref()
+    }
+
+    /// The circuit breaker, if any.
+    pub fn breaker(&self) -> Option<&Arc<CircuitBreaker>> {
+        self.inner.breaker.as_ref()
+    }
+
+    /// The clock this policy reads.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
+    /// The status and code sets.
+    pub fn classifier(&self) -> &Classifier {
+        &self.inner.classifier
+    }
+
+    pub(crate) fn rng(&self) -> &JitterRng {
+        &self.inner.rng
+    }
+
+    pub(crate) fn event_callback(&self) -> Option<&EventCallback> {
+        self.inner.on_event.as_ref()
+    }
+
+    /// Classifies `failure` with this policy's status and code sets.
+    pub fn classify(&self, failure: &Failure) -> Class {
+        self.inner.classifier.classify(failure)
+    }
+
+    /// Whether `failure` would be retried for an idempotent request (ignores budget and count).
+    pub fn is_retryable(&self, failure: &Failure) -> bool {
+        self.classify(failure).is_retryable()
+    }
+
+    /// The server's hint in seconds, capped at `retry_after_cap`, if this failure's status or
+    /// reason is one whose hint is honoured: `Retry-After` first, then `retryAfterSeconds`.
+    pub fn server_hint(&self, failure: &Failure) -> Option<f64> {
+        let by_status = failure
+            .status
+            .is_some_and(|s| self.inner.retry_after_statuses.contains(&s));
+        let by_reason = matches!(
+            failure.reason.as_deref(),
+            Some("TooManyRequests" | "ServerTimeout")
+        );
+        if !by_status && !by_reason {
+            return None;
+        }
+        let header = failure
+            .retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, self.inner.clock.unix_seconds()));
+        let body = failure
+            .retry_after_seconds
+            .filter(|s| *s > 0)
+            .map(|s| s as f64);
+        let hint = header.or(body)?;
+        Some(hint.min(self.inner.retry_after_cap.as_secs_f64()))
+    }
+
+    /// The delay before the retry after attempt `attempt` (0-based, as the runner hooks count):
+    /// `max(capped hint, backoff for retry attempt+1)`. Draws from the policy's RNG.
+    pub fn retry_delay(&self, failure: &Failure, attempt: u32) -> Duration {
+        let backoff = self
+            .inner
+            .backoff
+            .delay(attempt.saturating_add(1), None, &self.inner.rng);
+        let seconds = backoff.max(self.server_hint(failure).unwrap_or(0.0));
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+    }
+}
+
+/// Builds a [`Policy`]; `build` validates every value.
+#[derive(Clone)]
+pub struct PolicyBuilder {
+    name: String,
+    max_retries: u32,
+    initial_delay: f64,
+    max_delay: f64,
+    exponential_base: f64,
+    jitter: Jitter,
+    retry_after_cap: f64,
+    retry_after_statuses: Vec<u16>,
+    classifier: Classifier,
+    deadline: Option<f64>,
+    budget: BudgetChoice,
+    breaker: Option<Arc<CircuitBreaker>>,
+    seed: Option<u64>,
+    clock: Arc<dyn Clock>,
+    on_event: Option<EventCallback>,
+}
+
+impl fmt::Debug for PolicyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyBuilder")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyBuilder {
+    /// A builder holding the preset `name`'s values.
+    pub fn preset(name: &str) -> Result<PolicyBuilder, PolicyError> {
+        let (max_retries, initial, max, jitter) = match name {
+            "default" => (3, 1.0, 30.0, 0.1),
+            "mutation" => (5, 2.0, 30.0, 0.1),
+            "read" => (3, 1.0, 10.0, 0.1),
+            "connection" => (5, 0.5, 10.0, 0.1),
+            "runner_hooks" => (3, 1.0, 30.0, 0.5),
+            other => return Err(PolicyError::UnknownPreset(other.to_owned())),
+        };
+        let mut classifier = Classifier::default();
+        if name == "connection" {
+            // Only network failures: no status is retried.
+            classifier.retry_statuses.clear();
+        }
+        Ok(PolicyBuilder {
+            name: name.to_owned(),
+            max_retries,
+            initial_delay: initial,
+            max_delay: max,
+            exponential_base: 2.0,
+            jitter: Jitter::Proportional(jitter),
+            retry_after_cap: 30.0,
+            retry_after_statuses: crate::policy::DEFAULT_RETRY_AFTER_STATUSES.to_vec(),
+            classifier,
+            deadline: None,
+            budget: BudgetChoice::Shared,
+            breaker: None,
+            seed: None,
+            clock: Arc::new(SystemClock),
+            on_event: None,
+        })
+    }
+
+    /// Retries after the first attempt (`3` means at most 4 calls).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Delay before the first retry, in seconds.
+    pub fn initial_delay(mut self, seconds: f64) -> Self {
+        self.initial_delay = seconds;
+        self
+    }
+
+    /// Cap on backoff delays, in seconds.
+    pub fn max_delay(mut self, seconds: f64) -> Self {
+        self.max_delay = seconds;
+        self
+    }
+
+    /// Growth factor per retry.
+    pub fn exponential_base(mut self, base: f64) -> Self {
+        self.exponential_base = base;
+        self
+    }
+
+    /// Jitter mode.
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Cap on server hints, in seconds.
+    pub fn retry_after_cap(mut self, seconds: f64) -> Self {
+        self.retry_after_cap = seconds;
+        self
+    }
+
+    /// Statuses whose `Retry-After` / `retryAfterSeconds` is honoured.
+    pub fn retry_after_statuses(mut self, statuses: impl Into<Vec<u16>>) -> Self {
+        self.retry_after_statuses = statuses.into();
+        self
+    }
+
+    /// HTTP statuses that are retried.
+    pub fn retry_statuses(mut self, statuses: impl Into<Vec<u16>>) -> Self {
+        self.classifier.retry_statuses = statuses.into();
+        self
+    }
+
+    /// Network codes meaning "never reached the server".
+    pub fn not_sent_codes<S: Into<String>>(mut self, codes: impl IntoIterator<Item = S>) -> Self {
+        self.classifier.not_sent_codes = codes
+            .into_iter()
+            .map(|c| c.into().to_ascii_uppercase())
+            .collect();
+        self
+    }
+
+    /// Network codes meaning "may have reached the server".
+    pub fn ambiguous_codes<S: Into<String>>(mut self, codes: impl IntoIterator<Item = S>) -> Self {
+        self.classifier.ambiguous_codes = codes
+            .into_iter()
+            .map(|c| c.into().to_ascii_uppercase())
+            .collect();
+        self
+    }
+
+    /// Whether client-side timeouts are retried.
+    pub fn retry_timeouts(mut self, retry: bool) -> Self {
+        self.classifier.retry_timeouts = retry;
+        self
+    }
+
+    /// Time allowed for a whole call, in seconds (`None`: no deadline).
+    pub fn deadline(mut self, seconds: Option<f64>) -> Self {
+        self.deadline = seconds;
+        self
+    }
+
+    /// Which retry budget to use.
+    pub fn budget(mut self, budget: BudgetChoice) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// A circuit breaker (`None`: off).
+    pub fn breaker(mut self, breaker: Option<Arc<CircuitBreaker>>) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// Seeds the jitter RNG: the same seed gives the same delays in every language.
+    pub fn seed(mut self, seed: Option<u64>) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Replaces the clock (tests, vectors).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Receives every event, in addition to `tracing`.
+    pub fn on_event(mut self, callback: Option<EventCallback>) -> Self {
+        self.on_event = callback;
+        self
+    }
+
+    /// Validates and builds.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        const MAX_SECONDS: f64 = 86_400.0 * 365.0;
+        let seconds = |field: &'static str, v: f64| -> Result<Duration, PolicyError> {
+            if !(0.0..=MAX_SECONDS).contains(&v) {
+                return Err(invalid(
+                    field,
+                    format!("must be between 0 and {MAX_SECONDS} seconds, got {v}"),
+                ));
+            }
+            Ok(Duration::from_secs_f64(v))
+        };
+        if self.max_retries > 10_000 {
+            return Err(invalid(
+                "max_retries",
+                format!("must be at most 10000, got {}", self.max_retries),
+            ));
+        }
+        let initial_delay = seconds("initial_delay", self.initial_delay)?;
+        let max_delay = seconds("max_delay", self.max_delay)?;
+        if !(1.0..=1000.0).contains(&self.exponential_base) {
+            return Err(invalid(
+                "exponential_base",
+                format!("must be between 1 and 1000, got {}", self.exponential_base),
+            ));
+        }
+        if let Jitter::Proportional(s) = self.jitter {
+            if !(0.0..=1.0).contains(&s) {
+                return Err(invalid(
+                    "jitter",
+                    format!("proportional jitter must be between 0 and 1, got {s}"),
+                ));
+            }
+        }
+        let retry_after_cap = seconds("retry_after_cap", self.retry_after_cap)?;
+        let deadline = match self.deadline {
+            Some(d) if d > 0.0 => Some(seconds("deadline", d)?),
+            Some(d) => return Err(invalid("deadline", format!("must be positive, got {d}"))),
+            None => None,
+        };
+        for (field, statuses) in [
+            ("retry_statuses", &self.classifier.retry_statuses),
+            ("retry_after_statuses", &self.retry_after_statuses),
+        ] {
+            if let Some(bad) = statuses.iter().find(|s| !(100..=599).contains(*s)) {
+                return Err(invalid(
+                    field,
+                    format!("HTTP statuses are 100..=599, got {bad}"),
+                ));
+            }
+        }
+        let budget = match self.budget {
+            BudgetChoice::Shared => Some(Arc::clone(shared_budget())),
+            BudgetChoice::Disabled => None,
+            BudgetChoice::Own(b) => Some(b),
+        };
+        if let Some(breaker) = &self.breaker {
+            register_breaker(&self.name, breaker);
+        }
+        let rng = match self.seed {
+            Some(seed) => JitterRng::seeded(seed),
+            None => JitterRng::from_entropy(),
+        };
+        Ok(Policy {
+            inner: Arc::new(Inner {
+                name: self.name,
+                max_retries: self.max_retries,
+                backoff: Backoff {
+                    initial_delay,
+                    max_delay,
+                    exponential_base: self.exponential_base,
+                    jitter: self.jitter,
+                },
+                retry_after_cap,
+                retry_after_statuses: self.retry_after_statuses,
+                classifier: self.classifier,
+                deadline,
+                budget,
+                breaker: self.breaker,
+                rng,
+                clock: self.clock,
+                on_event: self.on_event,
+            }),
+        })
+    }
+}
+
+pub(crate) fn invalid(field: &'static str, message: String) -> PolicyError {
+    PolicyError::Invalid { field, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_match_the_design_table() {
+        let p = Policy::preset("mutation").unwrap();
+        assert_eq!(p.max_retries(), 5);
+        assert_eq!(p.backoff().initial_delay, Duration::from_secs(2));
+        let p = Policy::preset("connection").unwrap();
+        assert!(p.classifier().retry_statuses.is_empty());
+        assert_eq!(p.backoff().jitter, Jitter::Proportional(0.1));
+        let p = Policy::preset("runner_hooks").unwrap();
+        assert_eq!(p.backoff().jitter, Jitter::Proportional(0.5));
+        assert!(matches!(
+            Policy::preset("nope"),
+            Err(PolicyError::UnknownPreset(_))
+        ));
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_field() {
+        let err = Policy::builder().max_delay(-1.0).build().unwrap_err();
+        assert!(err.to_string().contains("max_delay"), "{err}");
+        let err = Policy::builder()
+            .exponential_base(f64::NAN)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("exponential_base"), "{err}");
+        let err = Policy::builder()
+            .retry_statuses(vec![99])
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("retry_statuses"), "{err}");
+    }
+}
