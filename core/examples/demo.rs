@@ -38,11 +38,13 @@ fn serve(listener: TcpListener) {
 }
 
 /// GET `path`; on a non-2xx answer, the `Failure` a binding would build from it.
-fn get(addr: &str, path: &str) -> Result<String, Failure> {
+fn get(addr: &str, path: &str) -> Result<String, Box<Failure>> {
     let io_failure = |e: std::io::Error| {
-        Failure::new()
-            .with_io_kind(e.kind())
-            .with_error("io::Error", e.to_string())
+        Box::new(
+            Failure::new()
+                .with_io_kind(e.kind())
+                .with_error("io::Error", e.to_string()),
+        )
     };
     let mut stream = TcpStream::connect(addr).map_err(io_failure)?;
     write!(
@@ -73,7 +75,9 @@ fn get(addr: &str, path: &str) -> Result<String, Failure> {
             }
         }
     }
-    Err(failure.with_error("HttpError", format!("HTTP {status}")))
+    Err(Box::new(
+        failure.with_error("HttpError", format!("HTTP {status}")),
+    ))
 }
 
 fn main() {

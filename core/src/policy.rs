@@ -113,7 +113,7 @@ impl Policy {
 
     /// A policy from JSON with the snake_case keys of DESIGN §2.8 (see `tests/vectors/README.md`).
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
-        crate::config::builder_from_json(text)?.build()
+        PolicyBuilder::from_json(text)?.build()
     }
 
     /// The preset this policy was built from.
@@ -277,6 +277,11 @@ impl PolicyBuilder {
             clock: Arc::new(SystemClock),
             on_event: None,
         })
+    }
+
+    /// A builder from JSON (see [`Policy::from_json`]), for attaching a clock or callback.
+    pub fn from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
+        crate::config::builder_from_json(text)
     }
 
     /// Retries after the first attempt (`3` means at most 4 calls).

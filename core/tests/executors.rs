@@ -1,0 +1,212 @@
+//! The Rust executors, events and metrics, observed from outside.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8sretry::{
+    BudgetChoice, Event, EventCallback, Failure, GiveUpReason, Policy, PolicyBuilder, metrics_text,
+    retry, retry_blocking,
+};
+
+#[derive(Debug, PartialEq)]
+struct ApiError {
+    status: u16,
+    id: u32,
+}
+
+impl k8sretry::ToFailure for ApiError {
+    fn to_failure(&self) -> Failure {
+        Failure::new()
+            .with_status(self.status)
+            .with_error("ApiError", format!("HTTP {}", self.status))
+    }
+}
+
+fn fast(max_retries: u32) -> PolicyBuilder {
+    PolicyBuilder::preset("default")
+        .unwrap()
+        .initial_delay(0.001)
+        .max_delay(0.002)
+        .max_retries(max_retries)
+        .budget(BudgetChoice::Disabled)
+}
+
+fn recording() -> (EventCallback, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let callback: EventCallback = Arc::new(move |e: &Event<'_>| {
+        sink.lock().unwrap().push(format!(
+            "{} attempt={} status={:?}",
+            e.kind, e.attempt, e.status_code
+        ));
+    });
+    (callback, seen)
+}
+
+#[test]
+fn blocking_retries_then_returns_the_value() {
+    let (callback, seen) = recording();
+    let policy = fast(3).on_event(Some(callback)).build().unwrap();
+    let calls = AtomicU32::new(0);
+    let out = retry_blocking(&policy, "exec_blocking_ok", || {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if n < 3 {
+            Err(ApiError { status: 503, id: n })
+        } else {
+            Ok(n * 10)
+        }
+    });
+    assert_eq!(out.unwrap(), 30);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "k8s_api_call_failed_retrying attempt=1 status=Some(503)",
+            "k8s_api_call_failed_retrying attempt=2 status=Some(503)",
+            "k8s_api_call_succeeded_after_retry attempt=3 status=None",
+        ]
+    );
+    let text = metrics_text();
+    assert!(
+        text.contains(
+            "k8sretry_calls_total{function=\"exec_blocking_ok\",outcome=\"success_after_retry\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("k8sretry_retries_total{function=\"exec_blocking_ok\",class=\"Transient\",status=\"503\"} 2"), "{text}");
+}
+
+#[test]
+fn blocking_gives_up_with_the_original_error_and_the_earlier_ones() {
+    let policy = fast(2).build().unwrap();
+    let calls = AtomicU32::new(0);
+    let err = retry_blocking(&policy, "exec_blocking_max", || -> Result<(), ApiError> {
+        Err(ApiError {
+            status: 503,
+            id: calls.fetch_add(1, Ordering::SeqCst) + 1,
+        })
+    })
+    .unwrap_err();
+    assert_eq!(err.reason, GiveUpReason::MaxRetries);
+    assert_eq!(err.attempts, 3, "max_retries 2 means 3 calls");
+    assert_eq!(err.error, ApiError { status: 503, id: 3 });
+    assert_eq!(err.earlier.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2]);
+    assert!(metrics_text().contains(
+        "k8sretry_giveups_total{function=\"exec_blocking_max\",reason=\"MaxRetries\"} 1"
+    ));
+}
+
+#[test]
+fn non_retryable_errors_are_returned_at_once() {
+    let policy = fast(5).build().unwrap();
+    let calls = AtomicU32::new(0);
+    let err = retry_blocking(&policy, "exec_404", || -> Result<(), ApiError> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err(ApiError { status: 404, id: 0 })
+    })
+    .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(err.reason, GiveUpReason::NonRetryable);
+}
+
+#[test]
+fn io_errors_are_understood() {
+    let policy = fast(1).build().unwrap();
+    let calls = AtomicU32::new(0);
+    let out = retry_blocking(&policy, "exec_io", || {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+        } else {
+            Ok("connected")
+        }
+    });
+    assert_eq!(out.unwrap(), "connected");
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_retry_sleeps_the_decided_delay() {
+    let policy = PolicyBuilder::preset("default")
+        .unwrap()
+        .budget(BudgetChoice::Disabled)
+        .jitter(k8sretry::Jitter::None)
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let calls = AtomicU32::new(0);
+    let out = retry(&policy, "exec_async", || {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n < 2 {
+                Err(ApiError { status: 429, id: n })
+            } else {
+                Ok(n)
+            }
+        }
+    })
+    .await;
+    assert_eq!(out.unwrap(), 2);
+    // 1 s + 2 s of backoff, measured on tokio's paused clock.
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_future_cancels_the_sleep() {
+    let policy = PolicyBuilder::preset("default")
+        .unwrap()
+        .budget(BudgetChoice::Disabled)
+        .initial_delay(3600.0)
+        .max_delay(3600.0)
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let fut = retry(&policy, "exec_cancel", move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { Err::<(), _>(ApiError { status: 503, id: 0 }) }
+    });
+    let timed_out = tokio::time::timeout(Duration::from_secs(5), fut).await;
+    assert!(timed_out.is_err(), "still sleeping when dropped");
+    tokio::time::advance(Duration::from_secs(7200)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "no attempt after the future was dropped"
+    );
+}
+
+#[test]
+fn metrics_text_is_prometheus_exposition() {
+    let policy = Policy::from_json(
+        r#"{"budget": null, "breaker": {"failure_threshold": 1, "open_for": 60}}"#,
+    )
+    .unwrap();
+    let mut call = k8sretry::Call::new(&policy, "weird \"name\"\n");
+    call.on_failure(&Failure::new().with_status(503));
+    let text = metrics_text();
+    for family in [
+        "k8sretry_calls_total counter",
+        "k8sretry_retries_total counter",
+        "k8sretry_giveups_total counter",
+        "k8sretry_retry_delay_seconds histogram",
+        "k8sretry_budget_tokens gauge",
+        "k8sretry_circuit_open gauge",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family}")),
+            "{family} missing:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("function=\"weird \\\"name\\\"\\n\""),
+        "label escaping:\n{text}"
+    );
+    assert!(
+        text.contains("k8sretry_circuit_open{breaker=\"default\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("k8sretry_retry_delay_seconds_bucket{le=\"+Inf\"}"));
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "bad sample line {line:?}");
+    }
+}

@@ -1,0 +1,546 @@
+#!/usr/bin/env python3
+"""Writes the conformance vectors in this folder (see README.md for the format).
+
+The expected values here do NOT come from the Rust core:
+- classification and decision expectations are written out by hand from DESIGN.md;
+- HTTP-date expectations come from Python's own email.utils.parsedate_tz (the parser the
+  deployed decorator used), except where a comment says DESIGN deliberately differs;
+- seeded delay sequences come from an independent SplitMix64 + jitter implementation below.
+
+Run `python3 generate.py` to rewrite the JSON files, `python3 generate.py --check` to fail
+when the committed files differ from what this script produces.
+"""
+
+import calendar
+import email.utils
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NOW = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
+
+# ---------------------------------------------------------------- classification
+
+
+def case(name, failure, cls, policy=None):
+    c = {"name": name, "failure": failure, "class": cls}
+    c["retryable"] = cls in ("Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous")
+    if policy is not None:
+        c["policy"] = policy
+    return c
+
+
+STATUS_BODY = lambda reason, code, extra="": (  # noqa: E731
+    '{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"%s","code":%d%s}'
+    % (reason, code, extra)
+)
+
+
+def classification():
+    cases = [
+        # One row of DESIGN 2.2 at a time, by status.
+        case("429 is throttled", {"status": 429}, "Throttled"),
+        case("408 is transient", {"status": 408}, "Transient"),
+        case("500 is transient", {"status": 500}, "Transient"),
+        case("502 is transient", {"status": 502}, "Transient"),
+        case("503 is transient", {"status": 503}, "Transient"),
+        case("504 is transient", {"status": 504}, "Transient"),
+        case("409 without reason is a conflict", {"status": 409}, "Conflict"),
+        case("404 is not found", {"status": 404}, "NotFound"),
+        case("410 is gone", {"status": 410}, "Gone"),
+        case("400 is fatal", {"status": 400}, "Fatal"),
+        case("401 is fatal", {"status": 401}, "Fatal"),
+        case("403 is fatal", {"status": 403}, "Fatal"),
+        case("422 is fatal", {"status": 422}, "Fatal"),
+        case("501 is fatal", {"status": 501}, "Fatal"),
+        case("505 is fatal", {"status": 505}, "Fatal"),
+        case("200 as a failure is fatal", {"status": 200}, "Fatal"),
+        case("status 0 is no status", {"status": 0}, "Fatal"),
+        case("nothing at all is fatal", {}, "Fatal"),
+        # By reason.
+        case("reason TooManyRequests", {"reason": "TooManyRequests"}, "Throttled"),
+        case("reason ServerTimeout", {"reason": "ServerTimeout"}, "Transient"),
+        case("reason Timeout", {"reason": "Timeout"}, "Transient"),
+        case("reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"),
+        case("reason AlreadyExists", {"reason": "AlreadyExists"}, "AlreadyExists"),
+        case("reason Conflict", {"reason": "Conflict"}, "Conflict"),
+        case("reason NotFound", {"reason": "NotFound"}, "NotFound"),
+        case("reason Gone", {"reason": "Gone"}, "Gone"),
+        case("reason Expired", {"reason": "Expired"}, "Gone"),
+        case("unknown reason falls to the status", {"status": 503, "reason": "InternalError"}, "Transient"),
+        case("unknown reason and no status", {"reason": "Invalid"}, "Fatal"),
+        case("blank reason is ignored", {"status": 429, "reason": "  "}, "Throttled"),
+        # A reason decides over a status.
+        case("409 AlreadyExists", {"status": 409, "reason": "AlreadyExists"}, "AlreadyExists"),
+        case("409 Conflict", {"status": 409, "reason": "Conflict"}, "Conflict"),
+        case("504 Timeout", {"status": 504, "reason": "Timeout"}, "Transient"),
+        case("500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"),
+        case("403 with TooManyRequests is throttled", {"status": 403, "reason": "TooManyRequests"}, "Throttled"),
+        case("503 with NotFound reason is not found", {"status": 503, "reason": "NotFound"}, "NotFound"),
+        case("500 with AlreadyExists reason", {"status": 500, "reason": "AlreadyExists"}, "AlreadyExists"),
+        # A status decides over codes.
+        case("503 with ECONNRESET is transient", {"status": 503, "codes": ["ECONNRESET"]}, "Transient"),
+        case("400 with ECONNRESET is fatal", {"status": 400, "codes": ["ECONNRESET"]}, "Fatal"),
+        case("404 with ECONNREFUSED is not found", {"status": 404, "codes": ["ECONNREFUSED"]}, "NotFound"),
+        # Codes: never sent.
+        case("ECONNREFUSED", {"codes": ["ECONNREFUSED"]}, "NetworkNotSent"),
+        case("ENOTFOUND", {"codes": ["ENOTFOUND"]}, "NetworkNotSent"),
+        case("EAI_AGAIN", {"codes": ["EAI_AGAIN"]}, "NetworkNotSent"),
+        case("ENETUNREACH", {"codes": ["ENETUNREACH"]}, "NetworkNotSent"),
+        case("EHOSTUNREACH", {"codes": ["EHOSTUNREACH"]}, "NetworkNotSent"),
+        case("UND_ERR_CONNECT_TIMEOUT", {"codes": ["UND_ERR_CONNECT_TIMEOUT"]}, "NetworkNotSent"),
+        # Codes: ambiguous.
+        case("ECONNRESET", {"codes": ["ECONNRESET"]}, "NetworkAmbiguous"),
+        case("ETIMEDOUT", {"codes": ["ETIMEDOUT"]}, "NetworkAmbiguous"),
+        case("EPIPE", {"codes": ["EPIPE"]}, "NetworkAmbiguous"),
+        case("ECONNABORTED", {"codes": ["ECONNABORTED"]}, "NetworkAmbiguous"),
+        case("UND_ERR_SOCKET", {"codes": ["UND_ERR_SOCKET"]}, "NetworkAmbiguous"),
+        case("UND_ERR_HEADERS_TIMEOUT", {"codes": ["UND_ERR_HEADERS_TIMEOUT"]}, "NetworkAmbiguous"),
+        case("UND_ERR_BODY_TIMEOUT", {"codes": ["UND_ERR_BODY_TIMEOUT"]}, "NetworkAmbiguous"),
+        case("ERR_STREAM_PREMATURE_CLOSE", {"codes": ["ERR_STREAM_PREMATURE_CLOSE"]}, "NetworkAmbiguous"),
+        case("lower-case code", {"codes": ["econnreset"]}, "NetworkAmbiguous"),
+        case("code with spaces", {"codes": [" ECONNREFUSED "]}, "NetworkNotSent"),
+        # Code lists: outermost known code first.
+        case("unknown code then known", {"codes": ["EPROTO", "ECONNRESET"]}, "NetworkAmbiguous"),
+        case("not-sent outside ambiguous", {"codes": ["ECONNREFUSED", "ECONNRESET"]}, "NetworkNotSent"),
+        case("ambiguous outside not-sent", {"codes": ["UND_ERR_SOCKET", "ECONNREFUSED"]}, "NetworkAmbiguous"),
+        case("only unknown codes", {"codes": ["EPROTO", "ERR_SSL_WRONG_VERSION_NUMBER"]}, "Fatal"),
+        case("empty code list", {"codes": []}, "Fatal"),
+        # Timeouts, cancellation, the caller's own rule.
+        case("client timeout", {"timeout": True}, "NetworkAmbiguous"),
+        case("timeout with known code uses the code", {"timeout": True, "codes": ["ECONNREFUSED"]}, "NetworkNotSent"),
+        case("timeout with a status uses the status", {"timeout": True, "status": 404}, "NotFound"),
+        case("cancelled", {"cancelled": True}, "Cancelled"),
+        case("cancelled beats 503", {"cancelled": True, "status": 503}, "Cancelled"),
+        case("cancelled beats a code", {"cancelled": True, "codes": ["ECONNRESET"]}, "Cancelled"),
+        case("user_retryable marks transient", {"user_retryable": True}, "Transient"),
+        case("user_retryable beats 400", {"user_retryable": True, "status": 400}, "Transient"),
+        # Bodies: a raw Status JSON text, as client-node and Python keep it.
+        case("body gives the reason", {"status": 409, "body": STATUS_BODY("AlreadyExists", 409)}, "AlreadyExists"),
+        case("body gives Conflict", {"status": 409, "body": STATUS_BODY("Conflict", 409)}, "Conflict"),
+        case("body gives the status when none is known", {"body": STATUS_BODY("TooManyRequests", 429)}, "Throttled"),
+        case("non-JSON body is ignored", {"status": 503, "body": "<html>Service Unavailable</html>"}, "Transient"),
+        case("truncated body is ignored", {"status": 502, "body": '{"kind":"Status","reason":"Alr'}, "Transient"),
+        case("body reason of the wrong type", {"status": 409, "body": '{"reason": 42}'}, "Conflict"),
+        case("explicit reason beats the body's", {"status": 409, "reason": "Conflict", "body": STATUS_BODY("AlreadyExists", 409)}, "Conflict"),
+        # Configurable sets.
+        case("status removed from the set", {"status": 503}, "Fatal", {"retry_statuses": [429]}),
+        case("status added to the set", {"status": 501}, "Transient", {"retry_statuses": [501]}),
+        case("429 removed: reason TooManyRequests is fatal", {"status": 429, "reason": "TooManyRequests"}, "Fatal", {"retry_statuses": [503]}),
+        case("connection preset: 503 not retried", {"status": 503}, "Fatal", {"preset": "connection"}),
+        case("connection preset: 429 not retried", {"status": 429}, "Fatal", {"preset": "connection"}),
+        case("connection preset: reset retried", {"codes": ["ECONNRESET"]}, "NetworkAmbiguous", {"preset": "connection"}),
+        case("connection preset: 404 still not found", {"status": 404}, "NotFound", {"preset": "connection"}),
+        case("custom not-sent code", {"codes": ["EMYCODE"]}, "NetworkNotSent", {"not_sent_codes": ["EMYCODE"]}),
+        case("custom sets replace the defaults", {"codes": ["ECONNREFUSED"]}, "Fatal", {"not_sent_codes": ["EMYCODE"]}),
+        case("custom ambiguous code", {"codes": ["EIO"]}, "NetworkAmbiguous", {"ambiguous_codes": ["eio"]}),
+        case("timeouts switched off", {"timeout": True}, "Fatal", {"retry_timeouts": False}),
+    ]
+    return {"description": "Failure -> class (DESIGN 2.2)", "cases": cases}
+
+
+# ---------------------------------------------------------------- Retry-After
+
+
+def python_oracle(value):
+    """Seconds until an HTTP-date, read by email.utils.parsedate_tz, always UTC."""
+    t = email.utils.parsedate_tz(value)
+    if t is None:
+        return None
+    at = calendar.timegm(t[:6]) - (t[9] or 0)
+    wait = at - NOW
+    return float(wait) if wait > 0 else None
+
+
+def retry_after():
+    cases = []
+
+    def add(name, value, seconds):
+        cases.append({"name": name, "value": value, "seconds": seconds})
+
+    # delta-seconds, written by hand
+    add("delta", "5", 5.0)
+    add("delta one", "1", 1.0)
+    add("delta with spaces", "  12  ", 12.0)
+    add("delta with tab", "\t3\t", 3.0)
+    add("delta leading zeros", "007", 7.0)
+    add("delta zero is no hint", "0", None)
+    add("delta zeros is no hint", "000", None)
+    add("delta huge", "86400", 86400.0)
+    add("delta beyond u64 saturates", "99999999999999999999999", 18446744073709551615.0)
+    add("negative is no hint", "-5", None)
+    add("plus sign is no hint", "+5", None)
+    add("fraction is no hint", "1.5", None)
+    add("exponent is no hint", "1e3", None)
+    add("unit is no hint", "5s", None)
+    add("inner space is no hint", "1 2", None)
+    add("empty is no hint", "", None)
+    add("blank is no hint", "   ", None)
+    add("words are no hint", "soon", None)
+    add("hex is no hint", "0x10", None)
+    add("unicode digits are no hint", "\u0665", None)
+    # HTTP-dates: the oracle computes the expectation.
+    for name, value in [
+        ("IMF-fixdate", "Tue, 14 Nov 2023 22:13:30 GMT"),
+        ("IMF-fixdate an hour ahead", "Tue, 14 Nov 2023 23:13:20 GMT"),
+        ("IMF-fixdate a day ahead", "Wed, 15 Nov 2023 22:13:20 GMT"),
+        ("IMF-fixdate next year", "Mon, 01 Jan 2024 00:00:00 GMT"),
+        ("RFC 850", "Tuesday, 14-Nov-23 22:13:40 GMT"),
+        ("asctime", "Tue Nov 14 22:13:50 2023"),
+        ("asctime one-digit day padded", "Wed Nov 15 00:00:00 2023"),
+        ("one-digit day", "Wed, 1 Jan 2025 00:00:00 GMT"),
+        ("UTC zone", "Tue, 14 Nov 2023 22:13:30 UTC"),
+        ("UT zone", "Tue, 14 Nov 2023 22:13:30 UT"),
+        ("numeric +0000", "Tue, 14 Nov 2023 22:13:30 +0000"),
+        ("numeric +0100 is an hour earlier in UTC", "Tue, 14 Nov 2023 23:13:30 +0100"),
+        ("numeric -0500", "Tue, 14 Nov 2023 17:13:30 -0500"),
+        ("EST", "Tue, 14 Nov 2023 17:13:30 EST"),
+        ("PDT", "Tue, 14 Nov 2023 15:13:30 PDT"),
+        ("no zone is UTC", "Tue, 14 Nov 2023 22:13:30"),
+        ("no weekday", "14 Nov 2023 22:13:30 GMT"),
+        ("lower-case month", "Tue, 14 nov 2023 22:13:30 GMT"),
+        ("full month name", "Tue, 14 November 2023 22:13:30 GMT"),
+        ("no seconds", "Tue, 14 Nov 2023 22:15 GMT"),
+        ("extra spaces", "  Tue,   14 Nov 2023   22:13:30   GMT  "),
+        ("two-digit year 69 is 1969, past", "Fri, 14 Nov 69 22:13:30 GMT"),
+        ("two-digit year 30 is 2030", "Thu, 14 Nov 30 22:13:30 GMT"),
+        ("far future", "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ("leap day", "Thu, 29 Feb 2024 12:00:00 GMT"),
+        ("one second ago", "Tue, 14 Nov 2023 22:13:19 GMT"),
+        ("exactly now is no hint", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ("the epoch", "Thu, 01 Jan 1970 00:00:00 GMT"),
+        ("missing year", "Tue, 14 Nov 22:13:30 GMT"),
+        ("not a month", "Tue, 14 Foo 2023 22:13:30 GMT"),
+        ("time without colon", "Tue, 14 Nov 2023 221330 GMT"),
+    ]:
+        add(name, value, python_oracle(value))
+    # Where DESIGN is stricter than parsedate_tz: impossible calendar dates are no hint
+    # (timegm would roll 31 Feb over into March).
+    add("31 February is no hint", "Fri, 31 Feb 2024 00:00:00 GMT", None)
+    add("29 February of a common year", "Wed, 29 Feb 2023 12:00:00 GMT", None)
+    add("day zero", "Tue, 00 Nov 2023 22:13:30 GMT", None)
+    add("hour 25 is no hint", "Tue, 14 Nov 2023 25:99:99 GMT", None)
+    add("bad numeric zone", "Tue, 14 Nov 2023 22:13:30 +99", None)
+    return {
+        "description": "Retry-After value -> seconds to wait at `now` (DESIGN 2.3); null = no hint",
+        "now": NOW,
+        "cases": cases,
+    }
+
+
+# ---------------------------------------------------------------- delays (independent RNG)
+
+MASK = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15
+
+PRESETS = {
+    "default": (3, 1.0, 30.0, ("proportional", 0.1)),
+    "mutation": (5, 2.0, 30.0, ("proportional", 0.1)),
+    "read": (3, 1.0, 10.0, ("proportional", 0.1)),
+    "connection": (5, 0.5, 10.0, ("proportional", 0.1)),
+    "runner_hooks": (3, 1.0, 30.0, ("proportional", 0.5)),
+}
+
+
+class SplitMix64:
+    def __init__(self, seed):
+        self.state = seed & MASK
+
+    def unit(self):
+        self.state = (self.state + GAMMA) & MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        z ^= z >> 31
+        return (z >> 11) * (1.0 / (1 << 53))
+
+
+def delays_for(preset, seed, overrides):
+    max_retries, initial, max_delay, jitter = PRESETS[preset]
+    max_retries = overrides.get("max_retries", max_retries)
+    initial = overrides.get("initial_delay", initial)
+    max_delay = overrides.get("max_delay", max_delay)
+    base = overrides.get("exponential_base", 2.0)
+    j = overrides.get("jitter")
+    if isinstance(j, str):
+        jitter = (j, None)
+    elif isinstance(j, (int, float)):
+        jitter = ("proportional", float(j))
+    rng = SplitMix64(seed)
+    out, previous = [], None
+    for n in range(1, max_retries + 1):
+        d = min(max_delay, initial * base ** (n - 1))
+        mode, s = jitter
+        if mode == "none":
+            x = d
+        elif mode == "full":
+            x = d * rng.unit()
+        elif mode == "equal":
+            x = d / 2 + d / 2 * rng.unit()
+        elif mode == "proportional":
+            x = d * (1 - s + 2 * s * rng.unit())
+        elif mode == "decorrelated":
+            low = initial
+            high = max(3 * (previous if previous is not None else low), low)
+            x = low + (high - low) * rng.unit()
+        x = min(max(x, 0.0), max_delay)
+        previous = x
+        out.append(x)
+    return max_retries, out
+
+
+def delays():
+    scenarios = []
+    plans = []
+    for preset in PRESETS:
+        for seed in (1, 42, 2024):
+            plans.append((preset, seed, {}))
+    for mode in ("none", "full", "equal", "decorrelated"):
+        for seed in (7, 99):
+            plans.append(("default", seed, {"jitter": mode, "max_retries": 8}))
+    plans += [
+        ("default", 5, {"jitter": 0.25, "max_retries": 6}),
+        ("default", 5, {"jitter": 1.0, "max_retries": 6}),
+        ("default", 11, {"exponential_base": 1.5, "max_retries": 10, "max_delay": 20.0}),
+        ("default", 11, {"exponential_base": 1.0, "initial_delay": 0.01, "jitter": 0.1, "max_retries": 5}),
+        ("default", 3, {"initial_delay": 0.0, "max_retries": 3}),
+        ("mutation", 123456789, {"max_retries": 12}),
+        ("default", 9007199254740991, {"max_retries": 4}),  # 2^53-1: the largest seed every JSON reader keeps exact
+        ("runner_hooks", 0, {}),
+    ]
+    for preset, seed, overrides in plans:
+        max_retries, expected = delays_for(preset, seed, overrides)
+        policy = {"preset": preset, "seed": seed, "budget": None, **overrides}
+        # The connection preset retries network failures only.
+        failure = {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
+        steps = [{"op": "begin", "call": "a", "function": "delays", "verb": "GET", "recovery": "none"}]
+        for d in expected:
+            steps.append({"op": "fail", "call": "a", "failure": failure,
+                          "expect": {"decision": "retry", "delay": d}})
+        steps.append({"op": "fail", "call": "a", "failure": failure,
+                      "expect": {"decision": "give_up", "reason": "MaxRetries"}})
+        label = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        scenarios.append({
+            "name": f"{preset} seed {seed}" + (f" ({label})" if label else ""),
+            "policy": policy, "start_unix": NOW, "steps": steps,
+        })
+    return {"description": "Seeded delay sequences: 503s (resets for `connection`) until max_retries (DESIGN 2.3)", "scenarios": scenarios}
+
+
+# ---------------------------------------------------------------- decisions (hand-written)
+
+
+def begin(call="a", verb="GET", recovery="none", function="f"):
+    return {"op": "begin", "call": call, "function": function, "verb": verb, "recovery": recovery}
+
+
+def retry(delay):
+    return {"decision": "retry", "delay": delay}
+
+
+def give_up(reason):
+    return {"decision": "give_up", "reason": reason}
+
+
+def F(failure, call="a", expect=None):
+    return {"op": "fail", "call": call, "failure": failure, "expect": expect}
+
+
+def succeed(call="a", attempts=None):
+    s = {"op": "succeed", "call": call}
+    if attempts is not None:
+        s["attempts"] = attempts
+    return s
+
+
+def advance(seconds):
+    return {"op": "advance", "seconds": seconds}
+
+
+S503 = {"status": 503}
+RESET = {"codes": ["ECONNRESET"]}
+REFUSED = {"codes": ["ECONNREFUSED"]}
+EXISTS = {"status": 409, "reason": "AlreadyExists"}
+GONE404 = {"status": 404, "reason": "NotFound"}
+RA = lambda status, value: {"status": status, "retry_after": value}  # noqa: E731
+EXACT = {"jitter": "none", "budget": None}
+
+
+def scenario(name, steps, policy=None):
+    return {"name": name, "policy": {**EXACT, **(policy or {})}, "start_unix": NOW, "steps": steps}
+
+
+def decisions():
+    s = [
+        scenario("max_retries 3 means 4 calls", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
+                 F(S503, expect=retry(4.0)), F(S503, expect=give_up("MaxRetries"))]),
+        scenario("max_retries 0 never retries", [begin(), F(S503, expect=give_up("MaxRetries"))], {"max_retries": 0}),
+        scenario("success after two retries", [begin(), F(S503, expect=retry(1.0)), F({"status": 502}, expect=retry(2.0)),
+                 succeed(attempts=3)]),
+        scenario("success on the first attempt", [begin(), succeed(attempts=1)]),
+        scenario("Retry-After longer than the backoff wins", [begin(), F(RA(429, "5"), expect=retry(5.0))]),
+        scenario("backoff longer than Retry-After wins", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
+                 F(RA(429, "1"), expect=retry(4.0))]),
+        scenario("Retry-After capped at 30 s", [begin(), F(RA(429, "120"), expect=retry(30.0))]),
+        scenario("Retry-After capped by retry_after_cap", [begin(), F(RA(503, "120"), expect=retry(10.0))],
+                 {"retry_after_cap": 10}),
+        scenario("a hint may pass max_delay", [begin(), F(RA(429, "5"), expect=retry(5.0))], {"max_delay": 2}),
+        scenario("hint ignored on 500", [begin(), F(RA(500, "9"), expect=retry(1.0))]),
+        scenario("hint honoured on reason ServerTimeout", [begin(),
+                 F({"status": 500, "reason": "ServerTimeout", "retry_after": "9"}, expect=retry(9.0))]),
+        scenario("hint honoured on reason TooManyRequests without status", [begin(),
+                 F({"reason": "TooManyRequests", "retry_after_seconds": 4}, expect=retry(4.0))]),
+        scenario("retry_after_statuses extends to 502", [begin(), F(RA(502, "6"), expect=retry(6.0))],
+                 {"retry_after_statuses": [429, 502, 503]}),
+        scenario("retryAfterSeconds from the body", [begin(), F({"status": 429, "retry_after_seconds": 7}, expect=retry(7.0))]),
+        scenario("retryAfterSeconds read from a Status body", [begin(),
+                 F({"status": 429, "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}')},
+                   expect=retry(6.0))]),
+        scenario("header wins over body", [begin(), F({"status": 429, "retry_after": "3", "retry_after_seconds": 7},
+                 expect=retry(3.0))]),
+        scenario("unparseable header falls back to body", [begin(),
+                 F({"status": 429, "retry_after": "soon", "retry_after_seconds": 7}, expect=retry(7.0))]),
+        scenario("zero retryAfterSeconds is no hint", [begin(), F({"status": 429, "retry_after_seconds": 0}, expect=retry(1.0))]),
+        scenario("negative retryAfterSeconds is no hint", [begin(), F({"status": 429, "retry_after_seconds": -3}, expect=retry(1.0))]),
+        scenario("HTTP-date hint", [begin(), F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(6.0))]),
+        scenario("HTTP-date hint after the clock moved", [begin(), F(S503, expect=retry(1.0)), advance(1),
+                 F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(5.0))]),
+        scenario("past HTTP-date is no hint", [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))]),
+        scenario("Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]),
+        scenario("deadline stops before sleeping past it", [begin(), F(S503, expect=retry(1.0)), advance(1),
+                 F(S503, expect=retry(2.0)), advance(2), F(S503, expect=give_up("Deadline"))],
+                 {"deadline": 5, "max_retries": 10}),
+        scenario("deadline reached exactly is allowed", [begin(), F(S503, expect=retry(1.0)), advance(1),
+                 F(S503, expect=retry(2.0))], {"deadline": 3}),
+        scenario("deadline counts a capped hint", [begin(), F(RA(429, "20"), expect=give_up("Deadline"))], {"deadline": 10}),
+        scenario("budget reserve runs out", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
+                 F(S503, expect=give_up("BudgetExhausted"))],
+                 {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}}),
+        scenario("budget refills after its window", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
+                 F(S503, expect=give_up("BudgetExhausted")), advance(2), begin("b"), F(S503, "b", retry(1.0)),
+                 F(S503, "b", retry(2.0)), F(S503, "b", give_up("BudgetExhausted"))],
+                 {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}}),
+        scenario("first attempts deposit into the budget", [begin("a"), begin("b"), begin("c"), begin("d"),
+                 F(S503, "a", retry(1.0)), F(S503, "b", retry(1.0)), F(S503, "c", give_up("BudgetExhausted")),
+                 begin("e"), begin("f"), F(S503, "d", retry(1.0))],
+                 {"budget": {"ratio": 0.5, "min_per_second": 0, "ttl": 10}}),
+        scenario("budget off never refuses", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
+                 F(S503, expect=retry(4.0)), F(S503, expect=retry(8.0)), F(S503, expect=give_up("MaxRetries"))],
+                 {"max_retries": 4, "budget": None}),
+        scenario("breaker opens after the threshold", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("CircuitOpen")),
+                 begin("b"), F(S503, "b", give_up("CircuitOpen"))],
+                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
+        scenario("breaker: open, half-open probe, closed", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("CircuitOpen")),
+                 advance(10), begin("b"), F(S503, "b", retry(1.0)), succeed("b", attempts=2),
+                 begin("c"), F(S503, "c", retry(1.0)), succeed("c")],
+                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
+        scenario("breaker: one probe at a time, a failed probe reopens", [begin(), F(S503, expect=retry(1.0)),
+                 F(S503, expect=give_up("CircuitOpen")), advance(10), begin("b"), F(S503, "b", retry(1.0)),
+                 begin("c"), F(S503, "c", give_up("CircuitOpen")), F(S503, "b", give_up("CircuitOpen")),
+                 advance(10), begin("d"), F(S503, "d", retry(1.0))],
+                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
+        scenario("breaker: a non-retryable answer resets the count", [begin(), F(S503, expect=retry(1.0)),
+                 F({"status": 404}, expect=give_up("NonRetryable")), begin("b"), F(S503, "b", retry(1.0))],
+                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
+        scenario("POST reset without recovery is not retried", [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))]),
+        scenario("POST 503 without recovery is not retried", [begin(verb="POST"), F(S503, expect=give_up("NotIdempotent"))]),
+        scenario("POST refused is retried", [begin(verb="POST"), F(REFUSED, expect=retry(1.0))]),
+        scenario("POST 429 is retried", [begin(verb="POST"), F({"status": 429}, expect=retry(1.0))]),
+        scenario("PATCH timeout is not retried", [begin(verb="PATCH"), F({"timeout": True}, expect=give_up("NotIdempotent"))]),
+        scenario("PATCH declared idempotent is retried", [begin(verb="PATCH", recovery="idempotent"),
+                 F({"timeout": True}, expect=retry(1.0))]),
+        scenario("PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]),
+        scenario("unknown verb: the caller vouches", [begin(verb="UNKNOWN"), F(RESET, expect=retry(1.0))]),
+        scenario("unknown call verb uses the failure's verb", [begin(verb="UNKNOWN"),
+                 F({"codes": ["ECONNRESET"], "verb": "POST"}, expect=give_up("NotIdempotent"))]),
+        scenario("create: lost response then AlreadyExists reads back", [begin(verb="POST", recovery="create"),
+                 F(RESET, expect=retry(1.0)), F(EXISTS, expect={"decision": "read_back"}),
+                 {"op": "recovered", "call": "a"}]),
+        scenario("create: 504 then AlreadyExists reads back", [begin(verb="POST", recovery="create"),
+                 F({"status": 504}, expect=retry(1.0)), F(EXISTS, expect={"decision": "read_back"}),
+                 {"op": "not_ours", "call": "a"}]),
+        scenario("create: AlreadyExists on the first attempt is a real conflict", [begin(verb="POST", recovery="create"),
+                 F(EXISTS, expect=give_up("NonRetryable"))]),
+        scenario("create: 429 never applied, so AlreadyExists is real", [begin(verb="POST", recovery="create"),
+                 F({"status": 429}, expect=retry(1.0)), F(EXISTS, expect=give_up("NonRetryable"))]),
+        scenario("create: refused never applied, so AlreadyExists is real", [begin(verb="POST", recovery="create"),
+                 F(REFUSED, expect=retry(1.0)), F(EXISTS, expect=give_up("NonRetryable"))]),
+        scenario("create without ownership adopts any AlreadyExists", [begin(verb="POST", recovery="create_adopt"),
+                 F(EXISTS, expect={"decision": "read_back"})]),
+        scenario("create: reason in the body", [begin(verb="POST", recovery="create"), F(RESET, expect=retry(1.0)),
+                 F({"status": 409, "body": STATUS_BODY("AlreadyExists", 409)}, expect={"decision": "read_back"})]),
+        scenario("create: Conflict is not AlreadyExists", [begin(verb="POST", recovery="create"), F(RESET, expect=retry(1.0)),
+                 F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))]),
+        scenario("delete: lost response then NotFound is done", [begin(verb="DELETE", recovery="delete"),
+                 F(RESET, expect=retry(1.0)), F(GONE404, expect={"decision": "done"})]),
+        scenario("delete: 504 then NotFound is done", [begin(verb="DELETE", recovery="delete"),
+                 F({"status": 504}, expect=retry(1.0)), F({"status": 404}, expect={"decision": "done"})]),
+        scenario("delete: NotFound on the first attempt is raised", [begin(verb="DELETE", recovery="delete"),
+                 F(GONE404, expect=give_up("NonRetryable"))]),
+        scenario("delete: missing_ok accepts a first NotFound", [begin(verb="DELETE", recovery="delete_missing_ok"),
+                 F(GONE404, expect={"decision": "done"})]),
+        scenario("delete: 429 then NotFound is raised", [begin(verb="DELETE", recovery="delete"),
+                 F({"status": 429}, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))]),
+        scenario("delete without recovery: NotFound after reset is raised", [begin(verb="DELETE"),
+                 F(RESET, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))]),
+        scenario("cancelled is never retried", [begin(), F({"cancelled": True}, expect=give_up("Cancelled"))]),
+        scenario("cancelled after retries", [begin(), F(S503, expect=retry(1.0)),
+                 F({"cancelled": True, "status": 503}, expect=give_up("Cancelled"))]),
+        scenario("cancelled beats recovery", [begin(verb="DELETE", recovery="delete_missing_ok"),
+                 F({"cancelled": True, "status": 404}, expect=give_up("Cancelled"))]),
+        scenario("404 GET is raised", [begin(), F({"status": 404}, expect=give_up("NonRetryable"))]),
+        scenario("403 is raised", [begin(), F({"status": 403}, expect=give_up("NonRetryable"))]),
+        scenario("409 Conflict is raised", [begin(verb="PUT"), F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))]),
+        scenario("unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]),
+        scenario("timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]),
+        scenario("user_retryable is retried", [begin(), F({"user_retryable": True}, expect=retry(1.0))]),
+        scenario("connection preset ignores 503", [begin(), F(S503, expect=give_up("NonRetryable"))], {"preset": "connection"}),
+        scenario("connection preset retries resets from 0.5 s", [begin(), F(RESET, expect=retry(0.5)),
+                 F(RESET, expect=retry(1.0)), F(REFUSED, expect=retry(2.0))], {"preset": "connection"}),
+        scenario("mutation preset starts at 2 s", [begin(), F(S503, expect=retry(2.0)), F(S503, expect=retry(4.0))],
+                 {"preset": "mutation"}),
+        scenario("read preset caps at 10 s", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
+                 F(S503, expect=retry(4.0)), F(S503, expect=retry(8.0)), F(S503, expect=retry(10.0))],
+                 {"preset": "read", "max_retries": 5}),
+        scenario("max retries is checked before the budget", [begin(), F(S503, expect=give_up("MaxRetries"))],
+                 {"max_retries": 0, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}}),
+        scenario("not idempotent is checked before max retries", [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))],
+                 {"max_retries": 0}),
+        scenario("deadline is checked before the budget", [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
+                 {"deadline": 10, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}}),
+    ]
+    return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}
+
+
+# ---------------------------------------------------------------- output
+
+
+def main():
+    files = {
+        "classification.json": classification(),
+        "retry_after.json": retry_after(),
+        "delays.json": delays(),
+        "decisions.json": decisions(),
+    }
+    check = "--check" in sys.argv[1:]
+    stale = []
+    total = 0
+    for name, data in files.items():
+        total += len(data.get("cases", data.get("scenarios", [])))
+        text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        path = HERE / name
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("stale vectors (run tests/vectors/generate.py):", ", ".join(stale), file=sys.stderr)
+        return 1
+    print(f"{total} vectors {'up to date' if check else 'written'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
