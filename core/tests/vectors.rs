@@ -58,10 +58,13 @@ fn failure_from(v: &Value) -> Failure {
     f
 }
 
-/// The vector's policy JSON as a builder, so the manual clock can be attached.
-fn policy_builder(policy: Option<&Value>) -> PolicyBuilder {
-    let text = policy.map(Value::to_string).unwrap_or_else(|| "{}".into());
-    PolicyBuilder::from_json(&text).unwrap_or_else(|e| panic!("policy {text}: {e}"))
+/// The vector's exact policy text as a builder, so the manual clock can be attached.
+fn policy_builder(vector: &Value) -> PolicyBuilder {
+    let text = vector
+        .get("policy_json")
+        .and_then(Value::as_str)
+        .unwrap_or("{}");
+    PolicyBuilder::from_json(text).unwrap_or_else(|e| panic!("policy {text}: {e}"))
 }
 
 #[test]
@@ -70,7 +73,7 @@ fn classification_vectors() {
     let cases = items(&doc, "cases");
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let policy = policy_builder(case.get("policy")).build().unwrap();
+        let policy = policy_builder(case).build().unwrap();
         let failure = failure_from(&case["failure"]);
         let class = policy.classify(&failure);
         assert_eq!(
@@ -123,7 +126,7 @@ fn run_scenarios(file: &str) -> usize {
 fn run_scenario(scenario: &Value) {
     let name = scenario["name"].as_str().unwrap();
     let clock = Arc::new(ManualClock::new(scenario["start_unix"].as_f64().unwrap()));
-    let policy = policy_builder(scenario.get("policy"))
+    let policy = policy_builder(scenario)
         .clock(clock.clone())
         .build()
         .unwrap();

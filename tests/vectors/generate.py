@@ -28,6 +28,7 @@ def case(name, failure, cls, policy=None):
     c["retryable"] = cls in ("Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous")
     if policy is not None:
         c["policy"] = policy
+        c["policy_json"] = json.dumps(policy)
     return c
 
 
@@ -323,7 +324,7 @@ def delays():
         label = ", ".join(f"{k}={v}" for k, v in overrides.items())
         scenarios.append({
             "name": f"{preset} seed {seed}" + (f" ({label})" if label else ""),
-            "policy": policy, "start_unix": NOW, "steps": steps,
+            "policy": policy, "policy_json": json.dumps(policy), "start_unix": NOW, "steps": steps,
         })
     return {"description": "Seeded delay sequences: 503s (resets for `connection`) until max_retries (DESIGN 2.3)", "scenarios": scenarios}
 
@@ -368,7 +369,8 @@ EXACT = {"jitter": "none", "budget": None}
 
 
 def scenario(name, steps, policy=None):
-    return {"name": name, "policy": {**EXACT, **(policy or {})}, "start_unix": NOW, "steps": steps}
+    policy = {**EXACT, **(policy or {})}
+    return {"name": name, "policy": policy, "policy_json": json.dumps(policy), "start_unix": NOW, "steps": steps}
 
 
 def decisions():

@@ -1,0 +1,274 @@
+//! The step API (`k8sretry_call_*`) and the blocking loop `k8sretry_run`.
+
+use std::ffi::{c_char, c_void};
+
+use k8sretry::{Call, Decision};
+
+use crate::failure::k8sretry_failure;
+use crate::guard::*;
+use crate::policy::k8sretry_policy;
+use crate::status::*;
+use crate::types::*;
+
+/// One logical call and its attempts; one thread at a time.
+pub struct k8sretry_call {
+    inner: Call,
+    finished: bool,
+}
+
+/// What to do after a failed attempt.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum k8sretry_action {
+    /// Sleep `delay_nanos`, then make the next attempt.
+    K8SRETRY_ACTION_RETRY = 1,
+    /// Read the created object back; if it carries your request id, return it and call
+    /// `k8sretry_call_on_recovered`, else fail with the AlreadyExists error and call
+    /// `k8sretry_call_on_not_ours`.
+    K8SRETRY_ACTION_READ_BACK = 2,
+    /// The delete is done: report success to your caller.
+    K8SRETRY_ACTION_DONE = 3,
+    /// Fail with the last attempt's original error; `give_up_reason` says why.
+    K8SRETRY_ACTION_GIVE_UP = 4,
+}
+
+/// A decision of `k8sretry_call_on_failure`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct k8sretry_decision {
+    /// What to do.
+    pub action: k8sretry_action,
+    /// With `K8SRETRY_ACTION_RETRY`: how long to sleep, in nanoseconds.
+    pub delay_nanos: u64,
+    /// With `K8SRETRY_ACTION_GIVE_UP`: why; otherwise `K8SRETRY_GIVE_UP_NONE`.
+    pub give_up_reason: k8sretry_give_up_reason,
+}
+
+impl From<Decision> for k8sretry_decision {
+    fn from(decision: Decision) -> k8sretry_decision {
+        use k8sretry_action::*;
+        let (action, delay_nanos, reason) = match decision {
+            Decision::Retry { delay } => (
+                K8SRETRY_ACTION_RETRY,
+                u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
+                None,
+            ),
+            Decision::ReadBack => (K8SRETRY_ACTION_READ_BACK, 0, None),
+            Decision::Done => (K8SRETRY_ACTION_DONE, 0, None),
+            Decision::GiveUp(reason) => (K8SRETRY_ACTION_GIVE_UP, 0, Some(reason)),
+        };
+        k8sretry_decision {
+            action,
+            delay_nanos,
+            give_up_reason: reason.into(),
+        }
+    }
+}
+
+/// Starts a call before its first attempt. `function` names it in events and metrics;
+/// `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`.
+///
+/// # Safety
+/// `policy` is a live policy handle or NULL; `function` points to `function_len` readable
+/// bytes; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_begin(
+    policy: *const k8sretry_policy,
+    function: *const c_char,
+    function_len: usize,
+    verb: u32,
+    recovery: u32,
+    out: *mut *mut k8sretry_call,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let policy = unsafe { borrow(policy) }?;
+        let function = unsafe { text(function, function_len) }?;
+        let (verb, recovery) = (verb_from(verb)?, recovery_from(recovery)?);
+        let inner = Call::new(&policy.inner, function)
+            .with_verb(verb)
+            .with_recovery(recovery);
+        hand_out(
+            k8sretry_call {
+                inner,
+                finished: false,
+            },
+            out,
+        );
+        Ok(())
+    })
+}
+
+/// Reports that the current attempt failed with `failure`; writes the decision.
+///
+/// # Safety
+/// `call` and `failure` are live handles or NULL; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_on_failure(
+    call: *mut k8sretry_call,
+    failure: *const k8sretry_failure,
+    out: *mut k8sretry_decision,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let call = unsafe { borrow_mut(call) }?;
+        let failure = unsafe { borrow(failure) }?;
+        if call.finished {
+            return Err(K8SRETRY_STATUS_CALL_FINISHED);
+        }
+        let decision = call.inner.on_failure(&failure.inner);
+        call.finished = !matches!(decision, Decision::Retry { .. } | Decision::ReadBack);
+        unsafe { *out = decision.into() };
+        Ok(())
+    })
+}
+
+/// Runs `report` on an unfinished call and marks it finished.
+unsafe fn finish(call: *mut k8sretry_call, report: impl FnOnce(&mut Call)) -> k8sretry_status {
+    guard(|| {
+        let call = unsafe { borrow_mut(call) }?;
+        if call.finished {
+            return Err(K8SRETRY_STATUS_CALL_FINISHED);
+        }
+        call.finished = true;
+        report(&mut call.inner);
+        Ok(())
+    })
+}
+
+/// Reports that the current attempt succeeded.
+///
+/// # Safety
+/// `call` is a live call handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_on_success(call: *mut k8sretry_call) -> k8sretry_status {
+    unsafe { finish(call, Call::on_success) }
+}
+
+/// After `K8SRETRY_ACTION_READ_BACK`: the object read back is ours; the call succeeded.
+///
+/// # Safety
+/// `call` is a live call handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_on_recovered(call: *mut k8sretry_call) -> k8sretry_status {
+    unsafe { finish(call, Call::on_recovered) }
+}
+
+/// After `K8SRETRY_ACTION_READ_BACK`: the object is somebody else's; the call gives up.
+///
+/// # Safety
+/// `call` is a live call handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_on_not_ours(call: *mut k8sretry_call) -> k8sretry_status {
+    unsafe { finish(call, Call::on_not_ours) }
+}
+
+/// Attempts started so far (1 before the first failure).
+///
+/// # Safety
+/// `call` is a live call handle or NULL; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_attempts(
+    call: *const k8sretry_call,
+    out: *mut u32,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let call = unsafe { borrow(call) }?;
+        unsafe { *out = call.inner.attempts() };
+        Ok(())
+    })
+}
+
+/// Frees a call. NULL is a no-op.
+///
+/// # Safety
+/// `call` came from this library and is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_free(call: *mut k8sretry_call) {
+    let _ = guard(|| {
+        unsafe { take_back(call) };
+        Ok(())
+    });
+}
+
+/// One attempt of `k8sretry_run`: return 0 on success; on failure describe it in `failure`
+/// (reset before each attempt) and return non-zero. `attempt` is 1-based.
+pub type k8sretry_attempt_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        attempt: u32,
+        failure: *mut k8sretry_failure,
+    ) -> i32,
+>;
+
+/// How `k8sretry_run` ended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct k8sretry_run_result {
+    /// Whether the last attempt succeeded.
+    pub succeeded: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why it gave up (`K8SRETRY_GIVE_UP_NONE` on success).
+    pub give_up_reason: k8sretry_give_up_reason,
+}
+
+/// Calls `attempt` until it succeeds or the policy gives up, sleeping between attempts on this
+/// thread. Returns `K8SRETRY_STATUS_OK` when the loop ran to its end, successful or not: read
+/// `out->succeeded`. No recovery is declared; `verb` is a `k8sretry_verb`.
+///
+/// # Safety
+/// `policy` is a live policy handle or NULL; `function` points to `function_len` readable
+/// bytes; `attempt` may be called with `userdata` from this thread; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_run(
+    policy: *const k8sretry_policy,
+    function: *const c_char,
+    function_len: usize,
+    verb: u32,
+    attempt: k8sretry_attempt_fn,
+    userdata: *mut c_void,
+    out: *mut k8sretry_run_result,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let policy = unsafe { borrow(policy) }?;
+        let function = unsafe { text(function, function_len) }?;
+        let attempt = attempt.ok_or(K8SRETRY_STATUS_NULL_ARGUMENT)?;
+        let mut call = Call::new(&policy.inner, function).with_verb(verb_from(verb)?);
+        let mut failure = k8sretry_failure::default();
+        let result = loop {
+            failure.inner = Default::default();
+            let n = call.attempts();
+            if unsafe { attempt(userdata, n, &mut failure) } == 0 {
+                call.on_success();
+                break k8sretry_run_result {
+                    succeeded: true,
+                    attempts: n,
+                    give_up_reason: None.into(),
+                };
+            }
+            match call.on_failure(&failure.inner) {
+                Decision::Retry { delay } => std::thread::sleep(delay),
+                Decision::GiveUp(reason) => {
+                    break k8sretry_run_result {
+                        succeeded: false,
+                        attempts: n,
+                        give_up_reason: Some(reason).into(),
+                    };
+                }
+                // No recovery was declared, so the core never asks for these.
+                Decision::ReadBack | Decision::Done => {
+                    break k8sretry_run_result {
+                        succeeded: false,
+                        attempts: n,
+                        give_up_reason: None.into(),
+                    };
+                }
+            }
+        };
+        unsafe { *out = result };
+        Ok(())
+    })
+}

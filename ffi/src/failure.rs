@@ -1,0 +1,244 @@
+//! The failure builder: what a C or Go caller extracts from its error.
+
+use std::ffi::c_char;
+
+use k8sretry::Failure;
+
+use crate::guard::*;
+use crate::status::*;
+use crate::types::verb_from;
+
+/// A failure being described; one thread at a time.
+#[derive(Default)]
+pub struct k8sretry_failure {
+    pub(crate) inner: Failure,
+}
+
+/// Applies `edit` to a live failure handle.
+unsafe fn edit(
+    failure: *mut k8sretry_failure,
+    edit: impl FnOnce(&mut Failure) -> Result<(), k8sretry_status>,
+) -> k8sretry_status {
+    guard(|| edit(&mut unsafe { borrow_mut(failure) }?.inner))
+}
+
+/// Replaces `*f` with `change(f)`, for the core's by-value builder methods.
+fn update(f: &mut Failure, change: impl FnOnce(Failure) -> Failure) {
+    *f = change(std::mem::take(f));
+}
+
+/// Creates an empty failure (classified `FATAL` until something is set).
+///
+/// # Safety
+/// `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_new(out: *mut *mut k8sretry_failure) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        hand_out(k8sretry_failure::default(), out);
+        Ok(())
+    })
+}
+
+/// Clears every field, so one handle can describe the next attempt.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_reset(failure: *mut k8sretry_failure) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(*f = Failure::default())) }
+}
+
+/// Sets the HTTP status (0 = no response).
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_status(
+    failure: *mut k8sretry_failure,
+    status: u16,
+) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(update(f, |f| f.with_status(status)))) }
+}
+
+/// Sets the Kubernetes `Status.reason`.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL; `reason` points to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_reason(
+    failure: *mut k8sretry_failure,
+    reason: *const c_char,
+    len: usize,
+) -> k8sretry_status {
+    unsafe {
+        edit(failure, |f| {
+            let reason = text(reason, len)?;
+            Ok(update(f, |f| f.with_reason(reason)))
+        })
+    }
+}
+
+/// Reads a raw Kubernetes `Status` JSON body for its reason, code and `retryAfterSeconds`
+/// (fields already set win). Text that is not a `Status` changes nothing.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL; `body` points to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_status_body(
+    failure: *mut k8sretry_failure,
+    body: *const c_char,
+    len: usize,
+) -> k8sretry_status {
+    unsafe {
+        edit(failure, |f| {
+            let body = text(body, len)?;
+            Ok(update(f, |f| f.with_status_body(body)))
+        })
+    }
+}
+
+/// Sets the raw `Retry-After` header value.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL; `value` points to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_retry_after(
+    failure: *mut k8sretry_failure,
+    value: *const c_char,
+    len: usize,
+) -> k8sretry_status {
+    unsafe {
+        edit(failure, |f| {
+            let value = text(value, len)?;
+            Ok(update(f, |f| f.with_retry_after(value)))
+        })
+    }
+}
+
+/// Sets `Status.details.retryAfterSeconds`.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_retry_after_seconds(
+    failure: *mut k8sretry_failure,
+    seconds: i64,
+) -> k8sretry_status {
+    unsafe {
+        edit(failure, |f| {
+            Ok(update(f, |f| f.with_retry_after_seconds(seconds)))
+        })
+    }
+}
+
+/// Adds a network error code (`ECONNRESET`, `UND_ERR_SOCKET`, ...), outermost first.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL; `code` points to `len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_add_code(
+    failure: *mut k8sretry_failure,
+    code: *const c_char,
+    len: usize,
+) -> k8sretry_status {
+    unsafe {
+        edit(failure, |f| {
+            let code = text(code, len)?;
+            Ok(update(f, |f| f.with_code(code)))
+        })
+    }
+}
+
+/// Adds the code of an OS error number (`errno`), e.g. `ECONNRESET` for 104 on Linux.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_add_errno(
+    failure: *mut k8sretry_failure,
+    errno: i32,
+) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(update(f, |f| f.with_errno(errno)))) }
+}
+
+/// Marks a client-side timeout.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_timeout(
+    failure: *mut k8sretry_failure,
+    timeout: bool,
+) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(f.timeout = timeout)) }
+}
+
+/// Marks a cancellation by the caller: never retried.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_cancelled(
+    failure: *mut k8sretry_failure,
+    cancelled: bool,
+) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(f.cancelled = cancelled)) }
+}
+
+/// Marks an error that the caller's own rule declares retryable.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_user_retryable(
+    failure: *mut k8sretry_failure,
+    retryable: bool,
+) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(f.user_retryable = retryable)) }
+}
+
+/// Sets the verb of the failed request (a `k8sretry_verb` value).
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_verb(
+    failure: *mut k8sretry_failure,
+    verb: u32,
+) -> k8sretry_status {
+    unsafe { edit(failure, |f| Ok(f.verb = verb_from(verb)?)) }
+}
+
+/// Sets the error's type name and message, which events report.
+///
+/// # Safety
+/// `failure` is a live failure handle or NULL; the strings point to their lengths in bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_set_error(
+    failure: *mut k8sretry_failure,
+    error_type: *const c_char,
+    error_type_len: usize,
+    message: *const c_char,
+    message_len: usize,
+) -> k8sretry_status {
+    unsafe {
+        edit(failure, |f| {
+            let error_type = text(error_type, error_type_len)?;
+            let message = text(message, message_len)?;
+            Ok(update(f, |f| f.with_error(error_type, message)))
+        })
+    }
+}
+
+/// Frees a failure. NULL is a no-op.
+///
+/// # Safety
+/// `failure` came from this library and is not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_failure_free(failure: *mut k8sretry_failure) {
+    let _ = guard(|| {
+        unsafe { take_back(failure) };
+        Ok(())
+    });
+}

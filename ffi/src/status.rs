@@ -1,0 +1,44 @@
+//! Status codes. Numbers are never reused: a retired status keeps its number.
+
+use std::ffi::c_char;
+
+/// The result of every function. `K8SRETRY_STATUS_OK` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum k8sretry_status {
+    /// Success.
+    K8SRETRY_STATUS_OK = 0,
+    /// A required pointer was NULL.
+    K8SRETRY_STATUS_NULL_ARGUMENT = 1,
+    /// A string was not valid UTF-8.
+    K8SRETRY_STATUS_INVALID_UTF8 = 2,
+    /// A number or name was out of range (an unknown verb, a negative delay, ...).
+    K8SRETRY_STATUS_INVALID_ARGUMENT = 3,
+    /// No preset has that name.
+    K8SRETRY_STATUS_UNKNOWN_PRESET = 4,
+    /// The policy JSON was malformed, had unknown keys, or out-of-range values.
+    K8SRETRY_STATUS_INVALID_POLICY = 5,
+    /// The call has finished (succeeded, recovered or gave up) and takes no more reports.
+    K8SRETRY_STATUS_CALL_FINISHED = 6,
+    /// A Rust panic was caught at the boundary; the library state is still consistent.
+    K8SRETRY_STATUS_PANIC = 7,
+}
+
+pub use k8sretry_status::*;
+
+/// A static, NUL-terminated description of `status` (any number; unknown ones say so).
+#[unsafe(no_mangle)]
+pub extern "C" fn k8sretry_status_message(status: u32) -> *const c_char {
+    let text: &'static [u8] = match status {
+        0 => b"ok\0",
+        1 => b"a required pointer argument was NULL\0",
+        2 => b"a string argument was not valid UTF-8\0",
+        3 => b"an argument was out of range\0",
+        4 => b"unknown preset (expected default, mutation, read, connection or runner_hooks)\0",
+        5 => b"invalid policy JSON (unknown key, wrong type or out-of-range value)\0",
+        6 => b"the call has already finished\0",
+        7 => b"internal error: a panic was caught at the FFI boundary\0",
+        _ => b"unknown status code\0",
+    };
+    text.as_ptr().cast()
+}

@@ -1,0 +1,183 @@
+/* Every entry point fed NULLs, garbage JSON, invalid UTF-8 and out-of-range values:
+ * a status comes back, nothing crashes, out-params stay untouched on failure. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "k8sretry.h"
+
+#define S(x) (x), strlen(x)
+#define SENTINEL ((void *)0x1234)
+
+static const char BAD_UTF8[] = {'\xff', '\xfe', 'a', 0};
+
+static void statuses_have_messages(void) {
+  for (uint32_t s = 0; s <= 7; s++) {
+    const char *m = k8sretry_status_message(s);
+    CHECK(m && strlen(m) > 0 && strcmp(m, "unknown status code") != 0, "status %u has no message", s);
+  }
+  CHECK(strcmp(k8sretry_status_message(12345), "unknown status code") == 0, "unknown code");
+  CHECK(strcmp(k8sretry_version(), K8SRETRY_VERSION_STRING) == 0, "header %s, library %s", K8SRETRY_VERSION_STRING,
+        k8sretry_version());
+}
+
+static void policies(void) {
+  k8sretry_policy *p = SENTINEL;
+  CHECK(k8sretry_policy_new_preset(NULL, 3, &p) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL name");
+  CHECK(k8sretry_policy_new_preset(S("default"), NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  CHECK(k8sretry_policy_new_preset(S("fast"), &p) == K8SRETRY_STATUS_UNKNOWN_PRESET, "unknown preset");
+  CHECK(k8sretry_policy_new_preset(BAD_UTF8, 3, &p) == K8SRETRY_STATUS_INVALID_UTF8, "bad utf8 name");
+  CHECK(p == SENTINEL, "out-param written on failure");
+
+  const char *garbage[] = {"",      "{",        "[]",    "null",  "{\"max_retries\": -1}", "{\"max_retrys\": 1}",
+                           "{\"jitter\": \"wild\"}", "{\"max_delay\": 1e400}", "{\"budget\": {\"ratio\": -2}}",
+                           "{\"preset\": \"nope\"}", "\"default\"", "{\"seed\": 1.5}"};
+  for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
+    char err[128];
+    memset(err, 'x', sizeof err);
+    k8sretry_status st = k8sretry_policy_from_json(S(garbage[i]), NULL, &p, err, sizeof err);
+    CHECK(st == K8SRETRY_STATUS_INVALID_POLICY || st == K8SRETRY_STATUS_UNKNOWN_PRESET, "%s -> %d", garbage[i], st);
+    CHECK(memchr(err, 0, sizeof err) != NULL && strlen(err) > 0, "%s: message not written", garbage[i]);
+    CHECK(p == SENTINEL, "out-param written on failure");
+  }
+  char tiny[4];
+  CHECK(k8sretry_policy_from_json(S("{\"max_retrys\": 1}"), NULL, &p, tiny, sizeof tiny) ==
+            K8SRETRY_STATUS_INVALID_POLICY,
+        "tiny buffer");
+  CHECK(strlen(tiny) == 3, "message truncated and terminated");
+  char err[256];
+  k8sretry_policy_from_json(S("{\"max_retrys\": 1}"), NULL, &p, err, sizeof err);
+  CHECK(strstr(err, "max_retrys") != NULL, "message names the key: %s", err);
+  CHECK(k8sretry_policy_from_json(S("{\"max_retrys\": 1}"), NULL, &p, NULL, 0) == K8SRETRY_STATUS_INVALID_POLICY,
+        "NULL err buffer");
+  CHECK(k8sretry_policy_from_json(BAD_UTF8, 3, NULL, &p, NULL, 0) == K8SRETRY_STATUS_INVALID_UTF8, "bad utf8 json");
+  CHECK(k8sretry_policy_from_json(NULL, 5, NULL, &p, NULL, 0) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL json");
+  uint32_t n = 77;
+  CHECK(k8sretry_policy_max_retries(NULL, &n) == K8SRETRY_STATUS_NULL_ARGUMENT && n == 77, "NULL policy");
+  k8sretry_policy_free(NULL);
+  k8sretry_clock_free(NULL);
+
+  k8sretry_clock *clock = SENTINEL;
+  CHECK(k8sretry_clock_new_manual(1.0 / 0.0, &clock) == K8SRETRY_STATUS_INVALID_ARGUMENT, "infinite start");
+  CHECK(clock == SENTINEL, "clock written on failure");
+  CHECK_OK(k8sretry_clock_new_manual(0, &clock));
+  CHECK(k8sretry_clock_advance(clock, -1) == K8SRETRY_STATUS_INVALID_ARGUMENT, "negative advance");
+  CHECK(k8sretry_clock_advance(NULL, 1) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL clock");
+  k8sretry_clock_free(clock);
+}
+
+static void failures(void) {
+  k8sretry_failure *f = NULL;
+  CHECK(k8sretry_failure_new(NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  CHECK_OK(k8sretry_failure_new(&f));
+  CHECK(k8sretry_failure_set_status(NULL, 503) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL failure");
+  CHECK(k8sretry_failure_set_reason(f, BAD_UTF8, 3) == K8SRETRY_STATUS_INVALID_UTF8, "bad reason");
+  CHECK(k8sretry_failure_set_reason(f, NULL, 4) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL reason");
+  CHECK(k8sretry_failure_set_status_body(f, BAD_UTF8, 3) == K8SRETRY_STATUS_INVALID_UTF8, "bad body");
+  CHECK(k8sretry_failure_set_retry_after(f, BAD_UTF8, 3) == K8SRETRY_STATUS_INVALID_UTF8, "bad header");
+  CHECK(k8sretry_failure_add_code(f, BAD_UTF8, 3) == K8SRETRY_STATUS_INVALID_UTF8, "bad code");
+  CHECK(k8sretry_failure_set_error(f, S("E"), BAD_UTF8, 3) == K8SRETRY_STATUS_INVALID_UTF8, "bad message");
+  CHECK(k8sretry_failure_set_verb(f, 99) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad verb");
+  CHECK_OK(k8sretry_failure_set_status_body(f, S("{\"reason\": [1, {\"x\": null}], \"code\": -5")));
+  CHECK_OK(k8sretry_failure_set_status_body(f, S("\x01\x02 not json at all")));
+  CHECK_OK(k8sretry_failure_add_errno(f, -1));
+  CHECK_OK(k8sretry_failure_add_errno(f, 2147483647));
+  for (int i = 0; i < 100; i++) CHECK_OK(k8sretry_failure_add_code(f, S("ECONNRESET")));
+  CHECK_OK(k8sretry_failure_set_retry_after(f, S("Sun, 99 Zzz 99999999999 99:99:99 +99999")));
+
+  k8sretry_policy *p = NULL;
+  CHECK_OK(k8sretry_policy_new_preset(S("default"), &p));
+  k8sretry_class cls = K8SRETRY_CLASS_NONE;
+  CHECK_OK(k8sretry_classify(p, f, &cls));
+  CHECK(cls == K8SRETRY_CLASS_NETWORK_AMBIGUOUS, "class %d", cls);
+  CHECK(k8sretry_classify(NULL, f, &cls) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL policy");
+  CHECK(k8sretry_classify(p, NULL, &cls) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL failure");
+  CHECK(k8sretry_classify(p, f, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  bool b = true;
+  CHECK(k8sretry_is_retryable(p, NULL, &b) == K8SRETRY_STATUS_NULL_ARGUMENT && b, "NULL failure");
+
+  uint64_t nanos = 0;
+  CHECK_OK(k8sretry_failure_reset(f));
+  CHECK_OK(k8sretry_failure_set_status(f, 429));
+  CHECK_OK(k8sretry_failure_set_retry_after(f, S("7")));
+  CHECK_OK(k8sretry_retry_delay(p, f, 0, &nanos));
+  CHECK(nanos == 7000000000ULL, "delay %llu", (unsigned long long)nanos);
+  CHECK(k8sretry_retry_delay(p, f, 0, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+
+  bool found = true;
+  double seconds = -5;
+  CHECK(k8sretry_parse_retry_after(BAD_UTF8, 3, 0, &found, &seconds) == K8SRETRY_STATUS_INVALID_UTF8, "bad utf8");
+  CHECK(found && seconds == -5, "out-params untouched");
+  CHECK(k8sretry_parse_retry_after(S("5"), 0, NULL, &seconds) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL found");
+  CHECK_OK(k8sretry_parse_retry_after(S("garbage"), 0.0 / 0.0, &found, &seconds));
+  CHECK(!found && seconds == 0, "garbage is no hint");
+
+  k8sretry_failure_free(f);
+  k8sretry_failure_free(NULL);
+  k8sretry_policy_free(p);
+}
+
+static int32_t never_called(void *userdata, uint32_t attempt, k8sretry_failure *failure) {
+  (void)attempt;
+  (void)failure;
+  (*(int *)userdata)++;
+  return 0;
+}
+
+static void calls(void) {
+  k8sretry_policy *p = NULL;
+  CHECK_OK(k8sretry_policy_new_preset(S("default"), &p));
+  k8sretry_call *call = SENTINEL;
+  CHECK(k8sretry_call_begin(NULL, S("f"), 1, 0, &call) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL policy");
+  CHECK(k8sretry_call_begin(p, S("f"), 42, 0, &call) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad verb");
+  CHECK(k8sretry_call_begin(p, S("f"), 1, 42, &call) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad recovery");
+  CHECK(k8sretry_call_begin(p, BAD_UTF8, 3, 1, 0, &call) == K8SRETRY_STATUS_INVALID_UTF8, "bad name");
+  CHECK(call == SENTINEL, "call written on failure");
+  CHECK_OK(k8sretry_call_begin(p, S("abuse_call"), K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call));
+
+  k8sretry_failure *f = NULL;
+  CHECK_OK(k8sretry_failure_new(&f));
+  CHECK_OK(k8sretry_failure_set_status(f, 404));
+  k8sretry_decision d = {.action = K8SRETRY_ACTION_RETRY};
+  CHECK(k8sretry_call_on_failure(call, NULL, &d) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL failure");
+  CHECK(k8sretry_call_on_failure(NULL, f, &d) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL call");
+  CHECK(k8sretry_call_on_failure(call, f, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "decision untouched");
+  CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NON_RETRYABLE, "404 gives up");
+  CHECK(k8sretry_call_on_failure(call, f, &d) == K8SRETRY_STATUS_CALL_FINISHED, "finished call");
+  CHECK(k8sretry_call_on_success(call) == K8SRETRY_STATUS_CALL_FINISHED, "finished call success");
+  CHECK(k8sretry_call_on_recovered(NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL recovered");
+  CHECK(k8sretry_call_attempts(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL attempts out");
+  k8sretry_call_free(call);
+  k8sretry_call_free(NULL);
+
+  int count = 0;
+  k8sretry_run_result r = {.attempts = 99};
+  CHECK(k8sretry_run(p, S("f"), 0, NULL, &count, &r) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL callback");
+  CHECK(k8sretry_run(p, S("f"), 0, never_called, &count, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL result");
+  CHECK(k8sretry_run(p, S("f"), 9, never_called, &count, &r) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad verb");
+  CHECK(count == 0 && r.attempts == 99, "nothing ran");
+
+  char *text = NULL;
+  CHECK(k8sretry_metrics_text(NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL metrics out");
+  CHECK_OK(k8sretry_call_begin(p, "nul\0name", 8, 0, 0, &call));
+  CHECK_OK(k8sretry_call_on_success(call));
+  k8sretry_call_free(call);
+  CHECK_OK(k8sretry_metrics_text(&text));
+  CHECK(text && strstr(text, "k8sretry_giveups_total{function=\"abuse_call\",reason=\"NonRetryable\"} 1"), "metrics");
+  CHECK(text && strstr(text, "nul\\0name"), "NUL in a name is escaped");
+  k8sretry_string_free(text);
+  k8sretry_string_free(NULL);
+  CHECK_OK(k8sretry_set_event_callback(NULL, NULL));
+  k8sretry_failure_free(f);
+  k8sretry_policy_free(p);
+}
+
+int main(void) {
+  statuses_have_messages();
+  policies();
+  failures();
+  calls();
+  return harness_finish("abuse");
+}

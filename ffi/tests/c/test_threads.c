@@ -1,0 +1,91 @@
+/* One policy, one budget, one event callback shared by 8 threads. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "harness.h"
+#include "k8sretry.h"
+
+#define THREADS 8
+#define CALLS_PER_THREAD 200
+
+static atomic_int events_retrying;
+static atomic_int events_budget;
+static atomic_int attempts_made;
+
+static void on_event(void *userdata, const k8sretry_event *e) {
+  (void)userdata;
+  if (strcmp(e->name, "k8s_api_call_failed_retrying") == 0) atomic_fetch_add(&events_retrying, 1);
+  if (strcmp(e->name, "k8s_api_call_budget_exhausted") == 0) atomic_fetch_add(&events_budget, 1);
+}
+
+/* Every attempt fails with 503: a full outage. */
+static int32_t outage(void *userdata, uint32_t attempt, k8sretry_failure *failure) {
+  (void)userdata;
+  (void)attempt;
+  atomic_fetch_add(&attempts_made, 1);
+  k8sretry_failure_set_status(failure, 503);
+  k8sretry_failure_set_error(failure, "ApiException", 12, "Unavailable", 11);
+  return 1;
+}
+
+struct worker {
+  const k8sretry_policy *policy;
+  int succeeded, gave_up_budget, gave_up_max, bad_status;
+};
+
+static void *work(void *arg) {
+  struct worker *w = arg;
+  for (int i = 0; i < CALLS_PER_THREAD; i++) {
+    k8sretry_run_result r;
+    if (k8sretry_run(w->policy, "outage", 6, K8SRETRY_VERB_GET, outage, NULL, &r) != K8SRETRY_STATUS_OK) {
+      w->bad_status++;
+      continue;
+    }
+    if (r.succeeded) w->succeeded++;
+    if (r.give_up_reason == K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED) w->gave_up_budget++;
+    if (r.give_up_reason == K8SRETRY_GIVE_UP_MAX_RETRIES) w->gave_up_max++;
+  }
+  return NULL;
+}
+
+int main(void) {
+  /* Tiny delays so the outage runs fast; a budget of its own: 20% + a reserve of 10 tokens. */
+  const char *json =
+      "{\"initial_delay\": 0.0001, \"max_delay\": 0.0002, \"max_retries\": 3,"
+      " \"budget\": {\"ratio\": 0.2, \"min_per_second\": 1, \"ttl\": 10}}";
+  k8sretry_policy *policy = NULL;
+  CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &policy, NULL, 0));
+  CHECK_OK(k8sretry_set_event_callback(on_event, NULL));
+
+  pthread_t threads[THREADS];
+  struct worker workers[THREADS];
+  for (int t = 0; t < THREADS; t++) {
+    workers[t] = (struct worker){.policy = policy};
+    pthread_create(&threads[t], NULL, work, &workers[t]);
+  }
+  int succeeded = 0, budget = 0, max = 0, bad = 0;
+  for (int t = 0; t < THREADS; t++) {
+    pthread_join(threads[t], NULL);
+    succeeded += workers[t].succeeded;
+    budget += workers[t].gave_up_budget;
+    max += workers[t].gave_up_max;
+    bad += workers[t].bad_status;
+  }
+  CHECK_OK(k8sretry_set_event_callback(NULL, NULL));
+
+  int calls = THREADS * CALLS_PER_THREAD;
+  int attempts = atomic_load(&attempts_made);
+  int retries = attempts - calls;
+  printf("threads: %d calls, %d attempts, %d retries, %d budget give-ups, %d max-retries give-ups\n", calls, attempts,
+         retries, budget, max);
+  CHECK(bad == 0, "%d calls returned a bad status", bad);
+  CHECK(succeeded == 0, "nothing can succeed in an outage");
+  CHECK(budget + max == calls, "every call gave up: %d + %d", budget, max);
+  /* 1600 first attempts deposit 320 tokens; the reserve is 10; races may overdraw by a few. */
+  CHECK(retries >= 320 && retries <= 330 + THREADS, "retries %d stay near 20%% of first attempts", retries);
+  CHECK(atomic_load(&events_retrying) == retries, "one retry event per retry (%d)", atomic_load(&events_retrying));
+  CHECK(atomic_load(&events_budget) == budget, "one budget event per budget give-up");
+  k8sretry_policy_free(policy);
+  return harness_finish("threads");
+}

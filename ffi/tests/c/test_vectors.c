@@ -1,0 +1,238 @@
+/* Runs every conformance vector in tests/vectors/ through the C API (see its README). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "k8sretry.h"
+
+#define S(x) (x), strlen(x)
+
+static char *read_file(const char *dir, const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "cannot open %s\n", path);
+    exit(2);
+  }
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  if (fread(buf, 1, (size_t)n, f) != (size_t)n) exit(2);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+static cJSON *load(const char *dir, const char *name) {
+  char *text = read_file(dir, name);
+  cJSON *doc = cJSON_Parse(text);
+  free(text);
+  if (!doc) {
+    fprintf(stderr, "%s is not JSON\n", name);
+    exit(2);
+  }
+  return doc;
+}
+
+static uint32_t verb_of(const char *name) {
+  static const char *names[] = {"UNKNOWN", "GET", "LIST", "WATCH", "POST", "PUT", "PATCH", "DELETE"};
+  for (uint32_t i = 0; i < 8; i++)
+    if (strcmp(name, names[i]) == 0) return i;
+  return 0;
+}
+
+static uint32_t recovery_of(const char *name) {
+  static const char *names[] = {"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent"};
+  for (uint32_t i = 0; i < 6; i++)
+    if (strcmp(name, names[i]) == 0) return i;
+  return 99;
+}
+
+static const char *class_name(k8sretry_class c) {
+  static const char *names[] = {"None", "Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous",
+                                "AlreadyExists", "Conflict", "NotFound", "Gone", "Cancelled", "Fatal"};
+  return (unsigned)c <= 10 ? names[c] : "?";
+}
+
+static const char *give_up_name(k8sretry_give_up_reason r) {
+  static const char *names[] = {"None", "Cancelled", "NonRetryable", "NotIdempotent", "MaxRetries",
+                                "CircuitOpen", "Deadline", "BudgetExhausted"};
+  return (unsigned)r <= 7 ? names[r] : "?";
+}
+
+static k8sretry_failure *failure_from(const cJSON *o) {
+  k8sretry_failure *f = NULL;
+  CHECK_OK(k8sretry_failure_new(&f));
+  const cJSON *v;
+  if ((v = cJSON_GetObjectItem(o, "status"))) CHECK_OK(k8sretry_failure_set_status(f, (uint16_t)v->valueint));
+  if ((v = cJSON_GetObjectItem(o, "reason"))) CHECK_OK(k8sretry_failure_set_reason(f, S(v->valuestring)));
+  if ((v = cJSON_GetObjectItem(o, "body"))) CHECK_OK(k8sretry_failure_set_status_body(f, S(v->valuestring)));
+  if ((v = cJSON_GetObjectItem(o, "retry_after"))) CHECK_OK(k8sretry_failure_set_retry_after(f, S(v->valuestring)));
+  if ((v = cJSON_GetObjectItem(o, "retry_after_seconds")))
+    CHECK_OK(k8sretry_failure_set_retry_after_seconds(f, (int64_t)v->valuedouble));
+  const cJSON *code;
+  cJSON_ArrayForEach(code, cJSON_GetObjectItem(o, "codes")) CHECK_OK(k8sretry_failure_add_code(f, S(code->valuestring)));
+  CHECK_OK(k8sretry_failure_set_timeout(f, cJSON_IsTrue(cJSON_GetObjectItem(o, "timeout"))));
+  CHECK_OK(k8sretry_failure_set_cancelled(f, cJSON_IsTrue(cJSON_GetObjectItem(o, "cancelled"))));
+  CHECK_OK(k8sretry_failure_set_user_retryable(f, cJSON_IsTrue(cJSON_GetObjectItem(o, "user_retryable"))));
+  if ((v = cJSON_GetObjectItem(o, "verb"))) CHECK_OK(k8sretry_failure_set_verb(f, verb_of(v->valuestring)));
+  return f;
+}
+
+/* The vector's exact policy text (policy_json), passed through unchanged. */
+static k8sretry_policy *policy_from(const cJSON *vector, const k8sretry_clock *clock) {
+  const cJSON *json = cJSON_GetObjectItem(vector, "policy_json");
+  const char *text = json ? json->valuestring : "{}";
+  char err[256] = {0};
+  k8sretry_policy *p = NULL;
+  k8sretry_status st = k8sretry_policy_from_json(S(text), clock, &p, err, sizeof err);
+  CHECK(st == K8SRETRY_STATUS_OK, "policy %s: %s", text, err);
+  return p;
+}
+
+static int run_classification(const char *dir) {
+  cJSON *doc = load(dir, "classification.json");
+  int n = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "cases")) {
+    const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+    k8sretry_policy *p = policy_from(c, NULL);
+    k8sretry_failure *f = failure_from(cJSON_GetObjectItem(c, "failure"));
+    k8sretry_class cls = K8SRETRY_CLASS_NONE;
+    bool retryable = false;
+    CHECK_OK(k8sretry_classify(p, f, &cls));
+    CHECK_OK(k8sretry_is_retryable(p, f, &retryable));
+    const char *want = cJSON_GetObjectItem(c, "class")->valuestring;
+    CHECK(strcmp(class_name(cls), want) == 0, "%s: class %s, want %s", name, class_name(cls), want);
+    CHECK(retryable == cJSON_IsTrue(cJSON_GetObjectItem(c, "retryable")), "%s: retryable", name);
+    k8sretry_failure_free(f);
+    k8sretry_policy_free(p);
+    n++;
+  }
+  cJSON_Delete(doc);
+  return n;
+}
+
+static int run_retry_after(const char *dir) {
+  cJSON *doc = load(dir, "retry_after.json");
+  double now = cJSON_GetObjectItem(doc, "now")->valuedouble;
+  int n = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "cases")) {
+    const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+    const char *value = cJSON_GetObjectItem(c, "value")->valuestring;
+    const cJSON *want = cJSON_GetObjectItem(c, "seconds");
+    bool found = true;
+    double seconds = -1;
+    CHECK_OK(k8sretry_parse_retry_after(S(value), now, &found, &seconds));
+    if (cJSON_IsNull(want)) {
+      CHECK(!found, "%s: want no hint, got %f", name, seconds);
+    } else {
+      double w = want->valuedouble;
+      CHECK(found && fabs(seconds - w) <= 1e-9 * (w > 1 ? w : 1), "%s: got %f want %f", name, seconds, w);
+    }
+    n++;
+  }
+  cJSON_Delete(doc);
+  return n;
+}
+
+#define MAX_CALLS 16
+
+static void run_scenario(const cJSON *s) {
+  const char *name = cJSON_GetObjectItem(s, "name")->valuestring;
+  k8sretry_clock *clock = NULL;
+  CHECK_OK(k8sretry_clock_new_manual(cJSON_GetObjectItem(s, "start_unix")->valuedouble, &clock));
+  k8sretry_policy *p = policy_from(s, clock);
+  const char *ids[MAX_CALLS];
+  k8sretry_call *calls[MAX_CALLS];
+  int ncalls = 0, i = 0;
+  const cJSON *step;
+  cJSON_ArrayForEach(step, cJSON_GetObjectItem(s, "steps")) {
+    const char *op = cJSON_GetObjectItem(step, "op")->valuestring;
+    const cJSON *id_item = cJSON_GetObjectItem(step, "call");
+    const char *id = id_item ? id_item->valuestring : "a";
+    k8sretry_call *call = NULL;
+    for (int k = 0; k < ncalls; k++)
+      if (strcmp(ids[k], id) == 0) call = calls[k];
+    if (strcmp(op, "begin") == 0) {
+      const char *fn = cJSON_GetObjectItem(step, "function")->valuestring;
+      uint32_t verb = verb_of(cJSON_GetObjectItem(step, "verb")->valuestring);
+      uint32_t rec = recovery_of(cJSON_GetObjectItem(step, "recovery")->valuestring);
+      k8sretry_call *begun = NULL;
+      k8sretry_status st = k8sretry_call_begin(p, S(fn), verb, rec, &begun);
+      CHECK(st == K8SRETRY_STATUS_OK && ncalls < MAX_CALLS, "%s: begin: status %d", name, st);
+      if (st == K8SRETRY_STATUS_OK && ncalls < MAX_CALLS) {
+        calls[ncalls] = begun;
+        ids[ncalls++] = id;
+      } else {
+        k8sretry_call_free(begun);
+      }
+    } else if (strcmp(op, "fail") == 0) {
+      k8sretry_failure *f = failure_from(cJSON_GetObjectItem(step, "failure"));
+      k8sretry_decision d = {0};
+      CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+      const cJSON *expect = cJSON_GetObjectItem(step, "expect");
+      const char *want = cJSON_GetObjectItem(expect, "decision")->valuestring;
+      if (strcmp(want, "retry") == 0) {
+        double delay = d.delay_nanos / 1e9, w = cJSON_GetObjectItem(expect, "delay")->valuedouble;
+        CHECK(d.action == K8SRETRY_ACTION_RETRY && fabs(delay - w) <= 1e-6, "%s step %d: action %d delay %f want %f",
+              name, i, d.action, delay, w);
+      } else if (strcmp(want, "give_up") == 0) {
+        const char *reason = cJSON_GetObjectItem(expect, "reason")->valuestring;
+        CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && strcmp(give_up_name(d.give_up_reason), reason) == 0,
+              "%s step %d: action %d reason %s want %s", name, i, d.action, give_up_name(d.give_up_reason), reason);
+      } else if (strcmp(want, "read_back") == 0) {
+        CHECK(d.action == K8SRETRY_ACTION_READ_BACK, "%s step %d: action %d", name, i, d.action);
+      } else {
+        CHECK(d.action == K8SRETRY_ACTION_DONE, "%s step %d: action %d", name, i, d.action);
+      }
+      k8sretry_failure_free(f);
+    } else if (strcmp(op, "succeed") == 0) {
+      const cJSON *attempts = cJSON_GetObjectItem(step, "attempts");
+      if (attempts) {
+        uint32_t n = 0;
+        CHECK_OK(k8sretry_call_attempts(call, &n));
+        CHECK(n == (uint32_t)attempts->valueint, "%s step %d: attempts %u", name, i, n);
+      }
+      CHECK_OK(k8sretry_call_on_success(call));
+    } else if (strcmp(op, "recovered") == 0) {
+      CHECK_OK(k8sretry_call_on_recovered(call));
+    } else if (strcmp(op, "not_ours") == 0) {
+      CHECK_OK(k8sretry_call_on_not_ours(call));
+    } else if (strcmp(op, "advance") == 0) {
+      CHECK_OK(k8sretry_clock_advance(clock, cJSON_GetObjectItem(step, "seconds")->valuedouble));
+    } else {
+      CHECK(0, "%s: unknown op %s", name, op);
+    }
+    i++;
+  }
+  for (int k = 0; k < ncalls; k++) k8sretry_call_free(calls[k]);
+  k8sretry_policy_free(p);
+  k8sretry_clock_free(clock);
+}
+
+static int run_scenarios(const char *dir, const char *file) {
+  cJSON *doc = load(dir, file);
+  int n = 0;
+  const cJSON *s;
+  cJSON_ArrayForEach(s, cJSON_GetObjectItem(doc, "scenarios")) {
+    run_scenario(s);
+    n++;
+  }
+  cJSON_Delete(doc);
+  return n;
+}
+
+int main(int argc, char **argv) {
+  const char *dir = argc > 1 ? argv[1] : "tests/vectors";
+  int total = run_classification(dir) + run_retry_after(dir) + run_scenarios(dir, "delays.json") +
+              run_scenarios(dir, "decisions.json");
+  CHECK(total >= 150, "only %d vectors", total);
+  printf("ran %d vectors through the C API\n", total);
+  return harness_finish("vectors");
+}
