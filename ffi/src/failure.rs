@@ -46,7 +46,12 @@ pub unsafe extern "C" fn k8sretry_failure_new(out: *mut *mut k8sretry_failure) -
 /// `failure` is a live failure handle or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn k8sretry_failure_reset(failure: *mut k8sretry_failure) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(*f = Failure::default())) }
+    unsafe {
+        edit(failure, |f| {
+            *f = Failure::default();
+            Ok(())
+        })
+    }
 }
 
 /// Sets the HTTP status (0 = no response).
@@ -58,7 +63,12 @@ pub unsafe extern "C" fn k8sretry_failure_set_status(
     failure: *mut k8sretry_failure,
     status: u16,
 ) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(update(f, |f| f.with_status(status)))) }
+    unsafe {
+        edit(failure, |f| {
+            update(f, |f| f.with_status(status));
+            Ok(())
+        })
+    }
 }
 
 /// Sets the Kubernetes `Status.reason`.
@@ -74,7 +84,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_reason(
     unsafe {
         edit(failure, |f| {
             let reason = text(reason, len)?;
-            Ok(update(f, |f| f.with_reason(reason)))
+            update(f, |f| f.with_reason(reason));
+            Ok(())
         })
     }
 }
@@ -93,7 +104,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_status_body(
     unsafe {
         edit(failure, |f| {
             let body = text(body, len)?;
-            Ok(update(f, |f| f.with_status_body(body)))
+            update(f, |f| f.with_status_body(body));
+            Ok(())
         })
     }
 }
@@ -111,7 +123,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_retry_after(
     unsafe {
         edit(failure, |f| {
             let value = text(value, len)?;
-            Ok(update(f, |f| f.with_retry_after(value)))
+            update(f, |f| f.with_retry_after(value));
+            Ok(())
         })
     }
 }
@@ -127,7 +140,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_retry_after_seconds(
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            Ok(update(f, |f| f.with_retry_after_seconds(seconds)))
+            update(f, |f| f.with_retry_after_seconds(seconds));
+            Ok(())
         })
     }
 }
@@ -145,7 +159,8 @@ pub unsafe extern "C" fn k8sretry_failure_add_code(
     unsafe {
         edit(failure, |f| {
             let code = text(code, len)?;
-            Ok(update(f, |f| f.with_code(code)))
+            update(f, |f| f.with_code(code));
+            Ok(())
         })
     }
 }
@@ -159,7 +174,12 @@ pub unsafe extern "C" fn k8sretry_failure_add_errno(
     failure: *mut k8sretry_failure,
     errno: i32,
 ) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(update(f, |f| f.with_errno(errno)))) }
+    unsafe {
+        edit(failure, |f| {
+            update(f, |f| f.with_errno(errno));
+            Ok(())
+        })
+    }
 }
 
 /// Marks a client-side timeout.
@@ -171,7 +191,12 @@ pub unsafe extern "C" fn k8sretry_failure_set_timeout(
     failure: *mut k8sretry_failure,
     timeout: bool,
 ) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(f.timeout = timeout)) }
+    unsafe {
+        edit(failure, |f| {
+            f.timeout = timeout;
+            Ok(())
+        })
+    }
 }
 
 /// Marks a cancellation by the caller: never retried.
@@ -183,7 +208,12 @@ pub unsafe extern "C" fn k8sretry_failure_set_cancelled(
     failure: *mut k8sretry_failure,
     cancelled: bool,
 ) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(f.cancelled = cancelled)) }
+    unsafe {
+        edit(failure, |f| {
+            f.cancelled = cancelled;
+            Ok(())
+        })
+    }
 }
 
 /// Marks an error that the caller's own rule declares retryable.
@@ -195,7 +225,12 @@ pub unsafe extern "C" fn k8sretry_failure_set_user_retryable(
     failure: *mut k8sretry_failure,
     retryable: bool,
 ) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(f.user_retryable = retryable)) }
+    unsafe {
+        edit(failure, |f| {
+            f.user_retryable = retryable;
+            Ok(())
+        })
+    }
 }
 
 /// Sets the verb of the failed request (a `k8sretry_verb` value).
@@ -207,7 +242,12 @@ pub unsafe extern "C" fn k8sretry_failure_set_verb(
     failure: *mut k8sretry_failure,
     verb: u32,
 ) -> k8sretry_status {
-    unsafe { edit(failure, |f| Ok(f.verb = verb_from(verb)?)) }
+    unsafe {
+        edit(failure, |f| {
+            f.verb = verb_from(verb)?;
+            Ok(())
+        })
+    }
 }
 
 /// Sets the error's type name and message, which events report.
@@ -226,7 +266,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_error(
         edit(failure, |f| {
             let error_type = text(error_type, error_type_len)?;
             let message = text(message, message_len)?;
-            Ok(update(f, |f| f.with_error(error_type, message)))
+            update(f, |f| f.with_error(error_type, message));
+            Ok(())
         })
     }
 }
