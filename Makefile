@@ -1,10 +1,11 @@
 # k8sretry entry points. `make demo` runs the main job, `make test` runs every test.
 # Each target installs or builds what it needs itself.
 
+SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: demo test test-core test-c vectors help lib header check-header install cbindgen
+.PHONY: demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - build and run the demo (a call that meets 503 + Retry-After twice, then succeeds)"
@@ -15,7 +16,7 @@ demo:
 	$(CARGO) run --quiet -p k8sretry --example demo
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c
+TESTS := test-core test-c test-go
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -73,10 +74,24 @@ test-c: check-header lib
 	for t in $(C_TESTS); do echo "== $$t (valgrind)"; $(VALGRIND) $(BUILD)/plain/$$t tests/vectors || exit 1; done
 	$(MAKE) --no-print-directory test-c-install
 
-# Install into a scratch prefix and build examples/c/retry.c as a user would.
-test-c-install:
-	rm -rf $(BUILD)/prefix && $(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix
-	PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig sh ffi/tests/install.sh $(CURDIR)/$(BUILD)
+# A scratch install that the C install test and the Go binding build against.
+STAGE := $(CURDIR)/$(BUILD)/prefix
+stage:
+	rm -rf $(STAGE) && $(MAKE) --no-print-directory install PREFIX=$(STAGE)
+
+# Build examples/c/retry.c against the scratch install as a user would.
+test-c-install: stage
+	PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig sh ffi/tests/install.sh $(CURDIR)/$(BUILD)
+
+# ---------------------------------------------------------------- Go binding (cgo over libk8sretry)
+
+GO_ENV := GOFLAGS=-mod=mod GOTOOLCHAIN=local PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
+
+test-go: stage
+	@test -z "$$(gofmt -l bindings-go examples/go)" || { gofmt -l bindings-go examples/go; echo "gofmt needed"; exit 1; }
+	cd bindings-go && $(GO_ENV) go vet ./...
+	cd bindings-go && $(GO_ENV) go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS|panic)|_test.go'; exit $${PIPESTATUS[0]}
+	cd examples/go && $(GO_ENV) go run .
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -1,0 +1,182 @@
+package k8sretry
+
+/*
+#include <k8sretry.h>
+*/
+import "C"
+
+import (
+	"math"
+	"runtime"
+	"time"
+)
+
+// Recovery says how a call recovers a write whose outcome is unknown.
+type Recovery uint32
+
+// Recoveries.
+const (
+	RecoveryNone            Recovery = C.K8SRETRY_RECOVERY_NONE
+	RecoveryCreate          Recovery = C.K8SRETRY_RECOVERY_CREATE
+	RecoveryCreateAdopt     Recovery = C.K8SRETRY_RECOVERY_CREATE_ADOPT
+	RecoveryDelete          Recovery = C.K8SRETRY_RECOVERY_DELETE
+	RecoveryDeleteMissingOK Recovery = C.K8SRETRY_RECOVERY_DELETE_MISSING_OK
+	RecoveryIdempotent      Recovery = C.K8SRETRY_RECOVERY_IDEMPOTENT
+)
+
+// Action is what to do after a failed attempt.
+type Action int
+
+// Actions.
+const (
+	ActionRetry    Action = C.K8SRETRY_ACTION_RETRY
+	ActionReadBack Action = C.K8SRETRY_ACTION_READ_BACK
+	ActionDone     Action = C.K8SRETRY_ACTION_DONE
+	ActionGiveUp   Action = C.K8SRETRY_ACTION_GIVE_UP
+)
+
+// GiveUpReason says why a call gave up.
+type GiveUpReason int
+
+// Give-up reasons.
+const (
+	GiveUpNone            GiveUpReason = C.K8SRETRY_GIVE_UP_NONE
+	GiveUpCancelled       GiveUpReason = C.K8SRETRY_GIVE_UP_CANCELLED
+	GiveUpNonRetryable    GiveUpReason = C.K8SRETRY_GIVE_UP_NON_RETRYABLE
+	GiveUpNotIdempotent   GiveUpReason = C.K8SRETRY_GIVE_UP_NOT_IDEMPOTENT
+	GiveUpMaxRetries      GiveUpReason = C.K8SRETRY_GIVE_UP_MAX_RETRIES
+	GiveUpCircuitOpen     GiveUpReason = C.K8SRETRY_GIVE_UP_CIRCUIT_OPEN
+	GiveUpDeadline        GiveUpReason = C.K8SRETRY_GIVE_UP_DEADLINE
+	GiveUpBudgetExhausted GiveUpReason = C.K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED
+)
+
+var giveUpNames = []string{"None", "Cancelled", "NonRetryable", "NotIdempotent", "MaxRetries", "CircuitOpen", "Deadline", "BudgetExhausted"}
+
+func (r GiveUpReason) String() string {
+	if int(r) < len(giveUpNames) {
+		return giveUpNames[r]
+	}
+	return "Unknown"
+}
+
+// Class is the classification of a failure (DESIGN §2.2).
+type Class int
+
+var classNames = []string{"None", "Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous", "AlreadyExists", "Conflict", "NotFound", "Gone", "Cancelled", "Fatal"}
+
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "Unknown"
+}
+
+// Decision is the engine's answer to a failed attempt.
+type Decision struct {
+	Action Action
+	Delay  time.Duration // with ActionRetry
+	Reason GiveUpReason  // with ActionGiveUp
+}
+
+// Call is one logical call driven step by step (the API every binding is built on).
+// A Call belongs to one goroutine at a time; Close it when done.
+type Call struct {
+	ptr    *C.k8sretry_call
+	policy *Policy
+}
+
+// Begin starts a call before its first attempt.
+func Begin(policy *Policy, name string, verb Verb, recovery Recovery) (*Call, error) {
+	var ptr *C.k8sretry_call
+	s, n := cstr(name)
+	err := check(C.k8sretry_call_begin(policy.ptr, s, n, C.uint32_t(verb), C.uint32_t(recovery), &ptr))
+	runtime.KeepAlive(policy)
+	if err != nil {
+		return nil, err
+	}
+	return &Call{ptr: ptr, policy: policy}, nil
+}
+
+// OnFailure reports a failed attempt and returns the decision.
+func (c *Call) OnFailure(f Failure) (Decision, error) {
+	cf := f.toC()
+	defer C.k8sretry_failure_free(cf)
+	var d C.k8sretry_decision
+	if err := check(C.k8sretry_call_on_failure(c.ptr, cf, &d)); err != nil {
+		return Decision{}, err
+	}
+	return Decision{Action: Action(d.action), Delay: time.Duration(d.delay_nanos), Reason: GiveUpReason(d.give_up_reason)}, nil
+}
+
+// OnSuccess reports that the current attempt succeeded.
+func (c *Call) OnSuccess() error { return check(C.k8sretry_call_on_success(c.ptr)) }
+
+// OnRecovered reports, after ActionReadBack, that the object read back is ours.
+func (c *Call) OnRecovered() error { return check(C.k8sretry_call_on_recovered(c.ptr)) }
+
+// OnNotOurs reports, after ActionReadBack, that the object is somebody else's.
+func (c *Call) OnNotOurs() error { return check(C.k8sretry_call_on_not_ours(c.ptr)) }
+
+// Attempts is the number of attempts started so far.
+func (c *Call) Attempts() int {
+	var n C.uint32_t
+	C.k8sretry_call_attempts(c.ptr, &n)
+	return int(n)
+}
+
+// Close frees the call.
+func (c *Call) Close() {
+	C.k8sretry_call_free(c.ptr)
+	c.ptr = nil
+}
+
+// Classify returns the class of f under policy.
+func Classify(policy *Policy, f Failure) Class {
+	cf := f.toC()
+	defer C.k8sretry_failure_free(cf)
+	var out uint32 // enum k8sretry_class
+	C.k8sretry_classify(policy.ptr, cf, &out)
+	runtime.KeepAlive(policy)
+	return Class(out)
+}
+
+// IsRetryable reports whether f is retryable at all under policy.
+func IsRetryable(policy *Policy, f Failure) bool {
+	cf := f.toC()
+	defer C.k8sretry_failure_free(cf)
+	var out C.bool
+	C.k8sretry_is_retryable(policy.ptr, cf, &out)
+	runtime.KeepAlive(policy)
+	return bool(out)
+}
+
+// ParseRetryAfter returns how long a Retry-After value asks to wait at now; false when it is
+// no hint (missing, garbage, zero or past).
+func ParseRetryAfter(value string, now time.Time) (time.Duration, bool) {
+	var found C.bool
+	var seconds C.double
+	s, n := cstr(value)
+	unix := float64(now.UnixNano()) / 1e9
+	if check(C.k8sretry_parse_retry_after(s, n, C.double(unix), &found, &seconds)) != nil || !bool(found) {
+		return 0, false
+	}
+	return secondsToDuration(float64(seconds)), true
+}
+
+// secondsToDuration converts, saturating at the largest Duration (a hint can be centuries away).
+func secondsToDuration(seconds float64) time.Duration {
+	if seconds >= float64(math.MaxInt64)/float64(time.Second) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(seconds * float64(time.Second))
+}
+
+// RetryDelay is the delay before the retry after 0-based attempt: max(capped hint, backoff).
+func RetryDelay(policy *Policy, f Failure, attempt int) time.Duration {
+	cf := f.toC()
+	defer C.k8sretry_failure_free(cf)
+	var nanos C.uint64_t
+	C.k8sretry_retry_delay(policy.ptr, cf, C.uint32_t(attempt), &nanos)
+	runtime.KeepAlive(policy)
+	return time.Duration(nanos)
+}

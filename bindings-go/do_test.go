@@ -1,0 +1,194 @@
+package k8sretry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func fastPolicy(t *testing.T, extra string) *Policy {
+	t.Helper()
+	p, err := PolicyFromJSON(`{"initial_delay": 0.001, "max_delay": 0.002, "budget": null` + extra + `}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type apiErr struct{ status int }
+
+func (e apiErr) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
+
+func TestDoRetriesThenSucceeds(t *testing.T) {
+	p := fastPolicy(t, "")
+	n := 0
+	err := Do(context.Background(), p, func(context.Context) error {
+		n++
+		if n < 3 {
+			return syscall.ECONNRESET
+		}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("err %v after %d calls", err, n)
+	}
+}
+
+func TestDoGivesUpWithTheOriginalError(t *testing.T) {
+	p := fastPolicy(t, `, "max_retries": 2`)
+	var last error
+	n := 0
+	err := Do(context.Background(), p, func(context.Context) error {
+		n++
+		last = fmt.Errorf("attempt %d: %w", n, syscall.ECONNREFUSED)
+		return last
+	})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %T %v", err, err)
+	}
+	if e.Err != last || !errors.Is(err, last) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("does not unwrap to the original: %v", err)
+	}
+	if e.Attempts != 3 || e.Reason != GiveUpMaxRetries || len(e.Earlier) != 2 || n != 3 {
+		t.Fatalf("attempts %d reason %s earlier %d calls %d", e.Attempts, e.Reason, len(e.Earlier), n)
+	}
+	if err.Error() != last.Error() {
+		t.Fatalf("message changed: %q", err.Error())
+	}
+}
+
+func TestDoDoesNotRetryNonRetryable(t *testing.T) {
+	p := fastPolicy(t, "")
+	n := 0
+	err := Do(context.Background(), p, func(context.Context) error { n++; return errors.New("bad request") })
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpNonRetryable || n != 1 {
+		t.Fatalf("%v after %d calls", err, n)
+	}
+}
+
+func TestDoStopsAtOnceWhenCancelledMidSleep(t *testing.T) {
+	p, err := PolicyFromJSON(`{"initial_delay": 3600, "max_delay": 3600, "budget": null}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var calls atomic.Int32
+	go func() {
+		for calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	err = Do(ctx, p, func(context.Context) error { calls.Add(1); return syscall.ECONNRESET })
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("did not stop at once: %v", time.Since(start))
+	}
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("want both the context error and the original: %v", err)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d calls", calls.Load())
+	}
+}
+
+func TestDoNeverRetriesAfterTheContextEnded(t *testing.T) {
+	p := fastPolicy(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := Do(ctx, p, func(ctx context.Context) error {
+		n++
+		cancel()
+		return ctx.Err()
+	})
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpCancelled || n != 1 {
+		t.Fatalf("%v after %d calls", err, n)
+	}
+	if err := Do(ctx, p, func(context.Context) error { t.Fatal("called"); return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("already-cancelled ctx: %v", err)
+	}
+}
+
+func TestPolicyErrorsNameTheKey(t *testing.T) {
+	_, err := PolicyFromJSON(`{"max_retrys": 2}`)
+	if !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), "max_retrys") {
+		t.Fatalf("%v", err)
+	}
+	if _, err := Preset("fast"); !errors.Is(err, ErrInvalidPolicy) {
+		t.Fatalf("%v", err)
+	}
+	for _, name := range Presets {
+		if _, err := Preset(name); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestEventsAndMetrics(t *testing.T) {
+	var mu sync.Mutex
+	var names []string
+	SetEventHandler(func(e Event) {
+		if e.Function == "events_test" {
+			mu.Lock()
+			names = append(names, fmt.Sprintf("%s/%d/%d", e.Name, e.Attempt, e.StatusCode))
+			mu.Unlock()
+		}
+	})
+	defer SetEventHandler(nil)
+	p := fastPolicy(t, "")
+	n := 0
+	_ = Do(context.Background(), p, func(context.Context) error {
+		n++
+		if n == 1 {
+			return &fakeStatus{code: 503}
+		}
+		return nil
+	}, WithName("events_test"), WithVerb(VerbGet))
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"k8s_api_call_failed_retrying/1/503", "k8s_api_call_succeeded_after_retry/2/0"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", names, want)
+	}
+	if !strings.Contains(MetricsText(), `k8sretry_calls_total{function="events_test",outcome="success_after_retry"} 1`) {
+		t.Fatalf("metrics:\n%s", MetricsText())
+	}
+}
+
+// One policy and its budget shared by many goroutines: run under -race.
+func TestConcurrentCallsShareOnePolicy(t *testing.T) {
+	p, err := PolicyFromJSON(`{"initial_delay": 0.001, "max_delay": 0.002, "budget": {"ratio": 0.2, "min_per_second": 1, "ttl": 60}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var attempts atomic.Int64
+	const goroutines, calls = 8, 50
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < calls; i++ {
+				_ = Do(context.Background(), p, func(context.Context) error {
+					attempts.Add(1)
+					return syscall.ECONNREFUSED
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	retries := attempts.Load() - goroutines*calls
+	// 400 first attempts deposit 80 tokens, the reserve is 60: at most ~140 retries.
+	if retries < 130 || retries > 150 {
+		t.Fatalf("%d retries for %d calls: the shared budget did not hold", retries, goroutines*calls)
+	}
+}

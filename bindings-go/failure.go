@@ -1,0 +1,178 @@
+package k8sretry
+
+/*
+#include <k8sretry.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// Verb is the HTTP verb of a request; VerbUnknown means the caller vouches that repeating the
+// call is safe.
+type Verb uint32
+
+// Verbs.
+const (
+	VerbUnknown Verb = C.K8SRETRY_VERB_UNKNOWN
+	VerbGet     Verb = C.K8SRETRY_VERB_GET
+	VerbList    Verb = C.K8SRETRY_VERB_LIST
+	VerbWatch   Verb = C.K8SRETRY_VERB_WATCH
+	VerbPost    Verb = C.K8SRETRY_VERB_POST
+	VerbPut     Verb = C.K8SRETRY_VERB_PUT
+	VerbPatch   Verb = C.K8SRETRY_VERB_PATCH
+	VerbDelete  Verb = C.K8SRETRY_VERB_DELETE
+)
+
+// Failure is what the engine needs to know about one failed attempt.
+type Failure struct {
+	Status            int      // HTTP status, 0 when no response arrived
+	Reason            string   // Kubernetes Status.reason
+	Body              string   // raw Status JSON text, read for reason and retryAfterSeconds
+	RetryAfter        string   // raw Retry-After header
+	RetryAfterSeconds int64    // Status.details.retryAfterSeconds, 0 when none
+	Codes             []string // network codes, outermost first (ECONNRESET, ...)
+	Errnos            []int    // OS error numbers, mapped to codes by the engine
+	Timeout           bool     // a client-side timeout fired
+	Cancelled         bool     // the caller cancelled: never retried
+	UserRetryable     bool     // the caller's own rule says retry
+	Verb              Verb
+	ErrorType         string
+	Message           string
+}
+
+// toC builds the C failure; the caller frees it.
+func (f *Failure) toC() *C.k8sretry_failure {
+	var c *C.k8sretry_failure
+	if check(C.k8sretry_failure_new(&c)) != nil {
+		return nil
+	}
+	if f.Status > 0 && f.Status <= 0xffff {
+		C.k8sretry_failure_set_status(c, C.uint16_t(f.Status))
+	}
+	// Apply reason before body: fields set directly win over the body's (see tests/vectors/README.md).
+	if f.Reason != "" {
+		p, n := cstr(f.Reason)
+		C.k8sretry_failure_set_reason(c, p, n)
+	}
+	if f.Body != "" {
+		p, n := cstr(f.Body)
+		C.k8sretry_failure_set_status_body(c, p, n)
+	}
+	if f.RetryAfter != "" {
+		p, n := cstr(f.RetryAfter)
+		C.k8sretry_failure_set_retry_after(c, p, n)
+	}
+	if f.RetryAfterSeconds != 0 {
+		C.k8sretry_failure_set_retry_after_seconds(c, C.int64_t(f.RetryAfterSeconds))
+	}
+	for _, code := range f.Codes {
+		p, n := cstr(code)
+		C.k8sretry_failure_add_code(c, p, n)
+	}
+	for _, errno := range f.Errnos {
+		C.k8sretry_failure_add_errno(c, C.int32_t(errno))
+	}
+	C.k8sretry_failure_set_timeout(c, C.bool(f.Timeout))
+	C.k8sretry_failure_set_cancelled(c, C.bool(f.Cancelled))
+	C.k8sretry_failure_set_user_retryable(c, C.bool(f.UserRetryable))
+	C.k8sretry_failure_set_verb(c, C.uint32_t(f.Verb))
+	if f.ErrorType != "" || f.Message != "" {
+		tp, tn := cstr(f.ErrorType)
+		mp, mn := cstr(f.Message)
+		C.k8sretry_failure_set_error(c, tp, tn, mp, mn)
+	}
+	return c
+}
+
+// maxChain bounds the walk down an error's wrap chain (cyclic chains never hang).
+const maxChain = 16
+
+// FailureFromError extracts a Failure from an error returned by client-go or the net stack:
+// apierrors.APIStatus (code, reason, details.retryAfterSeconds), net.Error timeouts,
+// syscall.Errno, DNS errors, dropped connections (io.EOF mid-response, HTTP/2 connection loss),
+// and context cancellation. It decides nothing: the engine classifies what it finds.
+func FailureFromError(err error) Failure {
+	f := Failure{ErrorType: fmt.Sprintf("%T", err)}
+	if err == nil {
+		return f
+	}
+	f.Message = err.Error()
+	if errors.Is(err, context.Canceled) {
+		f.Cancelled = true
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		f.Timeout = true
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		s := status.Status()
+		f.Status = int(s.Code)
+		f.Reason = string(s.Reason)
+		if s.Details != nil {
+			f.RetryAfterSeconds = int64(s.Details.RetryAfterSeconds)
+		}
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		f.Timeout = true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		if dnsErr.IsNotFound {
+			f.Codes = append(f.Codes, "ENOTFOUND")
+		} else {
+			f.Codes = append(f.Codes, "EAI_AGAIN")
+		}
+	}
+	// Errnos anywhere on the chain, outermost first.
+	walk(err, func(e error) {
+		var errno syscall.Errno
+		if errors.As(e, &errno) {
+			f.Errnos = append(f.Errnos, int(errno))
+		}
+	})
+	// A connection closed before the answer arrived: Go reports EOF or an HTTP/2 message
+	// where other stacks report ECONNRESET. Named as ECONNRESET so the engine sees the same code.
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || closedConnection(f.Message) {
+		f.Codes = append(f.Codes, "ECONNRESET")
+	}
+	return f
+}
+
+func closedConnection(msg string) bool {
+	for _, s := range []string{"http2: client connection lost", "GOAWAY", "connection reset by peer", "server closed idle connection"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// walk visits err and what it wraps (single and multiple), breadth first, at most maxChain errors.
+func walk(err error, visit func(error)) {
+	queue := []error{err}
+	for seen := 0; len(queue) > 0 && seen < maxChain; seen++ {
+		e := queue[0]
+		queue = queue[1:]
+		if e == nil {
+			continue
+		}
+		visit(e)
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			queue = append(queue, u.Unwrap())
+		case interface{ Unwrap() []error }:
+			queue = append(queue, u.Unwrap()...)
+		}
+	}
+}

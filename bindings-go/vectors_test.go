@@ -1,0 +1,227 @@
+package k8sretry
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+type vectorFailure struct {
+	Status            int      `json:"status"`
+	Reason            string   `json:"reason"`
+	Body              string   `json:"body"`
+	RetryAfter        string   `json:"retry_after"`
+	RetryAfterSeconds int64    `json:"retry_after_seconds"`
+	Codes             []string `json:"codes"`
+	Timeout           bool     `json:"timeout"`
+	Cancelled         bool     `json:"cancelled"`
+	UserRetryable     bool     `json:"user_retryable"`
+	Verb              string   `json:"verb"`
+}
+
+func (v vectorFailure) failure() Failure {
+	return Failure{Status: v.Status, Reason: v.Reason, Body: v.Body, RetryAfter: v.RetryAfter,
+		RetryAfterSeconds: v.RetryAfterSeconds, Codes: v.Codes, Timeout: v.Timeout, Cancelled: v.Cancelled,
+		UserRetryable: v.UserRetryable, Verb: verbNamed(v.Verb)}
+}
+
+func verbNamed(name string) Verb {
+	for i, n := range []string{"UNKNOWN", "GET", "LIST", "WATCH", "POST", "PUT", "PATCH", "DELETE"} {
+		if n == name {
+			return Verb(i)
+		}
+	}
+	return VerbUnknown
+}
+
+func recoveryNamed(t *testing.T, name string) Recovery {
+	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent"} {
+		if n == name {
+			return Recovery(i)
+		}
+	}
+	t.Fatalf("unknown recovery %q", name)
+	return 0
+}
+
+func load(t *testing.T, name string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "tests", "vectors", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, into); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func policyText(s *string) string {
+	if s == nil {
+		return "{}"
+	}
+	return *s
+}
+
+func TestClassificationVectors(t *testing.T) {
+	var doc struct {
+		Cases []struct {
+			Name       string        `json:"name"`
+			PolicyJSON *string       `json:"policy_json"`
+			Failure    vectorFailure `json:"failure"`
+			Class      string        `json:"class"`
+			Retryable  bool          `json:"retryable"`
+		} `json:"cases"`
+	}
+	load(t, "classification.json", &doc)
+	for _, c := range doc.Cases {
+		p, err := PolicyFromJSON(policyText(c.PolicyJSON))
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		if got := Classify(p, c.Failure.failure()); got.String() != c.Class {
+			t.Errorf("%s: class %s, want %s", c.Name, got, c.Class)
+		}
+		if got := IsRetryable(p, c.Failure.failure()); got != c.Retryable {
+			t.Errorf("%s: retryable %v", c.Name, got)
+		}
+	}
+}
+
+func TestRetryAfterVectors(t *testing.T) {
+	var doc struct {
+		Now   float64 `json:"now"`
+		Cases []struct {
+			Name    string   `json:"name"`
+			Value   string   `json:"value"`
+			Seconds *float64 `json:"seconds"`
+		} `json:"cases"`
+	}
+	load(t, "retry_after.json", &doc)
+	now := time.Unix(int64(doc.Now), 0)
+	for _, c := range doc.Cases {
+		got, ok := ParseRetryAfter(c.Value, now)
+		switch {
+		case c.Seconds == nil && ok:
+			t.Errorf("%s: want no hint, got %v", c.Name, got)
+		case c.Seconds != nil && !ok:
+			t.Errorf("%s: no hint, want %v", c.Name, *c.Seconds)
+		case c.Seconds != nil && *c.Seconds < 1e9 && math.Abs(got.Seconds()-*c.Seconds) > 1e-6:
+			t.Errorf("%s: %v, want %vs", c.Name, got, *c.Seconds)
+		}
+	}
+}
+
+type step struct {
+	Op       string         `json:"op"`
+	Call     string         `json:"call"`
+	Function string         `json:"function"`
+	Verb     string         `json:"verb"`
+	Recovery string         `json:"recovery"`
+	Failure  vectorFailure  `json:"failure"`
+	Expect   map[string]any `json:"expect"`
+	Attempts *int           `json:"attempts"`
+	Seconds  float64        `json:"seconds"`
+}
+
+func runScenarios(t *testing.T, file string) int {
+	var doc struct {
+		Scenarios []struct {
+			Name       string  `json:"name"`
+			PolicyJSON *string `json:"policy_json"`
+			StartUnix  float64 `json:"start_unix"`
+			Steps      []step  `json:"steps"`
+		} `json:"scenarios"`
+	}
+	load(t, file, &doc)
+	for _, s := range doc.Scenarios {
+		clock := NewManualClock(s.StartUnix)
+		p, err := PolicyFromJSON(policyText(s.PolicyJSON), WithClock(clock))
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		calls := map[string]*Call{}
+		for i, st := range s.Steps {
+			id := st.Call
+			if id == "" {
+				id = "a"
+			}
+			call := calls[id]
+			switch st.Op {
+			case "begin":
+				c, err := Begin(p, st.Function, verbNamed(st.Verb), recoveryNamed(t, st.Recovery))
+				if err != nil {
+					t.Fatalf("%s step %d: %v", s.Name, i, err)
+				}
+				calls[id] = c
+			case "fail":
+				d, err := call.OnFailure(st.Failure.failure())
+				if err != nil {
+					t.Fatalf("%s step %d: %v", s.Name, i, err)
+				}
+				checkDecision(t, s.Name, i, d, st.Expect)
+			case "succeed":
+				if st.Attempts != nil && call.Attempts() != *st.Attempts {
+					t.Errorf("%s step %d: attempts %d, want %d", s.Name, i, call.Attempts(), *st.Attempts)
+				}
+				must(t, call.OnSuccess())
+			case "recovered":
+				must(t, call.OnRecovered())
+			case "not_ours":
+				must(t, call.OnNotOurs())
+			case "advance":
+				clock.Advance(time.Duration(st.Seconds * float64(time.Second)))
+			default:
+				t.Fatalf("%s: unknown op %s", s.Name, st.Op)
+			}
+		}
+		for _, c := range calls {
+			c.Close()
+		}
+	}
+	return len(doc.Scenarios)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkDecision(t *testing.T, name string, i int, d Decision, expect map[string]any) {
+	t.Helper()
+	switch expect["decision"] {
+	case "retry":
+		want := expect["delay"].(float64)
+		if d.Action != ActionRetry || math.Abs(d.Delay.Seconds()-want) > 1e-6 {
+			t.Errorf("%s step %d: %+v, want retry %v", name, i, d, want)
+		}
+	case "give_up":
+		if d.Action != ActionGiveUp || d.Reason.String() != expect["reason"] {
+			t.Errorf("%s step %d: %+v (%s), want give up %v", name, i, d, d.Reason, expect["reason"])
+		}
+	case "read_back":
+		if d.Action != ActionReadBack {
+			t.Errorf("%s step %d: %+v, want read back", name, i, d)
+		}
+	case "done":
+		if d.Action != ActionDone {
+			t.Errorf("%s step %d: %+v, want done", name, i, d)
+		}
+	}
+}
+
+func TestDelayVectors(t *testing.T) {
+	if n := runScenarios(t, "delays.json"); n < 25 {
+		t.Fatalf("only %d delay scenarios", n)
+	}
+}
+
+func TestDecisionVectors(t *testing.T) {
+	if n := runScenarios(t, "decisions.json"); n < 50 {
+		t.Fatalf("only %d decision scenarios", n)
+	}
+}
