@@ -43,7 +43,7 @@ C_TESTS := test_vectors test_abuse test_threads
 C_TEST_FLAGS := -std=c11 -Wall -Wextra -Werror -g -Iinclude -Iffi/tests/c
 # The static library is named by path: -lk8sretry would pick the .so that sits beside it.
 C_TEST_LIBS := $(RELEASE)/libk8sretry.a -lcjson -lgcc_s -lutil -lrt -lpthread -lm -ldl
-VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --suppressions=ffi/tests/c/valgrind.supp
+VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
 
 lib:
 	$(CARGO) build --release -p k8sretry-ffi

@@ -22,6 +22,7 @@ const (
 	RecoveryDelete          Recovery = C.K8SRETRY_RECOVERY_DELETE
 	RecoveryDeleteMissingOK Recovery = C.K8SRETRY_RECOVERY_DELETE_MISSING_OK
 	RecoveryIdempotent      Recovery = C.K8SRETRY_RECOVERY_IDEMPOTENT
+	RecoveryRetryConflict   Recovery = C.K8SRETRY_RECOVERY_RETRY_CONFLICT
 )
 
 // Action is what to do after a failed attempt.

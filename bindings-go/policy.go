@@ -11,7 +11,7 @@ import (
 )
 
 // Presets are the preset names every k8sretry binding knows.
-var Presets = []string{"default", "mutation", "read", "connection", "runner_hooks"}
+var Presets = []string{"default", "mutation", "read", "connection", "runner_hooks", "conflict"}
 
 // Policy is an immutable retry policy, safe for concurrent use. Its budget and breaker are
 // shared by every call made with it.

@@ -38,7 +38,7 @@ func verbNamed(name string) Verb {
 }
 
 func recoveryNamed(t *testing.T, name string) Recovery {
-	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent"} {
+	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict"} {
 		if n == name {
 			return Recovery(i)
 		}

@@ -264,6 +264,10 @@ typedef enum k8sretry_recovery {
    * The caller vouches that repeating the request is safe.
    */
   K8SRETRY_RECOVERY_IDEMPOTENT = 5,
+  /**
+   * A read-modify-write: Conflict is retried too (retry_on_conflict).
+   */
+  K8SRETRY_RECOVERY_RETRY_CONFLICT = 6,
 } k8sretry_recovery;
 
 /**

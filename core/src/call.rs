@@ -33,10 +33,14 @@ pub enum Recovery {
     },
     /// The caller vouches that repeating the request is safe (e.g. a merge patch).
     Idempotent,
+    /// A read-modify-write (`retry_on_conflict`): a `Conflict` is retried too, because the
+    /// caller re-reads before it writes again.
+    RetryConflict,
 }
 
 impl Recovery {
-    /// Parses `none`, `create`, `create_adopt`, `delete`, `delete_missing_ok`, `idempotent`.
+    /// Parses `none`, `create`, `create_adopt`, `delete`, `delete_missing_ok`, `idempotent`,
+    /// `retry_conflict`.
     pub fn parse(name: &str) -> Option<Recovery> {
         Some(match name {
             "none" => Recovery::None,
@@ -45,6 +49,7 @@ impl Recovery {
             "delete" => Recovery::Delete { missing_ok: false },
             "delete_missing_ok" => Recovery::Delete { missing_ok: true },
             "idempotent" => Recovery::Idempotent,
+            "retry_conflict" => Recovery::RetryConflict,
             _ => return None,
         })
     }
@@ -162,6 +167,13 @@ impl Call {
         self
     }
 
+    /// Counts `elapsed` as already spent by this call (for the deadline): bindings that start
+    /// the call only when the first attempt fails pass the first attempt's duration.
+    pub fn with_elapsed(mut self, elapsed: Duration) -> Call {
+        self.started = self.started.saturating_sub(elapsed);
+        self
+    }
+
     /// Declares how an uncertain write is recovered.
     pub fn with_recovery(mut self, recovery: Recovery) -> Call {
         self.recovery = recovery;
@@ -208,7 +220,8 @@ impl Call {
         if let Some(decision) = self.recovery_decision(class, failure) {
             return decision;
         }
-        if !class.is_retryable() {
+        let conflict_retry = class == Class::Conflict && self.recovery == Recovery::RetryConflict;
+        if !class.is_retryable() && !conflict_retry {
             return self.give_up(GiveUpReason::NonRetryable, class, failure);
         }
         let vouched = verb.is_idempotent() || self.recovery != Recovery::None;

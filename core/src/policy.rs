@@ -16,7 +16,16 @@ use crate::retry_after::parse_retry_after;
 use crate::rng::JitterRng;
 
 /// Names of the presets of DESIGN §2.8.
-pub const PRESETS: [&str; 5] = ["default", "mutation", "read", "connection", "runner_hooks"];
+/// `conflict` is client-go's `retry.DefaultRetry` for `retry_on_conflict` (5 attempts, 10 ms,
+/// factor 1.0, jitter 0.1).
+pub const PRESETS: [&str; 6] = [
+    "default",
+    "mutation",
+    "read",
+    "connection",
+    "runner_hooks",
+    "conflict",
+];
 
 /// Statuses whose `Retry-After` is honoured by default.
 pub const DEFAULT_RETRY_AFTER_STATUSES: &[u16] = &[429, 503];
@@ -248,6 +257,7 @@ impl PolicyBuilder {
     /// A builder holding the preset `name`'s values.
     pub fn preset(name: &str) -> Result<PolicyBuilder, PolicyError> {
         let (max_retries, initial, max, jitter) = match name {
+            "conflict" => (4, 0.01, 0.01, 0.1),
             "default" => (3, 1.0, 30.0, 0.1),
             "mutation" => (5, 2.0, 30.0, 0.1),
             "read" => (3, 1.0, 10.0, 0.1),
@@ -265,7 +275,7 @@ impl PolicyBuilder {
             max_retries,
             initial_delay: initial,
             max_delay: max,
-            exponential_base: 2.0,
+            exponential_base: if name == "conflict" { 1.0 } else { 2.0 },
             jitter: Jitter::Proportional(jitter),
             retry_after_cap: 30.0,
             retry_after_statuses: crate::policy::DEFAULT_RETRY_AFTER_STATUSES.to_vec(),

@@ -1,29 +1,45 @@
 //! The success path (start a call, succeed) allocates nothing, once a function name is known.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use k8sretry::{Call, Policy, Verb};
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+// Per thread: tests run in parallel, and only this thread's allocations are the success path's.
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    }
+}
+
+fn counting(on: bool) {
+    if on {
+        ALLOCATIONS.with(|n| n.set(0));
+    }
+    COUNTING.with(|c| c.set(on));
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        count();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -41,26 +57,24 @@ fn success_path_allocates_nothing() {
         Call::new(&policy, "read_pod").on_success();
         Call::new(&breaker, "read_pod").on_success();
 
-        ALLOCATIONS.store(0, Ordering::Relaxed);
-        COUNTING.store(true, Ordering::Relaxed);
+        counting(true);
         for _ in 0..1000 {
             let mut call = Call::new(&policy, "read_pod").with_verb(Verb::Get);
             call.on_success();
             let mut call = Call::new(&breaker, "read_pod");
             call.on_success();
         }
-        COUNTING.store(false, Ordering::Relaxed);
-        assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "preset {preset}");
+        counting(false);
+        assert_eq!(allocations(), 0, "preset {preset}");
     }
 }
 
 #[test]
 fn the_counter_counts() {
     // Guards the test above against a counter that never counts.
-    ALLOCATIONS.store(0, Ordering::Relaxed);
-    COUNTING.store(true, Ordering::Relaxed);
+    counting(true);
     let v: Vec<u8> = Vec::with_capacity(std::hint::black_box(64));
-    COUNTING.store(false, Ordering::Relaxed);
+    counting(false);
     drop(v);
-    assert!(ALLOCATIONS.load(Ordering::Relaxed) >= 1);
+    assert!(allocations() >= 1);
 }

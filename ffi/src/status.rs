@@ -34,7 +34,7 @@ pub extern "C" fn k8sretry_status_message(status: u32) -> *const c_char {
         1 => b"a required pointer argument was NULL\0",
         2 => b"a string argument was not valid UTF-8\0",
         3 => b"an argument was out of range\0",
-        4 => b"unknown preset (expected default, mutation, read, connection or runner_hooks)\0",
+        4 => b"unknown preset (expected default, mutation, read, connection, runner_hooks or conflict)\0",
         5 => b"invalid policy JSON (unknown key, wrong type or out-of-range value)\0",
         6 => b"the call has already finished\0",
         7 => b"internal error: a panic was caught at the FFI boundary\0",

@@ -58,6 +58,8 @@ pub enum k8sretry_recovery {
     K8SRETRY_RECOVERY_DELETE_MISSING_OK = 4,
     /// The caller vouches that repeating the request is safe.
     K8SRETRY_RECOVERY_IDEMPOTENT = 5,
+    /// A read-modify-write: Conflict is retried too (retry_on_conflict).
+    K8SRETRY_RECOVERY_RETRY_CONFLICT = 6,
 }
 
 pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
@@ -68,6 +70,7 @@ pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
         3 => Recovery::Delete { missing_ok: false },
         4 => Recovery::Delete { missing_ok: true },
         5 => Recovery::Idempotent,
+        6 => Recovery::RetryConflict,
         _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
     })
 }

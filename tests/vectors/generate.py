@@ -241,6 +241,7 @@ PRESETS = {
     "read": (3, 1.0, 10.0, ("proportional", 0.1)),
     "connection": (5, 0.5, 10.0, ("proportional", 0.1)),
     "runner_hooks": (3, 1.0, 30.0, ("proportional", 0.5)),
+    "conflict": (4, 0.01, 0.01, ("proportional", 0.1)),
 }
 
 
@@ -297,6 +298,7 @@ def delays():
     for preset in PRESETS:
         for seed in (1, 42, 2024):
             plans.append((preset, seed, {}))
+    plans.append(("conflict", 5, {"exponential_base": 1.0}))
     for mode in ("none", "full", "equal", "decorrelated"):
         for seed in (7, 99):
             plans.append(("default", seed, {"jitter": mode, "max_retries": 8}))
@@ -505,6 +507,16 @@ def decisions():
         scenario("read preset caps at 10 s", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
                  F(S503, expect=retry(4.0)), F(S503, expect=retry(8.0)), F(S503, expect=retry(10.0))],
                  {"preset": "read", "max_retries": 5}),
+        scenario("retry_conflict retries a Conflict", [begin(verb="PUT", recovery="retry_conflict"),
+                 F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)), F({"status": 409}, expect=retry(0.01)),
+                 succeed(attempts=3)], {"preset": "conflict"}),
+        scenario("retry_conflict: 5 attempts like client-go DefaultRetry", [begin(verb="PUT", recovery="retry_conflict")]
+                 + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
+                 + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))], {"preset": "conflict"}),
+        scenario("retry_conflict does not retry other 4xx", [begin(verb="PUT", recovery="retry_conflict"),
+                 F({"status": 422, "reason": "Invalid"}, expect=give_up("NonRetryable"))], {"preset": "conflict"}),
+        scenario("without retry_conflict a Conflict is raised", [begin(verb="PUT"),
+                 F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))], {"preset": "conflict"}),
         scenario("max retries is checked before the budget", [begin(), F(S503, expect=give_up("MaxRetries"))],
                  {"max_retries": 0, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}}),
         scenario("not idempotent is checked before max retries", [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))],

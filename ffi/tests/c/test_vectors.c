@@ -46,8 +46,9 @@ static uint32_t verb_of(const char *name) {
 }
 
 static uint32_t recovery_of(const char *name) {
-  static const char *names[] = {"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent"};
-  for (uint32_t i = 0; i < 6; i++)
+  static const char *names[] = {"none",   "create",     "create_adopt",  "delete",
+                                "delete_missing_ok", "idempotent", "retry_conflict"};
+  for (uint32_t i = 0; i < 7; i++)
     if (strcmp(name, names[i]) == 0) return i;
   return 99;
 }
