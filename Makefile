@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
+.PHONY: wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - build and run the demo (a call that meets 503 + Retry-After twice, then succeeds)"
@@ -16,7 +16,7 @@ demo:
 	$(CARGO) run --quiet -p k8sretry --example demo
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c test-go
+TESTS := test-core test-c test-go test-python
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -101,3 +101,24 @@ install: lib
 	ln -sf libk8sretry.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libk8sretry.so.0
 	ln -sf libk8sretry.so.0 $(DESTDIR)$(PREFIX)/lib/libk8sretry.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ffi/pkgconfig/k8sretry.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/k8sretry.pc
+
+# ---------------------------------------------------------------- Python binding (maturin, abi3 wheel)
+
+PY_TOOLS := $(BUILD)/py-tools
+PY_TEST := $(BUILD)/py-test
+WHEELS := $(BUILD)/wheels
+PY_TEST_DEPS := kubernetes==37.0.2 kubernetes_asyncio==36.1.0 aiohttp==3.14.5 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6
+
+wheel:
+	@test -x $(PY_TOOLS)/bin/maturin || { $(PYTHON) -m venv $(PY_TOOLS) && $(PY_TOOLS)/bin/pip install -q "maturin>=1.9,<2"; }
+	rm -rf $(WHEELS)
+	cd bindings-python && $(CURDIR)/$(PY_TOOLS)/bin/maturin build --release --quiet --out $(CURDIR)/$(WHEELS)
+
+# pytest over the wheel installed into a fresh virtualenv (never the source tree).
+test-python: wheel
+	$(PYTHON) -m venv --clear $(PY_TEST)
+	$(PY_TEST)/bin/pip install -q $(WHEELS)/k8sretry-*.whl $(PY_TEST_DEPS)
+	cd bindings-python && $(CURDIR)/$(PY_TEST)/bin/ruff check python tests ../examples/python && $(CURDIR)/$(PY_TEST)/bin/ruff format --check python tests ../examples/python
+	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m mypy.stubtest k8sretry
+	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings-python/tests
+	$(PY_TEST)/bin/python examples/python/decorator.py

@@ -1,0 +1,144 @@
+"""Turns an exception into a native Failure. Extraction only: the engine decides.
+
+Reads the shapes of the real clients: `kubernetes` / `kubernetes_asyncio` `ApiException`
+(status, headers, body as bytes or str holding a JSON Status), urllib3 errors (`MaxRetryError.reason`,
+`NewConnectionError`, `ProtocolError`, `ReadTimeoutError`), aiohttp errors (`ClientConnectorError.os_error`,
+`ServerDisconnectedError`, `ClientOSError`), `OSError.errno`, `TimeoutError`, and
+`__cause__` / `__context__` chains, at most 16 links, cycles never followed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno as errno_names
+import socket
+from typing import Any
+
+from . import _native
+
+MAX_LINKS = 16
+
+# Exceptions that mean "the caller stopped this": never retried.
+_CANCELLED: tuple[type[BaseException], ...] = (
+    asyncio.CancelledError,
+    KeyboardInterrupt,
+    SystemExit,
+    GeneratorExit,
+)
+
+# Connection errors without an errno: their class says what happened.
+_OS_CLASS_CODES: tuple[tuple[type[OSError], str], ...] = (
+    (ConnectionRefusedError, "ECONNREFUSED"),
+    (ConnectionResetError, "ECONNRESET"),
+    (ConnectionAbortedError, "ECONNABORTED"),
+    (BrokenPipeError, "EPIPE"),
+)
+
+# Client classes (by name, so neither aiohttp nor urllib3 must be importable) whose meaning is
+# "the connection closed before the answer was complete".
+_CLOSED_CONNECTION = frozenset(
+    {
+        "ServerDisconnectedError",
+        "ClientPayloadError",
+        "ClientConnectionResetError",
+        "IncompleteRead",
+        "ProtocolError",
+    }
+)
+_TIMEOUT_CLASSES = frozenset(
+    {"ReadTimeoutError", "ConnectTimeoutError", "ServerTimeoutError", "SocketTimeoutError"}
+)
+
+
+def _links(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it points to, outermost first, bounded and cycle-safe."""
+    seen: set[int] = set()
+    out: list[BaseException] = []
+    queue: list[Any] = [exc]
+    while queue and len(out) < MAX_LINKS:
+        link = queue.pop(0)
+        if not isinstance(link, BaseException) or id(link) in seen:
+            continue
+        seen.add(id(link))
+        out.append(link)
+        # urllib3 keeps the cause in .reason, aiohttp in .os_error; both also pass it in args.
+        for attr in ("reason", "os_error"):
+            inner = getattr(link, attr, None)
+            if isinstance(inner, BaseException):
+                queue.append(inner)
+        queue.extend(arg for arg in link.args if isinstance(arg, BaseException))
+        if link.__cause__ is not None:
+            queue.append(link.__cause__)
+        elif link.__context__ is not None and not link.__suppress_context__:
+            queue.append(link.__context__)
+    return out
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A header value by case-insensitive name from a dict, HTTPHeaderDict or CIMultiDictProxy."""
+    if not headers:
+        return None
+    try:
+        items = headers.items()
+    except AttributeError:
+        return None
+    for key, value in items:
+        if isinstance(key, str) and key.lower() == name:
+            return str(value)
+    return None
+
+
+def _class_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _message(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    text = reason if isinstance(reason, str) and reason else str(exc)
+    return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
+
+
+def failure_from_exception(
+    exc: BaseException, retry_on: tuple[type[BaseException], ...] = (), verb: str | None = None
+) -> _native.Failure:
+    """The Failure the engine classifies for `exc`."""
+    status: int | None = None
+    body: Any = None
+    retry_after: str | None = None
+    codes: list[str] = []
+    timeout = False
+    cancelled = isinstance(exc, _CANCELLED)
+    for link in _links(exc):
+        names = _class_names(link)
+        link_status = getattr(link, "status", None)
+        if status is None and isinstance(link_status, int) and "ApiException" in names:
+            # ApiException.reason is the HTTP reason phrase, not Status.reason: the body has that.
+            status = link_status or None
+            body = getattr(link, "body", None)
+            retry_after = _header(getattr(link, "headers", None), "retry-after")
+        if isinstance(link, _CANCELLED):
+            cancelled = True
+        if isinstance(link, socket.gaierror):
+            codes.append("EAI_AGAIN" if link.errno == socket.EAI_AGAIN else "ENOTFOUND")
+        elif isinstance(link, OSError) and isinstance(link.errno, int) and link.errno > 0:
+            name = errno_names.errorcode.get(link.errno)
+            if name:
+                codes.append(name)
+        elif isinstance(link, OSError):
+            codes.extend(code for cls, code in _OS_CLASS_CODES if isinstance(link, cls))
+        if isinstance(link, TimeoutError) or names & _TIMEOUT_CLASSES:
+            timeout = True
+        if names & _CLOSED_CONNECTION:
+            codes.append("ECONNRESET")
+    return _native.Failure(
+        status=status,
+        body=body,
+        retry_after=retry_after,
+        codes=codes,
+        timeout=timeout,
+        cancelled=cancelled,
+        user_retryable=bool(retry_on) and isinstance(exc, retry_on),
+        verb=verb,
+        error_type=type(exc).__name__,
+        message=_message(exc),
+    )

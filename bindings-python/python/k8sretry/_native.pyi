@@ -1,0 +1,105 @@
+from collections.abc import Callable, Sequence
+from typing import Any, final
+
+__all__ = [
+    "Call",
+    "CircuitBreaker",
+    "Failure",
+    "ManualClock",
+    "PRESETS",
+    "Policy",
+    "RetryBudget",
+    "VERSION",
+    "metrics_text",
+    "parse_retry_after",
+]
+
+PRESETS: list[str]
+VERSION: str
+
+@final
+class RetryBudget:
+    def __new__(cls, ratio: float = 0.2, min_per_second: int = 10, ttl: float = 10.0) -> RetryBudget: ...
+    def balance(self) -> float: ...
+
+@final
+class CircuitBreaker:
+    def __new__(cls, failure_threshold: int = 5, open_for: float = 30.0) -> CircuitBreaker: ...
+    @property
+    def is_open(self) -> bool: ...
+
+@final
+class ManualClock:
+    def __new__(cls, start_unix: float) -> ManualClock: ...
+    def advance(self, seconds: float) -> None: ...
+
+@final
+class Failure:
+    def __new__(
+        cls,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        body: Any = None,
+        retry_after: str | None = None,
+        retry_after_seconds: int | None = None,
+        codes: Sequence[str] = ...,
+        timeout: bool = False,
+        cancelled: bool = False,
+        user_retryable: bool = False,
+        verb: str | None = None,
+        error_type: str | None = None,
+        message: str | None = None,
+    ) -> Failure: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def codes(self) -> list[str]: ...
+    @property
+    def timeout(self) -> bool: ...
+    @property
+    def cancelled(self) -> bool: ...
+
+@final
+class Policy:
+    @staticmethod
+    def preset(name: str, *, on_event: Callable[[dict[str, Any]], object] | None = None) -> Policy: ...
+    @staticmethod
+    def from_json(
+        text: str,
+        *,
+        budget: RetryBudget | str | None = None,
+        breaker: CircuitBreaker | None = None,
+        on_event: Callable[[dict[str, Any]], object] | None = None,
+        clock: ManualClock | None = None,
+    ) -> Policy: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    def classify(self, failure: Failure) -> str: ...
+    def is_retryable(self, failure: Failure) -> bool: ...
+    def retry_delay(self, failure: Failure, attempt: int) -> float: ...
+    def succeeded(self, function: str) -> None: ...
+
+@final
+class Call:
+    def __new__(
+        cls,
+        policy: Policy,
+        function: str,
+        verb: str = "UNKNOWN",
+        recovery: str = "none",
+        elapsed: float = 0.0,
+    ) -> Call: ...
+    def on_failure(self, failure: Failure) -> tuple[str, float, str | None]: ...
+    def on_success(self) -> None: ...
+    def on_recovered(self) -> None: ...
+    def on_not_ours(self) -> None: ...
+    @property
+    def attempts(self) -> int: ...
+
+def parse_retry_after(value: str, now: float) -> float | None: ...
+def metrics_text() -> str: ...

@@ -1,0 +1,322 @@
+"""The retry loops: call, extract, ask the engine, sleep, call again. No decisions here."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from . import _native
+from ._extract import failure_from_exception
+from ._policy import SHARED, EventHandler, Policy
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+Sleep = Callable[[float], Any]
+ReadBack = Callable[[BaseException], Any]
+
+
+def _note(exc: BaseException, text: str) -> None:
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:  # Python 3.11+
+        add_note(text)
+    else:
+        notes = getattr(exc, "__notes__", None)
+        if not isinstance(notes, list):
+            notes = []
+        notes.append(text)
+        try:
+            exc.__notes__ = notes  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+
+
+def _gave_up(
+    exc: BaseException, call: _native.Call, reason: str | None, earlier: list[BaseException]
+) -> None:
+    """Attaches what happened to the original exception, which is then raised unchanged."""
+    if earlier:
+        history = "; ".join(f"attempt {i}: {type(e).__name__}: {e}"[:200] for i, e in enumerate(earlier, 1))
+        _note(exc, f"k8sretry: earlier attempts: {history}")
+    _note(exc, f"k8sretry: gave up after {call.attempts} attempt(s): {reason}")
+
+
+class Retrier:
+    """One configured retry loop; `run_sync` / `run_async` drive one call each."""
+
+    __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "read_back")
+
+    def __init__(
+        self,
+        policy: Policy,
+        name: str,
+        *,
+        verb: str = "UNKNOWN",
+        recovery: str = "none",
+        retry_on: tuple[type[BaseException], ...] = (),
+        sleep: Sleep | None = None,
+        read_back: ReadBack | None = None,
+    ) -> None:
+        self.policy = policy
+        self.name = name
+        self.verb = verb
+        self.recovery = recovery
+        self.retry_on = retry_on
+        self.sleep = sleep
+        self.read_back = read_back
+
+    def _call(self, started: float) -> _native.Call:
+        elapsed = time.monotonic() - started
+        return _native.Call(self.policy._native, self.name, self.verb, self.recovery, elapsed)
+
+    def _decide(self, call: _native.Call, exc: BaseException) -> tuple[str, float, str | None]:
+        return call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
+
+    # ------------------------------------------------------------------ sync
+
+    def run_sync(self, attempt: Callable[[], T]) -> T:
+        started = time.monotonic()
+        try:
+            result = attempt()
+        except BaseException as exc:
+            return self.after_sync_failure(attempt, exc, started)
+        self.policy._native.succeeded(self.name)
+        return result
+
+    def after_sync_failure(self, attempt: Callable[[], T], exc: BaseException, started: float) -> T:
+        call = self._call(started)
+        sleep = self.sleep or time.sleep
+        earlier: list[BaseException] = []
+        while True:
+            action, delay, reason = self._decide(call, exc)
+            if action == "retry":
+                earlier.append(exc)
+                sleep(delay)
+                try:
+                    result = attempt()
+                except BaseException as next_exc:
+                    exc = next_exc
+                    continue
+                call.on_success()
+                return result
+            if action == "done":
+                return None  # type: ignore[return-value]
+            if action == "read_back" and self.read_back is not None:
+                return self._finish_read_back(call, exc, self.read_back(exc))  # type: ignore[no-any-return]
+            _gave_up(exc, call, reason, earlier)
+            raise exc
+
+    def _finish_read_back(self, call: _native.Call, exc: BaseException, found: Any) -> Any:
+        if found is None:
+            call.on_not_ours()
+            _note(exc, "k8sretry: the existing object does not carry this call's request id: not adopted")
+            raise exc
+        call.on_recovered()
+        return found
+
+    # ------------------------------------------------------------------ async
+
+    async def run_async(self, attempt: Callable[[], Any]) -> Any:
+        started = time.monotonic()
+        try:
+            result = attempt()
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as exc:
+            return await self.after_async_failure(attempt, exc, started)
+        self.policy._native.succeeded(self.name)
+        return result
+
+    async def finish_async(self, first: Awaitable[Any], attempt: Callable[[], Any], started: float) -> Any:
+        """Awaits an attempt already started (a coroutine a client method returned), then retries."""
+        try:
+            result = await first
+        except BaseException as exc:
+            return await self.after_async_failure(attempt, exc, started)
+        self.policy._native.succeeded(self.name)
+        return result
+
+    async def after_async_failure(
+        self, attempt: Callable[[], Any], exc: BaseException, started: float
+    ) -> Any:
+        call = self._call(started)
+        earlier: list[BaseException] = []
+        while True:
+            action, delay, reason = self._decide(call, exc)
+            if action == "retry":
+                earlier.append(exc)
+                # A cancelled task stops here at once: CancelledError propagates from the sleep.
+                slept = (self.sleep or asyncio.sleep)(delay)
+                if inspect.isawaitable(slept):
+                    await slept
+                try:
+                    result = attempt()
+                    if inspect.isawaitable(result):
+                        result = await result
+                except BaseException as next_exc:
+                    exc = next_exc
+                    continue
+                call.on_success()
+                return result
+            if action == "done":
+                return None
+            if action == "read_back" and self.read_back is not None:
+                found = self.read_back(exc)
+                if inspect.isawaitable(found):
+                    found = await found
+                return self._finish_read_back(call, exc, found)
+            _gave_up(exc, call, reason, earlier)
+            raise exc
+
+
+def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
+    if isinstance(retry_on, type):
+        retry_on = (retry_on,)
+    if not isinstance(retry_on, tuple) or not all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in retry_on
+    ):
+        raise TypeError(f"retry_on must be a tuple of exception classes, not {retry_on!r}")
+    return retry_on
+
+
+def _decorator(
+    preset: str,
+    max_retries: int,
+    initial_delay: float,
+    max_delay: float,
+    exponential_base: float,
+    retry_on: Any,
+    jitter: float | str,
+    retry_after_cap: float,
+    deadline: float | None,
+    budget: Any,
+    breaker: _native.CircuitBreaker | None,
+    policy: Policy | None,
+    on_event: EventHandler | None,
+    sleep: Sleep | None,
+) -> Callable[[F], F]:
+    retry_on = _check_retry_on(retry_on)
+    if policy is None:
+        policy = Policy(
+            preset=preset,
+            max_retries=max_retries,
+            initial_delay=initial_delay,
+            max_delay=max_delay,
+            exponential_base=exponential_base,
+            jitter=jitter,
+            retry_after_cap=retry_after_cap,
+            deadline=deadline,
+            budget=budget,
+            breaker=breaker,
+            on_event=on_event,
+        )
+    elif on_event is not None:
+        raise TypeError("with policy=..., give on_event to the Policy")
+    chosen = policy
+
+    def decorate(fn: F) -> F:
+        retrier = Retrier(chosen, getattr(fn, "__name__", "call"), retry_on=retry_on, sleep=sleep)
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await retrier.run_async(lambda: fn(*args, **kwargs))
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return retrier.run_sync(lambda: fn(*args, **kwargs))
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def retry_on_k8s_error(
+    max_retries: int = 3,
+    initial_delay: float = 1.0,
+    max_delay: float = 30.0,
+    exponential_base: float = 2.0,
+    retry_on: tuple[type[BaseException], ...] = (),
+    *,
+    jitter: float | str = 0.1,
+    retry_after_cap: float = 30.0,
+    deadline: float | None = None,
+    budget: Any = SHARED,
+    breaker: _native.CircuitBreaker | None = None,
+    policy: Policy | None = None,
+    on_event: EventHandler | None = None,
+    sleep: Sleep | None = None,
+) -> Callable[[F], F]:
+    """Retries a `def` or `async def` on transient Kubernetes API failures (DESIGN §2.2).
+
+    After the last attempt the original exception is re-raised unchanged, with notes that
+    tell the attempts made. With `policy=`, the policy's settings apply and the other retry
+    keywords are ignored.
+    """
+    return _decorator(
+        "default", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
+        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,
+    )  # fmt: skip
+
+
+def retry_on_connection_error(
+    max_retries: int = 5,
+    initial_delay: float = 0.5,
+    max_delay: float = 10.0,
+    exponential_base: float = 2.0,
+    retry_on: tuple[type[BaseException], ...] = (),
+    *,
+    jitter: float | str = 0.1,
+    retry_after_cap: float = 30.0,
+    deadline: float | None = None,
+    budget: Any = SHARED,
+    breaker: _native.CircuitBreaker | None = None,
+    policy: Policy | None = None,
+    on_event: EventHandler | None = None,
+    sleep: Sleep | None = None,
+) -> Callable[[F], F]:
+    """Like `retry_on_k8s_error`, but only connection-level failures are retried (no statuses)."""
+    return _decorator(
+        "connection", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
+        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,
+    )  # fmt: skip
+
+
+async def retry_async(
+    func: Callable[..., Any],
+    *args: Any,
+    max_retries: int = 3,
+    initial_delay: float = 1.0,
+    max_delay: float = 30.0,
+    exponential_base: float = 2.0,
+    retry_on: tuple[type[BaseException], ...] = (),
+    jitter: float | str = 0.1,
+    retry_after_cap: float = 30.0,
+    deadline: float | None = None,
+    budget: Any = SHARED,
+    breaker: _native.CircuitBreaker | None = None,
+    policy: Policy | None = None,
+    on_event: EventHandler | None = None,
+    sleep: Sleep | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Awaits `func(*args, **kwargs)` with retries. The retry keywords configure the retry; every
+    other argument goes to `func`. `func` may be `async` or return an awaitable (as
+    `kubernetes_asyncio` methods do)."""
+    decorate = _decorator(
+        "default", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
+        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,
+    )  # fmt: skip
+
+    async def once() -> Any:
+        result = func(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    once.__name__ = getattr(func, "__name__", "retry_async")
+    return await decorate(once)()

@@ -1,0 +1,105 @@
+"""Every conformance vector in tests/vectors/, through the Python binding."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from k8sretry import _native, parse_retry_after
+
+VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((VECTORS / name).read_text())
+
+
+def failure(spec: dict[str, Any]) -> _native.Failure:
+    flags = {k: spec.get(k, False) for k in ("timeout", "cancelled", "user_retryable")}
+    return _native.Failure(
+        status=spec.get("status"),
+        reason=spec.get("reason"),
+        body=spec.get("body"),
+        retry_after=spec.get("retry_after"),
+        retry_after_seconds=spec.get("retry_after_seconds"),
+        codes=spec.get("codes", []),
+        verb=spec.get("verb"),
+        **flags,
+    )
+
+
+@pytest.mark.parametrize("case", load("classification.json")["cases"], ids=lambda c: c["name"])
+def test_classification(case: dict[str, Any]) -> None:
+    policy = _native.Policy.from_json(case.get("policy_json", "{}"))
+    f = failure(case["failure"])
+    assert policy.classify(f) == case["class"]
+    assert policy.is_retryable(f) == case["retryable"]
+
+
+RETRY_AFTER = load("retry_after.json")
+
+
+@pytest.mark.parametrize("case", RETRY_AFTER["cases"], ids=lambda c: c["name"])
+def test_retry_after(case: dict[str, Any]) -> None:
+    got = parse_retry_after(case["value"], now=RETRY_AFTER["now"])
+    if case["seconds"] is None:
+        assert got is None
+    else:
+        assert got is not None and math.isclose(got, case["seconds"], rel_tol=1e-9)
+
+
+def run(scenario: dict[str, Any]) -> None:
+    clock = _native.ManualClock(scenario["start_unix"])
+    policy = _native.Policy.from_json(scenario.get("policy_json", "{}"), clock=clock)
+    calls: dict[str, _native.Call] = {}
+    for i, step in enumerate(scenario["steps"]):
+        at = f"{scenario['name']}: step {i}"
+        call = calls.get(step.get("call", "a"))
+        op = step["op"]
+        if op == "begin":
+            calls[step.get("call", "a")] = _native.Call(
+                policy, step["function"], step["verb"], step["recovery"]
+            )
+        elif op == "fail":
+            assert call is not None
+            action, delay, reason = call.on_failure(failure(step["failure"]))
+            expect = step["expect"]
+            assert action == expect["decision"], at
+            if action == "retry":
+                assert abs(delay - expect["delay"]) <= 1e-6, at
+            if action == "give_up":
+                assert reason == expect["reason"], at
+        elif op == "succeed":
+            assert call is not None
+            if "attempts" in step:
+                assert call.attempts == step["attempts"], at
+            call.on_success()
+        elif op == "recovered":
+            assert call is not None
+            call.on_recovered()
+        elif op == "not_ours":
+            assert call is not None
+            call.on_not_ours()
+        elif op == "advance":
+            clock.advance(step["seconds"])
+        else:
+            raise AssertionError(f"{at}: unknown op {op}")
+
+
+@pytest.mark.parametrize("scenario", load("delays.json")["scenarios"], ids=lambda s: s["name"])
+def test_delays(scenario: dict[str, Any]) -> None:
+    run(scenario)
+
+
+@pytest.mark.parametrize("scenario", load("decisions.json")["scenarios"], ids=lambda s: s["name"])
+def test_decisions(scenario: dict[str, Any]) -> None:
+    run(scenario)
+
+
+def test_runs_the_installed_wheel() -> None:
+    import k8sretry
+
+    assert "site-packages" in (k8sretry.__file__ or ""), k8sretry.__file__
