@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
+.PHONY: node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - build and run the demo (a call that meets 503 + Retry-After twice, then succeeds)"
@@ -16,7 +16,7 @@ demo:
 	$(CARGO) run --quiet -p k8sretry --example demo
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c test-go test-python
+TESTS := test-core test-c test-go test-python test-node
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -122,3 +122,17 @@ test-python: wheel
 	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m mypy.stubtest k8sretry
 	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings-python/tests
 	$(PY_TEST)/bin/python examples/python/decorator.py
+
+# ---------------------------------------------------------------- Node binding (napi-rs + TypeScript)
+
+NODE_DIR := bindings-node
+
+node:
+	# npm install, not npm ci: npm 11 reports optional platform packages of @napi-rs/cli as missing from the lock file.
+	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
+	cd $(NODE_DIR) && npx napi build --platform --release --output-dir native --js index.js --dts index.d.ts
+	cd $(NODE_DIR) && npx tsc -p tsconfig.json && node scripts/esm.mjs
+
+# node --test over the built package: vectors, real client-node 1.4, npm pack + install + README example.
+test-node: node
+	cd $(NODE_DIR) && node --test test/

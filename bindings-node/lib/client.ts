@@ -1,0 +1,183 @@
+// withRetryClient and the idempotent-write helpers (DESIGN §2.5).
+import { randomUUID } from 'node:crypto';
+
+import { Retrier, type RetryOptions } from './retry';
+
+/** The annotation (and, for generateName, label) that marks a create as ours. */
+export const REQUEST_ID = 'k8sretry.dev/request-id';
+
+export interface ClientRetryOptions extends RetryOptions {
+  /** Stamp creates with a request id and adopt only our own object (default true). */
+  ownership?: boolean;
+}
+
+const VERBS: [prefix: string, verb: string, recovery: string][] = [
+  ['read', 'GET', 'none'],
+  ['get', 'GET', 'none'],
+  ['list', 'LIST', 'none'],
+  ['create', 'POST', 'create'],
+  ['replace', 'PUT', 'none'],
+  ['patch', 'PATCH', 'none'],
+  ['delete', 'DELETE', 'delete'],
+];
+
+/** client-node's streaming classes: never wrapped. */
+const STREAMS = new Set(['Watch', 'Exec', 'Log', 'Attach', 'PortForward', 'Cp']);
+
+type Params = Record<string, unknown>;
+type Meta = { name?: string; generateName?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+
+function isParams(value: unknown): value is Params {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function snapshot(args: unknown[]): unknown[] {
+  try {
+    return structuredClone(args);
+  } catch {
+    return args; // functions or class handles inside: sent as they are
+  }
+}
+
+function metadataOf(obj: unknown): Meta | undefined {
+  return isParams(obj) && isParams(obj.metadata) ? (obj.metadata as Meta) : undefined;
+}
+
+/** Stamps a body (already a private copy) with the request id. */
+export function stamp(body: Params, requestId: string): void {
+  const meta = (body.metadata ??= {}) as Meta;
+  meta.annotations = { ...(meta.annotations ?? {}), [REQUEST_ID]: requestId };
+  if (meta.generateName && !meta.name) meta.labels = { ...(meta.labels ?? {}), [REQUEST_ID]: requestId };
+}
+
+function requestIdOf(obj: unknown): string | undefined {
+  return metadataOf(obj)?.annotations?.[REQUEST_ID];
+}
+
+function verbOf(name: string): [string, string] | undefined {
+  for (const [prefix, verb, recovery] of VERBS) {
+    const next = name.charAt(prefix.length);
+    if (name.startsWith(prefix) && next >= 'A' && next <= 'Z') return [verb, recovery];
+  }
+  return undefined;
+}
+
+/**
+ * An ES Proxy over a client-node API object (CoreV1Api, BatchV1Api, ...): its methods are retried
+ * by the verb in their name, called bound to the raw client with arguments snapshotted per call.
+ * `create*` is stamped with a request id and read back after a lost response; `delete*` finishes on
+ * NotFound after a lost response (resolving undefined). `connect*`, `watch: true` calls and the
+ * streaming classes are untouched; non-function properties pass through.
+ */
+export function withRetryClient<T extends object>(client: T, options: ClientRetryOptions = {}): T {
+  if (STREAMS.has((client as { constructor?: { name?: string } }).constructor?.name ?? '')) return client;
+  const ownership = options.ownership ?? true;
+  const cache = new Map<string, unknown>();
+  return new Proxy(client, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      let wrapped = cache.get(prop);
+      if (wrapped === undefined) {
+        const kind = prop.startsWith('connect') ? undefined : verbOf(prop);
+        wrapped = kind ? wrapMethod(target, prop, kind[0], kind[1], ownership, options) : value.bind(target);
+        cache.set(prop, wrapped);
+      }
+      return wrapped;
+    },
+  });
+}
+
+function wrapMethod(
+  target: object,
+  name: string,
+  verb: string,
+  baseRecovery: string,
+  ownership: boolean,
+  options: RetryOptions,
+): (...args: unknown[]) => Promise<unknown> {
+  const method = (target as Record<string, (...a: unknown[]) => unknown>)[name];
+  return function retried(...callArgs: unknown[]): Promise<unknown> {
+    const params = callArgs[0];
+    if (isParams(params) && params.watch === true) return Promise.resolve(method.apply(target, callArgs));
+    const args = snapshot(callArgs);
+    let recovery = baseRecovery;
+    let readBack: ((err: unknown) => Promise<unknown>) | undefined;
+    if (recovery === 'create') {
+      const first = args[0];
+      if (isParams(first) && isParams(first.body)) {
+        readBack = prepareCreate(target, name, first, ownership);
+        if (!ownership) recovery = 'create_adopt';
+      } else {
+        recovery = 'none'; // positional (0.x) style: no body to stamp, so no ambiguous retry
+      }
+    }
+    const retrier = new Retrier(options, name, verb, recovery, readBack);
+    return retrier.run(() => method.apply(target, args));
+  };
+}
+
+function prepareCreate(target: object, name: string, params: Params, ownership: boolean) {
+  const requestId = randomUUID();
+  const body = params.body as Params;
+  if (ownership) stamp(body, requestId);
+  const meta = metadataOf(body);
+  const rest = name.slice('create'.length);
+  const api = target as Record<string, (p: Params) => Promise<unknown>>;
+  const mine = (obj: unknown) => (!ownership || requestIdOf(obj) === requestId ? obj : undefined);
+  return async (): Promise<unknown> => {
+    const scope: Params = params.namespace !== undefined ? { namespace: params.namespace } : {};
+    if (meta?.name) return mine(await api[`read${rest}`].call(target, { ...scope, name: meta.name }));
+    const list = (await api[`list${rest}`].call(target, { ...scope, labelSelector: `${REQUEST_ID}=${requestId}` })) as {
+      items?: unknown[];
+    };
+    return (list?.items ?? []).find((item) => mine(item) !== undefined);
+  };
+}
+
+export interface CreateIdempotentArgs<T> {
+  create: (body: Params) => Promise<T>;
+  read: (name: string) => Promise<T>;
+  body: Params;
+  ownership?: boolean;
+}
+
+/** `create(body)` with retries; after a lost response, `read(name)` and return the object only if
+ * it carries this call's request id. */
+export function createIdempotent<T>(args: CreateIdempotentArgs<T>, options: RetryOptions = {}): Promise<T> {
+  const ownership = args.ownership ?? true;
+  const requestId = randomUUID();
+  const body = structuredClone(args.body);
+  if (ownership) stamp(body, requestId);
+  const name = metadataOf(body)?.name;
+  if (!name) return Promise.reject(new TypeError('createIdempotent needs body.metadata.name'));
+  const readBack = async () => {
+    const obj = await args.read(name);
+    return !ownership || requestIdOf(obj) === requestId ? obj : undefined;
+  };
+  const retrier = new Retrier(
+    { policy: 'mutation', ...options },
+    options.name ?? 'createIdempotent',
+    'POST',
+    ownership ? 'create' : 'create_adopt',
+    readBack,
+  );
+  return retrier.run(() => args.create(body));
+}
+
+/** `fn()` (a delete) with retries; NotFound after a lost response, or any NotFound with
+ * `missingOk`, resolves undefined. */
+export function deleteIdempotent<T>(
+  fn: () => Promise<T>,
+  options: RetryOptions & { missingOk?: boolean } = {},
+): Promise<T | undefined> {
+  const recovery = options.missingOk ? 'delete_missing_ok' : 'delete';
+  const retrier = new Retrier({ policy: 'mutation', ...options }, options.name ?? (fn.name || 'deleteIdempotent'), 'DELETE', recovery);
+  return retrier.run(fn);
+}
+
+/** Re-runs a read-modify-write on Conflict (client-go RetryOnConflict: 5 attempts, 10 ms, jitter 0.1). */
+export function retryOnConflict<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const retrier = new Retrier({ policy: 'conflict', ...options }, options.name ?? (fn.name || 'retryOnConflict'), 'PUT', 'retry_conflict');
+  return retrier.run(fn);
+}

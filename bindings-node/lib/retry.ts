@@ -1,0 +1,190 @@
+// The retry loop: call, extract, ask the engine, sleep, call again. No decisions here.
+import { native, type RetryEvent } from './native';
+import { ArgumentError, abortReason } from './errors';
+import { failureFrom } from './extract';
+import { Policy, defaultPolicy } from './policy';
+
+export type { RetryEvent };
+
+/** Where retry and give-up events are written (default: `console`). */
+export interface Logger {
+  warn(message: string, event: RetryEvent): void;
+}
+
+export interface RetryOptions {
+  /** A Policy or a preset name (default `runner_hooks`). */
+  policy?: Policy | string;
+  /** Aborting rejects at once with the signal's reason (an AbortError), also mid-sleep. */
+  signal?: AbortSignal;
+  /** Receives every event (field names as in every k8sretry language). */
+  onEvent?: (event: RetryEvent) => void;
+  /** Gets retries and give-ups; `null` silences. Default `console`. */
+  logger?: Logger | null;
+  /** Replaces the sleep between attempts (tests); receives milliseconds. */
+  sleep?: (ms: number) => Promise<void> | void;
+  /** The name in events and metrics (default: the function's name). */
+  name?: string;
+  /** The HTTP verb, when known; without it the caller vouches that repeating `fn` is safe. */
+  verb?: string;
+}
+
+/** What k8sretry attaches to an error it gave up on (non-enumerable property `k8sretry`). */
+export interface GiveUpInfo {
+  attempts: number;
+  reason: string | null;
+  earlier: unknown[];
+}
+
+const LOGGED = new Set([
+  'k8s_api_call_failed_retrying',
+  'k8s_api_call_failed_max_retries',
+  'k8s_api_call_failed_non_retryable',
+  'k8s_api_call_budget_exhausted',
+  'k8s_api_call_circuit_open',
+  'k8s_api_call_deadline_exceeded',
+]);
+
+export function resolvePolicy(policy: Policy | string | undefined): Policy {
+  if (policy === undefined) return defaultPolicy();
+  if (typeof policy === 'string') return Policy.preset(policy);
+  if (!(policy instanceof Policy)) throw new ArgumentError('policy must be a Policy or a preset name');
+  return policy;
+}
+
+function sleepFor(ms: number, signal: AbortSignal | undefined, sleep: RetryOptions['sleep']): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      reject(abortReason(signal as AbortSignal));
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    if (sleep) Promise.resolve(sleep(ms)).then(done, reject);
+    else timer = setTimeout(done, ms);
+  });
+}
+
+function attachInfo(err: unknown, info: GiveUpInfo): void {
+  if (typeof err === 'object' && err !== null && Object.isExtensible(err)) {
+    Object.defineProperty(err, 'k8sretry', { value: info, enumerable: false, configurable: true, writable: true });
+  }
+}
+
+export type ReadBack = (err: unknown) => Promise<unknown>;
+
+/** One configured loop; `run` drives one call. */
+export class Retrier {
+  readonly policy: Policy;
+
+  constructor(
+    readonly options: RetryOptions,
+    readonly name: string,
+    readonly verb: string = 'UNKNOWN',
+    readonly recovery: string = 'none',
+    readonly readBack?: ReadBack,
+  ) {
+    this.policy = resolvePolicy(options.policy);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new ArgumentError('signal must be an AbortSignal');
+    }
+  }
+
+  private emit(events: RetryEvent[]): void {
+    const { onEvent, logger = console } = this.options;
+    for (const event of events) {
+      if (logger && LOGGED.has(event.event)) {
+        const delay = event.delay_seconds === undefined ? '' : ` delay_seconds=${event.delay_seconds.toFixed(3)}`;
+        logger.warn(`${event.event} function=${event.function} attempt=${event.attempt}${delay}`, event);
+      }
+      if (onEvent) {
+        try {
+          onEvent(event);
+        } catch (err) {
+          // A broken event handler must not change the outcome of the call.
+          process.emitWarning(`k8sretry onEvent threw: ${String(err)}`);
+        }
+      }
+    }
+  }
+
+  /** Runs `attempt(0)`, then retries as the engine decides. */
+  async run<T>(attempt: (n: number) => Promise<T> | T): Promise<T> {
+    const signal = this.options.signal;
+    if (signal?.aborted) throw abortReason(signal);
+    const started = performance.now();
+    try {
+      const value = await attempt(0);
+      this.policy.native.succeeded(this.name);
+      return value;
+    } catch (err) {
+      return this.afterFailure(attempt, err, started);
+    }
+  }
+
+  private async afterFailure<T>(attempt: (n: number) => Promise<T> | T, first: unknown, started: number): Promise<T> {
+    const { signal } = this.options;
+    const call = new native.NativeCall(this.policy.native, this.name, this.verb, this.recovery, performance.now() - started);
+    const earlier: unknown[] = [];
+    let err = first;
+    for (;;) {
+      const failure = failureFrom(err, this.verb);
+      if (signal?.aborted) failure.cancelled = true;
+      const decision = call.onFailure(failure);
+      this.emit(decision.events);
+      if (decision.action === 'retry') {
+        earlier.push(err);
+        try {
+          await sleepFor(decision.delayMs, signal, this.options.sleep);
+        } catch (abort) {
+          this.emit(call.onFailure({ cancelled: true, errorType: 'AbortError', message: 'aborted' }).events);
+          throw abort;
+        }
+        try {
+          const value = await attempt(call.attempts - 1);
+          this.emit(call.onSuccess());
+          return value;
+        } catch (next) {
+          err = next;
+          continue;
+        }
+      }
+      if (decision.action === 'done') return undefined as T;
+      if (decision.action === 'read_back' && this.readBack) {
+        let found: unknown;
+        try {
+          found = await this.readBack(err);
+        } catch {
+          found = undefined;
+        }
+        if (found !== undefined && found !== null) {
+          this.emit(call.onRecovered());
+          return found as T;
+        }
+        this.emit(call.onNotOurs());
+      }
+      attachInfo(err, { attempts: call.attempts, reason: decision.reason ?? 'NonRetryable', earlier });
+      throw err;
+    }
+  }
+}
+
+/**
+ * Calls `fn(attempt)` (attempt is 0-based) until it resolves or the policy gives up; then
+ * rejects with the last attempt's error itself (its `cause` chain untouched), carrying a
+ * non-enumerable `k8sretry` property with the attempts made.
+ */
+export function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  if (typeof fn !== 'function') return Promise.reject(new ArgumentError('withRetry needs a function'));
+  let retrier: Retrier;
+  try {
+    retrier = new Retrier(options, options.name ?? (fn.name || 'withRetry'), options.verb ?? 'UNKNOWN');
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return retrier.run(fn);
+}

@@ -1,0 +1,150 @@
+// withRetry, the helpers, and the extraction of what real clients throw.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import {
+  ArgumentError,
+  Policy,
+  PolicyError,
+  classify,
+  isRetryableError,
+  metricsText,
+  parseRetryAfter,
+  presets,
+  retryAfterDelay,
+  retryOnConflict,
+  withRetry,
+} from '../dist/esm/index.mjs';
+
+const quiet = { logger: null };
+const noSleep = (delays) => ({ ...quiet, sleep: (ms) => void delays.push(ms) });
+function apiError(code, headers = {}, body) {
+  const err = new Error(`HTTP-Code: ${code}`);
+  err.code = code;
+  err.headers = headers;
+  err.body = body;
+  return err;
+}
+
+test('runner_hooks: 3 retries = 4 calls, 1 s·2^n ±50%, the original error rethrown', async () => {
+  const delays = [];
+  const errors = [];
+  const attempts = [];
+  await assert.rejects(
+    withRetry(async (attempt) => {
+      attempts.push(attempt);
+      const err = apiError(503);
+      errors.push(err);
+      throw err;
+    }, noSleep(delays)),
+    (err) => err === errors[3] && err.k8sretry.attempts === 4 && err.k8sretry.reason === 'MaxRetries',
+  );
+  assert.deepEqual(attempts, [0, 1, 2, 3]);
+  delays.forEach((ms, n) => assert.ok(ms >= 500 * 2 ** n && ms <= 1500 * 2 ** n, `delay ${n}: ${ms}`));
+});
+
+test('Retry-After on 429 is honoured and capped at 30 s', async () => {
+  const delays = [];
+  let n = 0;
+  const result = await withRetry(async () => {
+    n += 1;
+    if (n === 1) throw apiError(429, { 'retry-after': '7' });
+    if (n === 2) throw apiError(429, { 'retry-after': '3600' });
+    return 'ok';
+  }, noSleep(delays));
+  assert.equal(result, 'ok');
+  assert.ok(delays[0] >= 7000, `${delays[0]}`);
+  assert.equal(delays[1], 30000);
+  assert.equal(retryAfterDelay(apiError(429, { 'retry-after': '120' }), 0), 30000);
+  const d = retryAfterDelay(apiError(503), 2);
+  assert.ok(d >= 2000 && d <= 6000, `${d}`);
+});
+
+test('the cause chain stays intact and undici/node-fetch errors are understood', async () => {
+  const socket = Object.assign(new Error('other side closed'), { name: 'SocketError', code: 'UND_ERR_SOCKET' });
+  const fetchFailed = new TypeError('fetch failed', { cause: socket });
+  assert.equal(classify(fetchFailed), 'NetworkAmbiguous');
+  const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED', errno: -111 }) });
+  assert.equal(classify(refused), 'NetworkNotSent');
+  const nodeFetch = Object.assign(new Error('request to x failed, reason: socket hang up'), { name: 'FetchError', type: 'system', code: 'ECONNRESET', errno: 'ECONNRESET' });
+  assert.equal(classify(nodeFetch), 'NetworkAmbiguous');
+  const premature = Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  assert.ok(isRetryableError(premature));
+  const timeout = Object.assign(new Error('network timeout'), { name: 'FetchError', type: 'request-timeout' });
+  assert.equal(classify(timeout), 'NetworkAmbiguous');
+  assert.equal(classify(new AggregateError([new Error('a'), Object.assign(new Error('b'), { code: 'ECONNREFUSED' })])), 'NetworkNotSent');
+
+  let n = 0;
+  const err = await withRetry(async () => {
+    n += 1;
+    throw fetchFailed;
+  }, noSleep([])).catch((e) => e);
+  assert.equal(err, fetchFailed);
+  assert.equal(err.cause, socket, 'cause untouched');
+  assert.equal(n, 4);
+});
+
+test('cyclic and deep cause chains end; non-Error throwables are not retried', async () => {
+  const a = new Error('a');
+  const b = new Error('b', { cause: a });
+  a.cause = b;
+  assert.equal(classify(a), 'Fatal');
+  let deep = Object.assign(new Error('root'), { code: 'ECONNRESET' });
+  for (let i = 0; i < 100; i += 1) deep = new Error(`level ${i}`, { cause: deep });
+  assert.equal(classify(deep), 'Fatal', 'past 16 links the reset is not seen');
+  for (const thrown of ['a string', 42, null, undefined, { weird: true }]) {
+    let calls = 0;
+    await assert.rejects(withRetry(async () => { calls += 1; throw thrown; }, noSleep([])), (e) => e === thrown);
+    assert.equal(calls, 1);
+  }
+});
+
+test('AbortSignal: aborting mid-sleep rejects at once with an AbortError', async () => {
+  const controller = new AbortController();
+  let calls = 0;
+  const started = Date.now();
+  const pending = withRetry(async () => {
+    calls += 1;
+    throw apiError(503);
+  }, { ...quiet, signal: controller.signal, policy: new Policy({ initialDelay: 3600, maxDelay: 3600, budget: false }) });
+  setTimeout(() => controller.abort(), 20);
+  await assert.rejects(pending, (e) => e.name === 'AbortError');
+  assert.ok(Date.now() - started < 2000);
+  assert.equal(calls, 1);
+  await assert.rejects(withRetry(async () => 'never', { signal: AbortSignal.abort() }), (e) => e.name === 'AbortError');
+  await assert.rejects(withRetry(async () => 1, { signal: 'nope' }), (e) => e instanceof ArgumentError && e.code === 'K8SRETRY_INVALID_ARGUMENT');
+});
+
+test('events go to onEvent and retries/give-ups to the logger', async () => {
+  const events = [];
+  const logged = [];
+  let n = 0;
+  await withRetry(async () => {
+    n += 1;
+    if (n === 1) throw apiError(503, {}, '{"kind":"Status","reason":"ServiceUnavailable","code":503}');
+    return 'ok';
+  }, { name: 'node_events', sleep: () => {}, onEvent: (e) => events.push(e), logger: { warn: (m) => logged.push(m) } });
+  assert.deepEqual(events.map((e) => e.event), ['k8s_api_call_failed_retrying', 'k8s_api_call_succeeded_after_retry']);
+  assert.equal(events[0].status_code, 503);
+  assert.equal(events[0].reason, 'ServiceUnavailable');
+  assert.equal(events[0].max_retries, 3);
+  assert.equal(logged.length, 1);
+  assert.match(logged[0], /^k8s_api_call_failed_retrying function=node_events attempt=1/);
+  assert.match(metricsText(), /k8sretry_calls_total\{function="node_events",outcome="success_after_retry"\} 1/);
+});
+
+test('policies, presets, parsing and conflicts', async () => {
+  assert.deepEqual([...presets].slice(0, 5), ['default', 'mutation', 'read', 'connection', 'runner_hooks']);
+  assert.throws(() => Policy.fromJson('{"max_retrys": 1}'), (e) => e instanceof PolicyError && e.code === 'K8SRETRY_INVALID_POLICY' && /max_retrys/.test(e.message));
+  assert.throws(() => Policy.preset('fast'), PolicyError);
+  assert.throws(() => new Policy({ maxDelay: -1 }), PolicyError);
+  assert.equal(parseRetryAfter('Tue, 14 Nov 2023 22:13:30 GMT', 1_700_000_000_000), 10000);
+  assert.equal(parseRetryAfter('soon'), null);
+  let n = 0;
+  const out = await retryOnConflict(async () => {
+    n += 1;
+    if (n < 3) throw apiError(409, {}, '{"kind":"Status","reason":"Conflict","code":409}');
+    return 'written';
+  }, quiet);
+  assert.equal(out, 'written');
+});

@@ -1,0 +1,88 @@
+// Every conformance vector in tests/vectors/, through the Node binding.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+
+import { parseRetryAfter } from '../dist/esm/index.mjs';
+
+const require = createRequire(import.meta.url);
+const native = require('../native/index.js');
+const load = (name) => JSON.parse(readFileSync(new URL(`../../tests/vectors/${name}`, import.meta.url), 'utf8'));
+
+const failure = (f) => ({
+  status: f.status,
+  reason: f.reason,
+  body: f.body,
+  retryAfter: f.retry_after,
+  retryAfterSeconds: f.retry_after_seconds,
+  codes: f.codes,
+  timeout: f.timeout,
+  cancelled: f.cancelled,
+  userRetryable: f.user_retryable,
+  verb: f.verb,
+});
+
+test('classification vectors', () => {
+  const { cases } = load('classification.json');
+  for (const c of cases) {
+    const policy = native.NativePolicy.fromJson(c.policy_json ?? '{}');
+    assert.equal(policy.classify(failure(c.failure)), c.class, c.name);
+    assert.equal(policy.isRetryable(failure(c.failure)), c.retryable, c.name);
+  }
+});
+
+test('Retry-After vectors', () => {
+  const { now, cases } = load('retry_after.json');
+  for (const c of cases) {
+    const got = parseRetryAfter(c.value, now * 1000);
+    if (c.seconds === null) assert.equal(got, null, c.name);
+    else assert.ok(Math.abs(got / 1000 - c.seconds) <= 1e-9 * Math.max(1, c.seconds), `${c.name}: ${got}`);
+  }
+});
+
+function run(scenario) {
+  const clock = new native.ManualClock(scenario.start_unix);
+  const policy = native.NativePolicy.fromJson(scenario.policy_json ?? '{}', clock);
+  const calls = new Map();
+  scenario.steps.forEach((step, i) => {
+    const at = `${scenario.name}: step ${i}`;
+    const id = step.call ?? 'a';
+    const call = calls.get(id);
+    switch (step.op) {
+      case 'begin':
+        calls.set(id, new native.NativeCall(policy, step.function, step.verb, step.recovery, 0));
+        break;
+      case 'fail': {
+        const d = call.onFailure(failure(step.failure));
+        assert.equal(d.action, step.expect.decision, at);
+        if (d.action === 'retry') assert.ok(Math.abs(d.delayMs / 1000 - step.expect.delay) <= 1e-6, `${at}: ${d.delayMs}`);
+        if (d.action === 'give_up') assert.equal(d.reason, step.expect.reason, at);
+        break;
+      }
+      case 'succeed':
+        if (step.attempts !== undefined) assert.equal(call.attempts, step.attempts, at);
+        call.onSuccess();
+        break;
+      case 'recovered':
+        call.onRecovered();
+        break;
+      case 'not_ours':
+        call.onNotOurs();
+        break;
+      case 'advance':
+        clock.advance(step.seconds);
+        break;
+      default:
+        assert.fail(`${at}: unknown op ${step.op}`);
+    }
+  });
+}
+
+test('delay vectors', () => {
+  for (const s of load('delays.json').scenarios) run(s);
+});
+
+test('decision vectors', () => {
+  for (const s of load('decisions.json').scenarios) run(s);
+});
