@@ -23,6 +23,7 @@ const (
 	RecoveryDeleteMissingOK Recovery = C.K8SRETRY_RECOVERY_DELETE_MISSING_OK
 	RecoveryIdempotent      Recovery = C.K8SRETRY_RECOVERY_IDEMPOTENT
 	RecoveryRetryConflict   Recovery = C.K8SRETRY_RECOVERY_RETRY_CONFLICT
+	RecoveryCreateGenerated Recovery = C.K8SRETRY_RECOVERY_CREATE_GENERATED
 )
 
 // Action is what to do after a failed attempt.
@@ -34,6 +35,8 @@ const (
 	ActionReadBack Action = C.K8SRETRY_ACTION_READ_BACK
 	ActionDone     Action = C.K8SRETRY_ACTION_DONE
 	ActionGiveUp   Action = C.K8SRETRY_ACTION_GIVE_UP
+	// ActionCheckThenRetry: list by the request-id label first; if absent, sleep Delay and retry.
+	ActionCheckThenRetry Action = C.K8SRETRY_ACTION_CHECK_THEN_RETRY
 )
 
 // GiveUpReason says why a call gave up.

@@ -38,7 +38,7 @@ func verbNamed(name string) Verb {
 }
 
 func recoveryNamed(t *testing.T, name string) Recovery {
-	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict"} {
+	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict", "create_generated"} {
 		if n == name {
 			return Recovery(i)
 		}
@@ -202,6 +202,11 @@ func checkDecision(t *testing.T, name string, i int, d Decision, expect map[stri
 	case "give_up":
 		if d.Action != ActionGiveUp || d.Reason.String() != expect["reason"] {
 			t.Errorf("%s step %d: %+v (%s), want give up %v", name, i, d, d.Reason, expect["reason"])
+		}
+	case "check_then_retry":
+		want := expect["delay"].(float64)
+		if d.Action != ActionCheckThenRetry || math.Abs(d.Delay.Seconds()-want) > 1e-6 {
+			t.Errorf("%s step %d: %+v, want check then retry %v", name, i, d, want)
 		}
 	case "read_back":
 		if d.Action != ActionReadBack {

@@ -108,6 +108,11 @@ typedef enum k8sretry_action {
    * Fail with the last attempt's original error; `give_up_reason` says why.
    */
   K8SRETRY_ACTION_GIVE_UP = 4,
+  /**
+   * A generateName create may have written: list by the request-id label; if your object is
+   * there, return it and call `k8sretry_call_on_recovered`; else sleep `delay_nanos` and retry.
+   */
+  K8SRETRY_ACTION_CHECK_THEN_RETRY = 5,
 } k8sretry_action;
 
 /**
@@ -268,6 +273,10 @@ typedef enum k8sretry_recovery {
    * A read-modify-write: Conflict is retried too (retry_on_conflict).
    */
   K8SRETRY_RECOVERY_RETRY_CONFLICT = 6,
+  /**
+   * A generateName create stamped with a request id label: checked before each retry.
+   */
+  K8SRETRY_RECOVERY_CREATE_GENERATED = 7,
 } k8sretry_recovery;
 
 /**

@@ -108,6 +108,8 @@ function wrapMethod(
       if (isParams(first) && isParams(first.body)) {
         readBack = prepareCreate(target, name, first, ownership);
         if (!ownership) recovery = 'create_adopt';
+        // A server-generated name: look for ours by label before each retry.
+        else if (!metadataOf(first.body)?.name) recovery = 'create_generated';
       } else {
         recovery = 'none'; // positional (0.x) style: no body to stamp, so no ambiguous retry
       }

@@ -136,7 +136,7 @@ export class Retrier {
       if (signal?.aborted) failure.cancelled = true;
       const decision = call.onFailure(failure);
       this.emit(decision.events);
-      if (decision.action === 'retry') {
+      if (decision.action === 'retry' || decision.action === 'check_then_retry') {
         earlier.push(err);
         try {
           await sleepFor(decision.delayMs, signal, this.options.sleep);
@@ -145,6 +145,14 @@ export class Retrier {
           throw abort;
         }
         try {
+          if (decision.action === 'check_then_retry' && this.readBack) {
+            // A generateName create may have written: look for ours before creating again.
+            const found = await this.readBack(err);
+            if (found !== undefined && found !== null) {
+              this.emit(call.onRecovered());
+              return found as T;
+            }
+          }
           const value = await attempt(call.attempts - 1);
           this.emit(call.onSuccess());
           return value;

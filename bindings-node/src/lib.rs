@@ -217,7 +217,7 @@ impl NativePolicy {
 /// The engine's answer to a failed attempt.
 #[napi(object)]
 pub struct NativeDecision {
-    /// `retry`, `read_back`, `done` or `give_up`.
+    /// `retry`, `check_then_retry`, `read_back`, `done` or `give_up`.
     pub action: String,
     pub delay_ms: f64,
     pub reason: Option<String>,
@@ -254,6 +254,9 @@ impl NativeCall {
     pub fn on_failure(&mut self, failure_init: FailureInit) -> NativeDecision {
         let (action, delay_ms, reason) = match self.inner.on_failure(&failure(&failure_init)) {
             Decision::Retry { delay } => ("retry", delay.as_secs_f64() * 1000.0, None),
+            Decision::CheckThenRetry { delay } => {
+                ("check_then_retry", delay.as_secs_f64() * 1000.0, None)
+            }
             Decision::ReadBack => ("read_back", 0.0, None),
             Decision::Done => ("done", 0.0, None),
             Decision::GiveUp(reason) => ("give_up", 0.0, Some(reason.as_str().to_owned())),

@@ -57,12 +57,26 @@ test('a lost create response is recovered through the request id', async () => {
   ]);
 });
 
-test('a lost generateName create is found by its label', async () => {
-  api.fault('POST', 'drop_after', 'drop_before');
+test('a lost generateName create is found by its label, not created twice', async () => {
+  api.fault('POST', 'drop_after');
   const core = withRetryClient(api.core, options);
   const created = await core.createNamespacedConfigMap({ namespace: 'default', body: cm(undefined, 'gen-') });
   assert.ok(created.metadata.name.startsWith('gen-'));
   assert.equal(created.metadata.labels[REQUEST_ID], created.metadata.annotations[REQUEST_ID]);
+  assert.equal(api.objects.size, 1);
+  assert.deepEqual(api.requests, ['POST /api/v1/namespaces/default/configmaps', 'GET /api/v1/namespaces/default/configmaps']);
+});
+
+test('a generateName create that never arrived is sent again after the check', async () => {
+  api.fault('POST', 'drop_before');
+  const core = withRetryClient(api.core, options);
+  await core.createNamespacedConfigMap({ namespace: 'default', body: cm(undefined, 'again-') });
+  assert.equal(api.objects.size, 1);
+  assert.deepEqual(api.requests, [
+    'POST /api/v1/namespaces/default/configmaps',
+    'GET /api/v1/namespaces/default/configmaps',
+    'POST /api/v1/namespaces/default/configmaps',
+  ]);
 });
 
 test("somebody else's object is never adopted", async () => {

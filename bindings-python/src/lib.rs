@@ -356,10 +356,12 @@ impl PyCall {
         Ok(PyCall { inner })
     }
 
-    /// `(action, delay_seconds, give_up_reason)`: action is `retry`, `read_back`, `done` or `give_up`.
+    /// `(action, delay_seconds, give_up_reason)`: action is `retry`, `check_then_retry`,
+    /// `read_back`, `done` or `give_up`.
     fn on_failure(&mut self, failure: &PyFailure) -> (&'static str, f64, Option<&'static str>) {
         match self.inner.on_failure(&failure.inner) {
             Decision::Retry { delay } => ("retry", delay.as_secs_f64(), None),
+            Decision::CheckThenRetry { delay } => ("check_then_retry", delay.as_secs_f64(), None),
             Decision::ReadBack => ("read_back", 0.0, None),
             Decision::Done => ("done", 0.0, None),
             Decision::GiveUp(reason) => ("give_up", 0.0, Some(reason.as_str())),

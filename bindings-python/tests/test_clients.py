@@ -41,16 +41,32 @@ def test_a_lost_create_response_is_recovered_through_the_request_id(apiserver: A
     assert len(apiserver.objects) == 1
 
 
-def test_a_lost_generate_name_create_is_found_by_label(apiserver: Any, core: Any) -> None:
+def test_a_lost_generate_name_create_is_found_by_label_not_created_twice(apiserver: Any, core: Any) -> None:
     apiserver.fault("POST", "drop_after")
     api = wrap_client(core, policy=FAST)
     body = V1ConfigMap(metadata=V1ObjectMeta(generate_name="gen-"), data={"k": "v"})
     created = api.create_namespaced_config_map("default", body)
     assert created.metadata.name.startswith("gen-")
-    # The retry of a generateName create makes a second object: the read-back must not be needed
-    # to tell which is ours, and both carry distinct names. Our caller gets the second, which is ours.
     assert created.metadata.labels[REQUEST_ID] == created.metadata.annotations[REQUEST_ID]
+    assert len(apiserver.objects) == 1, "a retry would have generated a second name"
+    assert [r.split("?")[0] for r in apiserver.requests] == [
+        "POST /api/v1/namespaces/default/configmaps",
+        "GET /api/v1/namespaces/default/configmaps",
+    ]
     assert body.metadata.annotations is None, "the caller's object is not modified"
+
+
+def test_a_generate_name_create_that_never_arrived_is_sent_again(apiserver: Any, core: Any) -> None:
+    apiserver.fault("POST", "drop_before")
+    api = wrap_client(core, policy=FAST)
+    created = api.create_namespaced_config_map("default", cm(generate_name="again-"))
+    assert len(apiserver.objects) == 1
+    assert created.metadata.name.startswith("again-")
+    assert [r.split("?")[0] for r in apiserver.requests] == [
+        "POST /api/v1/namespaces/default/configmaps",
+        "GET /api/v1/namespaces/default/configmaps",
+        "POST /api/v1/namespaces/default/configmaps",
+    ]
 
 
 def test_somebody_elses_object_is_never_adopted(apiserver: Any, core: Any) -> None:

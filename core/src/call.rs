@@ -26,6 +26,10 @@ pub enum Recovery {
     /// A create without ownership stamps: every `AlreadyExists` is read back and adopted
     /// (the runner hooks' old behaviour; opt-in only).
     CreateAdopt,
+    /// A `generateName` create stamped with a request id (annotation and label). A retry would
+    /// get a fresh name instead of `AlreadyExists`, so after an attempt that may have written,
+    /// the binding looks for its object by label before each retry ([`Decision::CheckThenRetry`]).
+    CreateGenerated,
     /// A delete: `NotFound` after an ambiguous attempt means our delete happened.
     Delete {
         /// Also treat a `NotFound` on the first attempt as success.
@@ -39,13 +43,14 @@ pub enum Recovery {
 }
 
 impl Recovery {
-    /// Parses `none`, `create`, `create_adopt`, `delete`, `delete_missing_ok`, `idempotent`,
-    /// `retry_conflict`.
+    /// Parses `none`, `create`, `create_adopt`, `create_generated`, `delete`, `delete_missing_ok`,
+    /// `idempotent`, `retry_conflict`.
     pub fn parse(name: &str) -> Option<Recovery> {
         Some(match name {
             "none" => Recovery::None,
             "create" => Recovery::Create,
             "create_adopt" => Recovery::CreateAdopt,
+            "create_generated" => Recovery::CreateGenerated,
             "delete" => Recovery::Delete { missing_ok: false },
             "delete_missing_ok" => Recovery::Delete { missing_ok: true },
             "idempotent" => Recovery::Idempotent,
@@ -112,6 +117,13 @@ pub enum Decision {
     /// Sleep for `delay`, then make the next attempt.
     Retry {
         /// How long to wait.
+        delay: Duration,
+    },
+    /// A `generateName` create may have written: list by the request-id label first. If the
+    /// object is there, return it and call [`Call::on_recovered`]; if not, sleep for `delay` and
+    /// make the next attempt (already counted as a retry).
+    CheckThenRetry {
+        /// How long to wait before the next attempt when nothing is found.
         delay: Duration,
     },
     /// A create got `AlreadyExists` after an attempt that may have written: read the object
@@ -269,6 +281,9 @@ impl Call {
             None,
         );
         self.attempts += 1;
+        if self.recovery == Recovery::CreateGenerated && self.may_have_applied {
+            return Decision::CheckThenRetry { delay };
+        }
         Decision::Retry { delay }
     }
 

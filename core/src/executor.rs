@@ -84,12 +84,14 @@ fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) 
         }),
         // Generic executors declare no recovery, so the core never asks for these; treat them
         // as the end of the call with the error in hand.
-        Decision::ReadBack | Decision::Done => Next::Stop(RetryError {
-            error,
-            attempts,
-            reason: GiveUpReason::NonRetryable,
-            earlier: std::mem::take(earlier),
-        }),
+        Decision::ReadBack | Decision::Done | Decision::CheckThenRetry { .. } => {
+            Next::Stop(RetryError {
+                error,
+                attempts,
+                reason: GiveUpReason::NonRetryable,
+                earlier: std::mem::take(earlier),
+            })
+        }
     }
 }
 

@@ -175,6 +175,13 @@ fn check_decision(decision: &Decision, expect: &Value, at: &str) {
             let got = delay.as_secs_f64();
             assert!((got - want).abs() <= 1e-6, "{at}: delay {got} != {want}");
         }
+        ("check_then_retry", Decision::CheckThenRetry { delay }) => {
+            let want = want["delay"].as_f64().unwrap();
+            assert!(
+                (delay.as_secs_f64() - want).abs() <= 1e-6,
+                "{at}: delay {delay:?} != {want}"
+            );
+        }
         ("give_up", Decision::GiveUp(reason)) => {
             assert_eq!(reason.as_str(), want["reason"].as_str().unwrap(), "{at}")
         }

@@ -30,6 +30,9 @@ pub enum k8sretry_action {
     K8SRETRY_ACTION_DONE = 3,
     /// Fail with the last attempt's original error; `give_up_reason` says why.
     K8SRETRY_ACTION_GIVE_UP = 4,
+    /// A generateName create may have written: list by the request-id label; if your object is
+    /// there, return it and call `k8sretry_call_on_recovered`; else sleep `delay_nanos` and retry.
+    K8SRETRY_ACTION_CHECK_THEN_RETRY = 5,
 }
 
 /// A decision of `k8sretry_call_on_failure`.
@@ -50,6 +53,11 @@ impl From<Decision> for k8sretry_decision {
         let (action, delay_nanos, reason) = match decision {
             Decision::Retry { delay } => (
                 K8SRETRY_ACTION_RETRY,
+                u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
+                None,
+            ),
+            Decision::CheckThenRetry { delay } => (
+                K8SRETRY_ACTION_CHECK_THEN_RETRY,
                 u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
                 None,
             ),
@@ -117,7 +125,10 @@ pub unsafe extern "C" fn k8sretry_call_on_failure(
             return Err(K8SRETRY_STATUS_CALL_FINISHED);
         }
         let decision = call.inner.on_failure(&failure.inner);
-        call.finished = !matches!(decision, Decision::Retry { .. } | Decision::ReadBack);
+        call.finished = !matches!(
+            decision,
+            Decision::Retry { .. } | Decision::CheckThenRetry { .. } | Decision::ReadBack
+        );
         unsafe { *out = decision.into() };
         Ok(())
     })
@@ -259,7 +270,7 @@ pub unsafe extern "C" fn k8sretry_run(
                     };
                 }
                 // No recovery was declared, so the core never asks for these.
-                Decision::ReadBack | Decision::Done => {
+                Decision::ReadBack | Decision::Done | Decision::CheckThenRetry { .. } => {
                     break k8sretry_run_result {
                         succeeded: false,
                         attempts: n,

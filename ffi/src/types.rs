@@ -60,6 +60,8 @@ pub enum k8sretry_recovery {
     K8SRETRY_RECOVERY_IDEMPOTENT = 5,
     /// A read-modify-write: Conflict is retried too (retry_on_conflict).
     K8SRETRY_RECOVERY_RETRY_CONFLICT = 6,
+    /// A generateName create stamped with a request id label: checked before each retry.
+    K8SRETRY_RECOVERY_CREATE_GENERATED = 7,
 }
 
 pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
@@ -71,6 +73,7 @@ pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
         4 => Recovery::Delete { missing_ok: true },
         5 => Recovery::Idempotent,
         6 => Recovery::RetryConflict,
+        7 => Recovery::CreateGenerated,
         _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
     })
 }

@@ -470,6 +470,16 @@ def decisions():
                  F({"status": 429}, expect=retry(1.0)), F(EXISTS, expect=give_up("NonRetryable"))]),
         scenario("create: refused never applied, so AlreadyExists is real", [begin(verb="POST", recovery="create"),
                  F(REFUSED, expect=retry(1.0)), F(EXISTS, expect=give_up("NonRetryable"))]),
+        scenario("generateName create: a reset means look before retrying", [begin(verb="POST", recovery="create_generated"),
+                 F(RESET, expect={"decision": "check_then_retry", "delay": 1.0}), {"op": "recovered", "call": "a"}]),
+        scenario("generateName create: nothing found, retried, then created", [begin(verb="POST", recovery="create_generated"),
+                 F({"status": 504}, expect={"decision": "check_then_retry", "delay": 1.0}),
+                 F({"status": 429}, expect={"decision": "check_then_retry", "delay": 2.0}), succeed(attempts=3)]),
+        scenario("generateName create: a 429 alone needs no check", [begin(verb="POST", recovery="create_generated"),
+                 F({"status": 429}, expect=retry(1.0)), succeed(attempts=2)]),
+        scenario("generateName create: the checks count as retries", [begin(verb="POST", recovery="create_generated")]
+                 + [F(RESET, expect={"decision": "check_then_retry", "delay": d}) for d in (1.0, 2.0, 4.0)]
+                 + [F(RESET, expect=give_up("MaxRetries"))]),
         scenario("create without ownership adopts any AlreadyExists", [begin(verb="POST", recovery="create_adopt"),
                  F(EXISTS, expect={"decision": "read_back"})]),
         scenario("create: reason in the body", [begin(verb="POST", recovery="create"), F(RESET, expect=retry(1.0)),

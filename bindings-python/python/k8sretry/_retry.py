@@ -93,10 +93,16 @@ class Retrier:
         earlier: list[BaseException] = []
         while True:
             action, delay, reason = self._decide(call, exc)
-            if action == "retry":
+            if action in ("retry", "check_then_retry"):
                 earlier.append(exc)
                 sleep(delay)
                 try:
+                    if action == "check_then_retry" and self.read_back is not None:
+                        # A generateName create may have written: look for ours before creating again.
+                        found = self.read_back(exc)
+                        if found is not None:
+                            call.on_recovered()
+                            return found  # type: ignore[no-any-return]
                     result = attempt()
                 except BaseException as next_exc:
                     exc = next_exc
@@ -147,13 +153,20 @@ class Retrier:
         earlier: list[BaseException] = []
         while True:
             action, delay, reason = self._decide(call, exc)
-            if action == "retry":
+            if action in ("retry", "check_then_retry"):
                 earlier.append(exc)
                 # A cancelled task stops here at once: CancelledError propagates from the sleep.
                 slept = (self.sleep or asyncio.sleep)(delay)
                 if inspect.isawaitable(slept):
                     await slept
                 try:
+                    if action == "check_then_retry" and self.read_back is not None:
+                        found = self.read_back(exc)
+                        if inspect.isawaitable(found):
+                            found = await found
+                        if found is not None:
+                            call.on_recovered()
+                            return found
                     result = attempt()
                     if inspect.isawaitable(result):
                         result = await result

@@ -46,9 +46,9 @@ static uint32_t verb_of(const char *name) {
 }
 
 static uint32_t recovery_of(const char *name) {
-  static const char *names[] = {"none",   "create",     "create_adopt",  "delete",
-                                "delete_missing_ok", "idempotent", "retry_conflict"};
-  for (uint32_t i = 0; i < 7; i++)
+  static const char *names[] = {"none",       "create",         "create_adopt",    "delete", "delete_missing_ok",
+                                "idempotent", "retry_conflict", "create_generated"};
+  for (uint32_t i = 0; i < 8; i++)
     if (strcmp(name, names[i]) == 0) return i;
   return 99;
 }
@@ -179,10 +179,11 @@ static void run_scenario(const cJSON *s) {
       CHECK_OK(k8sretry_call_on_failure(call, f, &d));
       const cJSON *expect = cJSON_GetObjectItem(step, "expect");
       const char *want = cJSON_GetObjectItem(expect, "decision")->valuestring;
-      if (strcmp(want, "retry") == 0) {
+      if (strcmp(want, "retry") == 0 || strcmp(want, "check_then_retry") == 0) {
+        k8sretry_action action = want[0] == 'r' ? K8SRETRY_ACTION_RETRY : K8SRETRY_ACTION_CHECK_THEN_RETRY;
         double delay = d.delay_nanos / 1e9, w = cJSON_GetObjectItem(expect, "delay")->valuedouble;
-        CHECK(d.action == K8SRETRY_ACTION_RETRY && fabs(delay - w) <= 1e-6, "%s step %d: action %d delay %f want %f",
-              name, i, d.action, delay, w);
+        CHECK(d.action == action && fabs(delay - w) <= 1e-6, "%s step %d: action %d delay %f want %f", name, i,
+              d.action, delay, w);
       } else if (strcmp(want, "give_up") == 0) {
         const char *reason = cJSON_GetObjectItem(expect, "reason")->valuestring;
         CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && strcmp(give_up_name(d.give_up_reason), reason) == 0,
