@@ -166,8 +166,11 @@ export class Retrier {
         let found: unknown;
         try {
           found = await this.readBack(err);
-        } catch {
-          found = undefined;
+        } catch (readErr) {
+          // The read itself failed: the engine decides on it like on any attempt. A retried create
+          // can only meet AlreadyExists again and read back again.
+          err = readErr;
+          continue;
         }
         if (found !== undefined && found !== null) {
           this.emit(call.onRecovered());

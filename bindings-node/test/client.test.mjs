@@ -79,6 +79,16 @@ test('a generateName create that never arrived is sent again after the check', a
   ]);
 });
 
+test('a failed read-back is decided on, not reported as somebody else\'s object', async () => {
+  api.fault('POST', 'drop_after');
+  api.fault('GET', { status: 503 });
+  const core = withRetryClient(api.core, options);
+  const created = await core.createNamespacedConfigMap({ namespace: 'default', body: cm('reread') });
+  assert.equal(created.metadata.name, 'reread');
+  assert.equal(api.objects.size, 1);
+  assert.deepEqual(api.requests.map((r) => r.split('/').at(-1)), ['configmaps', 'configmaps', 'reread', 'configmaps', 'reread']);
+});
+
 test("somebody else's object is never adopted", async () => {
   api.objects.set('default/taken', { metadata: { name: 'taken', namespace: 'default' } });
   const core = withRetryClient(api.core, options);

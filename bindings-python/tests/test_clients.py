@@ -41,6 +41,22 @@ def test_a_lost_create_response_is_recovered_through_the_request_id(apiserver: A
     assert len(apiserver.objects) == 1
 
 
+def test_a_failed_read_back_is_retried_not_reported_as_foreign(apiserver: Any, core: Any) -> None:
+    apiserver.fault("POST", "drop_after")
+    apiserver.fault("GET", ("503", None))
+    api = wrap_client(core, policy=FAST)
+    created = api.create_namespaced_config_map("default", cm("reread"))
+    assert created.metadata.name == "reread"
+    assert len(apiserver.objects) == 1
+    assert [r.split("?")[0].rsplit("/", 1)[-1] for r in apiserver.requests] == [
+        "configmaps",
+        "configmaps",
+        "reread",
+        "configmaps",
+        "reread",
+    ]
+
+
 def test_a_lost_generate_name_create_is_found_by_label_not_created_twice(apiserver: Any, core: Any) -> None:
     apiserver.fault("POST", "drop_after")
     api = wrap_client(core, policy=FAST)

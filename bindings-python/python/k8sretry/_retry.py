@@ -112,7 +112,14 @@ class Retrier:
             if action == "done":
                 return None  # type: ignore[return-value]
             if action == "read_back" and self.read_back is not None:
-                return self._finish_read_back(call, exc, self.read_back(exc))  # type: ignore[no-any-return]
+                try:
+                    found = self.read_back(exc)
+                except BaseException as read_exc:
+                    # The read itself failed: the engine decides on it like on any attempt. A retried
+                    # create can only meet AlreadyExists again and read back again.
+                    exc = read_exc
+                    continue
+                return self._finish_read_back(call, exc, found)  # type: ignore[no-any-return]
             _gave_up(exc, call, reason, earlier)
             raise exc
 
@@ -178,9 +185,13 @@ class Retrier:
             if action == "done":
                 return None
             if action == "read_back" and self.read_back is not None:
-                found = self.read_back(exc)
-                if inspect.isawaitable(found):
-                    found = await found
+                try:
+                    found = self.read_back(exc)
+                    if inspect.isawaitable(found):
+                        found = await found
+                except BaseException as read_exc:
+                    exc = read_exc  # decided on like any attempt (see after_sync_failure)
+                    continue
                 return self._finish_read_back(call, exc, found)
             _gave_up(exc, call, reason, earlier)
             raise exc

@@ -1,0 +1,123 @@
+"""mitmproxy addon: injects faults between Kubernetes clients and a real kube-apiserver.
+
+Real clients cannot add test headers, so a plan of method + path rules decides. The proxy answers
+its own control endpoints (never forwarded):
+  PUT /__k8sretry/plan   {"seed": 1, "rules": [rule, ...]}: replaces the plan, clears the log
+  GET /__k8sretry/log    every fault injected so far: [{"n", "method", "path", "fault"}]
+  GET /__k8sretry/stats  {"requests": n, "faults": {kind: n}}
+A rule: {"method": "POST" or "*", "path": regex, "fault": kind, "count": n (optional),
+         "probability": p (default 1), "retry_after": "2" | "date:+2" (an HTTP-date 2 s ahead) | null}
+Kinds: "429", "503", "504": answered by the proxy with a Kubernetes Status body (not forwarded);
+       "drop_before": the connection is dropped before forwarding;
+       "drop_after": forwarded (the apiserver commits), then the response is dropped;
+       "latency:<ms>": forwarded after a delay.
+Watches are streamed so they never stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import re
+import time
+from collections import Counter
+from typing import Any
+
+from mitmproxy import http
+
+REASONS = {429: "TooManyRequests", 503: "ServiceUnavailable", 504: "Timeout"}
+
+
+class Rule:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.method = spec.get("method", "*").upper()
+        self.path = re.compile(spec.get("path", ".*"))
+        self.fault = str(spec["fault"])
+        self.count = spec.get("count")
+        self.probability = float(spec.get("probability", 1.0))
+        self.retry_after = spec.get("retry_after")
+
+    def matches(self, flow: http.HTTPFlow) -> bool:
+        return (self.method in ("*", flow.request.method)) and bool(self.path.search(flow.request.path))
+
+
+def is_watch(flow: http.HTTPFlow) -> bool:
+    return "watch=true" in flow.request.path or "/watch/" in flow.request.path
+
+
+class Faults:
+    def __init__(self) -> None:
+        self.set_plan({"seed": 0, "rules": []})
+
+    def set_plan(self, plan: dict[str, Any]) -> None:
+        self.rules = [Rule(r) for r in plan.get("rules", [])]
+        self.rng = random.Random(plan.get("seed", 0))
+        self.log: list[dict[str, Any]] = []
+        self.requests = 0
+
+    def pick(self, flow: http.HTTPFlow) -> Rule | None:
+        for rule in self.rules:
+            if not rule.matches(flow) or rule.count == 0:
+                continue
+            if self.rng.random() >= rule.probability:
+                continue
+            if rule.count is not None:
+                rule.count -= 1
+            return rule
+        return None
+
+    def control(self, flow: http.HTTPFlow) -> None:
+        path = flow.request.path.split("?")[0]
+        body: Any
+        if path == "/__k8sretry/plan" and flow.request.method in ("PUT", "POST"):
+            self.set_plan(json.loads(flow.request.get_text() or "{}"))
+            body = {"rules": len(self.rules)}
+        elif path == "/__k8sretry/log":
+            body = self.log
+        elif path == "/__k8sretry/stats":
+            body = {"requests": self.requests, "faults": Counter(e["fault"] for e in self.log)}
+        else:
+            flow.response = http.Response.make(404, b"unknown control endpoint")
+            return
+        flow.response = http.Response.make(200, json.dumps(body), {"Content-Type": "application/json"})
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.request.path.startswith("/__k8sretry/"):
+            self.control(flow)
+            return
+        self.requests += 1
+        rule = self.pick(flow)
+        if rule is None:
+            return
+        self.log.append({"n": self.requests, "method": flow.request.method,
+                         "path": flow.request.path.split("?")[0], "fault": rule.fault})
+        if rule.fault in ("429", "503", "504"):
+            code = int(rule.fault)
+            headers = {"Content-Type": "application/json"}
+            if rule.retry_after is not None:
+                value = str(rule.retry_after)
+                if value.startswith("date:"):
+                    value = email.utils.formatdate(time.time() + float(value[5:]), usegmt=True)
+                headers["Retry-After"] = value
+            status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                      "message": f"injected {code}", "reason": REASONS[code], "code": code}
+            flow.response = http.Response.make(code, json.dumps(status), headers)
+        elif rule.fault == "drop_before":
+            flow.kill()
+        elif rule.fault == "drop_after":
+            flow.metadata["k8sretry_drop_after"] = True
+        elif rule.fault.startswith("latency:"):
+            await asyncio.sleep(float(rule.fault.split(":", 1)[1]) / 1000)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and is_watch(flow):
+            flow.response.stream = True
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get("k8sretry_drop_after"):
+            flow.kill()
+
+
+addons = [Faults()]
