@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
+.PHONY: cluster-up cluster-down test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - build and run the demo (a call that meets 503 + Retry-After twice, then succeeds)"
@@ -16,7 +16,7 @@ demo:
 	$(CARGO) run --quiet -p k8sretry --example demo
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c test-go test-python test-node
+TESTS := test-core test-c test-go test-python test-node test-e2e
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -114,10 +114,12 @@ wheel:
 	rm -rf $(WHEELS)
 	cd bindings-python && $(CURDIR)/$(PY_TOOLS)/bin/maturin build --release --quiet --out $(CURDIR)/$(WHEELS)
 
-# pytest over the wheel installed into a fresh virtualenv (never the source tree).
-test-python: wheel
+# The wheel installed into a fresh virtualenv with the real clients (never the source tree).
+py-env: wheel
 	$(PYTHON) -m venv --clear $(PY_TEST)
 	$(PY_TEST)/bin/pip install -q $(WHEELS)/k8sretry-*.whl $(PY_TEST_DEPS)
+
+test-python: py-env
 	cd bindings-python && $(CURDIR)/$(PY_TEST)/bin/ruff check python tests ../examples/python && $(CURDIR)/$(PY_TEST)/bin/ruff format --check python tests ../examples/python
 	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m mypy.stubtest k8sretry
 	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings-python/tests
@@ -136,3 +138,19 @@ node:
 # node --test over the built package: vectors, real client-node 1.4, npm pack + install + README example.
 test-node: node
 	cd $(NODE_DIR) && node --test test/
+
+# ---------------------------------------------------------------- real kube-apiserver + fault proxy
+
+# Builds (once, cached in ~/.cache/k8sretry) and starts etcd + kube-apiserver and the fault proxy.
+cluster-up:
+	tests/cluster/up.sh
+	tests/cluster/proxy.sh
+
+cluster-down:
+	tests/cluster/down.sh
+
+# End-to-end against the real apiserver through the fault proxy; always tears the cluster down.
+test-e2e: py-env
+	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
+	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python; \
+	  rc=$$?; tests/cluster/down.sh; exit $$rc

@@ -338,26 +338,38 @@ impl Call {
                 Some(Decision::ReadBack)
             }
             (Class::AlreadyExists, Recovery::CreateAdopt) => Some(Decision::ReadBack),
+            // A delete's precondition (UID / resourceVersion) failing after an attempt that may
+            // have deleted: the object we meant is gone, a newer one took its name. Done, and the
+            // newer object is left alone. (DESIGN §2.5 names only NotFound; against a real
+            // apiserver a retried delete with a UID precondition answers 409 Conflict.)
             (Class::NotFound, Recovery::Delete { missing_ok })
                 if missing_ok || self.may_have_applied =>
             {
-                self.finished = true;
-                if self.may_have_applied {
-                    self.metrics.count_outcome(Outcome::Recovered);
-                    self.emit(
-                        EventKind::RecoveredLostResponse,
-                        Some(class),
-                        failure,
-                        None,
-                        None,
-                    );
-                } else {
-                    self.metrics.count_outcome(Outcome::Success);
-                }
-                Some(Decision::Done)
+                Some(self.finish_delete(class, failure))
+            }
+            (Class::Conflict, Recovery::Delete { .. }) if self.may_have_applied => {
+                Some(self.finish_delete(class, failure))
             }
             _ => None,
         }
+    }
+
+    /// A delete that ended with NotFound (or a failed precondition) counts as done.
+    fn finish_delete(&mut self, class: Class, failure: &Failure) -> Decision {
+        self.finished = true;
+        if self.may_have_applied {
+            self.metrics.count_outcome(Outcome::Recovered);
+            self.emit(
+                EventKind::RecoveredLostResponse,
+                Some(class),
+                failure,
+                None,
+                None,
+            );
+        } else {
+            self.metrics.count_outcome(Outcome::Success);
+        }
+        Decision::Done
     }
 
     /// Retryable failures count toward opening the breaker; any other answer from the server

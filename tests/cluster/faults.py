@@ -91,8 +91,14 @@ class Faults:
         rule = self.pick(flow)
         if rule is None:
             return
-        self.log.append({"n": self.requests, "method": flow.request.method,
-                         "path": flow.request.path.split("?")[0], "fault": rule.fault})
+        self.log.append(
+            {
+                "n": self.requests,
+                "method": flow.request.method,
+                "path": flow.request.path.split("?")[0],
+                "fault": rule.fault,
+            }
+        )
         if rule.fault in ("429", "503", "504"):
             code = int(rule.fault)
             headers = {"Content-Type": "application/json"}
@@ -101,8 +107,15 @@ class Faults:
                 if value.startswith("date:"):
                     value = email.utils.formatdate(time.time() + float(value[5:]), usegmt=True)
                 headers["Retry-After"] = value
-            status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                      "message": f"injected {code}", "reason": REASONS[code], "code": code}
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": f"injected {code}",
+                "reason": REASONS[code],
+                "code": code,
+            }
             flow.response = http.Response.make(code, json.dumps(status), headers)
         elif rule.fault == "drop_before":
             flow.kill()

@@ -1,0 +1,111 @@
+"""End-to-end fixtures: the real kube-apiserver of tests/cluster, reached through the fault proxy."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+import k8sretry
+
+RUN = Path(__file__).resolve().parents[2] / "cluster" / ".run"
+REPORT: dict[str, Any] = {"operations": 0, "faults": Counter(), "duplicates": 0, "started": time.monotonic()}
+
+
+def cluster_env() -> dict[str, str]:
+    env_file = RUN / "env"
+    if not env_file.exists():
+        pytest.exit("no cluster: run `make cluster-up` (make test-e2e does)", returncode=2)
+    return dict(line.split("=", 1) for line in env_file.read_text().split() if "=" in line)
+
+
+class Proxy:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ssl = ssl._create_unverified_context()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}/__k8sretry/{path}", data=data, method=method)
+        with urllib.request.urlopen(request, context=self.ssl, timeout=10) as response:
+            return json.loads(response.read())
+
+    def plan(self, rules: list[dict[str, Any]], seed: int = 1) -> None:
+        """Replaces the plan; the faults of the previous one go into the report first."""
+        REPORT["faults"].update(e["fault"] for e in self.log())
+        self._call("PUT", "plan", {"seed": seed, "rules": rules})
+
+    def log(self) -> list[dict[str, Any]]:
+        return self._call("GET", "log")  # type: ignore[no-any-return]
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "stats")  # type: ignore[no-any-return]
+
+
+def api_client(kubeconfig: str) -> client.ApiClient:
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    configuration.retries = False  # urllib3 would retry connection errors itself, 3 times
+    return client.ApiClient(configuration)
+
+
+@pytest.fixture(scope="session")
+def env() -> dict[str, str]:
+    return cluster_env()
+
+
+@pytest.fixture
+def proxy(env: dict[str, str]) -> Any:
+    p = Proxy(env["PROXY"])
+    p.plan([])
+    yield p
+    p.plan([])
+
+
+@pytest.fixture(scope="session")
+def direct(env: dict[str, str]) -> client.CoreV1Api:
+    """A client that bypasses the proxy: for setting up and checking, never faulted."""
+    return client.CoreV1Api(api_client(env["KUBECONFIG"]))
+
+
+@pytest.fixture(scope="session")
+def faulted(env: dict[str, str]) -> client.CoreV1Api:
+    """The raw client behind the fault proxy."""
+    return client.CoreV1Api(api_client(env["KUBECONFIG_PROXY"]))
+
+
+@pytest.fixture
+def namespace(direct: client.CoreV1Api) -> str:
+    """A fresh namespace per test (namespaces never finish deleting without a controller manager)."""
+    name = f"e2e-py-{uuid.uuid4().hex[:8]}"
+    direct.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    metrics = k8sretry.metrics_text().splitlines()
+
+    def total(prefix: str, containing: str = "") -> int:
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in metrics
+            if line.startswith(prefix) and containing in line
+        )
+
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(REPORT["faults"].items())) or "none"
+    terminalreporter.write_sep("=", "k8sretry e2e report (Python kubernetes)")
+    terminalreporter.write_line(f"operations: {REPORT['operations']}")
+    terminalreporter.write_line(f"faults injected: {sum(REPORT['faults'].values())} ({faults})")
+    terminalreporter.write_line(f"retries: {total('k8sretry_retries_total')}")
+    recovered = total("k8sretry_calls_total", 'outcome="recovered"')
+    terminalreporter.write_line(f"recovered lost responses: {recovered}")
+    terminalreporter.write_line(f"duplicates: {REPORT['duplicates']}")
+    terminalreporter.write_line(f"time: {time.monotonic() - REPORT['started']:.1f} s")
