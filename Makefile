@@ -107,6 +107,7 @@ install: lib
 PY_TOOLS := $(BUILD)/py-tools
 PY_TEST := $(BUILD)/py-test
 WHEELS := $(BUILD)/wheels
+PY_EXTRA := ../examples/python ../tests/e2e/python ../tests/cluster/faults.py ../tests/vectors/generate.py
 PY_TEST_DEPS := kubernetes==37.0.2 kubernetes_asyncio==36.1.0 aiohttp==3.14.5 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6
 
 wheel:
@@ -120,7 +121,7 @@ py-env: wheel
 	$(PY_TEST)/bin/pip install -q $(WHEELS)/k8sretry-*.whl $(PY_TEST_DEPS)
 
 test-python: py-env
-	cd bindings-python && $(CURDIR)/$(PY_TEST)/bin/ruff check python tests ../examples/python && $(CURDIR)/$(PY_TEST)/bin/ruff format --check python tests ../examples/python
+	cd bindings-python && $(CURDIR)/$(PY_TEST)/bin/ruff check python tests $(PY_EXTRA) && $(CURDIR)/$(PY_TEST)/bin/ruff format --check python tests $(PY_EXTRA)
 	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m mypy.stubtest k8sretry
 	cd /tmp && $(CURDIR)/$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider $(CURDIR)/bindings-python/tests
 	$(PY_TEST)/bin/python examples/python/decorator.py

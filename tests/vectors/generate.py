@@ -32,10 +32,11 @@ def case(name, failure, cls, policy=None):
     return c
 
 
-STATUS_BODY = lambda reason, code, extra="": (  # noqa: E731
-    '{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"%s","code":%d%s}'
-    % (reason, code, extra)
-)
+def STATUS_BODY(reason: str, code: int, extra: str = "") -> str:  # noqa: N802
+    """A raw Kubernetes Status JSON text, as clients keep it."""
+    return (
+        f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
+    )
 
 
 def classification():
@@ -77,7 +78,9 @@ def classification():
         case("409 Conflict", {"status": 409, "reason": "Conflict"}, "Conflict"),
         case("504 Timeout", {"status": 504, "reason": "Timeout"}, "Transient"),
         case("500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"),
-        case("403 with TooManyRequests is throttled", {"status": 403, "reason": "TooManyRequests"}, "Throttled"),
+        case(
+            "403 with TooManyRequests is throttled", {"status": 403, "reason": "TooManyRequests"}, "Throttled"
+        ),
         case("503 with NotFound reason is not found", {"status": 503, "reason": "NotFound"}, "NotFound"),
         case("500 with AlreadyExists reason", {"status": 500, "reason": "AlreadyExists"}, "AlreadyExists"),
         # A status decides over codes.
@@ -110,7 +113,11 @@ def classification():
         case("empty code list", {"codes": []}, "Fatal"),
         # Timeouts, cancellation, the caller's own rule.
         case("client timeout", {"timeout": True}, "NetworkAmbiguous"),
-        case("timeout with known code uses the code", {"timeout": True, "codes": ["ECONNREFUSED"]}, "NetworkNotSent"),
+        case(
+            "timeout with known code uses the code",
+            {"timeout": True, "codes": ["ECONNREFUSED"]},
+            "NetworkNotSent",
+        ),
         case("timeout with a status uses the status", {"timeout": True, "status": 404}, "NotFound"),
         case("cancelled", {"cancelled": True}, "Cancelled"),
         case("cancelled beats 503", {"cancelled": True, "status": 503}, "Cancelled"),
@@ -118,23 +125,60 @@ def classification():
         case("user_retryable marks transient", {"user_retryable": True}, "Transient"),
         case("user_retryable beats 400", {"user_retryable": True, "status": 400}, "Transient"),
         # Bodies: a raw Status JSON text, as client-node and Python keep it.
-        case("body gives the reason", {"status": 409, "body": STATUS_BODY("AlreadyExists", 409)}, "AlreadyExists"),
+        case(
+            "body gives the reason",
+            {"status": 409, "body": STATUS_BODY("AlreadyExists", 409)},
+            "AlreadyExists",
+        ),
         case("body gives Conflict", {"status": 409, "body": STATUS_BODY("Conflict", 409)}, "Conflict"),
-        case("body gives the status when none is known", {"body": STATUS_BODY("TooManyRequests", 429)}, "Throttled"),
-        case("non-JSON body is ignored", {"status": 503, "body": "<html>Service Unavailable</html>"}, "Transient"),
-        case("truncated body is ignored", {"status": 502, "body": '{"kind":"Status","reason":"Alr'}, "Transient"),
+        case(
+            "body gives the status when none is known",
+            {"body": STATUS_BODY("TooManyRequests", 429)},
+            "Throttled",
+        ),
+        case(
+            "non-JSON body is ignored",
+            {"status": 503, "body": "<html>Service Unavailable</html>"},
+            "Transient",
+        ),
+        case(
+            "truncated body is ignored",
+            {"status": 502, "body": '{"kind":"Status","reason":"Alr'},
+            "Transient",
+        ),
         case("body reason of the wrong type", {"status": 409, "body": '{"reason": 42}'}, "Conflict"),
-        case("explicit reason beats the body's", {"status": 409, "reason": "Conflict", "body": STATUS_BODY("AlreadyExists", 409)}, "Conflict"),
+        case(
+            "explicit reason beats the body's",
+            {"status": 409, "reason": "Conflict", "body": STATUS_BODY("AlreadyExists", 409)},
+            "Conflict",
+        ),
         # Configurable sets.
         case("status removed from the set", {"status": 503}, "Fatal", {"retry_statuses": [429]}),
         case("status added to the set", {"status": 501}, "Transient", {"retry_statuses": [501]}),
-        case("429 removed: reason TooManyRequests is fatal", {"status": 429, "reason": "TooManyRequests"}, "Fatal", {"retry_statuses": [503]}),
+        case(
+            "429 removed: reason TooManyRequests is fatal",
+            {"status": 429, "reason": "TooManyRequests"},
+            "Fatal",
+            {"retry_statuses": [503]},
+        ),
         case("connection preset: 503 not retried", {"status": 503}, "Fatal", {"preset": "connection"}),
         case("connection preset: 429 not retried", {"status": 429}, "Fatal", {"preset": "connection"}),
-        case("connection preset: reset retried", {"codes": ["ECONNRESET"]}, "NetworkAmbiguous", {"preset": "connection"}),
+        case(
+            "connection preset: reset retried",
+            {"codes": ["ECONNRESET"]},
+            "NetworkAmbiguous",
+            {"preset": "connection"},
+        ),
         case("connection preset: 404 still not found", {"status": 404}, "NotFound", {"preset": "connection"}),
-        case("custom not-sent code", {"codes": ["EMYCODE"]}, "NetworkNotSent", {"not_sent_codes": ["EMYCODE"]}),
-        case("custom sets replace the defaults", {"codes": ["ECONNREFUSED"]}, "Fatal", {"not_sent_codes": ["EMYCODE"]}),
+        case(
+            "custom not-sent code", {"codes": ["EMYCODE"]}, "NetworkNotSent", {"not_sent_codes": ["EMYCODE"]}
+        ),
+        case(
+            "custom sets replace the defaults",
+            {"codes": ["ECONNREFUSED"]},
+            "Fatal",
+            {"not_sent_codes": ["EMYCODE"]},
+        ),
         case("custom ambiguous code", {"codes": ["EIO"]}, "NetworkAmbiguous", {"ambiguous_codes": ["eio"]}),
         case("timeouts switched off", {"timeout": True}, "Fatal", {"retry_timeouts": False}),
     ]
@@ -309,7 +353,11 @@ def delays():
         ("default", 11, {"exponential_base": 1.0, "initial_delay": 0.01, "jitter": 0.1, "max_retries": 5}),
         ("default", 3, {"initial_delay": 0.0, "max_retries": 3}),
         ("mutation", 123456789, {"max_retries": 12}),
-        ("default", 9007199254740991, {"max_retries": 4}),  # 2^53-1: the largest seed every JSON reader keeps exact
+        (
+            "default",
+            9007199254740991,
+            {"max_retries": 4},
+        ),  # 2^53-1: the largest seed every JSON reader keeps exact
         ("runner_hooks", 0, {}),
     ]
     for preset, seed, overrides in plans:
@@ -319,16 +367,32 @@ def delays():
         failure = {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
         steps = [{"op": "begin", "call": "a", "function": "delays", "verb": "GET", "recovery": "none"}]
         for d in expected:
-            steps.append({"op": "fail", "call": "a", "failure": failure,
-                          "expect": {"decision": "retry", "delay": d}})
-        steps.append({"op": "fail", "call": "a", "failure": failure,
-                      "expect": {"decision": "give_up", "reason": "MaxRetries"}})
+            steps.append(
+                {"op": "fail", "call": "a", "failure": failure, "expect": {"decision": "retry", "delay": d}}
+            )
+        steps.append(
+            {
+                "op": "fail",
+                "call": "a",
+                "failure": failure,
+                "expect": {"decision": "give_up", "reason": "MaxRetries"},
+            }
+        )
         label = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        scenarios.append({
-            "name": f"{preset} seed {seed}" + (f" ({label})" if label else ""),
-            "policy": policy, "policy_json": json.dumps(policy), "start_unix": NOW, "steps": steps,
-        })
-    return {"description": "Seeded delay sequences: 503s (resets for `connection`) until max_retries (DESIGN 2.3)", "scenarios": scenarios}
+        scenarios.append(
+            {
+                "name": f"{preset} seed {seed}" + (f" ({label})" if label else ""),
+                "policy": policy,
+                "policy_json": json.dumps(policy),
+                "start_unix": NOW,
+                "steps": steps,
+            }
+        )
+    return {
+        "description": "Seeded delay sequences: 503s (resets for `connection`) until max_retries "
+        + "(DESIGN 2.3)",
+        "scenarios": scenarios,
+    }
 
 
 # ---------------------------------------------------------------- decisions (hand-written)
@@ -372,171 +436,523 @@ EXACT = {"jitter": "none", "budget": None}
 
 def scenario(name, steps, policy=None):
     policy = {**EXACT, **(policy or {})}
-    return {"name": name, "policy": policy, "policy_json": json.dumps(policy), "start_unix": NOW, "steps": steps}
+    return {
+        "name": name,
+        "policy": policy,
+        "policy_json": json.dumps(policy),
+        "start_unix": NOW,
+        "steps": steps,
+    }
 
 
 def decisions():
     s = [
-        scenario("max_retries 3 means 4 calls", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
-                 F(S503, expect=retry(4.0)), F(S503, expect=give_up("MaxRetries"))]),
-        scenario("max_retries 0 never retries", [begin(), F(S503, expect=give_up("MaxRetries"))], {"max_retries": 0}),
-        scenario("success after two retries", [begin(), F(S503, expect=retry(1.0)), F({"status": 502}, expect=retry(2.0)),
-                 succeed(attempts=3)]),
+        scenario(
+            "max_retries 3 means 4 calls",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                F(S503, expect=retry(4.0)),
+                F(S503, expect=give_up("MaxRetries")),
+            ],
+        ),
+        scenario(
+            "max_retries 0 never retries",
+            [begin(), F(S503, expect=give_up("MaxRetries"))],
+            {"max_retries": 0},
+        ),
+        scenario(
+            "success after two retries",
+            [begin(), F(S503, expect=retry(1.0)), F({"status": 502}, expect=retry(2.0)), succeed(attempts=3)],
+        ),
         scenario("success on the first attempt", [begin(), succeed(attempts=1)]),
         scenario("Retry-After longer than the backoff wins", [begin(), F(RA(429, "5"), expect=retry(5.0))]),
-        scenario("backoff longer than Retry-After wins", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
-                 F(RA(429, "1"), expect=retry(4.0))]),
+        scenario(
+            "backoff longer than Retry-After wins",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                F(RA(429, "1"), expect=retry(4.0)),
+            ],
+        ),
         scenario("Retry-After capped at 30 s", [begin(), F(RA(429, "120"), expect=retry(30.0))]),
-        scenario("Retry-After capped by retry_after_cap", [begin(), F(RA(503, "120"), expect=retry(10.0))],
-                 {"retry_after_cap": 10}),
-        scenario("a hint may pass max_delay", [begin(), F(RA(429, "5"), expect=retry(5.0))], {"max_delay": 2}),
+        scenario(
+            "Retry-After capped by retry_after_cap",
+            [begin(), F(RA(503, "120"), expect=retry(10.0))],
+            {"retry_after_cap": 10},
+        ),
+        scenario(
+            "a hint may pass max_delay", [begin(), F(RA(429, "5"), expect=retry(5.0))], {"max_delay": 2}
+        ),
         scenario("hint ignored on 500", [begin(), F(RA(500, "9"), expect=retry(1.0))]),
-        scenario("hint honoured on reason ServerTimeout", [begin(),
-                 F({"status": 500, "reason": "ServerTimeout", "retry_after": "9"}, expect=retry(9.0))]),
-        scenario("hint honoured on reason TooManyRequests without status", [begin(),
-                 F({"reason": "TooManyRequests", "retry_after_seconds": 4}, expect=retry(4.0))]),
-        scenario("retry_after_statuses extends to 502", [begin(), F(RA(502, "6"), expect=retry(6.0))],
-                 {"retry_after_statuses": [429, 502, 503]}),
-        scenario("retryAfterSeconds from the body", [begin(), F({"status": 429, "retry_after_seconds": 7}, expect=retry(7.0))]),
-        scenario("retryAfterSeconds read from a Status body", [begin(),
-                 F({"status": 429, "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}')},
-                   expect=retry(6.0))]),
-        scenario("header wins over body", [begin(), F({"status": 429, "retry_after": "3", "retry_after_seconds": 7},
-                 expect=retry(3.0))]),
-        scenario("unparseable header falls back to body", [begin(),
-                 F({"status": 429, "retry_after": "soon", "retry_after_seconds": 7}, expect=retry(7.0))]),
-        scenario("zero retryAfterSeconds is no hint", [begin(), F({"status": 429, "retry_after_seconds": 0}, expect=retry(1.0))]),
-        scenario("negative retryAfterSeconds is no hint", [begin(), F({"status": 429, "retry_after_seconds": -3}, expect=retry(1.0))]),
+        scenario(
+            "hint honoured on reason ServerTimeout",
+            [begin(), F({"status": 500, "reason": "ServerTimeout", "retry_after": "9"}, expect=retry(9.0))],
+        ),
+        scenario(
+            "hint honoured on reason TooManyRequests without status",
+            [begin(), F({"reason": "TooManyRequests", "retry_after_seconds": 4}, expect=retry(4.0))],
+        ),
+        scenario(
+            "retry_after_statuses extends to 502",
+            [begin(), F(RA(502, "6"), expect=retry(6.0))],
+            {"retry_after_statuses": [429, 502, 503]},
+        ),
+        scenario(
+            "retryAfterSeconds from the body",
+            [begin(), F({"status": 429, "retry_after_seconds": 7}, expect=retry(7.0))],
+        ),
+        scenario(
+            "retryAfterSeconds read from a Status body",
+            [
+                begin(),
+                F(
+                    {
+                        "status": 429,
+                        "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'),
+                    },
+                    expect=retry(6.0),
+                ),
+            ],
+        ),
+        scenario(
+            "header wins over body",
+            [begin(), F({"status": 429, "retry_after": "3", "retry_after_seconds": 7}, expect=retry(3.0))],
+        ),
+        scenario(
+            "unparseable header falls back to body",
+            [begin(), F({"status": 429, "retry_after": "soon", "retry_after_seconds": 7}, expect=retry(7.0))],
+        ),
+        scenario(
+            "zero retryAfterSeconds is no hint",
+            [begin(), F({"status": 429, "retry_after_seconds": 0}, expect=retry(1.0))],
+        ),
+        scenario(
+            "negative retryAfterSeconds is no hint",
+            [begin(), F({"status": 429, "retry_after_seconds": -3}, expect=retry(1.0))],
+        ),
         scenario("HTTP-date hint", [begin(), F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(6.0))]),
-        scenario("HTTP-date hint after the clock moved", [begin(), F(S503, expect=retry(1.0)), advance(1),
-                 F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(5.0))]),
-        scenario("past HTTP-date is no hint", [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))]),
+        scenario(
+            "HTTP-date hint after the clock moved",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                advance(1),
+                F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(5.0)),
+            ],
+        ),
+        scenario(
+            "past HTTP-date is no hint",
+            [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))],
+        ),
         scenario("Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]),
-        scenario("deadline stops before sleeping past it", [begin(), F(S503, expect=retry(1.0)), advance(1),
-                 F(S503, expect=retry(2.0)), advance(2), F(S503, expect=give_up("Deadline"))],
-                 {"deadline": 5, "max_retries": 10}),
-        scenario("deadline reached exactly is allowed", [begin(), F(S503, expect=retry(1.0)), advance(1),
-                 F(S503, expect=retry(2.0))], {"deadline": 3}),
-        scenario("deadline counts a capped hint", [begin(), F(RA(429, "20"), expect=give_up("Deadline"))], {"deadline": 10}),
-        scenario("budget reserve runs out", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
-                 F(S503, expect=give_up("BudgetExhausted"))],
-                 {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}}),
-        scenario("budget refills after its window", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
-                 F(S503, expect=give_up("BudgetExhausted")), advance(2), begin("b"), F(S503, "b", retry(1.0)),
-                 F(S503, "b", retry(2.0)), F(S503, "b", give_up("BudgetExhausted"))],
-                 {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}}),
-        scenario("first attempts deposit into the budget", [begin("a"), begin("b"), begin("c"), begin("d"),
-                 F(S503, "a", retry(1.0)), F(S503, "b", retry(1.0)), F(S503, "c", give_up("BudgetExhausted")),
-                 begin("e"), begin("f"), F(S503, "d", retry(1.0))],
-                 {"budget": {"ratio": 0.5, "min_per_second": 0, "ttl": 10}}),
-        scenario("budget off never refuses", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
-                 F(S503, expect=retry(4.0)), F(S503, expect=retry(8.0)), F(S503, expect=give_up("MaxRetries"))],
-                 {"max_retries": 4, "budget": None}),
-        scenario("breaker opens after the threshold", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("CircuitOpen")),
-                 begin("b"), F(S503, "b", give_up("CircuitOpen"))],
-                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
-        scenario("breaker: open, half-open probe, closed", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("CircuitOpen")),
-                 advance(10), begin("b"), F(S503, "b", retry(1.0)), succeed("b", attempts=2),
-                 begin("c"), F(S503, "c", retry(1.0)), succeed("c")],
-                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
-        scenario("breaker: one probe at a time, a failed probe reopens", [begin(), F(S503, expect=retry(1.0)),
-                 F(S503, expect=give_up("CircuitOpen")), advance(10), begin("b"), F(S503, "b", retry(1.0)),
-                 begin("c"), F(S503, "c", give_up("CircuitOpen")), F(S503, "b", give_up("CircuitOpen")),
-                 advance(10), begin("d"), F(S503, "d", retry(1.0))],
-                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
-        scenario("breaker: a non-retryable answer resets the count", [begin(), F(S503, expect=retry(1.0)),
-                 F({"status": 404}, expect=give_up("NonRetryable")), begin("b"), F(S503, "b", retry(1.0))],
-                 {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}}),
-        scenario("POST reset without recovery is not retried", [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))]),
-        scenario("POST 503 without recovery is not retried", [begin(verb="POST"), F(S503, expect=give_up("NotIdempotent"))]),
+        scenario(
+            "deadline stops before sleeping past it",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                advance(1),
+                F(S503, expect=retry(2.0)),
+                advance(2),
+                F(S503, expect=give_up("Deadline")),
+            ],
+            {"deadline": 5, "max_retries": 10},
+        ),
+        scenario(
+            "deadline reached exactly is allowed",
+            [begin(), F(S503, expect=retry(1.0)), advance(1), F(S503, expect=retry(2.0))],
+            {"deadline": 3},
+        ),
+        scenario(
+            "deadline counts a capped hint",
+            [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
+            {"deadline": 10},
+        ),
+        scenario(
+            "budget reserve runs out",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                F(S503, expect=give_up("BudgetExhausted")),
+            ],
+            {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}},
+        ),
+        scenario(
+            "budget refills after its window",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                F(S503, expect=give_up("BudgetExhausted")),
+                advance(2),
+                begin("b"),
+                F(S503, "b", retry(1.0)),
+                F(S503, "b", retry(2.0)),
+                F(S503, "b", give_up("BudgetExhausted")),
+            ],
+            {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}},
+        ),
+        scenario(
+            "first attempts deposit into the budget",
+            [
+                begin("a"),
+                begin("b"),
+                begin("c"),
+                begin("d"),
+                F(S503, "a", retry(1.0)),
+                F(S503, "b", retry(1.0)),
+                F(S503, "c", give_up("BudgetExhausted")),
+                begin("e"),
+                begin("f"),
+                F(S503, "d", retry(1.0)),
+            ],
+            {"budget": {"ratio": 0.5, "min_per_second": 0, "ttl": 10}},
+        ),
+        scenario(
+            "budget off never refuses",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                F(S503, expect=retry(4.0)),
+                F(S503, expect=retry(8.0)),
+                F(S503, expect=give_up("MaxRetries")),
+            ],
+            {"max_retries": 4, "budget": None},
+        ),
+        scenario(
+            "breaker opens after the threshold",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=give_up("CircuitOpen")),
+                begin("b"),
+                F(S503, "b", give_up("CircuitOpen")),
+            ],
+            {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}},
+        ),
+        scenario(
+            "breaker: open, half-open probe, closed",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=give_up("CircuitOpen")),
+                advance(10),
+                begin("b"),
+                F(S503, "b", retry(1.0)),
+                succeed("b", attempts=2),
+                begin("c"),
+                F(S503, "c", retry(1.0)),
+                succeed("c"),
+            ],
+            {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}},
+        ),
+        scenario(
+            "breaker: one probe at a time, a failed probe reopens",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=give_up("CircuitOpen")),
+                advance(10),
+                begin("b"),
+                F(S503, "b", retry(1.0)),
+                begin("c"),
+                F(S503, "c", give_up("CircuitOpen")),
+                F(S503, "b", give_up("CircuitOpen")),
+                advance(10),
+                begin("d"),
+                F(S503, "d", retry(1.0)),
+            ],
+            {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}},
+        ),
+        scenario(
+            "breaker: a non-retryable answer resets the count",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F({"status": 404}, expect=give_up("NonRetryable")),
+                begin("b"),
+                F(S503, "b", retry(1.0)),
+            ],
+            {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}},
+        ),
+        scenario(
+            "POST reset without recovery is not retried",
+            [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))],
+        ),
+        scenario(
+            "POST 503 without recovery is not retried",
+            [begin(verb="POST"), F(S503, expect=give_up("NotIdempotent"))],
+        ),
         scenario("POST refused is retried", [begin(verb="POST"), F(REFUSED, expect=retry(1.0))]),
         scenario("POST 429 is retried", [begin(verb="POST"), F({"status": 429}, expect=retry(1.0))]),
-        scenario("PATCH timeout is not retried", [begin(verb="PATCH"), F({"timeout": True}, expect=give_up("NotIdempotent"))]),
-        scenario("PATCH declared idempotent is retried", [begin(verb="PATCH", recovery="idempotent"),
-                 F({"timeout": True}, expect=retry(1.0))]),
+        scenario(
+            "PATCH timeout is not retried",
+            [begin(verb="PATCH"), F({"timeout": True}, expect=give_up("NotIdempotent"))],
+        ),
+        scenario(
+            "PATCH declared idempotent is retried",
+            [begin(verb="PATCH", recovery="idempotent"), F({"timeout": True}, expect=retry(1.0))],
+        ),
         scenario("PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]),
         scenario("unknown verb: the caller vouches", [begin(verb="UNKNOWN"), F(RESET, expect=retry(1.0))]),
-        scenario("unknown call verb uses the failure's verb", [begin(verb="UNKNOWN"),
-                 F({"codes": ["ECONNRESET"], "verb": "POST"}, expect=give_up("NotIdempotent"))]),
-        scenario("create: lost response then AlreadyExists reads back", [begin(verb="POST", recovery="create"),
-                 F(RESET, expect=retry(1.0)), F(EXISTS, expect={"decision": "read_back"}),
-                 {"op": "recovered", "call": "a"}]),
-        scenario("create: 504 then AlreadyExists reads back", [begin(verb="POST", recovery="create"),
-                 F({"status": 504}, expect=retry(1.0)), F(EXISTS, expect={"decision": "read_back"}),
-                 {"op": "not_ours", "call": "a"}]),
-        scenario("create: AlreadyExists on the first attempt is a real conflict", [begin(verb="POST", recovery="create"),
-                 F(EXISTS, expect=give_up("NonRetryable"))]),
-        scenario("create: 429 never applied, so AlreadyExists is real", [begin(verb="POST", recovery="create"),
-                 F({"status": 429}, expect=retry(1.0)), F(EXISTS, expect=give_up("NonRetryable"))]),
-        scenario("create: refused never applied, so AlreadyExists is real", [begin(verb="POST", recovery="create"),
-                 F(REFUSED, expect=retry(1.0)), F(EXISTS, expect=give_up("NonRetryable"))]),
-        scenario("generateName create: a reset means look before retrying", [begin(verb="POST", recovery="create_generated"),
-                 F(RESET, expect={"decision": "check_then_retry", "delay": 1.0}), {"op": "recovered", "call": "a"}]),
-        scenario("generateName create: nothing found, retried, then created", [begin(verb="POST", recovery="create_generated"),
-                 F({"status": 504}, expect={"decision": "check_then_retry", "delay": 1.0}),
-                 F({"status": 429}, expect={"decision": "check_then_retry", "delay": 2.0}), succeed(attempts=3)]),
-        scenario("generateName create: a 429 alone needs no check", [begin(verb="POST", recovery="create_generated"),
-                 F({"status": 429}, expect=retry(1.0)), succeed(attempts=2)]),
-        scenario("generateName create: the checks count as retries", [begin(verb="POST", recovery="create_generated")]
-                 + [F(RESET, expect={"decision": "check_then_retry", "delay": d}) for d in (1.0, 2.0, 4.0)]
-                 + [F(RESET, expect=give_up("MaxRetries"))]),
-        scenario("create without ownership adopts any AlreadyExists", [begin(verb="POST", recovery="create_adopt"),
-                 F(EXISTS, expect={"decision": "read_back"})]),
-        scenario("create: reason in the body", [begin(verb="POST", recovery="create"), F(RESET, expect=retry(1.0)),
-                 F({"status": 409, "body": STATUS_BODY("AlreadyExists", 409)}, expect={"decision": "read_back"})]),
-        scenario("create: Conflict is not AlreadyExists", [begin(verb="POST", recovery="create"), F(RESET, expect=retry(1.0)),
-                 F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))]),
-        scenario("delete: lost response then NotFound is done", [begin(verb="DELETE", recovery="delete"),
-                 F(RESET, expect=retry(1.0)), F(GONE404, expect={"decision": "done"})]),
-        scenario("delete: 504 then NotFound is done", [begin(verb="DELETE", recovery="delete"),
-                 F({"status": 504}, expect=retry(1.0)), F({"status": 404}, expect={"decision": "done"})]),
-        scenario("delete: a failed UID precondition after a lost response is done", [begin(verb="DELETE", recovery="delete"),
-                 F(RESET, expect=retry(1.0)), F({"status": 409, "reason": "Conflict"}, expect={"decision": "done"})]),
-        scenario("delete: a failed precondition on the first attempt is raised", [begin(verb="DELETE", recovery="delete"),
-                 F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))]),
-        scenario("delete: NotFound on the first attempt is raised", [begin(verb="DELETE", recovery="delete"),
-                 F(GONE404, expect=give_up("NonRetryable"))]),
-        scenario("delete: missing_ok accepts a first NotFound", [begin(verb="DELETE", recovery="delete_missing_ok"),
-                 F(GONE404, expect={"decision": "done"})]),
-        scenario("delete: 429 then NotFound is raised", [begin(verb="DELETE", recovery="delete"),
-                 F({"status": 429}, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))]),
-        scenario("delete without recovery: NotFound after reset is raised", [begin(verb="DELETE"),
-                 F(RESET, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))]),
-        scenario("cancelled is never retried", [begin(), F({"cancelled": True}, expect=give_up("Cancelled"))]),
-        scenario("cancelled after retries", [begin(), F(S503, expect=retry(1.0)),
-                 F({"cancelled": True, "status": 503}, expect=give_up("Cancelled"))]),
-        scenario("cancelled beats recovery", [begin(verb="DELETE", recovery="delete_missing_ok"),
-                 F({"cancelled": True, "status": 404}, expect=give_up("Cancelled"))]),
+        scenario(
+            "unknown call verb uses the failure's verb",
+            [
+                begin(verb="UNKNOWN"),
+                F({"codes": ["ECONNRESET"], "verb": "POST"}, expect=give_up("NotIdempotent")),
+            ],
+        ),
+        scenario(
+            "create: lost response then AlreadyExists reads back",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect={"decision": "read_back"}),
+                {"op": "recovered", "call": "a"},
+            ],
+        ),
+        scenario(
+            "create: 504 then AlreadyExists reads back",
+            [
+                begin(verb="POST", recovery="create"),
+                F({"status": 504}, expect=retry(1.0)),
+                F(EXISTS, expect={"decision": "read_back"}),
+                {"op": "not_ours", "call": "a"},
+            ],
+        ),
+        scenario(
+            "create: AlreadyExists on the first attempt is a real conflict",
+            [begin(verb="POST", recovery="create"), F(EXISTS, expect=give_up("NonRetryable"))],
+        ),
+        scenario(
+            "create: 429 never applied, so AlreadyExists is real",
+            [
+                begin(verb="POST", recovery="create"),
+                F({"status": 429}, expect=retry(1.0)),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "create: refused never applied, so AlreadyExists is real",
+            [
+                begin(verb="POST", recovery="create"),
+                F(REFUSED, expect=retry(1.0)),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "generateName create: a reset means look before retrying",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F(RESET, expect={"decision": "check_then_retry", "delay": 1.0}),
+                {"op": "recovered", "call": "a"},
+            ],
+        ),
+        scenario(
+            "generateName create: nothing found, retried, then created",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F({"status": 504}, expect={"decision": "check_then_retry", "delay": 1.0}),
+                F({"status": 429}, expect={"decision": "check_then_retry", "delay": 2.0}),
+                succeed(attempts=3),
+            ],
+        ),
+        scenario(
+            "generateName create: a 429 alone needs no check",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F({"status": 429}, expect=retry(1.0)),
+                succeed(attempts=2),
+            ],
+        ),
+        scenario(
+            "generateName create: the checks count as retries",
+            [begin(verb="POST", recovery="create_generated")]
+            + [F(RESET, expect={"decision": "check_then_retry", "delay": d}) for d in (1.0, 2.0, 4.0)]
+            + [F(RESET, expect=give_up("MaxRetries"))],
+        ),
+        scenario(
+            "create without ownership adopts any AlreadyExists",
+            [begin(verb="POST", recovery="create_adopt"), F(EXISTS, expect={"decision": "read_back"})],
+        ),
+        scenario(
+            "create: reason in the body",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(
+                    {"status": 409, "body": STATUS_BODY("AlreadyExists", 409)},
+                    expect={"decision": "read_back"},
+                ),
+            ],
+        ),
+        scenario(
+            "create: Conflict is not AlreadyExists",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "delete: lost response then NotFound is done",
+            [
+                begin(verb="DELETE", recovery="delete"),
+                F(RESET, expect=retry(1.0)),
+                F(GONE404, expect={"decision": "done"}),
+            ],
+        ),
+        scenario(
+            "delete: 504 then NotFound is done",
+            [
+                begin(verb="DELETE", recovery="delete"),
+                F({"status": 504}, expect=retry(1.0)),
+                F({"status": 404}, expect={"decision": "done"}),
+            ],
+        ),
+        scenario(
+            "delete: a failed UID precondition after a lost response is done",
+            [
+                begin(verb="DELETE", recovery="delete"),
+                F(RESET, expect=retry(1.0)),
+                F({"status": 409, "reason": "Conflict"}, expect={"decision": "done"}),
+            ],
+        ),
+        scenario(
+            "delete: a failed precondition on the first attempt is raised",
+            [
+                begin(verb="DELETE", recovery="delete"),
+                F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "delete: NotFound on the first attempt is raised",
+            [begin(verb="DELETE", recovery="delete"), F(GONE404, expect=give_up("NonRetryable"))],
+        ),
+        scenario(
+            "delete: missing_ok accepts a first NotFound",
+            [begin(verb="DELETE", recovery="delete_missing_ok"), F(GONE404, expect={"decision": "done"})],
+        ),
+        scenario(
+            "delete: 429 then NotFound is raised",
+            [
+                begin(verb="DELETE", recovery="delete"),
+                F({"status": 429}, expect=retry(1.0)),
+                F(GONE404, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "delete without recovery: NotFound after reset is raised",
+            [begin(verb="DELETE"), F(RESET, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))],
+        ),
+        scenario(
+            "cancelled is never retried", [begin(), F({"cancelled": True}, expect=give_up("Cancelled"))]
+        ),
+        scenario(
+            "cancelled after retries",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F({"cancelled": True, "status": 503}, expect=give_up("Cancelled")),
+            ],
+        ),
+        scenario(
+            "cancelled beats recovery",
+            [
+                begin(verb="DELETE", recovery="delete_missing_ok"),
+                F({"cancelled": True, "status": 404}, expect=give_up("Cancelled")),
+            ],
+        ),
         scenario("404 GET is raised", [begin(), F({"status": 404}, expect=give_up("NonRetryable"))]),
         scenario("403 is raised", [begin(), F({"status": 403}, expect=give_up("NonRetryable"))]),
-        scenario("409 Conflict is raised", [begin(verb="PUT"), F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))]),
+        scenario(
+            "409 Conflict is raised",
+            [begin(verb="PUT"), F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))],
+        ),
         scenario("unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]),
         scenario("timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]),
         scenario("user_retryable is retried", [begin(), F({"user_retryable": True}, expect=retry(1.0))]),
-        scenario("connection preset ignores 503", [begin(), F(S503, expect=give_up("NonRetryable"))], {"preset": "connection"}),
-        scenario("connection preset retries resets from 0.5 s", [begin(), F(RESET, expect=retry(0.5)),
-                 F(RESET, expect=retry(1.0)), F(REFUSED, expect=retry(2.0))], {"preset": "connection"}),
-        scenario("mutation preset starts at 2 s", [begin(), F(S503, expect=retry(2.0)), F(S503, expect=retry(4.0))],
-                 {"preset": "mutation"}),
-        scenario("read preset caps at 10 s", [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)),
-                 F(S503, expect=retry(4.0)), F(S503, expect=retry(8.0)), F(S503, expect=retry(10.0))],
-                 {"preset": "read", "max_retries": 5}),
-        scenario("retry_conflict retries a Conflict", [begin(verb="PUT", recovery="retry_conflict"),
-                 F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)), F({"status": 409}, expect=retry(0.01)),
-                 succeed(attempts=3)], {"preset": "conflict"}),
-        scenario("retry_conflict: 5 attempts like client-go DefaultRetry", [begin(verb="PUT", recovery="retry_conflict")]
-                 + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
-                 + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))], {"preset": "conflict"}),
-        scenario("retry_conflict does not retry other 4xx", [begin(verb="PUT", recovery="retry_conflict"),
-                 F({"status": 422, "reason": "Invalid"}, expect=give_up("NonRetryable"))], {"preset": "conflict"}),
-        scenario("without retry_conflict a Conflict is raised", [begin(verb="PUT"),
-                 F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))], {"preset": "conflict"}),
-        scenario("max retries is checked before the budget", [begin(), F(S503, expect=give_up("MaxRetries"))],
-                 {"max_retries": 0, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}}),
-        scenario("not idempotent is checked before max retries", [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))],
-                 {"max_retries": 0}),
-        scenario("deadline is checked before the budget", [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
-                 {"deadline": 10, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}}),
+        scenario(
+            "connection preset ignores 503",
+            [begin(), F(S503, expect=give_up("NonRetryable"))],
+            {"preset": "connection"},
+        ),
+        scenario(
+            "connection preset retries resets from 0.5 s",
+            [
+                begin(),
+                F(RESET, expect=retry(0.5)),
+                F(RESET, expect=retry(1.0)),
+                F(REFUSED, expect=retry(2.0)),
+            ],
+            {"preset": "connection"},
+        ),
+        scenario(
+            "mutation preset starts at 2 s",
+            [begin(), F(S503, expect=retry(2.0)), F(S503, expect=retry(4.0))],
+            {"preset": "mutation"},
+        ),
+        scenario(
+            "read preset caps at 10 s",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                F(S503, expect=retry(4.0)),
+                F(S503, expect=retry(8.0)),
+                F(S503, expect=retry(10.0)),
+            ],
+            {"preset": "read", "max_retries": 5},
+        ),
+        scenario(
+            "retry_conflict retries a Conflict",
+            [
+                begin(verb="PUT", recovery="retry_conflict"),
+                F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)),
+                F({"status": 409}, expect=retry(0.01)),
+                succeed(attempts=3),
+            ],
+            {"preset": "conflict"},
+        ),
+        scenario(
+            "retry_conflict: 5 attempts like client-go DefaultRetry",
+            [begin(verb="PUT", recovery="retry_conflict")]
+            + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
+            + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))],
+            {"preset": "conflict"},
+        ),
+        scenario(
+            "retry_conflict does not retry other 4xx",
+            [
+                begin(verb="PUT", recovery="retry_conflict"),
+                F({"status": 422, "reason": "Invalid"}, expect=give_up("NonRetryable")),
+            ],
+            {"preset": "conflict"},
+        ),
+        scenario(
+            "without retry_conflict a Conflict is raised",
+            [begin(verb="PUT"), F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))],
+            {"preset": "conflict"},
+        ),
+        scenario(
+            "max retries is checked before the budget",
+            [begin(), F(S503, expect=give_up("MaxRetries"))],
+            {"max_retries": 0, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}},
+        ),
+        scenario(
+            "not idempotent is checked before max retries",
+            [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))],
+            {"max_retries": 0},
+        ),
+        scenario(
+            "deadline is checked before the budget",
+            [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
+            {"deadline": 10, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}},
+        ),
     ]
     return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}
 

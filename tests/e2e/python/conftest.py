@@ -11,10 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import k8sretry
 import pytest
 from kubernetes import client, config
-
-import k8sretry
 
 RUN = Path(__file__).resolve().parents[2] / "cluster" / ".run"
 REPORT: dict[str, Any] = {"operations": 0, "faults": Counter(), "duplicates": 0, "started": time.monotonic()}

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from conftest import REPORT, Proxy
+from k8sretry import REQUEST_ID, Policy, delete_idempotent, retry_on_conflict, wrap_client
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-
-from k8sretry import REQUEST_ID, Policy, delete_idempotent, retry_on_conflict, wrap_client
 
 FAST = Policy(max_retries=8, initial_delay=0.05, max_delay=0.5, retry_after_cap=2.0, budget=None)
 
