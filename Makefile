@@ -151,7 +151,8 @@ cluster-down:
 	tests/cluster/down.sh
 
 # End-to-end against the real apiserver through the fault proxy; always tears the cluster down.
-test-e2e: py-env
+test-e2e: py-env node
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
-	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python; \
+	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
+	  node --test tests/e2e/node/; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc

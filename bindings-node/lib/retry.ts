@@ -131,6 +131,8 @@ export class Retrier {
     const call = new native.NativeCall(this.policy.native, this.name, this.verb, this.recovery, performance.now() - started);
     const earlier: unknown[] = [];
     let err = first;
+    // Set when a read-back failed: the pending request is then the read, not the call.
+    let readingFor: unknown = undefined;
     for (;;) {
       const failure = failureFrom(err, this.verb);
       if (signal?.aborted) failure.cancelled = true;
@@ -144,15 +146,26 @@ export class Retrier {
           this.emit(call.onFailure({ cancelled: true, errorType: 'AbortError', message: 'aborted' }).events);
           throw abort;
         }
-        try {
-          if (decision.action === 'check_then_retry' && this.readBack) {
-            // A generateName create may have written: look for ours before creating again.
-            const found = await this.readBack(err);
-            if (found !== undefined && found !== null) {
-              this.emit(call.onRecovered());
-              return found as T;
-            }
+        // A generateName create that may have written, or a read-back that failed: look first.
+        if (this.readBack && (readingFor !== undefined || decision.action === 'check_then_retry')) {
+          let found: unknown;
+          try {
+            found = await this.readBack(err);
+          } catch (readErr) {
+            err = readErr;
+            continue;
           }
+          if (found !== undefined && found !== null) {
+            this.emit(call.onRecovered());
+            return found as T;
+          }
+          if (readingFor !== undefined) {
+            this.emit(call.onNotOurs());
+            attachInfo(readingFor, { attempts: call.attempts, reason: 'NonRetryable', earlier });
+            throw readingFor;
+          }
+        }
+        try {
           const value = await attempt(call.attempts - 1);
           this.emit(call.onSuccess());
           return value;
@@ -167,8 +180,8 @@ export class Retrier {
         try {
           found = await this.readBack(err);
         } catch (readErr) {
-          // The read itself failed: the engine decides on it like on any attempt. A retried create
-          // can only meet AlreadyExists again and read back again.
+          // The read itself failed: the engine decides on that failure, and a retry repeats the read.
+          readingFor = err;
           err = readErr;
           continue;
         }
@@ -178,8 +191,9 @@ export class Retrier {
         }
         this.emit(call.onNotOurs());
       }
-      attachInfo(err, { attempts: call.attempts, reason: decision.reason ?? 'NonRetryable', earlier });
-      throw err;
+      const raised = readingFor ?? err;
+      attachInfo(raised, { attempts: call.attempts, reason: decision.reason ?? 'NonRetryable', earlier });
+      throw raised;
     }
   }
 }

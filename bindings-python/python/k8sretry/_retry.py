@@ -91,18 +91,22 @@ class Retrier:
         call = self._call(started)
         sleep = self.sleep or time.sleep
         earlier: list[BaseException] = []
+        reading_for: BaseException | None = None  # set when a read-back failed: the read is pending
         while True:
             action, delay, reason = self._decide(call, exc)
             if action in ("retry", "check_then_retry"):
                 earlier.append(exc)
                 sleep(delay)
-                try:
-                    if action == "check_then_retry" and self.read_back is not None:
-                        # A generateName create may have written: look for ours before creating again.
+                # A generateName create that may have written, or a read-back that failed: look first.
+                if self.read_back is not None and (reading_for is not None or action == "check_then_retry"):
+                    try:
                         found = self.read_back(exc)
-                        if found is not None:
-                            call.on_recovered()
-                            return found  # type: ignore[no-any-return]
+                    except BaseException as read_exc:
+                        exc = read_exc
+                        continue
+                    if found is not None or reading_for is not None:
+                        return self._finish_read_back(call, reading_for or exc, found)  # type: ignore[no-any-return]
+                try:
                     result = attempt()
                 except BaseException as next_exc:
                     exc = next_exc
@@ -115,13 +119,13 @@ class Retrier:
                 try:
                     found = self.read_back(exc)
                 except BaseException as read_exc:
-                    # The read itself failed: the engine decides on it like on any attempt. A retried
-                    # create can only meet AlreadyExists again and read back again.
-                    exc = read_exc
+                    # The read itself failed: the engine decides on that failure; a retry repeats the read.
+                    reading_for, exc = exc, read_exc
                     continue
                 return self._finish_read_back(call, exc, found)  # type: ignore[no-any-return]
-            _gave_up(exc, call, reason, earlier)
-            raise exc
+            raised = reading_for or exc
+            _gave_up(raised, call, reason, earlier)
+            raise raised
 
     def _finish_read_back(self, call: _native.Call, exc: BaseException, found: Any) -> Any:
         if found is None:
@@ -158,6 +162,7 @@ class Retrier:
     ) -> Any:
         call = self._call(started)
         earlier: list[BaseException] = []
+        reading_for: BaseException | None = None  # set when a read-back failed: the read is pending
         while True:
             action, delay, reason = self._decide(call, exc)
             if action in ("retry", "check_then_retry"):
@@ -166,14 +171,17 @@ class Retrier:
                 slept = (self.sleep or asyncio.sleep)(delay)
                 if inspect.isawaitable(slept):
                     await slept
-                try:
-                    if action == "check_then_retry" and self.read_back is not None:
+                if self.read_back is not None and (reading_for is not None or action == "check_then_retry"):
+                    try:
                         found = self.read_back(exc)
                         if inspect.isawaitable(found):
                             found = await found
-                        if found is not None:
-                            call.on_recovered()
-                            return found
+                    except BaseException as read_exc:
+                        exc = read_exc
+                        continue
+                    if found is not None or reading_for is not None:
+                        return self._finish_read_back(call, reading_for or exc, found)
+                try:
                     result = attempt()
                     if inspect.isawaitable(result):
                         result = await result
@@ -190,11 +198,12 @@ class Retrier:
                     if inspect.isawaitable(found):
                         found = await found
                 except BaseException as read_exc:
-                    exc = read_exc  # decided on like any attempt (see after_sync_failure)
+                    reading_for, exc = exc, read_exc  # decided on like any attempt; a retry repeats the read
                     continue
                 return self._finish_read_back(call, exc, found)
-            _gave_up(exc, call, reason, earlier)
-            raise exc
+            raised = reading_for or exc
+            _gave_up(raised, call, reason, earlier)
+            raise raised
 
 
 def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:

@@ -1,0 +1,150 @@
+// The real @kubernetes/client-node 1.4, wrapped by k8sretry, against a real kube-apiserver behind
+// the fault proxy of tests/cluster (make test-e2e starts both).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
+
+const pkg = new URL('../../../bindings-node/', import.meta.url);
+const require = createRequire(new URL('package.json', pkg));
+const k8s = require('@kubernetes/client-node');
+const { Policy, REQUEST_ID, metricsText, withRetryClient } = require(new URL('dist/cjs/index.js', pkg).pathname);
+
+const env = Object.fromEntries(
+  readFileSync(new URL('../../cluster/.run/env', import.meta.url), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+);
+const FAST = new Policy({ maxRetries: 8, initialDelay: 0.05, maxDelay: 0.5, retryAfterCap: 2, budget: false });
+const report = { operations: 0, faults: {}, duplicates: 0, started: Date.now() };
+
+function control(method, path, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, rejectUnauthorized: false }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => resolve(JSON.parse(data)));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+async function plan(rules, seed = 1) {
+  for (const e of await control('GET', 'log')) report.faults[e.fault] = (report.faults[e.fault] ?? 0) + 1;
+  await control('PUT', 'plan', { seed, rules });
+}
+
+function client(kubeconfig) {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return kc.makeApiClient(k8s.CoreV1Api);
+}
+const direct = client(env.KUBECONFIG);
+const faulted = client(env.KUBECONFIG_PROXY);
+
+async function namespace() {
+  const name = `e2e-node-${randomUUID().slice(0, 8)}`;
+  await direct.createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+before(() => plan([]));
+after(async () => {
+  await plan([]);
+  const lines = metricsText().split('\n');
+  const sum = (prefix, containing = '') =>
+    lines.filter((l) => l.startsWith(prefix) && l.includes(containing)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+  const faults = Object.entries(report.faults).map(([k, v]) => `${k} ${v}`).join(', ');
+  console.log('=== k8sretry e2e report (Node @kubernetes/client-node 1.4) ===');
+  console.log(`operations: ${report.operations}`);
+  console.log(`faults injected: ${Object.values(report.faults).reduce((a, b) => a + b, 0)} (${faults})`);
+  console.log(`retries: ${sum('k8sretry_retries_total')}`);
+  console.log(`recovered lost responses: ${sum('k8sretry_calls_total', 'outcome="recovered"')}`);
+  console.log(`duplicates: ${report.duplicates}`);
+  console.log(`time: ${((Date.now() - report.started) / 1000).toFixed(1)} s`);
+});
+
+test('mixed operations under >= 30% faults end correctly: nothing lost, nothing twice', async () => {
+  const ns = await namespace();
+  const api = withRetryClient(faulted, { policy: FAST, logger: null });
+  await plan(
+    [
+      { method: 'POST', path: '/(configmaps|secrets)$', fault: 'drop_after', probability: 0.2 },
+      { method: 'POST', path: '/(configmaps|secrets)$', fault: 'drop_before', probability: 0.12 },
+      { method: 'POST', path: '/(configmaps|secrets)$', fault: '503', probability: 0.1 },
+      { method: 'GET', path: '/configmaps/', fault: '503', probability: 0.2 },
+      { method: 'GET', path: '', fault: 'drop_before', probability: 0.1 },
+      { method: 'PUT', path: '/configmaps/', fault: 'drop_after', probability: 0.2 },
+      { method: 'PUT', path: '/configmaps/', fault: '504', probability: 0.1 },
+      { method: 'PATCH', path: '', fault: '429', probability: 0.3 },
+      { method: 'DELETE', path: '', fault: 'drop_after', probability: 0.2 },
+      { method: 'DELETE', path: '', fault: 'drop_before', probability: 0.1 },
+    ],
+    5,
+  );
+  const names = Array.from({ length: 45 }, (_, i) => `cm-${i}`);
+  let ops = 0;
+  for (const [i, name] of names.entries()) {
+    await api.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name }, data: { v: '1' } } });
+    assert.deepEqual((await api.readNamespacedConfigMap({ name, namespace: ns })).data, { v: '1' });
+    await api.replaceNamespacedConfigMap({ name, namespace: ns, body: { metadata: { name }, data: { v: '2' } } });
+    await api.patchNamespacedConfigMap(
+      { name, namespace: ns, body: { metadata: { labels: { patched: 'yes' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    ops += 4;
+    if (i % 3 === 0) {
+      await api.deleteNamespacedConfigMap({ name, namespace: ns });
+      ops += 1;
+    }
+  }
+  for (let i = 0; i < 15; i += 1) {
+    await api.createNamespacedSecret({ namespace: ns, body: { metadata: { generateName: 'gen-' }, stringData: { k: 'v' } } });
+    ops += 1;
+  }
+  report.operations += ops;
+  const stats = await control('GET', 'stats');
+  await plan([]);
+  const configmaps = (await direct.listNamespacedConfigMap({ namespace: ns })).items;
+  assert.deepEqual(configmaps.map((c) => c.metadata.name).sort(), names.filter((_, i) => i % 3 !== 0).sort());
+  for (const cm of configmaps) assert.deepEqual([cm.data, cm.metadata.labels], [{ v: '2' }, { patched: 'yes' }]);
+  const secrets = (await direct.listNamespacedSecret({ namespace: ns })).items;
+  const ids = new Set(secrets.map((s) => s.metadata.annotations[REQUEST_ID]));
+  report.duplicates += secrets.length - ids.size;
+  assert.equal(secrets.length, 15);
+  assert.equal(ids.size, 15);
+  assert.ok(ops >= 200);
+  const faults = Object.values(stats.faults).reduce((a, b) => a + b, 0);
+  assert.ok(faults / stats.requests >= 0.3, JSON.stringify(stats));
+});
+
+test('lost creates are recovered; somebody else\'s object is never adopted', async () => {
+  const ns = await namespace();
+  await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'theirs' }, data: { owner: 'them' } } });
+  const api = withRetryClient(faulted, { policy: FAST, logger: null });
+  await plan([{ method: 'POST', path: '/configmaps$', fault: 'drop_after', count: 2 }]);
+  await api.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'lost' } } });
+  const generated = await api.createNamespacedConfigMap({ namespace: ns, body: { metadata: { generateName: 'lost-' } } });
+  await plan([{ method: 'POST', path: '/configmaps$', fault: 'drop_before', count: 1 }]);
+  await assert.rejects(api.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'theirs' } } }), (e) => e.code === 409);
+  report.operations += 3;
+  const names = (await direct.listNamespacedConfigMap({ namespace: ns })).items.map((c) => c.metadata.name).sort();
+  assert.deepEqual(names, ['lost', 'theirs', generated.metadata.name].sort());
+  assert.deepEqual((await direct.readNamespacedConfigMap({ name: 'theirs', namespace: ns })).data, { owner: 'them' });
+});
+
+test('a lost delete is done; a watch is never retried', async () => {
+  const ns = await namespace();
+  await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'gone' } } });
+  const api = withRetryClient(faulted, { policy: FAST, logger: null });
+  await plan([{ method: 'DELETE', path: '/configmaps/gone', fault: 'drop_after', count: 1 }]);
+  assert.equal(await api.deleteNamespacedConfigMap({ name: 'gone', namespace: ns }), undefined);
+  await assert.rejects(direct.readNamespacedConfigMap({ name: 'gone', namespace: ns }), (e) => e.code === 404);
+  await plan([{ method: 'GET', path: '/configmaps', fault: '503', count: 1 }]);
+  await assert.rejects(api.listNamespacedConfigMap({ namespace: ns, watch: true, timeoutSeconds: 1 }), (e) => e.code === 503);
+  assert.equal((await control('GET', 'stats')).requests, 1);
+  report.operations += 2;
+});
