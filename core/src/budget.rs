@@ -1,12 +1,15 @@
 //! Retry budget (DESIGN §2.6): retries stay a fraction of first attempts during an outage.
 //!
-//! Every first attempt deposits `ratio` tokens, every retry withdraws one, and a reserve of
-//! `min_per_second * ttl` tokens keeps low-traffic callers retrying. Deposits and withdrawals
-//! count for `ttl` (a sliding window of ten slots), so the budget refills as time passes.
+//! Every first attempt deposits `ratio` tokens and every retry withdraws one; deposits and
+//! withdrawals count for `ttl` (a sliding window of ten slots), so the budget refills as time
+//! passes. `min_per_second * ttl` is a floor, not an addition: the tokens available are
+//! `max(deposits, floor) - withdrawals`, so under a full outage at a high rate retries stay at
+//! `ratio` of first attempts, and a quiet caller can still make `min_per_second` retries.
 //!
-//! Lock-free: each slot is one `AtomicU64` packing the slot's epoch (high 32 bits) and its
-//! balance in milli-tokens (low 32 bits, signed), updated with compare-and-swap. Two threads
-//! racing for the last token may both get it: the budget bounds load, it is not an allowance.
+//! Lock-free: each slot is one `AtomicU64` packing the slot's epoch (high 32 bits) and its count
+//! in milli-tokens (low 32 bits), updated with compare-and-swap; deposits and withdrawals have
+//! their own slots. Two threads racing for the last token may both get it: the budget bounds
+//! load, it is not an allowance.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,8 +25,9 @@ pub struct RetryBudget {
     ttl: Duration,
     slot_nanos: u64,
     deposit_milli: i64,
-    reserve_milli: i64,
-    slots: [AtomicU64; SLOTS],
+    floor_milli: i64,
+    deposits: [AtomicU64; SLOTS],
+    withdrawals: [AtomicU64; SLOTS],
 }
 
 impl RetryBudget {
@@ -48,15 +52,16 @@ impl RetryBudget {
             ttl
         };
         let slot_nanos = (ttl.as_nanos() / SLOTS as u128).clamp(1, u64::MAX as u128) as u64;
-        let reserve = f64::from(min_per_second) * ttl.as_secs_f64() * MILLI as f64;
+        let floor = f64::from(min_per_second) * ttl.as_secs_f64() * MILLI as f64;
         RetryBudget {
             ratio,
             min_per_second,
             ttl,
             slot_nanos,
             deposit_milli: (ratio * MILLI as f64).round().min(i32::MAX as f64) as i64,
-            reserve_milli: reserve.min(i64::MAX as f64 / 2.0) as i64,
-            slots: Default::default(),
+            floor_milli: floor.min(i64::MAX as f64 / 2.0) as i64,
+            deposits: Default::default(),
+            withdrawals: Default::default(),
         }
     }
 
@@ -87,7 +92,7 @@ impl RetryBudget {
     /// Records a first attempt at monotonic time `now`.
     pub fn deposit(&self, now: Duration) {
         if self.deposit_milli > 0 {
-            self.add(now, self.deposit_milli);
+            self.add(&self.deposits, now, self.deposit_milli);
         }
     }
 
@@ -96,7 +101,7 @@ impl RetryBudget {
         if self.balance_milli(now) < MILLI {
             return false;
         }
-        self.add(now, -MILLI);
+        self.add(&self.withdrawals, now, MILLI);
         true
     }
 
@@ -111,24 +116,28 @@ impl RetryBudget {
     }
 
     fn balance_milli(&self, now: Duration) -> i64 {
+        let deposited = self.sum(&self.deposits, now);
+        deposited.max(self.floor_milli) - self.sum(&self.withdrawals, now)
+    }
+
+    /// The milli-tokens counted in `slots` within the window ending at `now`.
+    fn sum(&self, slots: &[AtomicU64; SLOTS], now: Duration) -> i64 {
         let current = self.slot_id(now);
-        let in_window: i64 = self
-            .slots
+        slots
             .iter()
             .map(|slot| unpack(slot.load(Ordering::Acquire)))
             .filter(|(epoch, _)| current.wrapping_sub(*epoch) < SLOTS as u32)
             .map(|(_, value)| i64::from(value))
-            .sum();
-        self.reserve_milli + in_window
+            .sum()
     }
 
-    fn add(&self, now: Duration, amount: i64) {
+    fn add(&self, slots: &[AtomicU64; SLOTS], now: Duration, amount: i64) {
         let id = self.slot_id(now);
-        let slot = &self.slots[id as usize % SLOTS];
+        let slot = &slots[id as usize % SLOTS];
         let _ = slot.fetch_update(Ordering::AcqRel, Ordering::Acquire, |packed| {
             let (epoch, value) = unpack(packed);
             let base = if epoch == id { i64::from(value) } else { 0 };
-            let next = (base + amount).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            let next = (base + amount).clamp(0, i64::from(i32::MAX)) as i32;
             Some(pack(id, next))
         });
     }
@@ -147,19 +156,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reserve_then_ratio_then_refill() {
+    fn the_floor_then_the_ratio_then_refill() {
         let b = RetryBudget::new(0.5, 1, Duration::from_secs(2));
         let t0 = Duration::from_secs(100);
-        assert_eq!(b.balance(t0), 2.0);
+        assert_eq!(b.balance(t0), 2.0, "the floor");
         assert!(b.try_withdraw(t0));
         assert!(b.try_withdraw(t0));
         assert!(!b.try_withdraw(t0));
+        // Deposits below the floor add nothing: the floor is a minimum, not a bonus.
         b.deposit(t0);
         b.deposit(t0);
-        assert!(b.try_withdraw(t0));
         assert!(!b.try_withdraw(t0));
+        for _ in 0..4 {
+            b.deposit(t0);
+        }
+        assert_eq!(b.balance(t0), 1.0, "6 deposits of 0.5 = 3 tokens, 2 taken");
         // After the window, old withdrawals no longer count.
         assert_eq!(b.balance(t0 + Duration::from_secs(2)), 2.0);
+    }
+
+    #[test]
+    fn at_a_high_rate_retries_are_the_ratio_of_first_attempts() {
+        let b = RetryBudget::new(0.2, 10, Duration::from_secs(10));
+        let mut retries = 0;
+        for i in 0..1000u64 {
+            let now = Duration::from_millis(i * 10); // 100 first attempts per second for 10 s
+            b.deposit(now);
+            while b.try_withdraw(now) {
+                retries += 1;
+            }
+        }
+        assert!(
+            (195..=205).contains(&retries),
+            "{retries} retries for 1000 first attempts"
+        );
     }
 
     #[test]

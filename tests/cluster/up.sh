@@ -33,13 +33,18 @@ log "etcd on 127.0.0.1:$etcd_port"
 echo $! > "$run/etcd.pid"
 
 log "kube-apiserver on https://127.0.0.1:$api_port"
-"$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$run/certs" \
-  --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$run/certs/sa.key" \
-  --service-account-signing-key-file "$run/certs/sa.key" --service-cluster-ip-range 10.0.0.0/24 \
-  --authorization-mode AlwaysAllow --token-auth-file "$run/tokens.csv" \
-  --disable-admission-plugins ServiceAccount \
-  > "$run/apiserver.log" 2>&1 &
+# Written to a script so apiserver.sh can stop and restart it on the same port (outage tests).
+cat > "$run/apiserver.sh" <<CMD
+#!/usr/bin/env bash
+exec "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \\
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$run/certs" \\
+  --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$run/certs/sa.key" \\
+  --service-account-signing-key-file "$run/certs/sa.key" --service-cluster-ip-range 10.0.0.0/24 \\
+  --authorization-mode AlwaysAllow --token-auth-file "$run/tokens.csv" \\
+  --disable-admission-plugins ServiceAccount
+CMD
+chmod +x "$run/apiserver.sh"
+"$run/apiserver.sh" >> "$run/apiserver.log" 2>&1 &
 echo $! > "$run/apiserver.pid"
 
 for i in $(seq 1 120); do

@@ -107,4 +107,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     recovered = total("k8sretry_calls_total", 'outcome="recovered"')
     terminalreporter.write_line(f"recovered lost responses: {recovered}")
     terminalreporter.write_line(f"duplicates: {REPORT['duplicates']}")
+    if "outage" in REPORT:
+        terminalreporter.write_line(REPORT["outage"])
     terminalreporter.write_line(f"time: {time.monotonic() - REPORT['started']:.1f} s")
