@@ -88,7 +88,7 @@ test-c-install: stage
 GO_ENV := GOFLAGS=-mod=mod GOTOOLCHAIN=local PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
 
 test-go: stage
-	@test -z "$$(gofmt -l bindings-go examples/go)" || { gofmt -l bindings-go examples/go; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l bindings-go examples/go tests/e2e/go)" || { gofmt -l bindings-go examples/go tests/e2e/go; echo "gofmt needed"; exit 1; }
 	cd bindings-go && $(GO_ENV) go vet ./...
 	cd bindings-go && $(GO_ENV) go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS|panic)|_test.go'; exit $${PIPESTATUS[0]}
 	cd examples/go && $(GO_ENV) go run .
@@ -151,8 +151,9 @@ cluster-down:
 	tests/cluster/down.sh
 
 # End-to-end against the real apiserver through the fault proxy; always tears the cluster down.
-test-e2e: py-env node
+test-e2e: py-env node stage
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
-	  node --test tests/e2e/node/; \
+	  node --test tests/e2e/node/ && \
+	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}); \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
