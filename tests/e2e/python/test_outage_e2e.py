@@ -94,10 +94,13 @@ def test_outage_amplification_with_and_without_the_budget(
     with_budget = asyncio.run(load(env["KUBECONFIG"], namespace, common, budget))
     without = asyncio.run(load(env["KUBECONFIG"], namespace, common, None))
     REPORT["operations"] += with_budget["calls"] + without["calls"]
+
+    def figure(run: dict[str, Any]) -> str:
+        return f"{run['amplification']:.2f} ({run['attempts_during']}/{run['first_attempts_during']})"
+
     REPORT["outage"] = (
-        f"outage 10 s at {RATE} calls/s: attempts per first attempt {with_budget['amplification']:.2f} with the "
-        f"budget ({with_budget['attempts_during']}/{with_budget['first_attempts_during']}), "
-        f"{without['amplification']:.2f} without ({without['attempts_during']}/{without['first_attempts_during']})"
+        f"outage 10 s at {RATE} calls/s: attempts per first attempt {figure(with_budget)} with the budget, "
+        f"{figure(without)} without"
     )
     print(REPORT["outage"])
     assert with_budget["first_attempts_during"] >= 0.9 * RATE * OUTAGE
