@@ -6,7 +6,7 @@ import asyncio
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from . import _native
@@ -18,6 +18,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Sleep = Callable[[float], Any]
 ReadBack = Callable[[BaseException], Any]
+
+# The effects the shared loop asks its driver for.
+SLEEP, READ, ATTEMPT = range(3)
 
 
 def _note(exc: BaseException, text: str) -> None:
@@ -87,45 +90,62 @@ class Retrier:
         self.policy._native.succeeded(self.name)
         return result
 
-    def after_sync_failure(self, attempt: Callable[[], T], exc: BaseException, started: float) -> T:
-        call = self._call(started)
-        sleep = self.sleep or time.sleep
+    def _steps(self, call: _native.Call, exc: BaseException) -> Generator[tuple[int, Any], Any, Any]:
+        """The loop after a failed first attempt, as a generator of effects shared by the sync and
+        async drivers: it yields `(SLEEP, seconds)`, `(READ, exc)` or `(ATTEMPT, None)` and gets back
+        `(True, result)` or `(False, exception)` for the last two. Its return value is the call's."""
         earlier: list[BaseException] = []
         reading_for: BaseException | None = None  # set when a read-back failed: the read is pending
         while True:
             action, delay, reason = self._decide(call, exc)
             if action in ("retry", "check_then_retry"):
                 earlier.append(exc)
-                sleep(delay)
+                yield SLEEP, delay
                 # A generateName create that may have written, or a read-back that failed: look first.
                 if self.read_back is not None and (reading_for is not None or action == "check_then_retry"):
-                    try:
-                        found = self.read_back(exc)
-                    except BaseException as read_exc:
-                        exc = read_exc
+                    ok, found = yield READ, exc
+                    if not ok:
+                        exc = found
                         continue
                     if found is not None or reading_for is not None:
-                        return self._finish_read_back(call, reading_for or exc, found)  # type: ignore[no-any-return]
-                try:
-                    result = attempt()
-                except BaseException as next_exc:
-                    exc = next_exc
+                        return self._finish_read_back(call, reading_for or exc, found)
+                ok, result = yield ATTEMPT, None
+                if not ok:
+                    exc = result
                     continue
                 call.on_success()
                 return result
             if action == "done":
-                return None  # type: ignore[return-value]
+                return None
             if action == "read_back" and self.read_back is not None:
-                try:
-                    found = self.read_back(exc)
-                except BaseException as read_exc:
+                ok, found = yield READ, exc
+                if not ok:
                     # The read itself failed: the engine decides on that failure; a retry repeats the read.
-                    reading_for, exc = exc, read_exc
+                    reading_for, exc = exc, found
                     continue
-                return self._finish_read_back(call, exc, found)  # type: ignore[no-any-return]
+                return self._finish_read_back(call, exc, found)
             raised = reading_for or exc
             _gave_up(raised, call, reason, earlier)
             raise raised
+
+    def after_sync_failure(self, attempt: Callable[[], T], exc: BaseException, started: float) -> T:
+        steps = self._steps(self._call(started), exc)
+        sleep = self.sleep or time.sleep
+        read_back = self.read_back
+        try:
+            effect, arg = next(steps)
+            while True:
+                reply = None
+                if effect == SLEEP:
+                    sleep(arg)
+                else:
+                    try:
+                        reply = (True, attempt() if effect == ATTEMPT else read_back(arg))  # type: ignore[misc]
+                    except BaseException as failed:
+                        reply = (False, failed)
+                effect, arg = steps.send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def _finish_read_back(self, call: _native.Call, exc: BaseException, found: Any) -> Any:
         if found is None:
@@ -160,50 +180,26 @@ class Retrier:
     async def after_async_failure(
         self, attempt: Callable[[], Any], exc: BaseException, started: float
     ) -> Any:
-        call = self._call(started)
-        earlier: list[BaseException] = []
-        reading_for: BaseException | None = None  # set when a read-back failed: the read is pending
-        while True:
-            action, delay, reason = self._decide(call, exc)
-            if action in ("retry", "check_then_retry"):
-                earlier.append(exc)
-                # A cancelled task stops here at once: CancelledError propagates from the sleep.
-                slept = (self.sleep or asyncio.sleep)(delay)
-                if inspect.isawaitable(slept):
-                    await slept
-                if self.read_back is not None and (reading_for is not None or action == "check_then_retry"):
+        steps = self._steps(self._call(started), exc)
+        read_back = self.read_back
+        try:
+            effect, arg = next(steps)
+            while True:
+                reply = None
+                if effect == SLEEP:
+                    # A cancelled task stops here at once: CancelledError propagates from the sleep.
+                    slept = (self.sleep or asyncio.sleep)(arg)
+                    if inspect.isawaitable(slept):
+                        await slept
+                else:
                     try:
-                        found = self.read_back(exc)
-                        if inspect.isawaitable(found):
-                            found = await found
-                    except BaseException as read_exc:
-                        exc = read_exc
-                        continue
-                    if found is not None or reading_for is not None:
-                        return self._finish_read_back(call, reading_for or exc, found)
-                try:
-                    result = attempt()
-                    if inspect.isawaitable(result):
-                        result = await result
-                except BaseException as next_exc:
-                    exc = next_exc
-                    continue
-                call.on_success()
-                return result
-            if action == "done":
-                return None
-            if action == "read_back" and self.read_back is not None:
-                try:
-                    found = self.read_back(exc)
-                    if inspect.isawaitable(found):
-                        found = await found
-                except BaseException as read_exc:
-                    reading_for, exc = exc, read_exc  # decided on like any attempt; a retry repeats the read
-                    continue
-                return self._finish_read_back(call, exc, found)
-            raised = reading_for or exc
-            _gave_up(raised, call, reason, earlier)
-            raise raised
+                        result = attempt() if effect == ATTEMPT else read_back(arg)  # type: ignore[misc]
+                        reply = (True, await result if inspect.isawaitable(result) else result)
+                    except BaseException as failed:
+                        reply = (False, failed)
+                effect, arg = steps.send(reply)
+        except StopIteration as done:
+            return done.value
 
 
 def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
