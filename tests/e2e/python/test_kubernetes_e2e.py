@@ -17,10 +17,10 @@ from kubernetes.client.exceptions import ApiException
 FAST = Policy(max_retries=8, initial_delay=0.05, max_delay=0.5, retry_after_cap=2.0, budget=None)
 
 MIXED_FAULTS = [
-    {"method": "POST", "path": "/(configmaps|secrets)$", "fault": "drop_after", "probability": 0.2},
-    {"method": "POST", "path": "/(configmaps|secrets)$", "fault": "drop_before", "probability": 0.12},
-    {"method": "POST", "path": "/(configmaps|secrets)$", "fault": "503", "probability": 0.1},
-    {"method": "GET", "path": "/configmaps/", "fault": "503", "probability": 0.2},
+    {"method": "POST", "path": "/(configmaps|secrets|pods)$", "fault": "drop_after", "probability": 0.2},
+    {"method": "POST", "path": "/(configmaps|secrets|pods)$", "fault": "drop_before", "probability": 0.12},
+    {"method": "POST", "path": "/(configmaps|secrets|pods)$", "fault": "503", "probability": 0.1},
+    {"method": "GET", "path": "/(configmaps|pods)/", "fault": "503", "probability": 0.2},
     {"method": "GET", "path": "/configmaps/", "fault": "429", "probability": 0.04, "retry_after": "1"},
     {"method": "GET", "path": "", "fault": "drop_before", "probability": 0.1},
     {"method": "PUT", "path": "/configmaps/", "fault": "drop_after", "probability": 0.2},
@@ -50,6 +50,16 @@ def test_mixed_operations_under_faults(proxy: Proxy, faulted: Any, direct: Any, 
             namespace, {"metadata": {"generateName": "gen-"}, "stringData": {"k": "v"}}
         )
         ops += 1
+    pods = [f"pod-{i}" for i in range(12)]
+    for i, name in enumerate(pods):
+        spec = {"containers": [{"name": "main", "image": "registry.invalid/app:1"}]}
+        api.create_namespaced_pod(namespace, {"metadata": {"name": name}, "spec": spec})
+        assert api.read_namespaced_pod(name, namespace).metadata.name == name
+        api.patch_namespaced_pod(name, namespace, {"metadata": {"labels": {"patched": "yes"}}})
+        ops += 3
+        if i % 2 == 0:
+            api.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+            ops += 1
     REPORT["operations"] += ops
     stats = proxy.stats()
     fault_ratio = sum(stats["faults"].values()) / stats["requests"]
@@ -66,6 +76,10 @@ def test_mixed_operations_under_faults(proxy: Proxy, faulted: Any, direct: Any, 
     assert len(secrets) == 20 and len(set(request_ids)) == 20, (
         "each generateName create made exactly one object"
     )
+    # Without a kubelet, a pod deleted with grace period 0 is gone at once.
+    remaining = direct.list_namespaced_pod(namespace).items
+    assert sorted(p.metadata.name for p in remaining) == sorted(p for i, p in enumerate(pods) if i % 2)
+    assert all(p.metadata.labels == {"patched": "yes"} for p in remaining)
     assert ops >= 200
     assert fault_ratio >= 0.3, f"only {fault_ratio:.0%} of {stats['requests']} requests were faulted"
     assert stats["faults"].get("drop_after", 0) >= 10
