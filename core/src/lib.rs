@@ -51,5 +51,10 @@ pub use policy::{
 pub use retry_after::{parse_http_date, parse_retry_after};
 pub use rng::JitterRng;
 
+// The Rust examples of the top-level README run as doctests, so they stay true as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
