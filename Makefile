@@ -25,6 +25,7 @@ test-core:
 	$(PYTHON) tests/vectors/generate.py --check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p k8sretry --features kube --all-targets -- -D warnings
 	$(CARGO) test --workspace
 
 # Rewrite the vector files from tests/vectors/generate.py.
@@ -155,5 +156,6 @@ test-e2e: py-env node stage
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
 	  node --test tests/e2e/node/ && \
-	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}); \
+	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
+	  $(CARGO) test -p k8sretry --features kube --test kube_e2e -- --nocapture; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc

@@ -25,6 +25,8 @@ mod delay;
 mod events;
 mod executor;
 mod failure;
+#[cfg(feature = "kube")]
+pub mod kube;
 mod metrics;
 mod policy;
 mod retry_after;

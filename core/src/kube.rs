@@ -1,0 +1,253 @@
+//! kube-rs integration (feature `kube`): failures from `kube::Error`, idempotent writes over
+//! `kube::Api<K>`, and a client whose own retries are off (kube retries 429/503/504 itself by
+//! default, and its attempts would multiply with ours).
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Resource, ResourceExt};
+use kube::{Client, Config, Error};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::call::{Call, Decision, GiveUpReason, Recovery};
+use crate::executor::{RetryError, ToFailure};
+use crate::failure::{Failure, MAX_CODES, Verb};
+use crate::policy::Policy;
+
+/// The annotation (and, for generateName, label) that marks a create as ours.
+pub const REQUEST_ID: &str = "k8sretry.dev/request-id";
+
+impl ToFailure for Error {
+    fn to_failure(&self) -> Failure {
+        let failure = Failure::new().with_error("kube::Error", self.to_string());
+        if let Error::Api(status) = self {
+            let mut failure = failure.with_status(status.code).with_reason(&status.reason);
+            if let Some(seconds) = status
+                .details
+                .as_ref()
+                .map(|d| d.retry_after_seconds)
+                .filter(|s| *s > 0)
+            {
+                failure = failure.with_retry_after_seconds(i64::from(seconds));
+            }
+            return failure;
+        }
+        // Connection failures arrive as Error::Service / Error::HyperError: walk the sources.
+        let mut failure = failure;
+        let mut link: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        for _ in 0..MAX_CODES {
+            let Some(error) = link else { break };
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                failure = match io.raw_os_error() {
+                    Some(errno) => failure.with_errno(errno),
+                    None => failure.with_io_kind(io.kind()),
+                };
+            }
+            if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+                if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
+                    failure = failure.with_code("ECONNRESET"); // the answer never came back
+                }
+                if hyper.is_timeout() {
+                    failure = failure.with_timeout(true);
+                }
+            }
+            if error.to_string().contains("deadline has elapsed") {
+                failure = failure.with_timeout(true); // tower's timeout layer
+            }
+            link = error.source();
+        }
+        failure
+    }
+}
+
+/// A client from `config` with kube's own retry switched off, for use under k8sretry.
+pub fn client_without_own_retry(mut config: Config) -> Result<Client, Error> {
+    config.default_retry = false;
+    Client::try_from(config)
+}
+
+/// The read-back of helpers that have none.
+type NoReadBack<T> = fn() -> std::future::Ready<Result<Option<T>, Error>>;
+
+/// Creates `obj` with retries. A copy is stamped with a request id; after a lost response the
+/// object is read back (by name, or listed by label for `generateName`) and returned only if it
+/// carries our id: somebody else's object is never adopted.
+pub async fn create_idempotent<K>(
+    api: &Api<K>,
+    policy: &Policy,
+    obj: &K,
+) -> Result<K, RetryError<Error>>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut stamped = obj.clone();
+    stamped
+        .annotations_mut()
+        .insert(REQUEST_ID.to_owned(), id.clone());
+    let generated = stamped.meta().name.is_none() && stamped.meta().generate_name.is_some();
+    if generated {
+        stamped
+            .labels_mut()
+            .insert(REQUEST_ID.to_owned(), id.clone());
+    }
+    let recovery = if generated {
+        Recovery::CreateGenerated
+    } else {
+        Recovery::Create
+    };
+    let ours = |found: &K| found.annotations().get(REQUEST_ID) == Some(&id);
+    let read_back = || async {
+        if generated {
+            let list = api
+                .list(&ListParams::default().labels(&format!("{REQUEST_ID}={id}")))
+                .await?;
+            Ok(list.items.into_iter().find(|item| ours(item)))
+        } else {
+            let found = api.get(&stamped.name_any()).await?;
+            Ok(ours(&found).then_some(found))
+        }
+    };
+    let call = Call::new(policy, "create_idempotent")
+        .with_verb(Verb::Post)
+        .with_recovery(recovery);
+    let params = PostParams::default();
+    drive(
+        call,
+        || api.create(&params, &stamped),
+        Some(read_back),
+        None,
+    )
+    .await
+}
+
+/// Deletes `name` with retries: `NotFound` after a lost response (or any `NotFound` with
+/// `missing_ok`) is success, and so is a failed UID precondition after a lost response.
+pub async fn delete_idempotent<K>(
+    api: &Api<K>,
+    policy: &Policy,
+    name: &str,
+    params: &DeleteParams,
+    missing_ok: bool,
+) -> Result<(), RetryError<Error>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let call = Call::new(policy, "delete_idempotent")
+        .with_verb(Verb::Delete)
+        .with_recovery(Recovery::Delete { missing_ok });
+    let no_read_back: Option<NoReadBack<()>> = None;
+    drive(
+        call,
+        || async { api.delete(name, params).await.map(|_| ()) },
+        no_read_back,
+        Some(()),
+    )
+    .await
+}
+
+/// Re-runs a read-modify-write on `Conflict` (client-go's RetryOnConflict: the `conflict` preset).
+pub async fn retry_on_conflict<T, F, Fut>(policy: &Policy, op: F) -> Result<T, RetryError<Error>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let call = Call::new(policy, "retry_on_conflict")
+        .with_verb(Verb::Put)
+        .with_recovery(Recovery::RetryConflict);
+    let no_read_back: Option<NoReadBack<T>> = None;
+    drive(call, op, no_read_back, None).await
+}
+
+/// The loop behind the helpers: call, ask the engine, sleep, call again. A failed read-back is
+/// decided on like any attempt, and then the read is what is repeated. `done` is the value a
+/// `Decision::Done` stands for (deletes); without it `Done` is a give-up (the core never sends it).
+async fn drive<T, A, AF, R, RF>(
+    mut call: Call,
+    mut attempt: A,
+    mut read_back: Option<R>,
+    done: Option<T>,
+) -> Result<T, RetryError<Error>>
+where
+    A: FnMut() -> AF,
+    AF: Future<Output = Result<T, Error>>,
+    R: FnMut() -> RF,
+    RF: Future<Output = Result<Option<T>, Error>>,
+{
+    let mut done = done;
+    let mut earlier = Vec::new();
+    let mut reading_for: Option<Error> = None;
+    let mut result = attempt().await;
+    loop {
+        let error = match result {
+            Ok(value) => {
+                call.on_success();
+                return Ok(value);
+            }
+            Err(error) => error,
+        };
+        let decision = call.on_failure(&error.to_failure());
+        let attempts = call.attempts();
+        let give_up = |error, reason, earlier| RetryError {
+            error,
+            attempts,
+            reason,
+            earlier,
+        };
+        match decision {
+            Decision::Done => match done.take() {
+                Some(value) => return Ok(value),
+                None => return Err(give_up(error, GiveUpReason::NonRetryable, earlier)),
+            },
+            Decision::ReadBack => {
+                let Some(read) = read_back.as_mut() else {
+                    return Err(give_up(error, GiveUpReason::NonRetryable, earlier));
+                };
+                match read().await {
+                    Ok(Some(found)) => {
+                        call.on_recovered();
+                        return Ok(found);
+                    }
+                    Ok(None) => {
+                        call.on_not_ours();
+                        return Err(give_up(error, GiveUpReason::NonRetryable, earlier));
+                    }
+                    Err(read_error) => {
+                        reading_for = Some(error);
+                        result = Err(read_error);
+                    }
+                }
+            }
+            Decision::Retry { delay } | Decision::CheckThenRetry { delay } => {
+                // Look first after a failed read-back, or when a generateName create may have written.
+                let look_first =
+                    reading_for.is_some() || matches!(decision, Decision::CheckThenRetry { .. });
+                earlier.push(error);
+                tokio::time::sleep(delay).await;
+                if let (true, Some(read)) = (look_first, read_back.as_mut()) {
+                    match read().await {
+                        Ok(Some(found)) => {
+                            call.on_recovered();
+                            return Ok(found);
+                        }
+                        Ok(None) => {
+                            if let Some(original) = reading_for.take() {
+                                call.on_not_ours();
+                                return Err(give_up(original, GiveUpReason::NonRetryable, earlier));
+                            }
+                        }
+                        Err(read_error) => {
+                            result = Err(read_error);
+                            continue;
+                        }
+                    }
+                }
+                result = attempt().await;
+            }
+            Decision::GiveUp(reason) => {
+                return Err(give_up(reading_for.unwrap_or(error), reason, earlier));
+            }
+        }
+    }
+}
