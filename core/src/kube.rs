@@ -34,31 +34,39 @@ impl ToFailure for Error {
             return failure;
         }
         // Connection failures arrive as Error::Service / Error::HyperError: walk the sources.
-        let mut failure = failure;
-        let mut link: Option<&(dyn std::error::Error + 'static)> = Some(self);
-        for _ in 0..MAX_CODES {
-            let Some(error) = link else { break };
-            if let Some(io) = error.downcast_ref::<std::io::Error>() {
-                failure = match io.raw_os_error() {
-                    Some(errno) => failure.with_errno(errno),
-                    None => failure.with_io_kind(io.kind()),
-                };
-            }
-            if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
-                if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
-                    failure = failure.with_code("ECONNRESET"); // the answer never came back
-                }
-                if hyper.is_timeout() {
-                    failure = failure.with_timeout(true);
-                }
-            }
-            if error.to_string().contains("deadline has elapsed") {
-                failure = failure.with_timeout(true); // tower's timeout layer
-            }
-            link = error.source();
-        }
-        failure
+        failure_from_source(failure, self)
     }
+}
+
+/// Adds what `error` and its `source()` chain say about the connection: io error kinds and
+/// numbers, hyper's closed connections (`ECONNRESET`), timeouts.
+pub(crate) fn failure_from_source(
+    mut failure: Failure,
+    error: &(dyn std::error::Error + 'static),
+) -> Failure {
+    let mut link: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    for _ in 0..MAX_CODES {
+        let Some(error) = link else { break };
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            failure = match io.raw_os_error() {
+                Some(errno) => failure.with_errno(errno),
+                None => failure.with_io_kind(io.kind()),
+            };
+        }
+        if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
+                failure = failure.with_code("ECONNRESET"); // the answer never came back
+            }
+            if hyper.is_timeout() {
+                failure = failure.with_timeout(true);
+            }
+        }
+        if error.to_string().contains("deadline has elapsed") {
+            failure = failure.with_timeout(true); // tower's timeout layer
+        }
+        link = error.source();
+    }
+    failure
 }
 
 /// A client from `config` with kube's own retry switched off, for use under k8sretry.

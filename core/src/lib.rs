@@ -27,6 +27,8 @@ mod executor;
 mod failure;
 #[cfg(feature = "kube")]
 pub mod kube;
+#[cfg(feature = "kube")]
+pub mod kube_layer;
 mod metrics;
 mod policy;
 mod retry_after;

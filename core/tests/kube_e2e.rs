@@ -230,6 +230,40 @@ async fn kube_rs_through_k8sretry_against_a_real_apiserver() {
         .await
         .unwrap();
     assert_eq!(theirs.data.unwrap()["v"], "them");
+    // The tower layer: every request of a kube::Client goes through the engine.
+    let layered =
+        k8sretry::kube_layer::client_with_retry(config("KUBECONFIG_PROXY").await, fast()).unwrap();
+    let layered_api = Api::<ConfigMap>::namespaced(layered, &ns);
+    plan(json!([
+        {"method": "GET", "path": "/configmaps/theirs$", "fault": "503", "count": 2, "retry_after": "1"},
+        {"method": "GET", "path": "/configmaps/theirs$", "fault": "drop_before", "count": 1}
+    ]));
+    let started = std::time::Instant::now();
+    let got = layered_api
+        .get("theirs")
+        .await
+        .expect("retried through 503, 503 and a reset");
+    assert_eq!(got.data.unwrap()["v"], "them");
+    assert_eq!(control("GET", "stats", None)["requests"], 4);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "Retry-After honoured"
+    );
+    plan(json!([{"method": "POST", "path": "/configmaps$", "fault": "503", "count": 1}]));
+    let err = layered_api
+        .create(&PostParams::default(), &cm(Some("once"), None, "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 503),
+        "{err}"
+    );
+    assert_eq!(
+        control("GET", "stats", None)["requests"],
+        1,
+        "a POST is not repeated after an ambiguous 503"
+    );
+    plan(json!([]));
     println!(
         "=== k8sretry e2e report (kube-rs) ===\noperations: {}\nfaults injected: {faults} of {requests} requests",
         ops + 3

@@ -40,7 +40,9 @@ class Rule:
         self.retry_after = spec.get("retry_after")
 
     def matches(self, flow: http.HTTPFlow) -> bool:
-        return (self.method in ("*", flow.request.method)) and bool(self.path.search(flow.request.path))
+        # The path without its query: clients differ in whether they send `?` with nothing after it.
+        path = flow.request.path.split("?", 1)[0]
+        return (self.method in ("*", flow.request.method)) and bool(self.path.search(path))
 
 
 def is_watch(flow: http.HTTPFlow) -> bool:
