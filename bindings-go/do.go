@@ -1,10 +1,6 @@
 package k8sretry
 
-import (
-	"context"
-	"runtime"
-	"time"
-)
+import "context"
 
 // Error is returned when a call gives up. It unwraps to the last attempt's original error
 // (so apierrors.IsNotFound and errors.Is keep working) and, after a cancelled sleep, to the
@@ -49,48 +45,8 @@ func Do(ctx context.Context, policy *Policy, fn func(context.Context) error, opt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	call, err := Begin(policy, o.name, o.verb, RecoveryNone)
-	if err != nil {
-		return err
-	}
-	defer call.Close()
-	defer runtime.KeepAlive(policy)
-	var earlier []error
-	for {
-		attemptErr := fn(ctx)
-		if attemptErr == nil {
-			return call.OnSuccess()
-		}
-		failure := FailureFromError(attemptErr)
-		if ctx.Err() != nil {
-			failure.Cancelled = true // the caller's context ended: never retried
-		}
-		decision, err := call.OnFailure(failure)
-		if err != nil {
-			return err
-		}
-		giveUp := func(reason GiveUpReason, ctxErr error) error {
-			return &Error{Err: attemptErr, Attempts: call.Attempts(), Reason: reason, Earlier: earlier, Context: ctxErr}
-		}
-		if decision.Action != ActionRetry {
-			var ctxErr error
-			if failure.Cancelled {
-				ctxErr = ctx.Err()
-			}
-			return giveUp(decision.Reason, ctxErr)
-		}
-		timer := time.NewTimer(decision.Delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			// Tell the engine, so events and metrics count a cancelled call.
-			_, _ = call.OnFailure(Failure{Cancelled: true, ErrorType: "context", Message: ctx.Err().Error()})
-			return giveUp(GiveUpCancelled, ctx.Err())
-		case <-timer.C:
-		}
-		earlier = append(earlier, attemptErr)
-	}
+	_, err := run(ctx, policy, o.name, o.verb, RecoveryNone, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, fn(ctx)
+	}, nil)
+	return err
 }

@@ -117,8 +117,8 @@ func with(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// run is the loop behind the helpers: call, extract, ask the engine, sleep, call again. A failed
-// read-back is decided on like any attempt, and then the read is what is repeated.
+// run is the loop behind Do and the helpers: call, extract, ask the engine, sleep, call again. A
+// failed read-back is decided on like any attempt, and then the read is what is repeated.
 func run[T any](
 	ctx context.Context, policy *Policy, name string, verb Verb, recovery Recovery,
 	attempt func(context.Context) (T, error), readBack func(context.Context) (T, bool, error),
@@ -174,15 +174,16 @@ func run[T any](
 			_ = call.OnNotOurs()
 			return giveUp(attemptErr, GiveUpNonRetryable)
 		case ActionRetry, ActionCheckThenRetry:
-			earlier = append(earlier, attemptErr)
 			timer := time.NewTimer(decision.Delay)
 			select {
 			case <-ctx.Done():
 				timer.Stop()
+				// Tell the engine, so events and metrics count a cancelled call.
 				_, _ = call.OnFailure(Failure{Cancelled: true, ErrorType: "context", Message: ctx.Err().Error()})
-				return giveUp(attemptErr, GiveUpCancelled)
+				return zero, &Error{Err: attemptErr, Attempts: call.Attempts(), Reason: GiveUpCancelled, Earlier: earlier, Context: ctx.Err()}
 			case <-timer.C:
 			}
+			earlier = append(earlier, attemptErr)
 			if readBack != nil && (readingFor != nil || decision.Action == ActionCheckThenRetry) {
 				found, ours, readErr := readBack(ctx)
 				if readErr != nil {

@@ -130,15 +130,7 @@ class _ClientProxy:
             def attempt() -> Any:
                 return getattr(api, name)(*args, **kwargs)
 
-            started = time.monotonic()
-            try:
-                first = attempt()
-            except BaseException as exc:
-                return retrier.after_sync_failure(attempt, exc, started)
-            if inspect.isawaitable(first):  # kubernetes_asyncio: the method returned a coroutine
-                return retrier.finish_async(first, attempt, started)
-            policy._native.succeeded(name)
-            return first
+            return _dispatch(retrier, attempt)
 
         invoke.__name__ = name
         invoke.__doc__ = getattr(method, "__doc__", None)
@@ -286,7 +278,8 @@ def retry_on_conflict(fn: Callable[[], Any], *, policy: Policy | None = None) ->
 
 
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
-    """Runs sync, or returns a coroutine when the first attempt returns an awaitable."""
+    """Runs sync, or returns a coroutine when the first attempt returns an awaitable
+    (kubernetes_asyncio methods return a coroutine)."""
     started = time.monotonic()
     try:
         first = attempt()
