@@ -6,11 +6,16 @@ import https from 'node:https';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const pkg = new URL('../../../bindings-node/', import.meta.url);
 const require = createRequire(new URL('package.json', pkg));
 const k8s = require('@kubernetes/client-node');
-const { Policy, REQUEST_ID, metricsText, withRetryClient } = require(new URL('dist/cjs/index.js', pkg).pathname);
+const { Policy, REQUEST_ID, deleteIdempotent, metricsText, retryOnConflict, withRetryClient } = require(
+  new URL('dist/cjs/index.js', pkg).pathname,
+);
 
 const env = Object.fromEntries(
   readFileSync(new URL('../../cluster/.run/env', import.meta.url), 'utf8')
@@ -64,6 +69,7 @@ after(async () => {
   console.log(`retries: ${sum('k8sretry_retries_total')}`);
   console.log(`recovered lost responses: ${sum('k8sretry_calls_total', 'outcome="recovered"')}`);
   console.log(`duplicates: ${report.duplicates}`);
+  if (report.outage) console.log(report.outage);
   console.log(`time: ${((Date.now() - report.started) / 1000).toFixed(1)} s`);
 });
 
@@ -72,10 +78,10 @@ test('mixed operations under >= 30% faults end correctly: nothing lost, nothing 
   const api = withRetryClient(faulted, { policy: FAST, logger: null });
   await plan(
     [
-      { method: 'POST', path: '/(configmaps|secrets)$', fault: 'drop_after', probability: 0.2 },
-      { method: 'POST', path: '/(configmaps|secrets)$', fault: 'drop_before', probability: 0.12 },
-      { method: 'POST', path: '/(configmaps|secrets)$', fault: '503', probability: 0.1 },
-      { method: 'GET', path: '/configmaps/', fault: '503', probability: 0.2 },
+      { method: 'POST', path: '/(configmaps|secrets|pods)$', fault: 'drop_after', probability: 0.2 },
+      { method: 'POST', path: '/(configmaps|secrets|pods)$', fault: 'drop_before', probability: 0.12 },
+      { method: 'POST', path: '/(configmaps|secrets|pods)$', fault: '503', probability: 0.1 },
+      { method: 'GET', path: '/(configmaps|pods)/', fault: '503', probability: 0.2 },
       { method: 'GET', path: '', fault: 'drop_before', probability: 0.1 },
       { method: 'PUT', path: '/configmaps/', fault: 'drop_after', probability: 0.2 },
       { method: 'PUT', path: '/configmaps/', fault: '504', probability: 0.1 },
@@ -105,6 +111,22 @@ test('mixed operations under >= 30% faults end correctly: nothing lost, nothing 
     await api.createNamespacedSecret({ namespace: ns, body: { metadata: { generateName: 'gen-' }, stringData: { k: 'v' } } });
     ops += 1;
   }
+  const pods = Array.from({ length: 12 }, (_, i) => `pod-${i}`);
+  for (const [i, name] of pods.entries()) {
+    const spec = { containers: [{ name: 'main', image: 'registry.invalid/app:1' }] };
+    await api.createNamespacedPod({ namespace: ns, body: { metadata: { name }, spec } });
+    assert.equal((await api.readNamespacedPod({ name, namespace: ns })).metadata.name, name);
+    await api.patchNamespacedPod(
+      { name, namespace: ns, body: { metadata: { labels: { patched: 'yes' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    ops += 3;
+    if (i % 2 === 0) {
+      // No kubelet: a graceful delete would wait for one forever.
+      await api.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
+      ops += 1;
+    }
+  }
   report.operations += ops;
   const stats = await control('GET', 'stats');
   await plan([]);
@@ -116,6 +138,9 @@ test('mixed operations under >= 30% faults end correctly: nothing lost, nothing 
   report.duplicates += secrets.length - ids.size;
   assert.equal(secrets.length, 15);
   assert.equal(ids.size, 15);
+  const remaining = (await direct.listNamespacedPod({ namespace: ns })).items;
+  assert.deepEqual(remaining.map((p) => p.metadata.name).sort(), pods.filter((_, i) => i % 2).sort());
+  for (const p of remaining) assert.deepEqual(p.metadata.labels, { patched: 'yes' });
   assert.ok(ops >= 200);
   const faults = Object.values(stats.faults).reduce((a, b) => a + b, 0);
   assert.ok(faults / stats.requests >= 0.3, JSON.stringify(stats));
@@ -147,4 +172,124 @@ test('a lost delete is done; a watch is never retried', async () => {
   await assert.rejects(api.listNamespacedConfigMap({ namespace: ns, watch: true, timeoutSeconds: 1 }), (e) => e.code === 503);
   assert.equal((await control('GET', 'stats')).requests, 1);
   report.operations += 2;
+});
+
+test('a UID precondition stops a retried delete from removing a re-created object', async () => {
+  const ns = await namespace();
+  const old = await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'reborn' } } });
+  await plan([{ method: 'DELETE', path: '/configmaps/reborn', fault: 'drop_after', count: 1 }]);
+  // As soon as the lost delete is in the proxy's log, somebody else creates a new 'reborn'.
+  const racer = (async () => {
+    for (let i = 0; i < 200; i += 1) {
+      if ((await control('GET', 'log')).length) {
+        return direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'reborn' }, data: { new: '1' } } });
+      }
+      await sleep(10);
+    }
+    throw new Error('the delete never reached the proxy');
+  })();
+  const slow = new Policy({ maxRetries: 3, initialDelay: 1, maxDelay: 1, jitter: 0, budget: false });
+  const result = await deleteIdempotent(
+    () => faulted.deleteNamespacedConfigMap({ name: 'reborn', namespace: ns, body: { preconditions: { uid: old.metadata.uid } } }),
+    { policy: slow, logger: null },
+  );
+  await racer;
+  report.operations += 2;
+  assert.equal(result, undefined, 'our object (the old UID) is gone: the delete is done');
+  assert.deepEqual((await direct.readNamespacedConfigMap({ name: 'reborn', namespace: ns })).data, { new: '1' });
+});
+
+test('retryOnConflict wins a real resourceVersion race between two writers', async () => {
+  const ns = await namespace();
+  await plan([]);
+  await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'counter' }, data: { n: '0' } } });
+  let conflicts = 0;
+  const increment = async () => {
+    const cm = await faulted.readNamespacedConfigMap({ name: 'counter', namespace: ns });
+    await sleep(5); // widen the window between read and write
+    cm.data.n = String(Number(cm.data.n) + 1);
+    try {
+      return await faulted.replaceNamespacedConfigMap({ name: 'counter', namespace: ns, body: cm });
+    } catch (err) {
+      if (err.code === 409) conflicts += 1;
+      throw err;
+    }
+  };
+  const policy = new Policy({ preset: 'conflict', maxRetries: 50, budget: false });
+  const writer = async () => {
+    for (let i = 0; i < 10; i += 1) await retryOnConflict(increment, { policy, logger: null });
+  };
+  await Promise.all([writer(), writer()]);
+  report.operations += 20;
+  assert.deepEqual((await direct.readNamespacedConfigMap({ name: 'counter', namespace: ns })).data, { n: '20' });
+  assert.ok(conflicts > 0, 'the two writers really raced');
+});
+
+// The apiserver stopped for 10 s while 100 new calls per second keep arriving (straight to the
+// apiserver: the proxy would be the bottleneck at this rate). Attempts come from the engine's events.
+const RATE = 100;
+const [BEFORE, OUTAGE, AFTER] = [3000, 10000, 6000];
+const apiserver = (action) =>
+  promisify(execFile)(new URL('../../cluster/apiserver.sh', import.meta.url).pathname, [action]);
+
+async function outageRun(ns, budget) {
+  const retries = [];
+  const policy = new Policy({ maxRetries: 12, initialDelay: 0.2, maxDelay: 2, budget });
+  const api = withRetryClient(client(env.KUBECONFIG), {
+    policy,
+    logger: null,
+    onEvent: (e) => e.event === 'k8s_api_call_failed_retrying' && retries.push(performance.now()),
+  });
+  const calls = [];
+  const marks = {};
+  const outage = (async () => {
+    await sleep(BEFORE);
+    await apiserver('stop');
+    marks.down = performance.now();
+    await sleep(OUTAGE);
+    marks.up = performance.now();
+    await apiserver('start');
+    marks.ready = performance.now();
+  })();
+  const t0 = performance.now();
+  const pending = [];
+  for (let i = 0; i < (RATE * (BEFORE + OUTAGE + AFTER)) / 1000; i += 1) {
+    const wait = t0 + (i * 1000) / RATE - performance.now();
+    if (wait > 0) await sleep(wait);
+    const record = { start: performance.now(), ok: false };
+    calls.push(record);
+    pending.push(
+      api.readNamespacedConfigMap({ name: 'target', namespace: ns }).then(
+        () => (record.ok = true),
+        () => {},
+      ),
+    );
+  }
+  await outage;
+  await Promise.all(pending);
+  const during = calls.filter((c) => marks.down <= c.start && c.start < marks.up);
+  const retried = retries.filter((t) => marks.down <= t && t < marks.up).length;
+  return {
+    first: during.length,
+    attempts: during.length + retried,
+    amplification: (during.length + retried) / Math.max(1, during.length),
+    lateOk: during.filter((c) => c.start >= marks.up - 2000).every((c) => c.ok),
+    afterOk: calls.filter((c) => c.start >= marks.ready).every((c) => c.ok),
+    calls: calls.length,
+  };
+}
+
+test('an outage under load: the budget bounds attempts, late calls recover', async () => {
+  const ns = await namespace();
+  await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'target' } } });
+  const withBudget = await outageRun(ns, { ratio: 0.2, minPerSecond: 10, ttl: 10 });
+  const without = await outageRun(ns, false);
+  report.operations += withBudget.calls + without.calls;
+  const figure = (r) => `${r.amplification.toFixed(2)} (${r.attempts}/${r.first})`;
+  report.outage = `outage 10 s at ${RATE} calls/s: attempts per first attempt ${figure(withBudget)} with the budget, ${figure(without)} without`;
+  assert.ok(withBudget.first >= 0.9 * RATE * (OUTAGE / 1000), JSON.stringify(withBudget));
+  assert.ok(withBudget.amplification <= 1.3, JSON.stringify(withBudget));
+  assert.ok(without.amplification > withBudget.amplification, JSON.stringify([withBudget, without]));
+  assert.ok(without.lateOk, 'calls whose backoff outlasts the outage recover');
+  assert.ok(withBudget.afterOk && without.afterOk, 'calls after the restart succeed');
 });
