@@ -229,6 +229,11 @@ impl Call {
         if class == Class::Cancelled {
             return self.give_up(GiveUpReason::Cancelled, class, failure);
         }
+        // A watch is a stream: whoever holds it relists or resumes from a resourceVersion. The
+        // engine never repeats one, so a wrapper that can't tell a stream from a read is safe too.
+        if verb == Verb::Watch {
+            return self.give_up(GiveUpReason::NonRetryable, class, failure);
+        }
         if let Some(decision) = self.recovery_decision(class, failure) {
             return decision;
         }

@@ -15,7 +15,7 @@ pub enum Verb {
     Get,
     /// `GET` of a collection.
     List,
-    /// A watch stream (never retried by the wrappers, but classified like a read).
+    /// A watch stream: classified like a read, but never retried.
     Watch,
     /// `POST` (create): not idempotent.
     Post,

@@ -25,7 +25,12 @@ NOW = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
 
 def case(name, failure, cls, policy=None):
     c = {"name": name, "failure": failure, "class": cls}
-    c["retryable"] = cls in ("Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous")
+    c["retryable"] = cls in (
+        "Throttled",
+        "Transient",
+        "NetworkNotSent",
+        "NetworkAmbiguous",
+    )
     if policy is not None:
         c["policy"] = policy
         c["policy_json"] = json.dumps(policy)
@@ -34,9 +39,7 @@ def case(name, failure, cls, policy=None):
 
 def STATUS_BODY(reason: str, code: int, extra: str = "") -> str:  # noqa: N802
     """A raw Kubernetes Status JSON text, as clients keep it."""
-    return (
-        f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
-    )
+    return f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
 
 
 def classification():
@@ -64,52 +67,118 @@ def classification():
         case("reason TooManyRequests", {"reason": "TooManyRequests"}, "Throttled"),
         case("reason ServerTimeout", {"reason": "ServerTimeout"}, "Transient"),
         case("reason Timeout", {"reason": "Timeout"}, "Transient"),
-        case("reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"),
+        case(
+            "reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"
+        ),
         case("reason AlreadyExists", {"reason": "AlreadyExists"}, "AlreadyExists"),
         case("reason Conflict", {"reason": "Conflict"}, "Conflict"),
         case("reason NotFound", {"reason": "NotFound"}, "NotFound"),
         case("reason Gone", {"reason": "Gone"}, "Gone"),
         case("reason Expired", {"reason": "Expired"}, "Gone"),
-        case("unknown reason falls to the status", {"status": 503, "reason": "InternalError"}, "Transient"),
+        case(
+            "unknown reason falls to the status",
+            {"status": 503, "reason": "InternalError"},
+            "Transient",
+        ),
         case("unknown reason and no status", {"reason": "Invalid"}, "Fatal"),
         case("blank reason is ignored", {"status": 429, "reason": "  "}, "Throttled"),
         # A reason decides over a status.
-        case("409 AlreadyExists", {"status": 409, "reason": "AlreadyExists"}, "AlreadyExists"),
+        case(
+            "409 AlreadyExists",
+            {"status": 409, "reason": "AlreadyExists"},
+            "AlreadyExists",
+        ),
         case("409 Conflict", {"status": 409, "reason": "Conflict"}, "Conflict"),
         case("504 Timeout", {"status": 504, "reason": "Timeout"}, "Transient"),
-        case("500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"),
         case(
-            "403 with TooManyRequests is throttled", {"status": 403, "reason": "TooManyRequests"}, "Throttled"
+            "500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"
         ),
-        case("503 with NotFound reason is not found", {"status": 503, "reason": "NotFound"}, "NotFound"),
-        case("500 with AlreadyExists reason", {"status": 500, "reason": "AlreadyExists"}, "AlreadyExists"),
+        case(
+            "403 with TooManyRequests is throttled",
+            {"status": 403, "reason": "TooManyRequests"},
+            "Throttled",
+        ),
+        case(
+            "503 with NotFound reason is not found",
+            {"status": 503, "reason": "NotFound"},
+            "NotFound",
+        ),
+        case(
+            "500 with AlreadyExists reason",
+            {"status": 500, "reason": "AlreadyExists"},
+            "AlreadyExists",
+        ),
         # A status decides over codes.
-        case("503 with ECONNRESET is transient", {"status": 503, "codes": ["ECONNRESET"]}, "Transient"),
-        case("400 with ECONNRESET is fatal", {"status": 400, "codes": ["ECONNRESET"]}, "Fatal"),
-        case("404 with ECONNREFUSED is not found", {"status": 404, "codes": ["ECONNREFUSED"]}, "NotFound"),
+        case(
+            "503 with ECONNRESET is transient",
+            {"status": 503, "codes": ["ECONNRESET"]},
+            "Transient",
+        ),
+        case(
+            "400 with ECONNRESET is fatal",
+            {"status": 400, "codes": ["ECONNRESET"]},
+            "Fatal",
+        ),
+        case(
+            "404 with ECONNREFUSED is not found",
+            {"status": 404, "codes": ["ECONNREFUSED"]},
+            "NotFound",
+        ),
         # Codes: never sent.
         case("ECONNREFUSED", {"codes": ["ECONNREFUSED"]}, "NetworkNotSent"),
         case("ENOTFOUND", {"codes": ["ENOTFOUND"]}, "NetworkNotSent"),
         case("EAI_AGAIN", {"codes": ["EAI_AGAIN"]}, "NetworkNotSent"),
         case("ENETUNREACH", {"codes": ["ENETUNREACH"]}, "NetworkNotSent"),
         case("EHOSTUNREACH", {"codes": ["EHOSTUNREACH"]}, "NetworkNotSent"),
-        case("UND_ERR_CONNECT_TIMEOUT", {"codes": ["UND_ERR_CONNECT_TIMEOUT"]}, "NetworkNotSent"),
+        case(
+            "UND_ERR_CONNECT_TIMEOUT",
+            {"codes": ["UND_ERR_CONNECT_TIMEOUT"]},
+            "NetworkNotSent",
+        ),
         # Codes: ambiguous.
         case("ECONNRESET", {"codes": ["ECONNRESET"]}, "NetworkAmbiguous"),
         case("ETIMEDOUT", {"codes": ["ETIMEDOUT"]}, "NetworkAmbiguous"),
         case("EPIPE", {"codes": ["EPIPE"]}, "NetworkAmbiguous"),
         case("ECONNABORTED", {"codes": ["ECONNABORTED"]}, "NetworkAmbiguous"),
         case("UND_ERR_SOCKET", {"codes": ["UND_ERR_SOCKET"]}, "NetworkAmbiguous"),
-        case("UND_ERR_HEADERS_TIMEOUT", {"codes": ["UND_ERR_HEADERS_TIMEOUT"]}, "NetworkAmbiguous"),
-        case("UND_ERR_BODY_TIMEOUT", {"codes": ["UND_ERR_BODY_TIMEOUT"]}, "NetworkAmbiguous"),
-        case("ERR_STREAM_PREMATURE_CLOSE", {"codes": ["ERR_STREAM_PREMATURE_CLOSE"]}, "NetworkAmbiguous"),
+        case(
+            "UND_ERR_HEADERS_TIMEOUT",
+            {"codes": ["UND_ERR_HEADERS_TIMEOUT"]},
+            "NetworkAmbiguous",
+        ),
+        case(
+            "UND_ERR_BODY_TIMEOUT",
+            {"codes": ["UND_ERR_BODY_TIMEOUT"]},
+            "NetworkAmbiguous",
+        ),
+        case(
+            "ERR_STREAM_PREMATURE_CLOSE",
+            {"codes": ["ERR_STREAM_PREMATURE_CLOSE"]},
+            "NetworkAmbiguous",
+        ),
         case("lower-case code", {"codes": ["econnreset"]}, "NetworkAmbiguous"),
         case("code with spaces", {"codes": [" ECONNREFUSED "]}, "NetworkNotSent"),
         # Code lists: outermost known code first.
-        case("unknown code then known", {"codes": ["EPROTO", "ECONNRESET"]}, "NetworkAmbiguous"),
-        case("not-sent outside ambiguous", {"codes": ["ECONNREFUSED", "ECONNRESET"]}, "NetworkNotSent"),
-        case("ambiguous outside not-sent", {"codes": ["UND_ERR_SOCKET", "ECONNREFUSED"]}, "NetworkAmbiguous"),
-        case("only unknown codes", {"codes": ["EPROTO", "ERR_SSL_WRONG_VERSION_NUMBER"]}, "Fatal"),
+        case(
+            "unknown code then known",
+            {"codes": ["EPROTO", "ECONNRESET"]},
+            "NetworkAmbiguous",
+        ),
+        case(
+            "not-sent outside ambiguous",
+            {"codes": ["ECONNREFUSED", "ECONNRESET"]},
+            "NetworkNotSent",
+        ),
+        case(
+            "ambiguous outside not-sent",
+            {"codes": ["UND_ERR_SOCKET", "ECONNREFUSED"]},
+            "NetworkAmbiguous",
+        ),
+        case(
+            "only unknown codes",
+            {"codes": ["EPROTO", "ERR_SSL_WRONG_VERSION_NUMBER"]},
+            "Fatal",
+        ),
         case("empty code list", {"codes": []}, "Fatal"),
         # Timeouts, cancellation, the caller's own rule.
         case("client timeout", {"timeout": True}, "NetworkAmbiguous"),
@@ -118,19 +187,35 @@ def classification():
             {"timeout": True, "codes": ["ECONNREFUSED"]},
             "NetworkNotSent",
         ),
-        case("timeout with a status uses the status", {"timeout": True, "status": 404}, "NotFound"),
+        case(
+            "timeout with a status uses the status",
+            {"timeout": True, "status": 404},
+            "NotFound",
+        ),
         case("cancelled", {"cancelled": True}, "Cancelled"),
         case("cancelled beats 503", {"cancelled": True, "status": 503}, "Cancelled"),
-        case("cancelled beats a code", {"cancelled": True, "codes": ["ECONNRESET"]}, "Cancelled"),
+        case(
+            "cancelled beats a code",
+            {"cancelled": True, "codes": ["ECONNRESET"]},
+            "Cancelled",
+        ),
         case("user_retryable marks transient", {"user_retryable": True}, "Transient"),
-        case("user_retryable beats 400", {"user_retryable": True, "status": 400}, "Transient"),
+        case(
+            "user_retryable beats 400",
+            {"user_retryable": True, "status": 400},
+            "Transient",
+        ),
         # Bodies: a raw Status JSON text, as client-node and Python keep it.
         case(
             "body gives the reason",
             {"status": 409, "body": STATUS_BODY("AlreadyExists", 409)},
             "AlreadyExists",
         ),
-        case("body gives Conflict", {"status": 409, "body": STATUS_BODY("Conflict", 409)}, "Conflict"),
+        case(
+            "body gives Conflict",
+            {"status": 409, "body": STATUS_BODY("Conflict", 409)},
+            "Conflict",
+        ),
         case(
             "body gives the status when none is known",
             {"body": STATUS_BODY("TooManyRequests", 429)},
@@ -146,32 +231,68 @@ def classification():
             {"status": 502, "body": '{"kind":"Status","reason":"Alr'},
             "Transient",
         ),
-        case("body reason of the wrong type", {"status": 409, "body": '{"reason": 42}'}, "Conflict"),
+        case(
+            "body reason of the wrong type",
+            {"status": 409, "body": '{"reason": 42}'},
+            "Conflict",
+        ),
         case(
             "explicit reason beats the body's",
-            {"status": 409, "reason": "Conflict", "body": STATUS_BODY("AlreadyExists", 409)},
+            {
+                "status": 409,
+                "reason": "Conflict",
+                "body": STATUS_BODY("AlreadyExists", 409),
+            },
             "Conflict",
         ),
         # Configurable sets.
-        case("status removed from the set", {"status": 503}, "Fatal", {"retry_statuses": [429]}),
-        case("status added to the set", {"status": 501}, "Transient", {"retry_statuses": [501]}),
+        case(
+            "status removed from the set",
+            {"status": 503},
+            "Fatal",
+            {"retry_statuses": [429]},
+        ),
+        case(
+            "status added to the set",
+            {"status": 501},
+            "Transient",
+            {"retry_statuses": [501]},
+        ),
         case(
             "429 removed: reason TooManyRequests is fatal",
             {"status": 429, "reason": "TooManyRequests"},
             "Fatal",
             {"retry_statuses": [503]},
         ),
-        case("connection preset: 503 not retried", {"status": 503}, "Fatal", {"preset": "connection"}),
-        case("connection preset: 429 not retried", {"status": 429}, "Fatal", {"preset": "connection"}),
+        case(
+            "connection preset: 503 not retried",
+            {"status": 503},
+            "Fatal",
+            {"preset": "connection"},
+        ),
+        case(
+            "connection preset: 429 not retried",
+            {"status": 429},
+            "Fatal",
+            {"preset": "connection"},
+        ),
         case(
             "connection preset: reset retried",
             {"codes": ["ECONNRESET"]},
             "NetworkAmbiguous",
             {"preset": "connection"},
         ),
-        case("connection preset: 404 still not found", {"status": 404}, "NotFound", {"preset": "connection"}),
         case(
-            "custom not-sent code", {"codes": ["EMYCODE"]}, "NetworkNotSent", {"not_sent_codes": ["EMYCODE"]}
+            "connection preset: 404 still not found",
+            {"status": 404},
+            "NotFound",
+            {"preset": "connection"},
+        ),
+        case(
+            "custom not-sent code",
+            {"codes": ["EMYCODE"]},
+            "NetworkNotSent",
+            {"not_sent_codes": ["EMYCODE"]},
         ),
         case(
             "custom sets replace the defaults",
@@ -179,8 +300,18 @@ def classification():
             "Fatal",
             {"not_sent_codes": ["EMYCODE"]},
         ),
-        case("custom ambiguous code", {"codes": ["EIO"]}, "NetworkAmbiguous", {"ambiguous_codes": ["eio"]}),
-        case("timeouts switched off", {"timeout": True}, "Fatal", {"retry_timeouts": False}),
+        case(
+            "custom ambiguous code",
+            {"codes": ["EIO"]},
+            "NetworkAmbiguous",
+            {"ambiguous_codes": ["eio"]},
+        ),
+        case(
+            "timeouts switched off",
+            {"timeout": True},
+            "Fatal",
+            {"retry_timeouts": False},
+        ),
     ]
     return {"description": "Failure -> class (DESIGN 2.2)", "cases": cases}
 
@@ -349,8 +480,21 @@ def delays():
     plans += [
         ("default", 5, {"jitter": 0.25, "max_retries": 6}),
         ("default", 5, {"jitter": 1.0, "max_retries": 6}),
-        ("default", 11, {"exponential_base": 1.5, "max_retries": 10, "max_delay": 20.0}),
-        ("default", 11, {"exponential_base": 1.0, "initial_delay": 0.01, "jitter": 0.1, "max_retries": 5}),
+        (
+            "default",
+            11,
+            {"exponential_base": 1.5, "max_retries": 10, "max_delay": 20.0},
+        ),
+        (
+            "default",
+            11,
+            {
+                "exponential_base": 1.0,
+                "initial_delay": 0.01,
+                "jitter": 0.1,
+                "max_retries": 5,
+            },
+        ),
         ("default", 3, {"initial_delay": 0.0, "max_retries": 3}),
         ("mutation", 123456789, {"max_retries": 12}),
         (
@@ -364,11 +508,26 @@ def delays():
         max_retries, expected = delays_for(preset, seed, overrides)
         policy = {"preset": preset, "seed": seed, "budget": None, **overrides}
         # The connection preset retries network failures only.
-        failure = {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
-        steps = [{"op": "begin", "call": "a", "function": "delays", "verb": "GET", "recovery": "none"}]
+        failure = (
+            {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
+        )
+        steps = [
+            {
+                "op": "begin",
+                "call": "a",
+                "function": "delays",
+                "verb": "GET",
+                "recovery": "none",
+            }
+        ]
         for d in expected:
             steps.append(
-                {"op": "fail", "call": "a", "failure": failure, "expect": {"decision": "retry", "delay": d}}
+                {
+                    "op": "fail",
+                    "call": "a",
+                    "failure": failure,
+                    "expect": {"decision": "retry", "delay": d},
+                }
             )
         steps.append(
             {
@@ -399,7 +558,13 @@ def delays():
 
 
 def begin(call="a", verb="GET", recovery="none", function="f"):
-    return {"op": "begin", "call": call, "function": function, "verb": verb, "recovery": recovery}
+    return {
+        "op": "begin",
+        "call": call,
+        "function": function,
+        "verb": verb,
+        "recovery": recovery,
+    }
 
 
 def retry(delay):
@@ -464,10 +629,18 @@ def decisions():
         ),
         scenario(
             "success after two retries",
-            [begin(), F(S503, expect=retry(1.0)), F({"status": 502}, expect=retry(2.0)), succeed(attempts=3)],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F({"status": 502}, expect=retry(2.0)),
+                succeed(attempts=3),
+            ],
         ),
         scenario("success on the first attempt", [begin(), succeed(attempts=1)]),
-        scenario("Retry-After longer than the backoff wins", [begin(), F(RA(429, "5"), expect=retry(5.0))]),
+        scenario(
+            "Retry-After longer than the backoff wins",
+            [begin(), F(RA(429, "5"), expect=retry(5.0))],
+        ),
         scenario(
             "backoff longer than Retry-After wins",
             [
@@ -477,23 +650,40 @@ def decisions():
                 F(RA(429, "1"), expect=retry(4.0)),
             ],
         ),
-        scenario("Retry-After capped at 30 s", [begin(), F(RA(429, "120"), expect=retry(30.0))]),
+        scenario(
+            "Retry-After capped at 30 s",
+            [begin(), F(RA(429, "120"), expect=retry(30.0))],
+        ),
         scenario(
             "Retry-After capped by retry_after_cap",
             [begin(), F(RA(503, "120"), expect=retry(10.0))],
             {"retry_after_cap": 10},
         ),
         scenario(
-            "a hint may pass max_delay", [begin(), F(RA(429, "5"), expect=retry(5.0))], {"max_delay": 2}
+            "a hint may pass max_delay",
+            [begin(), F(RA(429, "5"), expect=retry(5.0))],
+            {"max_delay": 2},
         ),
         scenario("hint ignored on 500", [begin(), F(RA(500, "9"), expect=retry(1.0))]),
         scenario(
             "hint honoured on reason ServerTimeout",
-            [begin(), F({"status": 500, "reason": "ServerTimeout", "retry_after": "9"}, expect=retry(9.0))],
+            [
+                begin(),
+                F(
+                    {"status": 500, "reason": "ServerTimeout", "retry_after": "9"},
+                    expect=retry(9.0),
+                ),
+            ],
         ),
         scenario(
             "hint honoured on reason TooManyRequests without status",
-            [begin(), F({"reason": "TooManyRequests", "retry_after_seconds": 4}, expect=retry(4.0))],
+            [
+                begin(),
+                F(
+                    {"reason": "TooManyRequests", "retry_after_seconds": 4},
+                    expect=retry(4.0),
+                ),
+            ],
         ),
         scenario(
             "retry_after_statuses extends to 502",
@@ -511,7 +701,9 @@ def decisions():
                 F(
                     {
                         "status": 429,
-                        "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'),
+                        "body": STATUS_BODY(
+                            "TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'
+                        ),
                     },
                     expect=retry(6.0),
                 ),
@@ -519,11 +711,23 @@ def decisions():
         ),
         scenario(
             "header wins over body",
-            [begin(), F({"status": 429, "retry_after": "3", "retry_after_seconds": 7}, expect=retry(3.0))],
+            [
+                begin(),
+                F(
+                    {"status": 429, "retry_after": "3", "retry_after_seconds": 7},
+                    expect=retry(3.0),
+                ),
+            ],
         ),
         scenario(
             "unparseable header falls back to body",
-            [begin(), F({"status": 429, "retry_after": "soon", "retry_after_seconds": 7}, expect=retry(7.0))],
+            [
+                begin(),
+                F(
+                    {"status": 429, "retry_after": "soon", "retry_after_seconds": 7},
+                    expect=retry(7.0),
+                ),
+            ],
         ),
         scenario(
             "zero retryAfterSeconds is no hint",
@@ -533,7 +737,10 @@ def decisions():
             "negative retryAfterSeconds is no hint",
             [begin(), F({"status": 429, "retry_after_seconds": -3}, expect=retry(1.0))],
         ),
-        scenario("HTTP-date hint", [begin(), F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(6.0))]),
+        scenario(
+            "HTTP-date hint",
+            [begin(), F(RA(503, "Tue, 14 Nov 2023 22:13:26 GMT"), expect=retry(6.0))],
+        ),
         scenario(
             "HTTP-date hint after the clock moved",
             [
@@ -547,7 +754,9 @@ def decisions():
             "past HTTP-date is no hint",
             [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))],
         ),
-        scenario("Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]),
+        scenario(
+            "Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]
+        ),
         scenario(
             "deadline stops before sleeping past it",
             [
@@ -562,7 +771,12 @@ def decisions():
         ),
         scenario(
             "deadline reached exactly is allowed",
-            [begin(), F(S503, expect=retry(1.0)), advance(1), F(S503, expect=retry(2.0))],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                advance(1),
+                F(S503, expect=retry(2.0)),
+            ],
             {"deadline": 3},
         ),
         scenario(
@@ -687,23 +901,59 @@ def decisions():
             "POST 503 without recovery is not retried",
             [begin(verb="POST"), F(S503, expect=give_up("NotIdempotent"))],
         ),
-        scenario("POST refused is retried", [begin(verb="POST"), F(REFUSED, expect=retry(1.0))]),
-        scenario("POST 429 is retried", [begin(verb="POST"), F({"status": 429}, expect=retry(1.0))]),
+        scenario(
+            "POST refused is retried",
+            [begin(verb="POST"), F(REFUSED, expect=retry(1.0))],
+        ),
+        scenario(
+            "POST 429 is retried",
+            [begin(verb="POST"), F({"status": 429}, expect=retry(1.0))],
+        ),
         scenario(
             "PATCH timeout is not retried",
-            [begin(verb="PATCH"), F({"timeout": True}, expect=give_up("NotIdempotent"))],
+            [
+                begin(verb="PATCH"),
+                F({"timeout": True}, expect=give_up("NotIdempotent")),
+            ],
         ),
         scenario(
             "PATCH declared idempotent is retried",
-            [begin(verb="PATCH", recovery="idempotent"), F({"timeout": True}, expect=retry(1.0))],
+            [
+                begin(verb="PATCH", recovery="idempotent"),
+                F({"timeout": True}, expect=retry(1.0)),
+            ],
         ),
-        scenario("PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]),
-        scenario("unknown verb: the caller vouches", [begin(verb="UNKNOWN"), F(RESET, expect=retry(1.0))]),
+        scenario(
+            "PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]
+        ),
+        # A watch is a stream: re-establishing it (relist or resume) is the caller's; never repeated.
+        scenario(
+            "WATCH 503 is not retried",
+            [begin(verb="WATCH"), F(S503, expect=give_up("NonRetryable"))],
+        ),
+        scenario(
+            "WATCH reset is not retried",
+            [begin(verb="WATCH"), F(RESET, expect=give_up("NonRetryable"))],
+        ),
+        scenario(
+            "failure verb WATCH is not retried",
+            [
+                begin(verb="UNKNOWN"),
+                F({"status": 503, "verb": "WATCH"}, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "unknown verb: the caller vouches",
+            [begin(verb="UNKNOWN"), F(RESET, expect=retry(1.0))],
+        ),
         scenario(
             "unknown call verb uses the failure's verb",
             [
                 begin(verb="UNKNOWN"),
-                F({"codes": ["ECONNRESET"], "verb": "POST"}, expect=give_up("NotIdempotent")),
+                F(
+                    {"codes": ["ECONNRESET"], "verb": "POST"},
+                    expect=give_up("NotIdempotent"),
+                ),
             ],
         ),
         scenario(
@@ -726,7 +976,10 @@ def decisions():
         ),
         scenario(
             "create: AlreadyExists on the first attempt is a real conflict",
-            [begin(verb="POST", recovery="create"), F(EXISTS, expect=give_up("NonRetryable"))],
+            [
+                begin(verb="POST", recovery="create"),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
         ),
         scenario(
             "create: 429 never applied, so AlreadyExists is real",
@@ -756,8 +1009,14 @@ def decisions():
             "generateName create: nothing found, retried, then created",
             [
                 begin(verb="POST", recovery="create_generated"),
-                F({"status": 504}, expect={"decision": "check_then_retry", "delay": 1.0}),
-                F({"status": 429}, expect={"decision": "check_then_retry", "delay": 2.0}),
+                F(
+                    {"status": 504},
+                    expect={"decision": "check_then_retry", "delay": 1.0},
+                ),
+                F(
+                    {"status": 429},
+                    expect={"decision": "check_then_retry", "delay": 2.0},
+                ),
                 succeed(attempts=3),
             ],
         ),
@@ -772,12 +1031,18 @@ def decisions():
         scenario(
             "generateName create: the checks count as retries",
             [begin(verb="POST", recovery="create_generated")]
-            + [F(RESET, expect={"decision": "check_then_retry", "delay": d}) for d in (1.0, 2.0, 4.0)]
+            + [
+                F(RESET, expect={"decision": "check_then_retry", "delay": d})
+                for d in (1.0, 2.0, 4.0)
+            ]
             + [F(RESET, expect=give_up("MaxRetries"))],
         ),
         scenario(
             "create without ownership adopts any AlreadyExists",
-            [begin(verb="POST", recovery="create_adopt"), F(EXISTS, expect={"decision": "read_back"})],
+            [
+                begin(verb="POST", recovery="create_adopt"),
+                F(EXISTS, expect={"decision": "read_back"}),
+            ],
         ),
         scenario(
             "create: reason in the body",
@@ -795,7 +1060,10 @@ def decisions():
             [
                 begin(verb="POST", recovery="create"),
                 F(RESET, expect=retry(1.0)),
-                F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable")),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("NonRetryable"),
+                ),
             ],
         ),
         scenario(
@@ -826,16 +1094,25 @@ def decisions():
             "delete: a failed precondition on the first attempt is raised",
             [
                 begin(verb="DELETE", recovery="delete"),
-                F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable")),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("NonRetryable"),
+                ),
             ],
         ),
         scenario(
             "delete: NotFound on the first attempt is raised",
-            [begin(verb="DELETE", recovery="delete"), F(GONE404, expect=give_up("NonRetryable"))],
+            [
+                begin(verb="DELETE", recovery="delete"),
+                F(GONE404, expect=give_up("NonRetryable")),
+            ],
         ),
         scenario(
             "delete: missing_ok accepts a first NotFound",
-            [begin(verb="DELETE", recovery="delete_missing_ok"), F(GONE404, expect={"decision": "done"})],
+            [
+                begin(verb="DELETE", recovery="delete_missing_ok"),
+                F(GONE404, expect={"decision": "done"}),
+            ],
         ),
         scenario(
             "delete: 429 then NotFound is raised",
@@ -847,10 +1124,15 @@ def decisions():
         ),
         scenario(
             "delete without recovery: NotFound after reset is raised",
-            [begin(verb="DELETE"), F(RESET, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))],
+            [
+                begin(verb="DELETE"),
+                F(RESET, expect=retry(1.0)),
+                F(GONE404, expect=give_up("NonRetryable")),
+            ],
         ),
         scenario(
-            "cancelled is never retried", [begin(), F({"cancelled": True}, expect=give_up("Cancelled"))]
+            "cancelled is never retried",
+            [begin(), F({"cancelled": True}, expect=give_up("Cancelled"))],
         ),
         scenario(
             "cancelled after retries",
@@ -867,15 +1149,34 @@ def decisions():
                 F({"cancelled": True, "status": 404}, expect=give_up("Cancelled")),
             ],
         ),
-        scenario("404 GET is raised", [begin(), F({"status": 404}, expect=give_up("NonRetryable"))]),
-        scenario("403 is raised", [begin(), F({"status": 403}, expect=give_up("NonRetryable"))]),
+        scenario(
+            "404 GET is raised",
+            [begin(), F({"status": 404}, expect=give_up("NonRetryable"))],
+        ),
+        scenario(
+            "403 is raised",
+            [begin(), F({"status": 403}, expect=give_up("NonRetryable"))],
+        ),
         scenario(
             "409 Conflict is raised",
-            [begin(verb="PUT"), F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))],
+            [
+                begin(verb="PUT"),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("NonRetryable"),
+                ),
+            ],
         ),
-        scenario("unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]),
-        scenario("timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]),
-        scenario("user_retryable is retried", [begin(), F({"user_retryable": True}, expect=retry(1.0))]),
+        scenario(
+            "unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]
+        ),
+        scenario(
+            "timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]
+        ),
+        scenario(
+            "user_retryable is retried",
+            [begin(), F({"user_retryable": True}, expect=retry(1.0))],
+        ),
         scenario(
             "connection preset ignores 503",
             [begin(), F(S503, expect=give_up("NonRetryable"))],
@@ -921,7 +1222,10 @@ def decisions():
         scenario(
             "retry_conflict: 5 attempts like client-go DefaultRetry",
             [begin(verb="PUT", recovery="retry_conflict")]
-            + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
+            + [
+                F({"status": 409, "reason": "Conflict"}, expect=retry(0.01))
+                for _ in range(4)
+            ]
             + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))],
             {"preset": "conflict"},
         ),
@@ -935,7 +1239,13 @@ def decisions():
         ),
         scenario(
             "without retry_conflict a Conflict is raised",
-            [begin(verb="PUT"), F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable"))],
+            [
+                begin(verb="PUT"),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("NonRetryable"),
+                ),
+            ],
             {"preset": "conflict"},
         ),
         scenario(
@@ -980,7 +1290,11 @@ def main():
         else:
             path.write_text(text, encoding="utf-8")
     if stale:
-        print("stale vectors (run tests/vectors/generate.py):", ", ".join(stale), file=sys.stderr)
+        print(
+            "stale vectors (run tests/vectors/generate.py):",
+            ", ".join(stale),
+            file=sys.stderr,
+        )
         return 1
     print(f"{total} vectors {'up to date' if check else 'written'}")
     return 0
