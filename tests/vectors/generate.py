@@ -39,7 +39,9 @@ def case(name, failure, cls, policy=None):
 
 def STATUS_BODY(reason: str, code: int, extra: str = "") -> str:  # noqa: N802
     """A raw Kubernetes Status JSON text, as clients keep it."""
-    return f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
+    return (
+        f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
+    )
 
 
 def classification():
@@ -67,9 +69,7 @@ def classification():
         case("reason TooManyRequests", {"reason": "TooManyRequests"}, "Throttled"),
         case("reason ServerTimeout", {"reason": "ServerTimeout"}, "Transient"),
         case("reason Timeout", {"reason": "Timeout"}, "Transient"),
-        case(
-            "reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"
-        ),
+        case("reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"),
         case("reason AlreadyExists", {"reason": "AlreadyExists"}, "AlreadyExists"),
         case("reason Conflict", {"reason": "Conflict"}, "Conflict"),
         case("reason NotFound", {"reason": "NotFound"}, "NotFound"),
@@ -90,9 +90,7 @@ def classification():
         ),
         case("409 Conflict", {"status": 409, "reason": "Conflict"}, "Conflict"),
         case("504 Timeout", {"status": 504, "reason": "Timeout"}, "Transient"),
-        case(
-            "500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"
-        ),
+        case("500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"),
         case(
             "403 with TooManyRequests is throttled",
             {"status": 403, "reason": "TooManyRequests"},
@@ -508,9 +506,7 @@ def delays():
         max_retries, expected = delays_for(preset, seed, overrides)
         policy = {"preset": preset, "seed": seed, "budget": None, **overrides}
         # The connection preset retries network failures only.
-        failure = (
-            {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
-        )
+        failure = {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
         steps = [
             {
                 "op": "begin",
@@ -701,9 +697,7 @@ def decisions():
                 F(
                     {
                         "status": 429,
-                        "body": STATUS_BODY(
-                            "TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'
-                        ),
+                        "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'),
                     },
                     expect=retry(6.0),
                 ),
@@ -754,9 +748,7 @@ def decisions():
             "past HTTP-date is no hint",
             [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))],
         ),
-        scenario(
-            "Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]
-        ),
+        scenario("Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]),
         scenario(
             "deadline stops before sleeping past it",
             [
@@ -923,9 +915,7 @@ def decisions():
                 F({"timeout": True}, expect=retry(1.0)),
             ],
         ),
-        scenario(
-            "PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]
-        ),
+        scenario("PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]),
         # A watch is a stream: re-establishing it (relist or resume) is the caller's; never repeated.
         scenario(
             "WATCH 503 is not retried",
@@ -1031,10 +1021,7 @@ def decisions():
         scenario(
             "generateName create: the checks count as retries",
             [begin(verb="POST", recovery="create_generated")]
-            + [
-                F(RESET, expect={"decision": "check_then_retry", "delay": d})
-                for d in (1.0, 2.0, 4.0)
-            ]
+            + [F(RESET, expect={"decision": "check_then_retry", "delay": d}) for d in (1.0, 2.0, 4.0)]
             + [F(RESET, expect=give_up("MaxRetries"))],
         ),
         scenario(
@@ -1167,12 +1154,8 @@ def decisions():
                 ),
             ],
         ),
-        scenario(
-            "unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]
-        ),
-        scenario(
-            "timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]
-        ),
+        scenario("unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]),
+        scenario("timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]),
         scenario(
             "user_retryable is retried",
             [begin(), F({"user_retryable": True}, expect=retry(1.0))],
@@ -1222,10 +1205,7 @@ def decisions():
         scenario(
             "retry_conflict: 5 attempts like client-go DefaultRetry",
             [begin(verb="PUT", recovery="retry_conflict")]
-            + [
-                F({"status": 409, "reason": "Conflict"}, expect=retry(0.01))
-                for _ in range(4)
-            ]
+            + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
             + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))],
             {"preset": "conflict"},
         ),
