@@ -8,12 +8,21 @@ PYTHON ?= python3
 .PHONY: cluster-up cluster-down test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
-	@echo "make demo   - build and run the demo (a call that meets 503 + Retry-After twice, then succeeds)"
+	@echo "make demo   - the same workload in Python, Node, Go and Rust against a real apiserver behind the fault proxy"
 	@echo "make test   - every test-* target: $(TESTS)"
 
-# The demo: a local HTTP server answers 503 with Retry-After twice; the engine's decisions are printed.
-demo:
-	$(CARGO) run --quiet -p k8sretry --example demo
+# The demo: the same workload in Python, Node, Go and Rust (examples/) against a real kube-apiserver
+# behind the fault proxy (or $$KUBECONFIG's cluster, still through the proxy), then one table.
+DEMO_ENV = K8SRETRY_DEMO_PYTHON="$(PY_TEST)/bin/python examples/python/workload.py" \
+  K8SRETRY_DEMO_NODE="node examples/node/workload.mjs" \
+  K8SRETRY_DEMO_GO="env LD_LIBRARY_PATH=$(STAGE)/lib $(BUILD)/demo-go" \
+  K8SRETRY_DEMO_RUST="target/debug/examples/workload"
+demo: py-env node stage
+	@echo "[demo] building the Node, Go and Rust workloads"
+	cd examples/node && npm install --no-audit --no-fund --loglevel=error
+	cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo-go ./workload
+	$(CARGO) build --quiet -p k8sretry --features kube --example workload
+	$(DEMO_ENV) $(PY_TEST)/bin/python examples/demo.py
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
 TESTS := test-core test-c test-go test-python test-node test-e2e
