@@ -31,11 +31,14 @@ function isParams(value: unknown): value is Params {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function snapshot(args: unknown[]): unknown[] {
+function snapshot(body: unknown): unknown {
   try {
-    return structuredClone(args);
+    return structuredClone(body);
   } catch {
-    return args; // functions or class handles inside: sent as they are
+    // Something structuredClone refuses (a function inside): copy the levels stamp() writes to.
+    const copy = { ...(body as Params) };
+    if (isParams(copy.metadata)) copy.metadata = { ...copy.metadata };
+    return copy;
   }
 }
 
@@ -64,7 +67,7 @@ function verbOf(name: string): [string, string] | undefined {
 
 /**
  * An ES Proxy over a client-node API object (CoreV1Api, BatchV1Api, ...): its methods are retried
- * by the verb in their name, called bound to the raw client with arguments snapshotted per call.
+ * by the verb in their name, called bound to the raw client; a create sends a stamped copy of its body.
  * `create*` is stamped with a request id and read back after a lost response; `delete*` finishes on
  * NotFound after a lost response (resolving undefined). `connect*`, `watch: true` calls and the
  * streaming classes are untouched; non-function properties pass through.
@@ -97,22 +100,25 @@ function wrapMethod(
   options: RetryOptions,
 ): (...args: unknown[]) => Promise<unknown> {
   const method = (target as Record<string, (...a: unknown[]) => unknown>)[name];
+  // Reads, replaces, patches and deletes share one Retrier (it keeps no per-call state) and send
+  // the caller's arguments again as given; only a create needs a private, stamped copy.
+  const shared = baseRecovery === 'create' ? undefined : new Retrier(options, name, verb, baseRecovery);
   return function retried(...callArgs: unknown[]): Promise<unknown> {
     const params = callArgs[0];
     if (isParams(params) && params.watch === true) return Promise.resolve(method.apply(target, callArgs));
-    const args = snapshot(callArgs);
+    if (shared !== undefined) return shared.run(() => method.apply(target, callArgs));
     let recovery = baseRecovery;
     let readBack: ((err: unknown) => Promise<unknown>) | undefined;
-    if (recovery === 'create') {
-      const first = args[0];
-      if (isParams(first) && isParams(first.body)) {
-        readBack = prepareCreate(target, name, first, ownership);
-        if (!ownership) recovery = 'create_adopt';
-        // A server-generated name: look for ours by label before each retry.
-        else if (!metadataOf(first.body)?.name) recovery = 'create_generated';
-      } else {
-        recovery = 'none'; // positional (0.x) style: no body to stamp, so no ambiguous retry
-      }
+    let args = callArgs;
+    if (isParams(params) && isParams(params.body)) {
+      const first = { ...params, body: snapshot(params.body) as Params };
+      args = [first, ...callArgs.slice(1)];
+      readBack = prepareCreate(target, name, first, ownership);
+      if (!ownership) recovery = 'create_adopt';
+      // A server-generated name: look for ours by label before each retry.
+      else if (!metadataOf(first.body)?.name) recovery = 'create_generated';
+    } else {
+      recovery = 'none'; // positional (0.x) style: no body to stamp, so no ambiguous retry
     }
     const retrier = new Retrier(options, name, verb, recovery, readBack);
     return retrier.run(() => method.apply(target, args));

@@ -4,7 +4,7 @@
  */
 import { native } from './native';
 import { failureFrom } from './extract';
-import { Policy, defaultPolicy } from './policy';
+import { Policy, defaultPolicy, flushSuccesses } from './policy';
 import { resolvePolicy } from './retry';
 
 export { ArgumentError, K8sRetryError, PolicyError } from './errors';
@@ -44,6 +44,7 @@ export function parseRetryAfter(value: string, nowMs: number = Date.now()): numb
 
 /** All k8sretry metrics of this process in Prometheus text format. */
 export function metricsText(): string {
+  flushSuccesses();
   return native.metricsText();
 }
 

@@ -1,6 +1,59 @@
 import { native } from './native';
-import type { NativePolicy } from '../native/index';
+import type { NativePolicy, NativeRecorder } from '../native/index';
 import { PolicyError } from './errors';
+
+/**
+ * First-attempt successes are counted in JavaScript and handed to the engine in batches: one napi
+ * call per success would cost more than all the rest of the success path. They are flushed before
+ * any failure is decided (so the retry budget has them), when metrics are read, and every 100 ms
+ * (well inside the budget's slots: a tenth of its window). @internal
+ */
+export interface SuccessCounter {
+  readonly name: string;
+  readonly native: NativeRecorder;
+  pending: number;
+}
+
+const dirty: SuccessCounter[] = [];
+let ticker: ReturnType<typeof setInterval> | undefined;
+let coarse = 0;
+
+function tick(): void {
+  coarse = performance.now();
+  flushSuccesses();
+}
+
+function startTicker(): void {
+  coarse = performance.now();
+  ticker = setInterval(tick, 100);
+  ticker.unref(); // never keeps the process alive
+}
+
+/** @internal performance.now() to within the ticker's 100 ms: when a call started, read without a
+ * clock call (a clock read costs as much as the rest of the success path). The engine only uses
+ * it for the deadline, which is in seconds. */
+export function coarseNow(): number {
+  if (ticker === undefined) startTicker();
+  return coarse;
+}
+
+/** @internal Counts one first-attempt success. */
+export function countSuccess(counter: SuccessCounter): void {
+  if (counter.pending++ === 0) {
+    dirty.push(counter);
+    if (ticker === undefined) startTicker();
+  }
+}
+
+/** @internal Hands every counted success to the engine. */
+export function flushSuccesses(): void {
+  for (const counter of dirty) {
+    const n = counter.pending;
+    counter.pending = 0;
+    counter.native.recordMany(n);
+  }
+  dirty.length = 0;
+}
 
 /** The preset names every k8sretry binding knows. */
 export const presets: readonly string[] = Object.freeze(native.presetNames());
@@ -77,6 +130,23 @@ export class Policy {
     policy.native = nativePolicy;
     return policy as Policy;
   }
+
+  /** @internal The success counter of `name` under this policy, prepared once. */
+  successes(name: string): SuccessCounter {
+    // Most call sites use one name again and again: remember the last one before the map.
+    if (this.last !== undefined && this.last.name === name) return this.last;
+    const counters = (this.counters ??= new Map());
+    let counter = counters.get(name);
+    if (counter === undefined) {
+      counter = { name, native: this.native.recorder(name), pending: 0 };
+      counters.set(name, counter);
+    }
+    this.last = counter;
+    return counter;
+  }
+
+  private counters?: Map<string, SuccessCounter>;
+  private last?: SuccessCounter;
 
   get maxRetries(): number {
     return this.native.maxRetries;

@@ -2,7 +2,7 @@
 import { native, type RetryEvent } from './native';
 import { ArgumentError, abortReason } from './errors';
 import { failureFrom } from './extract';
-import { Policy, defaultPolicy } from './policy';
+import { Policy, coarseNow, countSuccess, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
 
 export type { RetryEvent };
 
@@ -44,11 +44,19 @@ const LOGGED = new Set([
   'k8s_api_call_deadline_exceeded',
 ]);
 
+const presetPolicies = new Map<string, Policy>();
+
 export function resolvePolicy(policy: Policy | string | undefined): Policy {
+  if (policy instanceof Policy) return policy;
   if (policy === undefined) return defaultPolicy();
-  if (typeof policy === 'string') return Policy.preset(policy);
-  if (!(policy instanceof Policy)) throw new ArgumentError('policy must be a Policy or a preset name');
-  return policy;
+  if (typeof policy !== 'string') throw new ArgumentError('policy must be a Policy or a preset name');
+  // Presets are immutable: one Policy per name, not a native policy per call.
+  let preset = presetPolicies.get(policy);
+  if (preset === undefined) {
+    preset = Policy.preset(policy);
+    presetPolicies.set(policy, preset);
+  }
+  return preset;
 }
 
 function sleepFor(ms: number, signal: AbortSignal | undefined, sleep: RetryOptions['sleep']): Promise<void> {
@@ -80,6 +88,7 @@ export type ReadBack = (err: unknown) => Promise<unknown>;
 /** One configured loop; `run` drives one call. */
 export class Retrier {
   readonly policy: Policy;
+  private readonly successes: SuccessCounter;
 
   constructor(
     readonly options: RetryOptions,
@@ -89,6 +98,7 @@ export class Retrier {
     readonly readBack?: ReadBack,
   ) {
     this.policy = resolvePolicy(options.policy);
+    this.successes = this.policy.successes(name);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new ArgumentError('signal must be an AbortSignal');
     }
@@ -112,22 +122,31 @@ export class Retrier {
     }
   }
 
-  /** Runs `attempt(0)`, then retries as the engine decides. */
-  async run<T>(attempt: (n: number) => Promise<T> | T): Promise<T> {
+  /** Runs `attempt(0)`, then retries as the engine decides. The success path chains one
+   * `then` on the attempt's promise: an async frame here would cost more than the rest of it. */
+  run<T>(attempt: (n: number) => Promise<T> | T): Promise<T> {
     const signal = this.options.signal;
-    if (signal?.aborted) throw abortReason(signal);
-    const started = performance.now();
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const started = coarseNow();
+    let first: Promise<T>;
     try {
-      const value = await attempt(0);
-      this.policy.native.succeeded(this.name);
-      return value;
+      first = Promise.resolve(attempt(0));
     } catch (err) {
       return this.afterFailure(attempt, err, started);
     }
+    return first.then(
+      (value) => {
+        countSuccess(this.successes);
+        return value;
+      },
+      (err: unknown) => this.afterFailure(attempt, err, started),
+    );
   }
 
-  private async afterFailure<T>(attempt: (n: number) => Promise<T> | T, first: unknown, started: number): Promise<T> {
+  /** @internal The loop after a failed first attempt. */
+  async afterFailure<T>(attempt: (n: number) => Promise<T> | T, first: unknown, started: number): Promise<T> {
     const { signal } = this.options;
+    flushSuccesses(); // the budget must have every first attempt before it decides
     const call = new native.NativeCall(this.policy.native, this.name, this.verb, this.recovery, performance.now() - started);
     const earlier: unknown[] = [];
     let err = first;
@@ -204,12 +223,33 @@ export class Retrier {
  * non-enumerable `k8sretry` property with the attempts made.
  */
 export function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  if (typeof fn !== 'function') return Promise.reject(new ArgumentError('withRetry needs a function'));
-  let retrier: Retrier;
+  // The success path without a Retrier or an async frame: most calls never need more.
+  let counter: SuccessCounter;
+  let name: string;
+  let started: number;
+  let first: Promise<T>;
   try {
-    retrier = new Retrier(options, options.name ?? (fn.name || 'withRetry'), options.verb ?? 'UNKNOWN');
+    if (typeof fn !== 'function') throw new ArgumentError('withRetry needs a function');
+    const policy = resolvePolicy(options.policy);
+    name = options.name ?? (fn.name || 'withRetry');
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (!(signal instanceof AbortSignal)) throw new ArgumentError('signal must be an AbortSignal');
+      if (signal.aborted) throw abortReason(signal);
+    }
+    counter = policy.successes(name);
+    started = coarseNow();
   } catch (err) {
     return Promise.reject(err);
   }
-  return retrier.run(fn);
+  const retry = (err: unknown) => new Retrier(options, name, options.verb ?? 'UNKNOWN').afterFailure(fn, err, started);
+  try {
+    first = Promise.resolve(fn(0));
+  } catch (err) {
+    return retry(err);
+  }
+  return first.then((value) => {
+    countSuccess(counter);
+    return value;
+  }, retry);
 }

@@ -207,10 +207,33 @@ impl NativePolicy {
             * 1000.0
     }
 
-    /// Records a call whose first attempt succeeded: the whole success path in one native call.
+    /// The success path of `function_name`, prepared once (the metrics lookup is done here).
     #[napi]
-    pub fn succeeded(&self, function_name: String) {
-        k8sretry::Call::new(&self.inner, &function_name).on_success();
+    pub fn recorder(&self, function_name: String) -> NativeRecorder {
+        NativeRecorder {
+            inner: k8sretry::SuccessRecorder::new(&self.inner, &function_name),
+        }
+    }
+}
+
+/// Records first-attempt successes of one function: the whole success path in one native call
+/// without arguments.
+#[napi]
+pub struct NativeRecorder {
+    inner: k8sretry::SuccessRecorder,
+}
+
+#[napi]
+impl NativeRecorder {
+    #[napi]
+    pub fn record(&self) {
+        self.inner.record();
+    }
+
+    /// `n` successes at once (the TypeScript layer batches them).
+    #[napi]
+    pub fn record_many(&self, n: u32) {
+        self.inner.record_many(n);
     }
 }
 

@@ -210,6 +210,26 @@ impl PyPolicy {
     fn succeeded(&self, function: &str) {
         Call::new(&self.inner, function).on_success();
     }
+
+    /// The success path of `function`, prepared once: `record()` then does no lookup.
+    fn recorder(&self, function: &str) -> PySuccessRecorder {
+        PySuccessRecorder {
+            inner: k8sretry::SuccessRecorder::new(&self.inner, function),
+        }
+    }
+}
+
+/// Records first-attempt successes of one decorated function.
+#[pyclass(name = "SuccessRecorder", module = "k8sretry._native", frozen)]
+struct PySuccessRecorder {
+    inner: k8sretry::SuccessRecorder,
+}
+
+#[pymethods]
+impl PySuccessRecorder {
+    fn record(&self) {
+        self.inner.record();
+    }
 }
 
 impl PyPolicy {
@@ -403,6 +423,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPolicy>()?;
     m.add_class::<PyFailure>()?;
     m.add_class::<PyCall>()?;
+    m.add_class::<PySuccessRecorder>()?;
     m.add_class::<PyRetryBudget>()?;
     m.add_class::<PyCircuitBreaker>()?;
     m.add_class::<PyManualClock>()?;

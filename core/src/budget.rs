@@ -96,6 +96,17 @@ impl RetryBudget {
         }
     }
 
+    /// Records `n` first attempts at once (bindings that batch successes), as `n` deposits.
+    pub fn deposit_many(&self, now: Duration, n: u32) {
+        if self.deposit_milli > 0 && n > 0 {
+            self.add(
+                &self.deposits,
+                now,
+                self.deposit_milli.saturating_mul(i64::from(n)),
+            );
+        }
+    }
+
     /// Takes one token for a retry; `false` when the budget is empty.
     pub fn try_withdraw(&self, now: Duration) -> bool {
         if self.balance_milli(now) < MILLI {

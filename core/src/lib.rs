@@ -33,6 +33,7 @@ mod metrics;
 mod policy;
 mod retry_after;
 mod rng;
+mod success;
 
 pub use breaker::CircuitBreaker;
 pub use budget::RetryBudget;
@@ -54,6 +55,7 @@ pub use policy::{
 };
 pub use retry_after::{parse_http_date, parse_retry_after};
 pub use rng::JitterRng;
+pub use success::SuccessRecorder;
 
 // The Rust examples of the top-level README run as doctests, so they stay true as written.
 #[cfg(doctest)]

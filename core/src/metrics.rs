@@ -62,7 +62,11 @@ pub(crate) struct FunctionMetrics {
 
 impl FunctionMetrics {
     pub(crate) fn count_outcome(&self, outcome: Outcome) {
-        self.calls[outcome as usize].fetch_add(1, Ordering::Relaxed);
+        self.count_outcomes(outcome, 1);
+    }
+
+    pub(crate) fn count_outcomes(&self, outcome: Outcome, n: u64) {
+        self.calls[outcome as usize].fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn count_give_up(&self, reason: GiveUpReason) {

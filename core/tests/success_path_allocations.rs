@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use k8sretry::{Call, Policy, Verb};
+use k8sretry::{Call, Policy, SuccessRecorder, Verb};
 
 struct Counting;
 
@@ -56,6 +56,10 @@ fn success_path_allocates_nothing() {
         // Warm-up: the first call of a function name registers its metrics.
         Call::new(&policy, "read_pod").on_success();
         Call::new(&breaker, "read_pod").on_success();
+        let (recorder, breaker_recorder) = (
+            SuccessRecorder::new(&policy, "read_pod"),
+            SuccessRecorder::new(&breaker, "read_pod"),
+        );
 
         counting(true);
         for _ in 0..1000 {
@@ -63,6 +67,8 @@ fn success_path_allocates_nothing() {
             call.on_success();
             let mut call = Call::new(&breaker, "read_pod");
             call.on_success();
+            recorder.record();
+            breaker_recorder.record();
         }
         counting(false);
         assert_eq!(allocations(), 0, "preset {preset}");

@@ -9,6 +9,7 @@ __all__ = [
     "PRESETS",
     "Policy",
     "RetryBudget",
+    "SuccessRecorder",
     "VERSION",
     "metrics_text",
     "parse_retry_after",
@@ -83,6 +84,11 @@ class Policy:
     def is_retryable(self, failure: Failure) -> bool: ...
     def retry_delay(self, failure: Failure, attempt: int) -> float: ...
     def succeeded(self, function: str) -> None: ...
+    def recorder(self, function: str) -> SuccessRecorder: ...
+
+@final
+class SuccessRecorder:
+    def record(self) -> None: ...
 
 @final
 class Call:

@@ -49,7 +49,8 @@ def _gave_up(
 
 
 class Retrier:
-    """One configured retry loop; `run_sync` / `run_async` drive one call each."""
+    """One configured retry loop after a failed first attempt; `after_sync_failure` /
+    `after_async_failure` drive one call each (the success path is the caller's, inlined)."""
 
     __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "read_back")
 
@@ -80,15 +81,6 @@ class Retrier:
         return call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
 
     # ------------------------------------------------------------------ sync
-
-    def run_sync(self, attempt: Callable[[], T]) -> T:
-        started = time.monotonic()
-        try:
-            result = attempt()
-        except BaseException as exc:
-            return self.after_sync_failure(attempt, exc, started)
-        self.policy._native.succeeded(self.name)
-        return result
 
     def _steps(self, call: _native.Call, exc: BaseException) -> Generator[tuple[int, Any], Any, Any]:
         """The loop after a failed first attempt, as a generator of effects shared by the sync and
@@ -156,17 +148,6 @@ class Retrier:
         return found
 
     # ------------------------------------------------------------------ async
-
-    async def run_async(self, attempt: Callable[[], Any]) -> Any:
-        started = time.monotonic()
-        try:
-            result = attempt()
-            if inspect.isawaitable(result):
-                result = await result
-        except BaseException as exc:
-            return await self.after_async_failure(attempt, exc, started)
-        self.policy._native.succeeded(self.name)
-        return result
 
     async def finish_async(self, first: Awaitable[Any], attempt: Callable[[], Any], started: float) -> Any:
         """Awaits an attempt already started (a coroutine a client method returned), then retries."""
@@ -248,18 +229,33 @@ def _decorator(
     chosen = policy
 
     def decorate(fn: F) -> F:
-        retrier = Retrier(chosen, getattr(fn, "__name__", "call"), retry_on=retry_on, sleep=sleep)
+        name = getattr(fn, "__name__", "call")
+        retrier = Retrier(chosen, name, retry_on=retry_on, sleep=sleep)
+        # The success path is inlined (no closure, no method call): it is all most calls ever run.
+        succeeded, monotonic = chosen._native.recorder(name).record, time.monotonic
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await retrier.run_async(lambda: fn(*args, **kwargs))
+                started = monotonic()
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    return await retrier.after_async_failure(lambda: fn(*args, **kwargs), exc, started)
+                succeeded()
+                return result
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return retrier.run_sync(lambda: fn(*args, **kwargs))
+            started = monotonic()
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                return retrier.after_sync_failure(lambda: fn(*args, **kwargs), exc, started)
+            succeeded()
+            return result
 
         return wrapper  # type: ignore[return-value]
 

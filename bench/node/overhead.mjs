@@ -1,0 +1,75 @@
+// Node: per-call overhead of k8sretry's withRetry and a withRetryClient method call against a bare
+// call, cockatiel, p-retry and async-retry, side by side in one process (interleaved rounds).
+// Overhead = time per call minus a bare async call's. Prints one JSON object.
+import asyncRetry from 'async-retry';
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
+import { Policy, withRetry, withRetryClient } from 'k8sretry';
+import pRetry from 'p-retry';
+
+const N = 200_000;
+const ROUNDS = 9;
+
+async function bare() {
+  return 1;
+}
+
+// An API object shaped like client-node's CoreV1Api: methods taking one params object.
+class FakeCoreV1Api {
+  async readNamespacedConfigMap(params) {
+    return params.name;
+  }
+}
+
+const k8sPolicy = new Policy({ preset: 'default' });
+const cockatielPolicy = retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() });
+const api = new FakeCoreV1Api();
+const wrappedApi = withRetryClient(new FakeCoreV1Api(), { policy: k8sPolicy, logger: null });
+const params = { name: 'x', namespace: 'y' };
+
+const candidates = {
+  'bare call': () => bare(),
+  'k8sretry withRetry': () => withRetry(bare, { policy: k8sPolicy, logger: null }),
+  'bare client method': () => api.readNamespacedConfigMap(params),
+  'k8sretry withRetryClient method': () => wrappedApi.readNamespacedConfigMap(params),
+  cockatiel: () => cockatielPolicy.execute(bare),
+  'p-retry': () => pRetry(bare, { retries: 3 }),
+  'async-retry': () => asyncRetry(bare, { retries: 3 }),
+};
+
+// Each candidate runs in a fresh process (a clean JIT, as in an app that uses one library), the
+// candidates interleaved round by round; the figure is the median over rounds.
+if (process.argv[2]) {
+  const fn = candidates[process.argv[2]];
+  for (let i = 0; i < N / 5; i += 1) await fn(); // warm-up
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < N; i += 1) await fn();
+  process.stdout.write(String(Number(process.hrtime.bigint() - t) / N));
+  process.exit(0);
+}
+const { execFileSync } = await import('node:child_process');
+const samples = Object.fromEntries(Object.keys(candidates).map((k) => [k, []]));
+for (let round = 0; round < ROUNDS; round += 1) {
+  for (const name of Object.keys(candidates)) {
+    const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, name], { encoding: 'utf8' });
+    samples[name].push(Number(out));
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ns = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+const overhead = {};
+for (const [k, v] of Object.entries(ns)) {
+  if (k === 'bare call' || k === 'bare client method') continue;
+  overhead[k] = v - (k.includes('withRetryClient') ? ns['bare client method'] : ns['bare call']);
+}
+console.log(
+  JSON.stringify({
+    node: process.version,
+    ns_per_call: ns,
+    overhead_ns: overhead,
+    goals: {
+      'withRetry overhead / cockatiel (goal <= 0.6)': overhead['k8sretry withRetry'] / overhead.cockatiel,
+      'withRetryClient method overhead / cockatiel (goal <= 0.6)':
+        overhead['k8sretry withRetryClient method'] / overhead.cockatiel,
+    },
+  }),
+);
