@@ -91,7 +91,8 @@ impl Class {
     }
 }
 
-const ALL_CLASSES: [Class; 10] = [
+/// Every class, in discriminant order (`Class as usize` indexes it).
+pub(crate) const ALL_CLASSES: [Class; 10] = [
     Class::Throttled,
     Class::Transient,
     Class::NetworkNotSent,

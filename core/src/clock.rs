@@ -1,8 +1,11 @@
 //! Time sources. Every time the engine reads comes from a [`Clock`], so tests can replace it.
 
+#[cfg(not(target_os = "linux"))]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[cfg(not(target_os = "linux"))]
+use std::time::Instant;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where the engine reads time from.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -17,6 +20,26 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// On Linux the coarse monotonic clock: a read is a few ns against ~30 for `Instant::now`
+    /// (two reads per decision were a quarter of its cost), and its resolution (one kernel tick,
+    /// 1-4 ms) is far finer than anything the engine times: budget slots of a tenth of a
+    /// window, deadlines and breaker periods in seconds.
+    #[cfg(target_os = "linux")]
+    fn monotonic(&self) -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on every
+        // Linux since 2.6.32, and on failure `ts` stays zero, which only makes time stand still.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        Duration::new(
+            ts.tv_sec.max(0) as u64,
+            ts.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn monotonic(&self) -> Duration {
         static START: OnceLock<Instant> = OnceLock::new();
         START.get_or_init(Instant::now).elapsed()

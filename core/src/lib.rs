@@ -32,6 +32,7 @@ pub mod kube_layer;
 mod metrics;
 mod policy;
 mod retry_after;
+mod retry_counts;
 mod rng;
 mod success;
 

@@ -15,6 +15,7 @@ use crate::budget::RetryBudget;
 use crate::call::GiveUpReason;
 use crate::classify::Class;
 use crate::clock::{Clock, SystemClock};
+use crate::retry_counts::RetryCounts;
 
 /// Final outcome of a call, the `outcome` label of `k8sretry_calls_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub(crate) struct FunctionMetrics {
     pub(crate) name: Box<str>,
     calls: [AtomicU64; 4],
     giveups: [AtomicU64; GiveUpReason::ALL.len()],
-    retries: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    retries: RetryCounts,
 }
 
 impl FunctionMetrics {
@@ -75,11 +76,7 @@ impl FunctionMetrics {
     }
 
     pub(crate) fn count_retry(&self, class: Class, status: Option<u16>, delay_seconds: f64) {
-        let mut retries = self.retries.lock().unwrap_or_else(|p| p.into_inner());
-        *retries
-            .entry((class.as_str(), status.unwrap_or(0)))
-            .or_insert(0) += 1;
-        drop(retries);
+        self.retries.add(class, status.unwrap_or(0));
         registry().delays.observe(delay_seconds);
     }
 }
@@ -92,11 +89,11 @@ struct Histogram {
 }
 
 impl Histogram {
+    /// One increment, in the first bucket that holds `seconds` (none past the last bound: the
+    /// count has it); the cumulative `le` figures are summed when rendered.
     fn observe(&self, seconds: f64) {
-        for (bucket, bound) in self.buckets.iter().zip(DELAY_BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = DELAY_BUCKETS.iter().position(|&bound| seconds <= bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micros
@@ -139,7 +136,7 @@ pub(crate) fn function(name: &str) -> Arc<FunctionMetrics> {
                 name: name.into(),
                 calls: Default::default(),
                 giveups: Default::default(),
-                retries: Mutex::new(BTreeMap::new()),
+                retries: RetryCounts::default(),
             });
             functions.insert(i, Arc::clone(&created));
             created
@@ -201,7 +198,7 @@ pub fn metrics_text() -> String {
         "Retries by failure class and status.",
     );
     for (name, m) in &functions {
-        let retries = m.retries.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let retries = m.retries.snapshot();
         for ((class, status), n) in retries {
             let status = if status == 0 {
                 String::new()
@@ -241,11 +238,12 @@ pub fn metrics_text() -> String {
         "Delays chosen before retries.",
     );
     let h = &registry.delays;
+    let mut cumulative = 0;
     for (bucket, bound) in h.buckets.iter().zip(DELAY_BUCKETS) {
+        cumulative += bucket.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
-            "k8sretry_retry_delay_seconds_bucket{{le=\"{bound}\"}} {}",
-            bucket.load(Ordering::Relaxed)
+            "k8sretry_retry_delay_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
         );
     }
     let count = h.count.load(Ordering::Relaxed);
