@@ -378,13 +378,21 @@ impl PyCall {
 
     /// `(action, delay_seconds, give_up_reason)`: action is `retry`, `check_then_retry`,
     /// `read_back`, `done` or `give_up`.
-    fn on_failure(&mut self, failure: &PyFailure) -> (&'static str, f64, Option<&'static str>) {
+    fn on_failure<'py>(
+        &mut self,
+        py: Python<'py>,
+        failure: &PyFailure,
+    ) -> (Bound<'py, PyString>, f64, Option<Bound<'py, PyString>>) {
+        // Interned names: a fresh str per decision costs more than the decision itself.
+        let named = |name: &'static str| PyString::intern(py, name);
         match self.inner.on_failure(&failure.inner) {
-            Decision::Retry { delay } => ("retry", delay.as_secs_f64(), None),
-            Decision::CheckThenRetry { delay } => ("check_then_retry", delay.as_secs_f64(), None),
-            Decision::ReadBack => ("read_back", 0.0, None),
-            Decision::Done => ("done", 0.0, None),
-            Decision::GiveUp(reason) => ("give_up", 0.0, Some(reason.as_str())),
+            Decision::Retry { delay } => (named("retry"), delay.as_secs_f64(), None),
+            Decision::CheckThenRetry { delay } => {
+                (named("check_then_retry"), delay.as_secs_f64(), None)
+            }
+            Decision::ReadBack => (named("read_back"), 0.0, None),
+            Decision::Done => (named("done"), 0.0, None),
+            Decision::GiveUp(reason) => (named("give_up"), 0.0, Some(named(reason.as_str()))),
         }
     }
 
