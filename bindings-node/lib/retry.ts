@@ -1,5 +1,6 @@
 // The retry loop: call, extract, ask the engine, sleep, call again. No decisions here.
 import { native, type RetryEvent } from './native';
+import type { FailureInit, NativeCall } from '../native/index';
 import { ArgumentError, abortReason } from './errors';
 import { failureFrom } from './extract';
 import { Policy, coarseNow, countSuccess, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
@@ -43,6 +44,28 @@ const LOGGED = new Set([
   'k8s_api_call_circuit_open',
   'k8s_api_call_deadline_exceeded',
 ]);
+
+const ACTIONS = native.actionNames();
+const REASONS = native.giveUpReasonNames();
+
+/** The engine's decision on `f` (positional arguments: see NativeCall.decide). */
+function decide(call: NativeCall, f: FailureInit): { action: string; delayMs: number; reason: string | null } {
+  const [action, delayMs, reason] = call.decide(
+    f.status,
+    f.reason,
+    f.body,
+    f.retryAfter,
+    f.retryAfterSeconds,
+    f.codes,
+    f.timeout,
+    f.cancelled,
+    f.userRetryable,
+    f.verb,
+    f.errorType,
+    f.message,
+  );
+  return { action: ACTIONS[action], delayMs, reason: reason >= 0 ? REASONS[reason] : null };
+}
 
 const presetPolicies = new Map<string, Policy>();
 
@@ -89,6 +112,8 @@ export type ReadBack = (err: unknown) => Promise<unknown>;
 export class Retrier {
   readonly policy: Policy;
   private readonly successes: SuccessCounter;
+  /** Whether anybody receives events (they cost a native-to-JS conversion each). */
+  private readonly listening: boolean;
 
   constructor(
     readonly options: RetryOptions,
@@ -99,6 +124,7 @@ export class Retrier {
   ) {
     this.policy = resolvePolicy(options.policy);
     this.successes = this.policy.successes(name);
+    this.listening = options.onEvent !== undefined || options.logger !== null;
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new ArgumentError('signal must be an AbortSignal');
     }
@@ -155,14 +181,15 @@ export class Retrier {
     for (;;) {
       const failure = failureFrom(err, this.verb);
       if (signal?.aborted) failure.cancelled = true;
-      const decision = call.onFailure(failure);
-      this.emit(decision.events);
+      const decision = decide(call, failure);
+      if (this.listening) this.emit(call.takeEvents());
       if (decision.action === 'retry' || decision.action === 'check_then_retry') {
         earlier.push(err);
         try {
           await sleepFor(decision.delayMs, signal, this.options.sleep);
         } catch (abort) {
-          this.emit(call.onFailure({ cancelled: true, errorType: 'AbortError', message: 'aborted' }).events);
+          decide(call, { cancelled: true, errorType: 'AbortError', message: 'aborted' });
+          if (this.listening) this.emit(call.takeEvents());
           throw abort;
         }
         // A generateName create that may have written, or a read-back that failed: look first.
