@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: cluster-up cluster-down test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
+.PHONY: bench dist test-dist cluster-up cluster-down test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - the same workload in Python, Node, Go and Rust against a real apiserver behind the fault proxy"
@@ -117,7 +117,7 @@ install: lib
 PY_TOOLS := $(BUILD)/py-tools
 PY_TEST := $(BUILD)/py-test
 WHEELS := $(BUILD)/wheels
-PY_EXTRA := ../examples/python ../tests/e2e/python ../tests/cluster/faults.py ../tests/vectors/generate.py
+PY_EXTRA := ../examples ../bench ../tests/e2e/python ../tests/cluster/faults.py ../tests/vectors/generate.py
 PY_TEST_DEPS := kubernetes==37.0.2 kubernetes_asyncio==36.1.0 aiohttp==3.14.5 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6
 
 wheel:
@@ -168,3 +168,25 @@ test-e2e: py-env node stage
 	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
 	  $(CARGO) test -p k8sretry --features kube --test kube_e2e -- --nocapture; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
+
+# ---------------------------------------------------------------- benchmarks
+
+# Every comparison side by side in one run; raw output in bench/results/raw, the table in
+# bench/results/results.md (copied into the README by hand from the current code's run).
+BENCH_RAW := bench/results/raw
+bench: py-env node lib
+	mkdir -p $(BENCH_RAW)
+	$(PY_TEST)/bin/pip install -q tenacity==9.1.2 backoff==2.2.1
+	@echo "[bench] Python: decorators against tenacity, backoff and a plain wrapper"
+	$(PY_TEST)/bin/python bench/python_overhead.py > $(BENCH_RAW)/python.json
+	@echo "[bench] Node: withRetry / withRetryClient against cockatiel, p-retry, async-retry"
+	cd bench/node && npm install --no-audit --no-fund --loglevel=error && node overhead.mjs > ../../$(BENCH_RAW)/node.json
+	@echo "[bench] Rust: criterion (decision, success path, retry against backon)"
+	cd bench/rust && $(CARGO) bench --bench engine -- --warm-up-time 1 --measurement-time 3 2>/dev/null > ../../$(BENCH_RAW)/rust.txt
+	@echo "[bench] C: the decision through the FFI"
+	cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/c/decision.c -o $(BUILD)/bench-decision $(RELEASE)/libk8sretry.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
+	$(BUILD)/bench-decision > $(BENCH_RAW)/c.json
+	@echo "[bench] chaos: the e2e workload at 0/10/30/50% faults, and the outage"
+	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
+	  $(PY_TEST)/bin/python bench/chaos.py > $(BENCH_RAW)/chaos.json; rc=$$?; tests/cluster/down.sh; exit $$rc
+	$(PYTHON) bench/report.py

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import sys
 import time
@@ -24,6 +25,7 @@ from conftest import Proxy, cluster_env  # noqa: E402
 from test_outage_e2e import load  # noqa: E402
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+logging.getLogger("k8sretry").disabled = True  # thousands of retries and give-ups: counted, not printed
 OPS_PER_RATE = 200  # 50 ConfigMaps x (create, read, patch, delete)
 KINDS = ["drop_after", "drop_before", "503", "429", "504"]
 
@@ -35,7 +37,7 @@ def plan(rate: float) -> list[dict[str, Any]]:
     for i, kind in enumerate(KINDS):
         # Each rule sees only what the rules before it let through: scale so the total is `rate`.
         p = share / (1 - share * i)
-        rule: dict[str, Any] = {"method": "", "path": "/configmaps", "fault": kind, "probability": p}
+        rule: dict[str, Any] = {"method": "*", "path": "/configmaps", "fault": kind, "probability": p}
         if kind == "429":
             rule["retry_after"] = "0"  # the header present, the wait left to the backoff
         rules.append(rule)
@@ -60,10 +62,12 @@ def run_rate(rate: float, env: dict[str, str], proxy: Proxy, direct: client.Core
     for i in range(OPS_PER_RATE // 4):
         name = f"cm-{i}"
         steps = [
-            lambda: api.create_namespaced_config_map(namespace, {"metadata": {"name": name}}),
-            lambda: api.read_namespaced_config_map(name, namespace),
-            lambda: api.patch_namespaced_config_map(name, namespace, {"metadata": {"labels": {"a": "b"}}}),
-            lambda: api.delete_namespaced_config_map(name, namespace),
+            lambda name=name: api.create_namespaced_config_map(namespace, {"metadata": {"name": name}}),
+            lambda name=name: api.read_namespaced_config_map(name, namespace),
+            lambda name=name: api.patch_namespaced_config_map(
+                name, namespace, {"metadata": {"labels": {"a": "b"}}}
+            ),
+            lambda name=name: api.delete_namespaced_config_map(name, namespace),
         ]
         for step in steps:
             started = time.perf_counter()

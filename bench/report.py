@@ -1,0 +1,132 @@
+# ruff: noqa: E501 - the table rows read best one per line
+"""`make bench`'s last step: reads the JSON each benchmark wrote to bench/results/raw/, writes
+bench/results/results.json (all of it, with the machine) and bench/results/results.md (the table
+the top README shows)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "node": node,
+        "rustc": rustc,
+    }
+
+
+def criterion(raw: str) -> dict[str, float]:
+    """Median estimates (ns) from criterion's plain output: 'name ... time: [low mid high]'."""
+    out: dict[str, float] = {}
+    name = None
+    units = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6}
+    for line in raw.splitlines():
+        m = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", line)
+        head = line.split("time:")[0].strip()
+        if head:
+            name = head
+        if m and name:
+            out[name] = float(m.group(1)) * units[m.group(2)]
+    return out
+
+
+def ratio(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def main() -> None:
+    raw = RESULTS / "raw"
+    py = json.loads((raw / "python.json").read_text())
+    node = json.loads((raw / "node.json").read_text())
+    rust = criterion((raw / "rust.txt").read_text())
+    c = json.loads((raw / "c.json").read_text())
+    chaos = json.loads((raw / "chaos.json").read_text())
+    results = {"machine": machine(), "python": py, "node": node, "rust": rust, "c": c, "chaos": chaos}
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+    m = results["machine"]
+    po, no = py["sync_overhead_ns"], node["overhead_ns"]
+    r_bare = rust["success path, async/bare call"]
+    lines = [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; "
+        f"Python {m['python']}, Node {m['node']}, {m['rustc']}. All figures from one `make bench` run; "
+        "overheads are per call minus a bare call, side by side in the same run.",
+        "",
+        "| what | k8sretry | alternative | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| Python sync success overhead vs tenacity | {po['k8sretry retry_on_k8s_error']:.0f} ns | "
+        f"{po['tenacity']:.0f} ns | {ratio(py['goals']['sync overhead / tenacity (goal <= 1/30)'])} | ≤ 0.033 |",
+        f"| Python sync success overhead vs a plain try/except wrapper | {po['k8sretry retry_on_k8s_error']:.0f} ns | "
+        f"{po['plain try/except wrapper']:.0f} ns | {ratio(py['goals']['sync overhead / plain wrapper (goal <= 2)'])} | ≤ 2 |",
+        f"| Python sync success overhead vs backoff | {po['k8sretry retry_on_k8s_error']:.0f} ns | "
+        f"{po['backoff']:.0f} ns | {ratio(po['k8sretry retry_on_k8s_error'] / po['backoff'])} | |",
+        f"| Python async success overhead vs tenacity | {py['async_overhead_ns']['k8sretry retry_on_k8s_error']:.0f} ns | "
+        f"{py['async_overhead_ns']['tenacity']:.0f} ns | {ratio(py['goals']['async overhead / tenacity (goal <= 1/30)'])} | ≤ 0.033 |",
+        f"| Python 2 failures then success (sleeps 0) vs tenacity | "
+        f"{py['two_failures_then_success_ns']['k8sretry retry_on_k8s_error'] / 1000:.1f} µs | "
+        f"{py['two_failures_then_success_ns']['tenacity'] / 1000:.1f} µs | "
+        f"{ratio(py['two_failures_then_success_ns']['k8sretry retry_on_k8s_error'] / py['two_failures_then_success_ns']['tenacity'])} | |",
+        f"| Node `withRetry` success overhead vs cockatiel | {no['k8sretry withRetry']:.0f} ns | "
+        f"{no['cockatiel']:.0f} ns | {ratio(node['goals']['withRetry overhead / cockatiel (goal <= 0.6)'])} | ≤ 0.6 |",
+        f"| Node `withRetryClient` method overhead vs cockatiel | {no['k8sretry withRetryClient method']:.0f} ns | "
+        f"{no['cockatiel']:.0f} ns | {ratio(node['goals']['withRetryClient method overhead / cockatiel (goal <= 0.6)'])} | ≤ 0.6 |",
+        f"| Node `withRetry` overhead vs p-retry / async-retry | {no['k8sretry withRetry']:.0f} ns | "
+        f"{no['p-retry']:.0f} / {no['async-retry']:.0f} ns | "
+        f"{ratio(no['k8sretry withRetry'] / no['p-retry'])} / {ratio(no['k8sretry withRetry'] / no['async-retry'])} | |",
+        f"| Rust `retry` success path vs backon | {rust['success path, async/k8sretry retry'] - r_bare:.0f} ns | "
+        f"{rust['success path, async/backon'] - r_bare:.0f} ns | "
+        f"{ratio((rust['success path, async/k8sretry retry'] - r_bare) / (rust['success path, async/backon'] - r_bare))} | |",
+        f"| Rust decision (`on_failure`, a 503 on a GET) | {rust['decision alone: on_failure for a 503 on a GET']:.0f} ns | | | ≤ 100 ns |",
+        f"| Rust `Call::new` + decision, shared budget | {rust['decision with the shared budget']:.0f} ns | | | |",
+        f"| C decision through the FFI | {c['decision alone (on_failure) ns']:.0f} ns | | | ≤ 300 ns |",
+        f"| Python decision through the binding | {py['decision_through_binding_ns']:.0f} ns | | | ≤ 300 ns |",
+        f"| Node decision through the binding | {node['decision_through_binding_ns']:.0f} ns | | | ≤ 300 ns |",
+        "",
+        "Chaos (the e2e workload through the fault proxy, `kubernetes` + `wrap_client`, 6 retries from 50 ms):",
+        "",
+        "| faults planned | injected | operations | success rate | attempts / operation | added latency p50 | p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in chaos["rates"]:
+        lines.append(
+            f"| {run['fault_rate_planned']:.0%} | {run['fault_rate_injected']:.0%} | {run['operations']} | "
+            f"{run['success_rate']:.1%} | {run['attempts_per_operation']:.2f} | "
+            f"{run['added_latency_ms_p50']:.0f} ms | {run['added_latency_ms_p99']:.0f} ms |"
+        )
+    o = chaos["outage"]
+    lines += [
+        "",
+        f"Outage (apiserver stopped 10 s under 100 new calls/s): {o['amplification_with_budget']:.2f} attempts "
+        f"per first attempt with the default retry budget, {o['amplification_without_budget']:.2f} without.",
+    ]
+    (RESULTS / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
