@@ -25,7 +25,7 @@ demo: py-env node stage
 	$(DEMO_ENV) $(PY_TEST)/bin/python examples/demo.py
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c test-go test-python test-node test-e2e
+TESTS := test-core test-c test-go test-python test-node test-e2e test-dist
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -190,3 +190,22 @@ bench: py-env node lib
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python bench/chaos.py > $(BENCH_RAW)/chaos.json; rc=$$?; tests/cluster/down.sh; exit $$rc
 	$(PYTHON) bench/report.py
+
+# ---------------------------------------------------------------- packaging
+
+# dist/: the abi3 wheel, the npm tarball with the prebuilt addon, a relocatable libk8sretry
+# tarball (shared + static, header, .pc found through ${pcfiledir}), the Go module source.
+LIB_DIST := libk8sretry-$(VERSION)-linux-$(shell uname -m)
+dist: wheel node lib
+	rm -rf dist && mkdir -p dist/$(LIB_DIST)
+	cp $(WHEELS)/k8sretry-*.whl dist/
+	cd $(NODE_DIR) && npm pack --silent --pack-destination ../dist >/dev/null
+	$(MAKE) --no-print-directory install PREFIX=/ DESTDIR=$(CURDIR)/dist/$(LIB_DIST)
+	sed -e 's|@PREFIX@|$${pcfiledir}/../..|' -e 's|@VERSION@|$(VERSION)|' ffi/pkgconfig/k8sretry.pc.in > dist/$(LIB_DIST)/lib/pkgconfig/k8sretry.pc
+	tar -czf dist/$(LIB_DIST).tar.gz -C dist $(LIB_DIST) && rm -rf dist/$(LIB_DIST)
+	tar -czf dist/k8sretry-go-$(VERSION).tar.gz -C bindings-go --exclude='*_test.go' .
+	@ls -l dist
+
+# Installs each artefact of dist/ as its users would and runs the README's example for it.
+test-dist: dist stage
+	tests/dist/install.sh
