@@ -66,7 +66,8 @@ function verbOf(name: string): [string, string] | undefined {
 }
 
 /**
- * An ES Proxy over a client-node API object (CoreV1Api, BatchV1Api, ...): its methods are retried
+ * A wrapper (an object inheriting from an ES Proxy) over a client-node API object (CoreV1Api,
+ * BatchV1Api, ...): its methods are retried
  * by the verb in their name, called bound to the raw client; a create sends a stamped copy of its body.
  * `create*` is stamped with a request id and read back after a lost response; `delete*` finishes on
  * NotFound after a lost response (resolving undefined). `connect*`, `watch: true` calls and the
@@ -75,20 +76,21 @@ function verbOf(name: string): [string, string] | undefined {
 export function withRetryClient<T extends object>(client: T, options: ClientRetryOptions = {}): T {
   if (STREAMS.has((client as { constructor?: { name?: string } }).constructor?.name ?? '')) return client;
   const ownership = options.ownership ?? true;
-  const cache = new Map<string, unknown>();
-  return new Proxy(client, {
-    get(target, prop) {
+  const proxy = new Proxy(client, {
+    get(target, prop, receiver) {
       const value = Reflect.get(target, prop, target);
       if (typeof value !== 'function' || typeof prop !== 'string') return value;
-      let wrapped = cache.get(prop);
-      if (wrapped === undefined) {
-        const kind = prop.startsWith('connect') ? undefined : verbOf(prop);
-        wrapped = kind ? wrapMethod(target, prop, kind[0], kind[1], ownership, options) : value.bind(target);
-        cache.set(prop, wrapped);
-      }
+      const kind = prop.startsWith('connect') ? undefined : verbOf(prop);
+      const wrapped = kind ? wrapMethod(target, prop, kind[0], kind[1], ownership, options) : value.bind(target);
+      // Kept on the wrapper itself: from the second call on, a method is a plain own property,
+      // not a trap (the trap cost as much as the rest of the success path).
+      Object.defineProperty(receiver, prop, { value: wrapped, configurable: true, writable: true });
       return wrapped;
     },
   });
+  // The wrapper inherits from the Proxy: methods not yet called, and every other property, are
+  // read through it from the client; `instanceof` still sees the client's class.
+  return Object.create(proxy) as T;
 }
 
 function wrapMethod(
