@@ -30,6 +30,19 @@ static void check(enum k8sretry_status s, const char *what) {
   }
 }
 
+/* ns per begin + (on_failure with `failure`, or on_success when it is NULL) + free. */
+static double per_call(const k8sretry_policy *policy, const k8sretry_failure *failure, k8sretry_decision *decision) {
+  double t = now_ns();
+  for (int i = 0; i < N; i++) {
+    k8sretry_call *call = NULL;
+    k8sretry_call_begin(policy, "read_pod", 8, K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call);
+    if (failure != NULL) k8sretry_call_on_failure(call, failure, decision);
+    else k8sretry_call_on_success(call);
+    k8sretry_call_free(call);
+  }
+  return (now_ns() - t) / N;
+}
+
 int main(void) {
   const char *json = "{\"budget\": null}";
   k8sretry_policy *policy = NULL;
@@ -54,30 +67,9 @@ int main(void) {
       for (int i = 0; i < BATCH; i++) k8sretry_call_free(calls[i]);
     }
     alone[r] = spent / N;
-    double t = now_ns();
-    for (int i = 0; i < N; i++) {
-      k8sretry_call *call = NULL;
-      k8sretry_call_begin(policy, "read_pod", 8, K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call);
-      k8sretry_call_on_failure(call, failure, &decision);
-      k8sretry_call_free(call);
-    }
-    full[r] = (now_ns() - t) / N;
-    t = now_ns();
-    for (int i = 0; i < N; i++) {
-      k8sretry_call *call = NULL;
-      k8sretry_call_begin(shared, "read_pod", 8, K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call);
-      k8sretry_call_on_failure(call, failure, &decision);
-      k8sretry_call_free(call);
-    }
-    budget[r] = (now_ns() - t) / N;
-    t = now_ns();
-    for (int i = 0; i < N; i++) {
-      k8sretry_call *call = NULL;
-      k8sretry_call_begin(shared, "read_pod", 8, K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call);
-      k8sretry_call_on_success(call);
-      k8sretry_call_free(call);
-    }
-    success[r] = (now_ns() - t) / N;
+    full[r] = per_call(policy, failure, &decision);
+    budget[r] = per_call(shared, failure, &decision);
+    success[r] = per_call(shared, NULL, &decision);
   }
   if (decision.action != K8SRETRY_ACTION_RETRY && decision.action != K8SRETRY_ACTION_GIVE_UP) return 1;
   qsort(alone, ROUNDS, sizeof(double), cmp);

@@ -108,6 +108,25 @@ function attachInfo(err: unknown, info: GiveUpInfo): void {
 
 export type ReadBack = (err: unknown) => Promise<unknown>;
 
+/** The first attempt and the success path shared by `Retrier.run` and `withRetry`: one `then` on
+ * the attempt's promise (an async frame here would cost more than the rest of the path). */
+function firstAttempt<T>(
+  attempt: (n: number) => Promise<T> | T,
+  successes: SuccessCounter,
+  afterFailure: (err: unknown) => Promise<T>,
+): Promise<T> {
+  let first: Promise<T>;
+  try {
+    first = Promise.resolve(attempt(0));
+  } catch (err) {
+    return afterFailure(err);
+  }
+  return first.then((value) => {
+    countSuccess(successes);
+    return value;
+  }, afterFailure);
+}
+
 /** One configured loop; `run` drives one call. */
 export class Retrier {
   readonly policy: Policy;
@@ -154,19 +173,7 @@ export class Retrier {
     const signal = this.options.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const started = coarseNow();
-    let first: Promise<T>;
-    try {
-      first = Promise.resolve(attempt(0));
-    } catch (err) {
-      return this.afterFailure(attempt, err, started);
-    }
-    return first.then(
-      (value) => {
-        countSuccess(this.successes);
-        return value;
-      },
-      (err: unknown) => this.afterFailure(attempt, err, started),
-    );
+    return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started));
   }
 
   /** @internal The loop after a failed first attempt. */
@@ -254,7 +261,6 @@ export function withRetry<T>(fn: (attempt: number) => Promise<T>, options: Retry
   let counter: SuccessCounter;
   let name: string;
   let started: number;
-  let first: Promise<T>;
   try {
     if (typeof fn !== 'function') throw new ArgumentError('withRetry needs a function');
     const policy = resolvePolicy(options.policy);
@@ -269,14 +275,7 @@ export function withRetry<T>(fn: (attempt: number) => Promise<T>, options: Retry
   } catch (err) {
     return Promise.reject(err);
   }
-  const retry = (err: unknown) => new Retrier(options, name, options.verb ?? 'UNKNOWN').afterFailure(fn, err, started);
-  try {
-    first = Promise.resolve(fn(0));
-  } catch (err) {
-    return retry(err);
-  }
-  return first.then((value) => {
-    countSuccess(counter);
-    return value;
-  }, retry);
+  return firstAttempt(fn, counter, (err) =>
+    new Retrier(options, name, options.verb ?? 'UNKNOWN').afterFailure(fn, err, started),
+  );
 }
