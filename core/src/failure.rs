@@ -206,28 +206,21 @@ impl Failure {
     /// `code` when no HTTP status is known yet. A body that is not a JSON `Status` changes nothing,
     /// so bindings can pass whatever text the client kept.
     pub fn with_status_body(mut self, body: &str) -> Failure {
-        let Ok(serde_json::Value::Object(status)) = serde_json::from_str::<serde_json::Value>(body)
-        else {
+        let Some(status) = crate::status_body::parse(body) else {
             return self;
         };
         if self.reason.is_none() {
-            if let Some(reason) = status.get("reason").and_then(|r| r.as_str()) {
+            if let Some(reason) = status.reason {
                 self = self.with_reason(reason);
             }
         }
         if self.status.is_none() {
-            if let Some(code) = status.get("code").and_then(|c| c.as_u64()) {
-                if let Ok(code) = u16::try_from(code) {
-                    self = self.with_status(code);
-                }
+            if let Some(code) = status.code.and_then(|c| u16::try_from(c).ok()) {
+                self = self.with_status(code);
             }
         }
         if self.retry_after_seconds.is_none() {
-            let seconds = status
-                .get("details")
-                .and_then(|d| d.get("retryAfterSeconds"))
-                .and_then(|s| s.as_i64());
-            self.retry_after_seconds = seconds;
+            self.retry_after_seconds = status.details_retry_after_seconds;
         }
         self
     }

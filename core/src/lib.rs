@@ -34,6 +34,7 @@ mod policy;
 mod retry_after;
 mod retry_counts;
 mod rng;
+mod status_body;
 mod success;
 
 pub use breaker::CircuitBreaker;
