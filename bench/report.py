@@ -106,6 +106,8 @@ def main() -> None:
         f"| C decision through the FFI | {c['decision alone (on_failure) ns']:.0f} ns | | | ≤ 300 ns |",
         f"| Python decision through the binding | {py['decision_through_binding_ns']:.0f} ns | | | ≤ 300 ns |",
         f"| Node decision through the binding | {node['decision_through_binding_ns']:.0f} ns | | | ≤ 300 ns |",
+        f"| Node decision on a 503 with client-node's Status body and message | "
+        f"{node['decision_with_status_body_ns']:.0f} ns | | | |",
         "",
         "Chaos (the e2e workload through the fault proxy, `kubernetes` + `wrap_client`, 6 retries from 50 ms):",
         "",

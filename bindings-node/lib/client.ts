@@ -104,11 +104,21 @@ function wrapMethod(
   const method = (target as Record<string, (...a: unknown[]) => unknown>)[name];
   // Reads, replaces, patches and deletes share one Retrier (it keeps no per-call state) and send
   // the caller's arguments again as given; only a create needs a private, stamped copy.
-  const shared = baseRecovery === 'create' ? undefined : new Retrier(options, name, verb, baseRecovery);
-  return function retried(...callArgs: unknown[]): Promise<unknown> {
+  if (baseRecovery !== 'create') {
+    const shared = new Retrier(options, name, verb, baseRecovery);
+    // client-node 1.x methods take (params, options?): those calls skip the rest-arguments array
+    // and `apply`, which cost a third of this path.
+    return function retried(params?: unknown, callOptions?: unknown): Promise<unknown> {
+      if (arguments.length > 2 || (isParams(params) && params.watch === true)) {
+        return retriedGeneral(method, target, shared, Array.from(arguments));
+      }
+      if (arguments.length < 2) return shared.run(() => method.call(target, params));
+      return shared.run(() => method.call(target, params, callOptions));
+    };
+  }
+  return function retriedCreate(...callArgs: unknown[]): Promise<unknown> {
     const params = callArgs[0];
     if (isParams(params) && params.watch === true) return Promise.resolve(method.apply(target, callArgs));
-    if (shared !== undefined) return shared.run(() => method.apply(target, callArgs));
     let recovery = baseRecovery;
     let readBack: ((err: unknown) => Promise<unknown>) | undefined;
     let args = callArgs;
@@ -125,6 +135,18 @@ function wrapMethod(
     const retrier = new Retrier(options, name, verb, recovery, readBack);
     return retrier.run(() => method.apply(target, args));
   };
+}
+
+/** A non-create call of any shape: a watch goes through untouched, anything else is retried. */
+function retriedGeneral(
+  method: (...a: unknown[]) => unknown,
+  target: object,
+  shared: Retrier,
+  callArgs: unknown[],
+): Promise<unknown> {
+  const params = callArgs[0];
+  if (isParams(params) && params.watch === true) return Promise.resolve(method.apply(target, callArgs));
+  return shared.run(() => method.apply(target, callArgs));
 }
 
 function prepareCreate(target: object, name: string, params: Params, ownership: boolean) {

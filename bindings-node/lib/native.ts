@@ -4,4 +4,4 @@ import type * as Native from '../native/index';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const native: typeof Native = require('../../native/index.js');
-export type { FailureInit, NativeDecision, RetryEvent } from '../native/index';
+export type { FailureInit, RetryEvent } from '../native/index';

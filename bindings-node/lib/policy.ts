@@ -12,6 +12,9 @@ export interface SuccessCounter {
   readonly name: string;
   readonly native: NativeRecorder;
   pending: number;
+  /** Counts one success and passes the value on: the `then` handler of every first attempt of
+   * this function, made once instead of a closure per call. */
+  readonly pass: <T>(value: T) => T;
 }
 
 const dirty: SuccessCounter[] = [];
@@ -37,8 +40,8 @@ export function coarseNow(): number {
   return coarse;
 }
 
-/** @internal Counts one first-attempt success. */
-export function countSuccess(counter: SuccessCounter): void {
+/** Counts one first-attempt success. */
+function countSuccess(counter: SuccessCounter): void {
   if (counter.pending++ === 0) {
     dirty.push(counter);
     if (ticker === undefined) startTicker();
@@ -138,7 +141,16 @@ export class Policy {
     const counters = (this.counters ??= new Map());
     let counter = counters.get(name);
     if (counter === undefined) {
-      counter = { name, native: this.native.recorder(name), pending: 0 };
+      const made: SuccessCounter = {
+        name,
+        native: this.native.recorder(name),
+        pending: 0,
+        pass: (value) => {
+          countSuccess(made);
+          return value;
+        },
+      };
+      counter = made;
       counters.set(name, counter);
     }
     this.last = counter;

@@ -1,9 +1,9 @@
 // The retry loop: call, extract, ask the engine, sleep, call again. No decisions here.
 import { native, type RetryEvent } from './native';
-import type { FailureInit, NativeCall } from '../native/index';
 import { ArgumentError, abortReason } from './errors';
+import { decide } from './decide';
 import { failureFrom } from './extract';
-import { Policy, coarseNow, countSuccess, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
+import { Policy, coarseNow, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
 
 export type { RetryEvent };
 
@@ -44,28 +44,6 @@ const LOGGED = new Set([
   'k8s_api_call_circuit_open',
   'k8s_api_call_deadline_exceeded',
 ]);
-
-const ACTIONS = native.actionNames();
-const REASONS = native.giveUpReasonNames();
-
-/** The engine's decision on `f` (positional arguments: see NativeCall.decide). */
-function decide(call: NativeCall, f: FailureInit): { action: string; delayMs: number; reason: string | null } {
-  const [action, delayMs, reason] = call.decide(
-    f.status,
-    f.reason,
-    f.body,
-    f.retryAfter,
-    f.retryAfterSeconds,
-    f.codes,
-    f.timeout,
-    f.cancelled,
-    f.userRetryable,
-    f.verb,
-    f.errorType,
-    f.message,
-  );
-  return { action: ACTIONS[action], delayMs, reason: reason >= 0 ? REASONS[reason] : null };
-}
 
 const presetPolicies = new Map<string, Policy>();
 
@@ -121,10 +99,7 @@ function firstAttempt<T>(
   } catch (err) {
     return afterFailure(err);
   }
-  return first.then((value) => {
-    countSuccess(successes);
-    return value;
-  }, afterFailure);
+  return first.then(successes.pass, afterFailure);
 }
 
 /** One configured loop; `run` drives one call. */
@@ -180,23 +155,31 @@ export class Retrier {
   async afterFailure<T>(attempt: (n: number) => Promise<T> | T, first: unknown, started: number): Promise<T> {
     const { signal } = this.options;
     flushSuccesses(); // the budget must have every first attempt before it decides
-    const call = new native.NativeCall(this.policy.native, this.name, this.verb, this.recovery, performance.now() - started);
+    const call = native.beginCall(
+      this.policy.native,
+      this.name,
+      this.verb,
+      this.recovery,
+      performance.now() - started,
+      this.listening,
+    );
     const earlier: unknown[] = [];
     let err = first;
     // Set when a read-back failed: the pending request is then the read, not the call.
     let readingFor: unknown = undefined;
     for (;;) {
-      const failure = failureFrom(err, this.verb);
+      // No verb: the call was begun with it.
+      const failure = failureFrom(err);
       if (signal?.aborted) failure.cancelled = true;
-      const decision = decide(call, failure);
-      if (this.listening) this.emit(call.takeEvents());
+      const decision = decide(call, failure, this.listening);
+      if (this.listening) this.emit(native.takeEvents(call));
       if (decision.action === 'retry' || decision.action === 'check_then_retry') {
         earlier.push(err);
         try {
           await sleepFor(decision.delayMs, signal, this.options.sleep);
         } catch (abort) {
-          decide(call, { cancelled: true, errorType: 'AbortError', message: 'aborted' });
-          if (this.listening) this.emit(call.takeEvents());
+          decide(call, { cancelled: true, errorType: 'AbortError', message: 'aborted' }, this.listening);
+          if (this.listening) this.emit(native.takeEvents(call));
           throw abort;
         }
         // A generateName create that may have written, or a read-back that failed: look first.
@@ -209,18 +192,18 @@ export class Retrier {
             continue;
           }
           if (found !== undefined && found !== null) {
-            this.emit(call.onRecovered());
+            this.emit(native.onRecovered(call));
             return found as T;
           }
           if (readingFor !== undefined) {
-            this.emit(call.onNotOurs());
-            attachInfo(readingFor, { attempts: call.attempts, reason: 'NonRetryable', earlier });
+            this.emit(native.onNotOurs(call));
+            attachInfo(readingFor, { attempts: native.attempts(call), reason: 'NonRetryable', earlier });
             throw readingFor;
           }
         }
         try {
-          const value = await attempt(call.attempts - 1);
-          this.emit(call.onSuccess());
+          const value = await attempt(native.attempts(call) - 1);
+          this.emit(native.onSuccess(call));
           return value;
         } catch (next) {
           err = next;
@@ -239,13 +222,13 @@ export class Retrier {
           continue;
         }
         if (found !== undefined && found !== null) {
-          this.emit(call.onRecovered());
+          this.emit(native.onRecovered(call));
           return found as T;
         }
-        this.emit(call.onNotOurs());
+        this.emit(native.onNotOurs(call));
       }
       const raised = readingFor ?? err;
-      attachInfo(raised, { attempts: call.attempts, reason: decision.reason ?? 'NonRetryable', earlier });
+      attachInfo(raised, { attempts: native.attempts(call), reason: decision.reason ?? 'NonRetryable', earlier });
       throw raised;
     }
   }

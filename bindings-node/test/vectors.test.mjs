@@ -8,6 +8,8 @@ import { parseRetryAfter } from '../dist/esm/index.mjs';
 
 const require = createRequire(import.meta.url);
 const native = require('../native/index.js');
+// The retry loop's own path to the engine: native.decide / decideWith and the one-number answer.
+const { decide } = require('../dist/cjs/decide.js');
 const load = (name) => JSON.parse(readFileSync(new URL(`../../tests/vectors/${name}`, import.meta.url), 'utf8'));
 
 const failure = (f) => ({
@@ -51,24 +53,24 @@ function run(scenario) {
     const call = calls.get(id);
     switch (step.op) {
       case 'begin':
-        calls.set(id, new native.NativeCall(policy, step.function, step.verb, step.recovery, 0));
+        calls.set(id, native.beginCall(policy, step.function, step.verb, step.recovery, 0));
         break;
       case 'fail': {
-        const d = call.onFailure(failure(step.failure));
+        const d = decide(call, failure(step.failure));
         assert.equal(d.action, step.expect.decision, at);
         if (d.action === 'retry') assert.ok(Math.abs(d.delayMs / 1000 - step.expect.delay) <= 1e-6, `${at}: ${d.delayMs}`);
         if (d.action === 'give_up') assert.equal(d.reason, step.expect.reason, at);
         break;
       }
       case 'succeed':
-        if (step.attempts !== undefined) assert.equal(call.attempts, step.attempts, at);
-        call.onSuccess();
+        if (step.attempts !== undefined) assert.equal(native.attempts(call), step.attempts, at);
+        native.onSuccess(call);
         break;
       case 'recovered':
-        call.onRecovered();
+        native.onRecovered(call);
         break;
       case 'not_ours':
-        call.onNotOurs();
+        native.onNotOurs(call);
         break;
       case 'advance':
         clock.advance(step.seconds);
