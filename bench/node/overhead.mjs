@@ -96,8 +96,13 @@ for (let round = 0; round < ROUNDS; round += 1) {
     samples[name].push(Number(out));
   }
 }
+// Three processes each (a whole process can land on a slow stretch of the VM); the fastest.
 const timeDecision = (mode) =>
-  Number(execFileSync(process.execPath, [new URL(import.meta.url).pathname, mode], { encoding: 'utf8' }));
+  Math.min(
+    ...[0, 1, 2].map(() =>
+      Number(execFileSync(process.execPath, [new URL(import.meta.url).pathname, mode], { encoding: 'utf8' })),
+    ),
+  );
 const decision = timeDecision('--decision');
 const decisionWithBody = timeDecision('--decision-body');
 const ns = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]));
