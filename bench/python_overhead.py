@@ -7,6 +7,8 @@ import asyncio
 import json
 import logging
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -100,6 +102,20 @@ def no_sleep(_: float) -> None:
     return None
 
 
+def decision_ns() -> float:
+    """The engine's decision through the binding: a call begun outside the timing, then on_failure
+    with a Failure already built (what the wrapper does after extracting it)."""
+    policy, failure = _native.Policy.from_json('{"budget": null}'), _native.Failure(status=503, verb="GET")
+    samples = []
+    for _ in range(ROUNDS):
+        calls = [_native.Call(policy, "read_pod", "GET") for _ in range(50_000)]
+        t = time.perf_counter_ns()
+        for call in calls:
+            call.on_failure(failure)
+        samples.append((time.perf_counter_ns() - t) / len(calls))
+    return min(samples)
+
+
 def main() -> None:
     results: dict[str, Any] = {"python": platform.python_version()}
     sync = {
@@ -132,17 +148,15 @@ def main() -> None:
         "plain try/except wrapper": plain_wrapper(flaky_factory()),
     }
     results["two_failures_then_success_ns"] = per_call_ns(failing, 20_000)
-    # The engine's decision through the binding: a call begun outside the timing, then on_failure
-    # with a Failure already built (what the wrapper does after extracting it).
-    policy, failure = _native.Policy.from_json('{"budget": null}'), _native.Failure(status=503, verb="GET")
-    samples = []
-    for _ in range(ROUNDS):
-        calls = [_native.Call(policy, "read_pod", "GET") for _ in range(50_000)]
-        t = time.perf_counter_ns()
-        for call in calls:
-            call.on_failure(failure)
-        samples.append((time.perf_counter_ns() - t) / len(calls))
-    results["decision_through_binding_ns"] = min(samples)
+    # Three processes (a whole process can land on a slow stretch of the VM); the fastest.
+    results["decision_through_binding_ns"] = min(
+        float(
+            subprocess.run(
+                [sys.executable, __file__, "--decision"], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        for _ in range(3)
+    )
     over, aover = results["sync_overhead_ns"], results["async_overhead_ns"]
     results["goals"] = {
         "sync overhead / tenacity (goal <= 1/30)": over["k8sretry retry_on_k8s_error"] / over["tenacity"],
@@ -155,4 +169,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--decision"]:
+        print(decision_ns())
+    else:
+        main()

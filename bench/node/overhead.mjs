@@ -8,7 +8,7 @@ import pRetry from 'p-retry';
 
 const N = 100_000;
 const BATCHES = 5;
-const ROUNDS = 9;
+const ROUNDS = 15;
 
 async function bare() {
   return 1;

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8sretry::{
-    BudgetChoice, Call, CircuitBreaker, Decision, Event, EventCallback, Failure, ManualClock,
-    Policy, PolicyBuilder, Recovery, RetryBudget, Verb,
+    BudgetChoice, Call, CircuitBreaker, Decision, Event, EventCallback, Failure, GiveUpReason,
+    ManualClock, Policy, PolicyBuilder, Recovery, RetryBudget, Verb,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
@@ -383,16 +384,22 @@ impl PyCall {
         py: Python<'py>,
         failure: &PyFailure,
     ) -> (Bound<'py, PyString>, f64, Option<Bound<'py, PyString>>) {
-        // Interned names: a fresh str per decision costs more than the decision itself.
-        let named = |name: &'static str| PyString::intern(py, name);
+        // Names made once: a fresh (or freshly interned) str per decision costs more than the
+        // decision itself.
+        let named = |name: &Py<PyString>| name.bind(py).clone();
+        let names = decision_names(py);
         match self.inner.on_failure(&failure.inner) {
-            Decision::Retry { delay } => (named("retry"), delay.as_secs_f64(), None),
+            Decision::Retry { delay } => (named(&names.retry), delay.as_secs_f64(), None),
             Decision::CheckThenRetry { delay } => {
-                (named("check_then_retry"), delay.as_secs_f64(), None)
+                (named(&names.check_then_retry), delay.as_secs_f64(), None)
             }
-            Decision::ReadBack => (named("read_back"), 0.0, None),
-            Decision::Done => (named("done"), 0.0, None),
-            Decision::GiveUp(reason) => (named("give_up"), 0.0, Some(named(reason.as_str()))),
+            Decision::ReadBack => (named(&names.read_back), 0.0, None),
+            Decision::Done => (named(&names.done), 0.0, None),
+            Decision::GiveUp(reason) => (
+                named(&names.give_up),
+                0.0,
+                Some(named(&names.reasons[reason as usize])),
+            ),
         }
     }
 
@@ -424,6 +431,32 @@ fn parse_retry_after(value: &str, now: f64) -> Option<f64> {
 #[pyfunction]
 fn metrics_text() -> String {
     k8sretry::metrics_text()
+}
+
+/// The strings `Call.on_failure` answers with, made once per interpreter.
+struct DecisionNames {
+    retry: Py<PyString>,
+    check_then_retry: Py<PyString>,
+    read_back: Py<PyString>,
+    done: Py<PyString>,
+    give_up: Py<PyString>,
+    /// By `GiveUpReason as usize` (the order of `GiveUpReason::ALL`).
+    reasons: Vec<Py<PyString>>,
+}
+
+fn decision_names(py: Python<'_>) -> &DecisionNames {
+    static NAMES: GILOnceCell<DecisionNames> = GILOnceCell::new();
+    NAMES.get_or_init(py, || {
+        let name = |s: &str| PyString::intern(py, s).unbind();
+        DecisionNames {
+            retry: name("retry"),
+            check_then_retry: name("check_then_retry"),
+            read_back: name("read_back"),
+            done: name("done"),
+            give_up: name("give_up"),
+            reasons: GiveUpReason::ALL.iter().map(|r| name(r.as_str())).collect(),
+        }
+    })
 }
 
 #[pymodule]
