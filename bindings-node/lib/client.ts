@@ -31,6 +31,11 @@ function isParams(value: unknown): value is Params {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A `watch: true` call: a stream, handed to the client untouched. */
+function isWatch(params: unknown): boolean {
+  return isParams(params) && params.watch === true;
+}
+
 function snapshot(body: unknown): unknown {
   try {
     return structuredClone(body);
@@ -109,7 +114,7 @@ function wrapMethod(
     // client-node 1.x methods take (params, options?): those calls skip the rest-arguments array
     // and `apply`, which cost a third of this path.
     return function retried(params?: unknown, callOptions?: unknown): Promise<unknown> {
-      if (arguments.length > 2 || (isParams(params) && params.watch === true)) {
+      if (arguments.length > 2 || isWatch(params)) {
         return retriedGeneral(method, target, shared, Array.from(arguments));
       }
       if (arguments.length < 2) return shared.run(() => method.call(target, params));
@@ -118,7 +123,7 @@ function wrapMethod(
   }
   return function retriedCreate(...callArgs: unknown[]): Promise<unknown> {
     const params = callArgs[0];
-    if (isParams(params) && params.watch === true) return Promise.resolve(method.apply(target, callArgs));
+    if (isWatch(params)) return Promise.resolve(method.apply(target, callArgs));
     let recovery = baseRecovery;
     let readBack: ((err: unknown) => Promise<unknown>) | undefined;
     let args = callArgs;
@@ -144,8 +149,7 @@ function retriedGeneral(
   shared: Retrier,
   callArgs: unknown[],
 ): Promise<unknown> {
-  const params = callArgs[0];
-  if (isParams(params) && params.watch === true) return Promise.resolve(method.apply(target, callArgs));
+  if (isWatch(callArgs[0])) return Promise.resolve(method.apply(target, callArgs));
   return shared.run(() => method.apply(target, callArgs));
 }
 
