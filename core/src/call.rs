@@ -1,144 +1,34 @@
 //! The per-call state machine (DESIGN §2.4, §2.5).
 //!
-//! A binding starts a [`Call`] before the first attempt, reports each failure with
-//! [`Call::on_failure`] and obeys the [`Decision`], and reports the end with
-//! [`Call::on_success`] / [`Call::on_recovered`]. The success path allocates nothing.
+//! A binding starts a [`Call`] before the first attempt, reports each failed attempt with
+//! [`Call::on_failure`] and each read-back it was asked for with [`Call::on_read_back`], and
+//! carries out the [`Decision`] it gets: sleep and resend, sleep and read back, return (nothing,
+//! or the object read back), or raise the request's last error. A success is reported with
+//! [`Call::on_success`]. The whole recovery sequence of DESIGN §2.5 is decided here; the success
+//! path allocates nothing.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::classify::Class;
+use crate::decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 use crate::events::{Event, EventKind, emit};
 use crate::failure::{Failure, Verb};
 use crate::metrics::{self, FunctionMetrics, Outcome};
 use crate::policy::Policy;
 
-/// What the binding does when an earlier attempt may have written already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Recovery {
-    /// No recovery: ambiguous failures of non-idempotent verbs are not retried.
-    #[default]
-    None,
-    /// A create stamped with a request id: `AlreadyExists` after an ambiguous attempt means
-    /// "read it back and check the id" ([`Decision::ReadBack`]).
-    Create,
-    /// A create without ownership stamps: every `AlreadyExists` is read back and adopted
-    /// (the runner hooks' old behaviour; opt-in only).
-    CreateAdopt,
-    /// A `generateName` create stamped with a request id (annotation and label). A retry would
-    /// get a fresh name instead of `AlreadyExists`, so after an attempt that may have written,
-    /// the binding looks for its object by label before each retry ([`Decision::CheckThenRetry`]).
-    CreateGenerated,
-    /// A delete: `NotFound` after an ambiguous attempt means our delete happened.
-    Delete {
-        /// Also treat a `NotFound` on the first attempt as success.
-        missing_ok: bool,
-    },
-    /// The caller vouches that repeating the request is safe (e.g. a merge patch).
-    Idempotent,
-    /// A read-modify-write (`retry_on_conflict`): a `Conflict` is retried too, because the
-    /// caller re-reads before it writes again.
-    RetryConflict,
+/// Why a read-back was asked for: what its outcome means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// A named create got `AlreadyExists` after an attempt that may have written.
+    AfterAlreadyExists,
+    /// A stamped replace got `Conflict` after an attempt that may have written.
+    AfterConflict,
+    /// A `generateName` create may have written: look by label before resending.
+    BeforeResend,
 }
 
-impl Recovery {
-    /// Parses `none`, `create`, `create_adopt`, `create_generated`, `delete`, `delete_missing_ok`,
-    /// `idempotent`, `retry_conflict`.
-    pub fn parse(name: &str) -> Option<Recovery> {
-        Some(match name {
-            "none" => Recovery::None,
-            "create" => Recovery::Create,
-            "create_adopt" => Recovery::CreateAdopt,
-            "create_generated" => Recovery::CreateGenerated,
-            "delete" => Recovery::Delete { missing_ok: false },
-            "delete_missing_ok" => Recovery::Delete { missing_ok: true },
-            "idempotent" => Recovery::Idempotent,
-            "retry_conflict" => Recovery::RetryConflict,
-            _ => return None,
-        })
-    }
-}
-
-/// Why a call gave up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GiveUpReason {
-    /// The caller cancelled.
-    Cancelled = 0,
-    /// The failure is not retryable.
-    NonRetryable = 1,
-    /// The failure is ambiguous and the verb is not idempotent, with no recovery declared.
-    NotIdempotent = 2,
-    /// `max_retries` retries were made.
-    MaxRetries = 3,
-    /// The circuit breaker is open.
-    CircuitOpen = 4,
-    /// The next delay would pass the deadline.
-    Deadline = 5,
-    /// The retry budget is empty.
-    BudgetExhausted = 6,
-}
-
-impl GiveUpReason {
-    /// Every reason, in numeric order.
-    pub const ALL: [GiveUpReason; 7] = [
-        GiveUpReason::Cancelled,
-        GiveUpReason::NonRetryable,
-        GiveUpReason::NotIdempotent,
-        GiveUpReason::MaxRetries,
-        GiveUpReason::CircuitOpen,
-        GiveUpReason::Deadline,
-        GiveUpReason::BudgetExhausted,
-    ];
-
-    /// The name used in vectors, events and metrics (`MaxRetries`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GiveUpReason::Cancelled => "Cancelled",
-            GiveUpReason::NonRetryable => "NonRetryable",
-            GiveUpReason::NotIdempotent => "NotIdempotent",
-            GiveUpReason::MaxRetries => "MaxRetries",
-            GiveUpReason::CircuitOpen => "CircuitOpen",
-            GiveUpReason::Deadline => "Deadline",
-            GiveUpReason::BudgetExhausted => "BudgetExhausted",
-        }
-    }
-}
-
-impl fmt::Display for GiveUpReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the binding does after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Decision {
-    /// Sleep for `delay`, then make the next attempt.
-    Retry {
-        /// How long to wait.
-        delay: Duration,
-    },
-    /// A `generateName` create may have written: list by the request-id label first. If the
-    /// object is there, return it and call [`Call::on_recovered`]; if not, sleep for `delay` and
-    /// make the next attempt (already counted as a retry).
-    CheckThenRetry {
-        /// How long to wait before the next attempt when nothing is found.
-        delay: Duration,
-    },
-    /// A create got `AlreadyExists` after an attempt that may have written: read the object
-    /// back; if it carries this call's request id (or the recovery is `CreateAdopt`), return it
-    /// and call [`Call::on_recovered`]; otherwise raise the `AlreadyExists` error and call
-    /// [`Call::on_not_ours`].
-    ReadBack,
-    /// A delete got `NotFound` after an attempt that may have deleted (or with `missing_ok`):
-    /// the call succeeded. The call has recorded its outcome already.
-    Done,
-    /// Raise the last attempt's original error.
-    GiveUp(GiveUpReason),
-}
-
-/// One logical call: its attempts, delays and outcome.
+/// One logical call: its attempts, its read-backs, delays and outcome.
 #[derive(Debug)]
 pub struct Call {
     policy: Policy,
@@ -150,6 +40,20 @@ pub struct Call {
     previous_backoff: Option<f64>,
     may_have_applied: bool,
     finished: bool,
+    /// Set while the engine waits for a read-back's outcome.
+    reading: Option<Reading>,
+    /// Retries of read-backs (a read-back has retries of its own, as a read).
+    read_retries: u32,
+    previous_read_backoff: Option<f64>,
+    /// Metrics and events of the read-backs: `<function>/read_back`, made on the first one.
+    read_metrics: Option<Arc<FunctionMetrics>>,
+}
+
+/// The gates every retry passes (DESIGN §2.4) and what they let through.
+struct Scheduled {
+    delay: Duration,
+    delay_seconds: f64,
+    backoff: f64,
 }
 
 impl Call {
@@ -170,6 +74,10 @@ impl Call {
             previous_backoff: None,
             may_have_applied: false,
             finished: false,
+            reading: None,
+            read_retries: 0,
+            previous_read_backoff: None,
+            read_metrics: None,
         }
     }
 
@@ -186,7 +94,7 @@ impl Call {
         self
     }
 
-    /// Declares how an uncertain write is recovered.
+    /// Declares how an uncertain write is recovered (see [`crate::plan::choose`]).
     pub fn with_recovery(mut self, recovery: Recovery) -> Call {
         self.recovery = recovery;
         self
@@ -197,7 +105,8 @@ impl Call {
         &self.metrics.name
     }
 
-    /// Attempts started so far (1 before the first failure).
+    /// Attempts of the request started so far (1 before the first failure; read-backs are not
+    /// attempts).
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
@@ -207,15 +116,36 @@ impl Call {
         self.may_have_applied
     }
 
+    /// Whether the engine waits for a read-back's outcome ([`Call::on_read_back`]).
+    pub fn awaiting_read_back(&self) -> bool {
+        self.reading.is_some()
+    }
+
+    /// Whether the call has ended (success, give-up, done or recovered).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
     /// The policy this call runs under.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Decides what to do after the current attempt failed with `failure`.
+    /// Decides what to do after the current attempt failed with `failure`. A step out of order
+    /// (the call has ended, or waits for a read-back) gives up with `NonRetryable`; use
+    /// [`Call::try_on_failure`] to get the error instead.
     pub fn on_failure(&mut self, failure: &Failure) -> Decision {
+        self.try_on_failure(failure)
+            .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable))
+    }
+
+    /// [`Call::on_failure`], with steps out of order reported as errors.
+    pub fn try_on_failure(&mut self, failure: &Failure) -> Result<Decision, StepError> {
         if self.finished {
-            return Decision::GiveUp(GiveUpReason::NonRetryable);
+            return Err(StepError::Finished);
+        }
+        if self.reading.is_some() {
+            return Err(StepError::ReadBackPending);
         }
         let class = self.policy.classify(failure);
         let verb = if self.verb == Verb::Unknown {
@@ -223,85 +153,224 @@ impl Call {
         } else {
             self.verb
         };
-        // Only the breaker, the deadline and the budget need the time: a policy without them
-        // skips the clock read (a sizeable part of a decision).
-        let policy = &self.policy;
-        let now = if policy.breaker().is_some()
-            || policy.deadline().is_some()
-            || policy.budget().is_some()
-        {
-            policy.clock().monotonic()
-        } else {
-            Duration::ZERO
-        };
+        let now = self.now();
         self.update_breaker(class, failure, now);
 
         if class == Class::Cancelled {
-            return self.give_up(GiveUpReason::Cancelled, class, failure);
+            return Ok(self.give_up(GiveUpReason::Cancelled, class, failure));
         }
         // A watch is a stream: whoever holds it relists or resumes from a resourceVersion. The
         // engine never repeats one, so a wrapper that can't tell a stream from a read is safe too.
         if verb == Verb::Watch {
-            return self.give_up(GiveUpReason::NonRetryable, class, failure);
+            return Ok(self.give_up(GiveUpReason::NonRetryable, class, failure));
         }
         if let Some(decision) = self.recovery_decision(class, failure) {
-            return decision;
+            return Ok(decision);
         }
         let conflict_retry = class == Class::Conflict && self.recovery == Recovery::RetryConflict;
         if !class.is_retryable() && !conflict_retry {
-            return self.give_up(GiveUpReason::NonRetryable, class, failure);
-        }
-        let vouched = verb.is_idempotent() || self.recovery != Recovery::None;
-        if class.may_have_applied() && !vouched {
-            return self.give_up(GiveUpReason::NotIdempotent, class, failure);
+            return Ok(self.give_up(GiveUpReason::NonRetryable, class, failure));
         }
         if class.may_have_applied() {
+            // A read-modify-write is re-run only when its write certainly did not land: after a
+            // lost response the change may be there, and running it again applies it twice.
+            let resend_safe = self.recovery != Recovery::RetryConflict
+                && (verb.is_idempotent() || self.recovery.makes_resend_safe());
+            if !resend_safe {
+                return Ok(self.give_up(GiveUpReason::NotIdempotent, class, failure));
+            }
             self.may_have_applied = true;
         }
         let retry = self.attempts; // retries made so far + 1
-        if retry > self.policy.max_retries() {
-            return self.give_up(GiveUpReason::MaxRetries, class, failure);
-        }
-        if let Some(breaker) = self.policy.breaker() {
-            if !breaker.allow_retry(now) {
-                return self.give_up(GiveUpReason::CircuitOpen, class, failure);
-            }
-        }
-        let backoff = self
-            .policy
-            .backoff()
-            .delay(retry, self.previous_backoff, self.policy.rng());
-        let hint = self.policy.server_hint(failure).unwrap_or(0.0);
-        let delay_seconds = backoff.max(hint);
-        // Whole nanoseconds, rounded (delay_seconds is never negative): `as u64` saturates and
-        // maps NaN to 0, and is several times cheaper than Duration::try_from_secs_f64 here.
-        let delay = Duration::from_nanos((delay_seconds * 1e9 + 0.5) as u64);
-        if let Some(deadline) = self.policy.deadline() {
-            let elapsed = now.saturating_sub(self.started);
-            if elapsed.saturating_add(delay) > deadline {
-                return self.give_up(GiveUpReason::Deadline, class, failure);
-            }
-        }
-        if let Some(budget) = self.policy.budget() {
-            if !budget.try_withdraw(now) {
-                return self.give_up(GiveUpReason::BudgetExhausted, class, failure);
-            }
-        }
-        self.previous_backoff = Some(backoff);
+        let previous = self.previous_backoff;
+        let scheduled = match self.schedule(retry, previous, failure, now) {
+            Ok(scheduled) => scheduled,
+            Err(reason) => return Ok(self.give_up(reason, class, failure)),
+        };
+        self.previous_backoff = Some(scheduled.backoff);
         self.metrics
-            .count_retry(class, failure.status, delay_seconds);
+            .count_retry(class, failure.status, scheduled.delay_seconds);
         self.emit(
             EventKind::FailedRetrying,
             Some(class),
             failure,
-            Some(delay_seconds),
+            Some(scheduled.delay_seconds),
             None,
         );
         self.attempts += 1;
         if self.recovery == Recovery::CreateGenerated && self.may_have_applied {
-            return Decision::CheckThenRetry { delay };
+            // A resend would get a fresh name: look for ours by label first.
+            self.reading = Some(Reading::BeforeResend);
+            return Ok(Decision::ReadBack {
+                delay: scheduled.delay,
+            });
         }
-        Decision::Retry { delay }
+        Ok(Decision::Retry {
+            delay: scheduled.delay,
+        })
+    }
+
+    /// Decides what to do with what a read-back asked for by [`Decision::ReadBack`] found.
+    pub fn on_read_back(&mut self, outcome: ReadOutcome<'_>) -> Result<Decision, StepError> {
+        if self.finished {
+            return Err(StepError::Finished);
+        }
+        let Some(reading) = self.reading.take() else {
+            return Err(StepError::NoReadBackPending);
+        };
+        let outcome = match outcome {
+            // A read by name that answers NotFound found nothing.
+            ReadOutcome::Failed(failure) if self.policy.classify(failure) == Class::NotFound => {
+                ReadOutcome::Missing
+            }
+            other => other,
+        };
+        Ok(match (outcome, reading) {
+            (ReadOutcome::Ours, _) => self.recovered(),
+            (ReadOutcome::NotOurs, Reading::AfterAlreadyExists)
+                if self.recovery == Recovery::CreateAdopt =>
+            {
+                self.recovered()
+            }
+            // Somebody else's object holds the name (or won the race): raise the 409 we got.
+            (ReadOutcome::NotOurs, Reading::AfterAlreadyExists) => {
+                self.not_ours(Class::AlreadyExists, "AlreadyExists")
+            }
+            (ReadOutcome::NotOurs | ReadOutcome::Missing, Reading::AfterConflict) => {
+                self.not_ours(Class::Conflict, "Conflict")
+            }
+            // The label is ours alone; nothing of ours there: send the create again now (the
+            // retry was counted and slept for when the read-back was asked for).
+            (ReadOutcome::NotOurs | ReadOutcome::Missing, Reading::BeforeResend) => {
+                Decision::Retry {
+                    delay: Duration::ZERO,
+                }
+            }
+            // The object that answered AlreadyExists is gone: the name is free, and a create by
+            // name can't make a second object. Resend, as a retry of the call.
+            (ReadOutcome::Missing, Reading::AfterAlreadyExists) => {
+                if self.attempts > self.policy.max_retries() {
+                    self.finished = true;
+                    self.metrics.count_give_up(GiveUpReason::MaxRetries);
+                    self.emit_event(Event {
+                        give_up: Some(GiveUpReason::MaxRetries),
+                        class: Some(Class::AlreadyExists),
+                        reason: Some("AlreadyExists"),
+                        status_code: Some(409),
+                        ..self.base_event(EventKind::FailedMaxRetries)
+                    });
+                    Decision::GiveUp(GiveUpReason::MaxRetries)
+                } else {
+                    self.attempts += 1;
+                    Decision::Retry {
+                        delay: Duration::ZERO,
+                    }
+                }
+            }
+            (ReadOutcome::Failed(failure), _) => self.read_failed(reading, failure),
+        })
+    }
+
+    /// A read-back failed: retried as a read, on its own count; past that, the write's outcome
+    /// is unknown.
+    fn read_failed(&mut self, reading: Reading, failure: &Failure) -> Decision {
+        let class = self.policy.classify(failure);
+        let now = self.now();
+        if class == Class::Cancelled {
+            return self.give_up(GiveUpReason::Cancelled, class, failure);
+        }
+        let read_metrics = self.read_metrics();
+        if !class.is_retryable() {
+            return self.give_up(GiveUpReason::OutcomeUnknown, class, failure);
+        }
+        let retry = self.read_retries + 1;
+        let previous = self.previous_read_backoff;
+        let scheduled = match self.schedule(retry, previous, failure, now) {
+            Ok(scheduled) => scheduled,
+            Err(GiveUpReason::MaxRetries) => {
+                return self.give_up(GiveUpReason::OutcomeUnknown, class, failure);
+            }
+            Err(reason) => return self.give_up(reason, class, failure),
+        };
+        self.read_retries = retry;
+        self.previous_read_backoff = Some(scheduled.backoff);
+        read_metrics.count_retry(class, failure.status, scheduled.delay_seconds);
+        self.emit_event(Event {
+            function: &read_metrics.name,
+            attempt: retry,
+            ..self.failure_event(
+                EventKind::FailedRetrying,
+                Some(class),
+                failure,
+                Some(scheduled.delay_seconds),
+                None,
+            )
+        });
+        self.reading = Some(reading);
+        Decision::ReadBack {
+            delay: scheduled.delay,
+        }
+    }
+
+    /// The metrics (and event name) of this call's read-backs.
+    fn read_metrics(&mut self) -> Arc<FunctionMetrics> {
+        let name = &self.metrics.name;
+        self.read_metrics
+            .get_or_insert_with(|| metrics::function(&format!("{name}/read_back")))
+            .clone()
+    }
+
+    /// Max retries, breaker, delay, deadline, budget: the retry numbered `retry` either passes
+    /// all of them (and withdraws from the budget) or gives up with the first that refuses.
+    fn schedule(
+        &self,
+        retry: u32,
+        previous: Option<f64>,
+        failure: &Failure,
+        now: Duration,
+    ) -> Result<Scheduled, GiveUpReason> {
+        let policy = &self.policy;
+        if retry > policy.max_retries() {
+            return Err(GiveUpReason::MaxRetries);
+        }
+        if let Some(breaker) = policy.breaker() {
+            if !breaker.allow_retry(now) {
+                return Err(GiveUpReason::CircuitOpen);
+            }
+        }
+        let backoff = policy.backoff().delay(retry, previous, policy.rng());
+        let hint = policy.server_hint(failure).unwrap_or(0.0);
+        let delay_seconds = backoff.max(hint);
+        // Whole nanoseconds, rounded (delay_seconds is never negative): `as u64` saturates and
+        // maps NaN to 0, and is several times cheaper than Duration::try_from_secs_f64 here.
+        let delay = Duration::from_nanos((delay_seconds * 1e9 + 0.5) as u64);
+        if let Some(deadline) = policy.deadline() {
+            let elapsed = now.saturating_sub(self.started);
+            if elapsed.saturating_add(delay) > deadline {
+                return Err(GiveUpReason::Deadline);
+            }
+        }
+        if let Some(budget) = policy.budget() {
+            if !budget.try_withdraw(now) {
+                return Err(GiveUpReason::BudgetExhausted);
+            }
+        }
+        Ok(Scheduled {
+            delay,
+            delay_seconds,
+            backoff,
+        })
+    }
+
+    /// The time, read only when the breaker, the deadline or the budget needs it (a clock read
+    /// is a sizeable part of a decision).
+    fn now(&self) -> Duration {
+        let policy = &self.policy;
+        if policy.breaker().is_some() || policy.deadline().is_some() || policy.budget().is_some() {
+            policy.clock().monotonic()
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// The current attempt succeeded.
@@ -310,6 +379,7 @@ impl Call {
             return;
         }
         self.finished = true;
+        self.reading = None;
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();
         }
@@ -321,54 +391,56 @@ impl Call {
         }
     }
 
-    /// After [`Decision::ReadBack`]: the object read back is ours; the call succeeded.
-    pub fn on_recovered(&mut self) {
-        if self.finished {
-            return;
-        }
+    /// A write whose response was lost turned out to have landed: the call succeeded.
+    fn recovered(&mut self) -> Decision {
         self.finished = true;
         self.metrics.count_outcome(Outcome::Recovered);
         self.emit_plain(EventKind::RecoveredLostResponse);
+        Decision::Recovered
     }
 
-    /// After [`Decision::ReadBack`]: the object belongs to somebody else; the call gives up
-    /// with the `AlreadyExists` error.
-    pub fn on_not_ours(&mut self) {
-        if self.finished {
-            return;
-        }
+    /// The object read back is somebody else's: give up with the 409 the request got.
+    fn not_ours(&mut self, class: Class, reason: &'static str) -> Decision {
         self.finished = true;
         self.metrics.count_give_up(GiveUpReason::NonRetryable);
         self.emit_event(Event {
             give_up: Some(GiveUpReason::NonRetryable),
-            class: Some(Class::AlreadyExists),
-            reason: Some("AlreadyExists"),
+            class: Some(class),
+            reason: Some(reason),
             status_code: Some(409),
             ..self.base_event(EventKind::FailedNonRetryable)
         });
+        Decision::GiveUp(GiveUpReason::NonRetryable)
     }
 
     /// The recovery signals of DESIGN §2.5, checked before retryability.
     fn recovery_decision(&mut self, class: Class, failure: &Failure) -> Option<Decision> {
-        match (class, self.recovery) {
+        let reading = match (class, self.recovery) {
             (Class::AlreadyExists, Recovery::Create) if self.may_have_applied => {
-                Some(Decision::ReadBack)
+                Reading::AfterAlreadyExists
             }
-            (Class::AlreadyExists, Recovery::CreateAdopt) => Some(Decision::ReadBack),
+            (Class::AlreadyExists, Recovery::CreateAdopt) => Reading::AfterAlreadyExists,
+            (Class::Conflict, Recovery::ReplaceStamped) if self.may_have_applied => {
+                Reading::AfterConflict
+            }
             // A delete's precondition (UID / resourceVersion) failing after an attempt that may
             // have deleted: the object we meant is gone, a newer one took its name. Done, and the
-            // newer object is left alone. (DESIGN §2.5 names only NotFound; against a real
-            // apiserver a retried delete with a UID precondition answers 409 Conflict.)
+            // newer object is left alone. (Against a real apiserver a retried delete with a UID
+            // precondition answers 409 Conflict.)
             (Class::NotFound, Recovery::Delete { missing_ok })
                 if missing_ok || self.may_have_applied =>
             {
-                Some(self.finish_delete(class, failure))
+                return Some(self.finish_delete(class, failure));
             }
             (Class::Conflict, Recovery::Delete { .. }) if self.may_have_applied => {
-                Some(self.finish_delete(class, failure))
+                return Some(self.finish_delete(class, failure));
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        self.reading = Some(reading);
+        Some(Decision::ReadBack {
+            delay: Duration::ZERO,
+        })
     }
 
     /// A delete that ended with NotFound (or a failed precondition) counts as done.
@@ -404,6 +476,7 @@ impl Call {
 
     fn give_up(&mut self, reason: GiveUpReason, class: Class, failure: &Failure) -> Decision {
         self.finished = true;
+        self.reading = None;
         self.metrics.count_give_up(reason);
         self.emit(
             EventKind::for_give_up(reason),
@@ -436,15 +509,15 @@ impl Call {
         self.emit_event(self.base_event(kind));
     }
 
-    fn emit(
-        &self,
+    fn failure_event<'a>(
+        &'a self,
         kind: EventKind,
         class: Option<Class>,
-        failure: &Failure,
+        failure: &'a Failure,
         delay_seconds: Option<f64>,
         give_up: Option<GiveUpReason>,
-    ) {
-        self.emit_event(Event {
+    ) -> Event<'a> {
+        Event {
             delay_seconds,
             error_type: failure.error_type.as_deref(),
             error: failure.message.as_deref(),
@@ -454,7 +527,18 @@ impl Call {
             class,
             give_up,
             ..self.base_event(kind)
-        });
+        }
+    }
+
+    fn emit(
+        &self,
+        kind: EventKind,
+        class: Option<Class>,
+        failure: &Failure,
+        delay_seconds: Option<f64>,
+        give_up: Option<GiveUpReason>,
+    ) {
+        self.emit_event(self.failure_event(kind, class, failure, delay_seconds, give_up));
     }
 
     fn emit_event(&self, event: Event<'_>) {

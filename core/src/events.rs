@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::call::GiveUpReason;
 use crate::classify::Class;
+use crate::decision::GiveUpReason;
 
 /// Which event happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,9 +49,10 @@ impl EventKind {
             GiveUpReason::BudgetExhausted => EventKind::BudgetExhausted,
             GiveUpReason::CircuitOpen => EventKind::CircuitOpen,
             GiveUpReason::Deadline => EventKind::DeadlineExceeded,
-            GiveUpReason::Cancelled | GiveUpReason::NonRetryable | GiveUpReason::NotIdempotent => {
-                EventKind::FailedNonRetryable
-            }
+            GiveUpReason::Cancelled
+            | GiveUpReason::NonRetryable
+            | GiveUpReason::NotIdempotent
+            | GiveUpReason::OutcomeUnknown => EventKind::FailedNonRetryable,
         }
     }
 }

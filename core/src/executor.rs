@@ -3,7 +3,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::call::{Call, Decision, GiveUpReason};
+use crate::call::Call;
+use crate::decision::{Decision, GiveUpReason};
 use crate::failure::Failure;
 use crate::policy::Policy;
 
@@ -84,7 +85,7 @@ fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) 
         }),
         // Generic executors declare no recovery, so the core never asks for these; treat them
         // as the end of the call with the error in hand.
-        Decision::ReadBack | Decision::Done | Decision::CheckThenRetry { .. } => {
+        Decision::ReadBack { .. } | Decision::Done | Decision::Recovered => {
             Next::Stop(RetryError {
                 error,
                 attempts,

@@ -10,13 +10,13 @@ use kube::{Client, Config, Error};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::call::{Call, Decision, GiveUpReason, Recovery};
+use crate::call::Call;
+use crate::decision::{Decision, GiveUpReason, ReadOutcome, Recovery};
 use crate::executor::{RetryError, ToFailure};
 use crate::failure::{Failure, MAX_CODES, Verb};
 use crate::policy::Policy;
 
-/// The annotation (and, for generateName, label) that marks a create as ours.
-pub const REQUEST_ID: &str = "k8sretry.dev/request-id";
+pub use crate::plan::REQUEST_ID;
 
 impl ToFailure for Error {
     fn to_failure(&self) -> Failure {
@@ -75,8 +75,11 @@ pub fn client_without_own_retry(mut config: Config) -> Result<Client, Error> {
     Client::try_from(config)
 }
 
+/// What a read-back found: the object and whether it carries this call's request id.
+type Found<T> = Option<(T, bool)>;
+
 /// The read-back of helpers that have none.
-type NoReadBack<T> = fn() -> std::future::Ready<Result<Option<T>, Error>>;
+type NoReadBack<T> = fn() -> std::future::Ready<Result<Found<T>, Error>>;
 
 /// Creates `obj` with retries. A copy is stamped with a request id; after a lost response the
 /// object is read back (by name, or listed by label for `generateName`) and returned only if it
@@ -111,10 +114,16 @@ where
             let list = api
                 .list(&ListParams::default().labels(&format!("{REQUEST_ID}={id}")))
                 .await?;
-            Ok(list.items.into_iter().find(|item| ours(item)))
+            Ok(list
+                .items
+                .into_iter()
+                .find(|item| ours(item))
+                .map(|item| (item, true)))
         } else {
-            let found = api.get(&stamped.name_any()).await?;
-            Ok(ours(&found).then_some(found))
+            Ok(api.get_opt(&stamped.name_any()).await?.map(|found| {
+                let mine = ours(&found);
+                (found, mine)
+            }))
         }
     };
     let call = Call::new(policy, "create_idempotent")
@@ -168,9 +177,9 @@ where
     drive(call, op, no_read_back, None).await
 }
 
-/// The loop behind the helpers: call, ask the engine, sleep, call again. A failed read-back is
-/// decided on like any attempt, and then the read is what is repeated. `done` is the value a
-/// `Decision::Done` stands for (deletes); without it `Done` is a give-up (the core never sends it).
+/// The loop behind the helpers: call, ask the engine, carry out its decision (sleep and resend,
+/// sleep and read back, return, raise). `done` is the value a `Decision::Done` stands for
+/// (deletes); without it `Done` is a give-up (the core never sends it then).
 async fn drive<T, A, AF, R, RF>(
     mut call: Call,
     mut attempt: A,
@@ -181,81 +190,70 @@ where
     A: FnMut() -> AF,
     AF: Future<Output = Result<T, Error>>,
     R: FnMut() -> RF,
-    RF: Future<Output = Result<Option<T>, Error>>,
+    RF: Future<Output = Result<Found<T>, Error>>,
 {
     let mut done = done;
     let mut earlier = Vec::new();
-    let mut reading_for: Option<Error> = None;
-    let mut result = attempt().await;
+    let mut error = match attempt().await {
+        Ok(value) => {
+            call.on_success();
+            return Ok(value);
+        }
+        Err(error) => error,
+    };
+    let mut decision = call.on_failure(&error.to_failure());
+    let mut found: Option<T> = None;
     loop {
-        let error = match result {
-            Ok(value) => {
-                call.on_success();
-                return Ok(value);
-            }
-            Err(error) => error,
-        };
-        let decision = call.on_failure(&error.to_failure());
-        let attempts = call.attempts();
         let give_up = |error, reason, earlier| RetryError {
             error,
-            attempts,
+            attempts: call.attempts(),
             reason,
             earlier,
         };
-        match decision {
+        decision = match decision {
             Decision::Done => match done.take() {
                 Some(value) => return Ok(value),
                 None => return Err(give_up(error, GiveUpReason::NonRetryable, earlier)),
             },
-            Decision::ReadBack => {
+            Decision::Recovered => match found.take() {
+                Some(value) => return Ok(value),
+                None => return Err(give_up(error, GiveUpReason::NonRetryable, earlier)),
+            },
+            Decision::GiveUp(reason) => return Err(give_up(error, reason, earlier)),
+            Decision::ReadBack { delay } => {
                 let Some(read) = read_back.as_mut() else {
                     return Err(give_up(error, GiveUpReason::NonRetryable, earlier));
                 };
-                match read().await {
-                    Ok(Some(found)) => {
-                        call.on_recovered();
-                        return Ok(found);
-                    }
-                    Ok(None) => {
-                        call.on_not_ours();
-                        return Err(give_up(error, GiveUpReason::NonRetryable, earlier));
-                    }
-                    Err(read_error) => {
-                        reading_for = Some(error);
-                        result = Err(read_error);
-                    }
-                }
-            }
-            Decision::Retry { delay } | Decision::CheckThenRetry { delay } => {
-                // Look first after a failed read-back, or when a generateName create may have written.
-                let look_first =
-                    reading_for.is_some() || matches!(decision, Decision::CheckThenRetry { .. });
-                earlier.push(error);
                 tokio::time::sleep(delay).await;
-                if let (true, Some(read)) = (look_first, read_back.as_mut()) {
-                    match read().await {
-                        Ok(Some(found)) => {
-                            call.on_recovered();
-                            return Ok(found);
-                        }
-                        Ok(None) => {
-                            if let Some(original) = reading_for.take() {
-                                call.on_not_ours();
-                                return Err(give_up(original, GiveUpReason::NonRetryable, earlier));
-                            }
-                        }
-                        Err(read_error) => {
-                            result = Err(read_error);
-                            continue;
-                        }
+                let step = match read().await {
+                    Ok(Some((object, ours))) => {
+                        found = Some(object);
+                        call.on_read_back(if ours {
+                            ReadOutcome::Ours
+                        } else {
+                            ReadOutcome::NotOurs
+                        })
+                    }
+                    Ok(None) => call.on_read_back(ReadOutcome::Missing),
+                    Err(read_error) => {
+                        call.on_read_back(ReadOutcome::Failed(&read_error.to_failure()))
+                    }
+                };
+                step.unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable))
+            }
+            Decision::Retry { delay } => {
+                tokio::time::sleep(delay).await;
+                match attempt().await {
+                    Ok(value) => {
+                        call.on_success();
+                        return Ok(value);
+                    }
+                    Err(next) => {
+                        earlier.push(std::mem::replace(&mut error, next));
+                        call.on_failure(&error.to_failure())
                     }
                 }
-                result = attempt().await;
             }
-            Decision::GiveUp(reason) => {
-                return Err(give_up(reading_for.unwrap_or(error), reason, earlier));
-            }
-        }
+        };
     }
 }

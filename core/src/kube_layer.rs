@@ -12,7 +12,8 @@ use kube::client::{Body, ConfigExt};
 use kube::{Client, Config, Error};
 use tower::{BoxError, Layer, Service, ServiceBuilder, ServiceExt};
 
-use crate::call::{Call, Decision};
+use crate::call::Call;
+use crate::decision::Decision;
 use crate::failure::{Failure, Verb};
 use crate::kube::failure_from_source;
 use crate::policy::Policy;
@@ -130,11 +131,12 @@ where
                 let call =
                     call.get_or_insert_with(|| Call::new(&policy, "kube::Client").with_verb(verb));
                 match call.on_failure(&failure) {
-                    Decision::Retry { delay } | Decision::CheckThenRetry { delay } => {
-                        tokio::time::sleep(delay).await
-                    }
+                    Decision::Retry { delay } => tokio::time::sleep(delay).await,
                     // No recovery is declared here: give the answer back as it came.
-                    Decision::GiveUp(_) | Decision::ReadBack | Decision::Done => return outcome,
+                    Decision::GiveUp(_)
+                    | Decision::ReadBack { .. }
+                    | Decision::Done
+                    | Decision::Recovered => return outcome,
                 }
             }
         })

@@ -21,6 +21,7 @@ mod call;
 mod classify;
 mod clock;
 mod config;
+mod decision;
 mod delay;
 mod events;
 mod executor;
@@ -30,6 +31,7 @@ pub mod kube;
 #[cfg(feature = "kube")]
 pub mod kube_layer;
 mod metrics;
+pub mod plan;
 mod policy;
 mod retry_after;
 mod retry_counts;
@@ -39,12 +41,13 @@ mod success;
 
 pub use breaker::CircuitBreaker;
 pub use budget::RetryBudget;
-pub use call::{Call, Decision, GiveUpReason, Recovery};
+pub use call::Call;
 pub use classify::{
     Class, Classifier, DEFAULT_AMBIGUOUS_CODES, DEFAULT_NOT_SENT_CODES, DEFAULT_RETRY_STATUSES,
     classify,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 pub use delay::{Backoff, Jitter};
 pub use events::{Event, EventCallback, EventKind};
 #[cfg(feature = "tokio")]
@@ -52,6 +55,7 @@ pub use executor::retry;
 pub use executor::{RetryError, ToFailure, retry_blocking};
 pub use failure::{Failure, MAX_CODES, Verb};
 pub use metrics::{Outcome, metrics_text, shared_budget};
+pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
 pub use policy::{
     BudgetChoice, DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
 };

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::breaker::CircuitBreaker;
 use crate::budget::RetryBudget;
-use crate::call::GiveUpReason;
 use crate::classify::Class;
 use crate::clock::{Clock, SystemClock};
+use crate::decision::GiveUpReason;
 use crate::retry_counts::RetryCounts;
 
 /// Final outcome of a call, the `outcome` label of `k8sretry_calls_total`.

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use k8sretry::{
-    Call, Class, Decision, Failure, ManualClock, PolicyBuilder, Recovery, Verb, parse_retry_after,
+    Call, Class, Decision, Failure, ManualClock, PolicyBuilder, ReadOutcome, Recovery, StepError,
+    Verb, parse_retry_after,
 };
 use serde_json::{Map, Value};
 
@@ -149,8 +150,20 @@ fn run_scenario(scenario: &Value) {
             }
             "fail" => {
                 let call = calls.get_mut(&call_id).expect("call begun");
-                let decision = call.on_failure(&failure_from(&step["failure"]));
-                check_decision(&decision, &step["expect"], &at);
+                let decision = call.try_on_failure(&failure_from(&step["failure"]));
+                check_step(decision, &step["expect"], &at);
+            }
+            "read_back" => {
+                let call = calls.get_mut(&call_id).expect("call begun");
+                let failure = failure_from(&step["failure"]);
+                let outcome = match step["outcome"].as_str().unwrap() {
+                    "ours" => ReadOutcome::Ours,
+                    "not_ours" => ReadOutcome::NotOurs,
+                    "missing" => ReadOutcome::Missing,
+                    "failed" => ReadOutcome::Failed(&failure),
+                    other => panic!("{at}: unknown outcome {other}"),
+                };
+                check_step(call.on_read_back(outcome), &step["expect"], &at);
             }
             "succeed" => {
                 let call = calls.get_mut(&call_id).expect("call begun");
@@ -159,33 +172,28 @@ fn run_scenario(scenario: &Value) {
                 }
                 call.on_success();
             }
-            "recovered" => calls.get_mut(&call_id).expect("call begun").on_recovered(),
-            "not_ours" => calls.get_mut(&call_id).expect("call begun").on_not_ours(),
             "advance" => clock.advance_seconds(step["seconds"].as_f64().unwrap()),
             other => panic!("{at}: unknown op {other}"),
         }
     }
 }
 
-fn check_decision(decision: &Decision, expect: &Value, at: &str) {
+fn check_step(step: Result<Decision, StepError>, expect: &Value, at: &str) {
     let want: &Map<String, Value> = expect.as_object().expect("expect object");
+    let Ok(decision) = step else {
+        assert_eq!(want["decision"], "error", "{at}: {step:?}");
+        return;
+    };
     match (want["decision"].as_str().unwrap(), decision) {
-        ("retry", Decision::Retry { delay }) => {
+        ("retry", Decision::Retry { delay }) | ("read_back", Decision::ReadBack { delay }) => {
             let want = want["delay"].as_f64().unwrap();
             let got = delay.as_secs_f64();
             assert!((got - want).abs() <= 1e-6, "{at}: delay {got} != {want}");
         }
-        ("check_then_retry", Decision::CheckThenRetry { delay }) => {
-            let want = want["delay"].as_f64().unwrap();
-            assert!(
-                (delay.as_secs_f64() - want).abs() <= 1e-6,
-                "{at}: delay {delay:?} != {want}"
-            );
-        }
         ("give_up", Decision::GiveUp(reason)) => {
             assert_eq!(reason.as_str(), want["reason"].as_str().unwrap(), "{at}")
         }
-        ("read_back", Decision::ReadBack) | ("done", Decision::Done) => {}
+        ("done", Decision::Done) | ("recovered", Decision::Recovered) => {}
         (kind, got) => panic!("{at}: want {kind}, got {got:?}"),
     }
 }

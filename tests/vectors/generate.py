@@ -571,8 +571,25 @@ def give_up(reason):
     return {"decision": "give_up", "reason": reason}
 
 
+def read_back(delay):
+    return {"decision": "read_back", "delay": delay}
+
+
+RECOVERED = {"decision": "recovered"}
+DONE = {"decision": "done"}
+OUT_OF_ORDER = {"decision": "error"}
+
+
 def F(failure, call="a", expect=None):
     return {"op": "fail", "call": call, "failure": failure, "expect": expect}
+
+
+def R(outcome, failure=None, call="a", expect=None):
+    """The read-back asked for found `outcome` (ours, not_ours, missing, failed + failure)."""
+    step = {"op": "read_back", "call": call, "outcome": outcome, "expect": expect}
+    if failure is not None:
+        step["failure"] = failure
+    return step
 
 
 def succeed(call="a", attempts=None):
@@ -951,8 +968,8 @@ def decisions():
             [
                 begin(verb="POST", recovery="create"),
                 F(RESET, expect=retry(1.0)),
-                F(EXISTS, expect={"decision": "read_back"}),
-                {"op": "recovered", "call": "a"},
+                F(EXISTS, expect=read_back(0.0)),
+                R("ours", expect=RECOVERED),
             ],
         ),
         scenario(
@@ -960,8 +977,8 @@ def decisions():
             [
                 begin(verb="POST", recovery="create"),
                 F({"status": 504}, expect=retry(1.0)),
-                F(EXISTS, expect={"decision": "read_back"}),
-                {"op": "not_ours", "call": "a"},
+                F(EXISTS, expect=read_back(0.0)),
+                R("not_ours", expect=give_up("NonRetryable")),
             ],
         ),
         scenario(
@@ -991,22 +1008,18 @@ def decisions():
             "generateName create: a reset means look before retrying",
             [
                 begin(verb="POST", recovery="create_generated"),
-                F(RESET, expect={"decision": "check_then_retry", "delay": 1.0}),
-                {"op": "recovered", "call": "a"},
+                F(RESET, expect=read_back(1.0)),
+                R("ours", expect=RECOVERED),
             ],
         ),
         scenario(
             "generateName create: nothing found, retried, then created",
             [
                 begin(verb="POST", recovery="create_generated"),
-                F(
-                    {"status": 504},
-                    expect={"decision": "check_then_retry", "delay": 1.0},
-                ),
-                F(
-                    {"status": 429},
-                    expect={"decision": "check_then_retry", "delay": 2.0},
-                ),
+                F({"status": 504}, expect=read_back(1.0)),
+                R("missing", expect=retry(0.0)),
+                F({"status": 429}, expect=read_back(2.0)),
+                R("missing", expect=retry(0.0)),
                 succeed(attempts=3),
             ],
         ),
@@ -1021,15 +1034,177 @@ def decisions():
         scenario(
             "generateName create: the checks count as retries",
             [begin(verb="POST", recovery="create_generated")]
-            + [F(RESET, expect={"decision": "check_then_retry", "delay": d}) for d in (1.0, 2.0, 4.0)]
+            + [
+                step
+                for d in (1.0, 2.0, 4.0)
+                for step in (F(RESET, expect=read_back(d)), R("missing", expect=retry(0.0)))
+            ]
             + [F(RESET, expect=give_up("MaxRetries"))],
         ),
         scenario(
             "create without ownership adopts any AlreadyExists",
             [
                 begin(verb="POST", recovery="create_adopt"),
-                F(EXISTS, expect={"decision": "read_back"}),
+                F(EXISTS, expect=read_back(0.0)),
+                R("not_ours", expect=RECOVERED),
             ],
+        ),
+        scenario(
+            "create: the read-back fails, is retried as a read on its own count, then finds ours",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", S503, expect=read_back(1.0)),
+                R("failed", RESET, expect=read_back(2.0)),
+                R("ours", expect=RECOVERED),
+            ],
+        ),
+        scenario(
+            "create: read-back retries do not use up the create's retries",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(RESET, expect=retry(2.0)),
+                F(RESET, expect=retry(4.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", S503, expect=read_back(1.0)),
+                R("ours", expect=RECOVERED),
+            ],
+        ),
+        scenario(
+            "create: a read-back failing past its retries leaves the outcome unknown",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+            ]
+            + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0)]
+            + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
+        ),
+        scenario(
+            "create: a read-back refused by the server leaves the outcome unknown",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", {"status": 403, "reason": "Forbidden"}, expect=give_up("OutcomeUnknown")),
+            ],
+        ),
+        scenario(
+            "create: the object that answered AlreadyExists is gone: resend",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("missing", expect=retry(0.0)),
+                succeed(attempts=3),
+            ],
+        ),
+        scenario(
+            "create: a NotFound read-back counts as missing",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", GONE404, expect=retry(0.0)),
+                succeed(attempts=3),
+            ],
+        ),
+        scenario(
+            "create: gone after AlreadyExists, but the retries are used up",
+            [begin(verb="POST", recovery="create")]
+            + [F(RESET, expect=retry(d)) for d in (1.0, 2.0, 4.0)]
+            + [F(EXISTS, expect=read_back(0.0)), R("missing", expect=give_up("MaxRetries"))],
+        ),
+        scenario(
+            "create: a cancelled read-back is a cancelled call",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", {"cancelled": True}, expect=give_up("Cancelled")),
+            ],
+        ),
+        scenario(
+            "generateName create: a failed look is retried, then finds ours",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F(RESET, expect=read_back(1.0)),
+                R("failed", {"codes": ["ECONNREFUSED"]}, expect=read_back(1.0)),
+                R("ours", expect=RECOVERED),
+            ],
+        ),
+        scenario(
+            "steps out of order are errors",
+            [
+                begin(verb="POST", recovery="create"),
+                R("ours", expect=OUT_OF_ORDER),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                F(RESET, expect=OUT_OF_ORDER),
+                R("ours", expect=RECOVERED),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "replace with resourceVersion: lost response, resend, Conflict, read back ours",
+            [
+                begin(verb="PUT", recovery="replace_stamped"),
+                F(RESET, expect=retry(1.0)),
+                F({"status": 409, "reason": "Conflict"}, expect=read_back(0.0)),
+                R("ours", expect=RECOVERED),
+            ],
+        ),
+        scenario(
+            "replace with resourceVersion: Conflict after a lost response, not ours: raised",
+            [
+                begin(verb="PUT", recovery="replace_stamped"),
+                F({"status": 503}, expect=retry(1.0)),
+                F({"status": 409, "reason": "Conflict"}, expect=read_back(0.0)),
+                R("not_ours", expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "replace with resourceVersion: a first-attempt Conflict is real",
+            [
+                begin(verb="PUT", recovery="replace_stamped"),
+                F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "JSON patch (no recovery): a lost response leaves the outcome unknown",
+            [
+                begin(verb="PATCH"),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
+        ),
+        scenario(
+            "merge patch (idempotent): a lost response is resent",
+            [
+                begin(verb="PATCH", recovery="idempotent"),
+                F(RESET, expect=retry(1.0)),
+                F({"status": 504}, expect=retry(2.0)),
+                succeed(attempts=3),
+            ],
+        ),
+        scenario(
+            "retry_conflict: a lost response is not re-run (the change may be there)",
+            [
+                begin(verb="PUT", recovery="retry_conflict"),
+                F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
+            {"preset": "conflict"},
+        ),
+        scenario(
+            "retry_conflict: a 429 was never carried out and is retried",
+            [
+                begin(verb="PUT", recovery="retry_conflict"),
+                F({"status": 429}, expect=retry(0.01)),
+                succeed(attempts=2),
+            ],
+            {"preset": "conflict"},
         ),
         scenario(
             "create: reason in the body",
@@ -1038,7 +1213,7 @@ def decisions():
                 F(RESET, expect=retry(1.0)),
                 F(
                     {"status": 409, "body": STATUS_BODY("AlreadyExists", 409)},
-                    expect={"decision": "read_back"},
+                    expect=read_back(0.0),
                 ),
             ],
         ),

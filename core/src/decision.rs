@@ -1,0 +1,222 @@
+//! The words of the per-call protocol (DESIGN §2.4, §2.5): what a binding declares
+//! ([`Recovery`]), what it reports after a read-back ([`ReadOutcome`]), what the engine answers
+//! ([`Decision`]) and why a call ended unsuccessfully ([`GiveUpReason`]). A leaf module: the
+//! call state machine, events and metrics all import it, it imports nothing of theirs.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::failure::Failure;
+
+/// How a write whose outcome is unknown is recovered. Bindings normally get it from
+/// [`crate::plan`], which chooses it from what they know about the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// No recovery: ambiguous failures of non-idempotent verbs are not retried.
+    #[default]
+    None,
+    /// A named create stamped with a request id: `AlreadyExists` after an ambiguous attempt
+    /// means "read it back and check the id" ([`Decision::ReadBack`]).
+    Create,
+    /// A create without ownership stamps: every `AlreadyExists` is read back and adopted
+    /// (the runner hooks' old behaviour; opt-in only).
+    CreateAdopt,
+    /// A `generateName` create stamped with a request id (annotation and label). A resend would
+    /// get a fresh name instead of `AlreadyExists`, so after an attempt that may have written,
+    /// the binding lists by label before each resend ([`Decision::ReadBack`] with a delay).
+    CreateGenerated,
+    /// A delete: `NotFound` after an ambiguous attempt means our delete happened.
+    Delete {
+        /// Also treat a `NotFound` on the first attempt as success.
+        missing_ok: bool,
+    },
+    /// Repeating the request is safe (a merge patch, server-side apply, a review create).
+    Idempotent,
+    /// A read-modify-write (`retry_on_conflict`): a `Conflict` is retried, because the caller
+    /// re-reads before it writes again. After an ambiguous failure it is NOT re-run: the change
+    /// may have landed, and running it again would apply it twice.
+    RetryConflict,
+    /// A replace (PUT) carrying `metadata.resourceVersion`, stamped with a request id: resent
+    /// after an ambiguous failure; a `Conflict` after that is read back (ours: done).
+    ReplaceStamped,
+}
+
+impl Recovery {
+    /// Every recovery, by name (the names of [`Recovery::parse`]).
+    pub const NAMES: [&'static str; 9] = [
+        "none",
+        "create",
+        "create_adopt",
+        "create_generated",
+        "delete",
+        "delete_missing_ok",
+        "idempotent",
+        "retry_conflict",
+        "replace_stamped",
+    ];
+
+    /// Parses one of [`Recovery::NAMES`].
+    pub fn parse(name: &str) -> Option<Recovery> {
+        Some(match name {
+            "none" => Recovery::None,
+            "create" => Recovery::Create,
+            "create_adopt" => Recovery::CreateAdopt,
+            "create_generated" => Recovery::CreateGenerated,
+            "delete" => Recovery::Delete { missing_ok: false },
+            "delete_missing_ok" => Recovery::Delete { missing_ok: true },
+            "idempotent" => Recovery::Idempotent,
+            "retry_conflict" => Recovery::RetryConflict,
+            "replace_stamped" => Recovery::ReplaceStamped,
+            _ => return None,
+        })
+    }
+
+    /// The name [`Recovery::parse`] reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recovery::None => "none",
+            Recovery::Create => "create",
+            Recovery::CreateAdopt => "create_adopt",
+            Recovery::CreateGenerated => "create_generated",
+            Recovery::Delete { missing_ok: false } => "delete",
+            Recovery::Delete { missing_ok: true } => "delete_missing_ok",
+            Recovery::Idempotent => "idempotent",
+            Recovery::RetryConflict => "retry_conflict",
+            Recovery::ReplaceStamped => "replace_stamped",
+        }
+    }
+
+    /// Whether the request may be sent again after an attempt that may have been carried out:
+    /// it is idempotent, or a read-back can tell whether it landed.
+    pub(crate) fn makes_resend_safe(self) -> bool {
+        !matches!(self, Recovery::None | Recovery::RetryConflict)
+    }
+}
+
+/// Why a call gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GiveUpReason {
+    /// The caller cancelled.
+    Cancelled = 0,
+    /// The failure is not retryable.
+    NonRetryable = 1,
+    /// The request may have been carried out (its response was lost) and sending it again is
+    /// not safe (a JSON patch, a create that cannot be read back): its outcome is unknown.
+    NotIdempotent = 2,
+    /// `max_retries` retries were made.
+    MaxRetries = 3,
+    /// The circuit breaker is open.
+    CircuitOpen = 4,
+    /// The next delay would pass the deadline.
+    Deadline = 5,
+    /// The retry budget is empty.
+    BudgetExhausted = 6,
+    /// A read-back that would have told whether the write landed could not be done (it failed
+    /// past its own retries): the write's outcome is unknown.
+    OutcomeUnknown = 7,
+}
+
+impl GiveUpReason {
+    /// Every reason, in numeric order.
+    pub const ALL: [GiveUpReason; 8] = [
+        GiveUpReason::Cancelled,
+        GiveUpReason::NonRetryable,
+        GiveUpReason::NotIdempotent,
+        GiveUpReason::MaxRetries,
+        GiveUpReason::CircuitOpen,
+        GiveUpReason::Deadline,
+        GiveUpReason::BudgetExhausted,
+        GiveUpReason::OutcomeUnknown,
+    ];
+
+    /// The name used in vectors, events and metrics (`MaxRetries`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GiveUpReason::Cancelled => "Cancelled",
+            GiveUpReason::NonRetryable => "NonRetryable",
+            GiveUpReason::NotIdempotent => "NotIdempotent",
+            GiveUpReason::MaxRetries => "MaxRetries",
+            GiveUpReason::CircuitOpen => "CircuitOpen",
+            GiveUpReason::Deadline => "Deadline",
+            GiveUpReason::BudgetExhausted => "BudgetExhausted",
+            GiveUpReason::OutcomeUnknown => "OutcomeUnknown",
+        }
+    }
+}
+
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the binding does next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// Sleep for `delay`, then send the request again.
+    Retry {
+        /// How long to wait.
+        delay: Duration,
+    },
+    /// Sleep for `delay` (often zero), then read the object back (by name, or by the request-id
+    /// label for a `generateName` create) and report what was found with
+    /// [`crate::Call::on_read_back`].
+    ReadBack {
+        /// How long to wait before the read.
+        delay: Duration,
+    },
+    /// The call succeeded without a result to return (a delete that found its object gone).
+    Done,
+    /// The call succeeded: return the object the last read-back found.
+    Recovered,
+    /// Raise the last error of the request itself (never a read-back's error), unchanged.
+    GiveUp(GiveUpReason),
+}
+
+impl Decision {
+    /// Whether the call goes on (the binding has more to do than raise or return).
+    pub fn continues(&self) -> bool {
+        matches!(self, Decision::Retry { .. } | Decision::ReadBack { .. })
+    }
+}
+
+/// What a read-back asked for by [`Decision::ReadBack`] found.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadOutcome<'a> {
+    /// An object carrying this call's request id.
+    Ours,
+    /// An object that does not carry this call's request id (or, without ownership, any object).
+    NotOurs,
+    /// No such object (a `NotFound` on a read by name may be reported as [`ReadOutcome::Failed`]
+    /// too: the engine counts it as missing).
+    Missing,
+    /// The read itself failed.
+    Failed(&'a Failure),
+}
+
+/// A step reported out of order: the call did not ask for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepError {
+    /// A read-back result arrived although no read-back was asked for.
+    NoReadBackPending,
+    /// An attempt's failure arrived while the engine waits for a read-back result.
+    ReadBackPending,
+    /// The call has ended already.
+    Finished,
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepError::NoReadBackPending => {
+                "a read-back result was reported but none was asked for"
+            }
+            StepError::ReadBackPending => {
+                "an attempt failure was reported while a read-back result is expected"
+            }
+            StepError::Finished => "the call has ended already",
+        })
+    }
+}
+
+impl std::error::Error for StepError {}
