@@ -84,35 +84,40 @@ typedef enum k8sretry_status {
    * A Rust panic was caught at the boundary; the library state is still consistent.
    */
   K8SRETRY_STATUS_PANIC = 7,
+  /**
+   * A step the call did not ask for: a read-back result while none is pending, or an attempt's
+   * failure while a read-back result is expected.
+   */
+  K8SRETRY_STATUS_OUT_OF_ORDER = 8,
 } k8sretry_status;
 
 /**
- * What to do after a failed attempt.
+ * What to do after a failed attempt or a read-back. Numbers are never reused.
  */
 typedef enum k8sretry_action {
   /**
-   * Sleep `delay_nanos`, then make the next attempt.
+   * Sleep `delay_nanos`, then send the request again.
    */
   K8SRETRY_ACTION_RETRY = 1,
   /**
-   * Read the created object back; if it carries your request id, return it and call
-   * `k8sretry_call_on_recovered`, else fail with the AlreadyExists error and call
-   * `k8sretry_call_on_not_ours`.
+   * Sleep `delay_nanos` (often 0), then read the object back (by name, or by the request-id
+   * label for a generateName create) and report what you found with
+   * `k8sretry_call_on_read_back`.
    */
   K8SRETRY_ACTION_READ_BACK = 2,
   /**
-   * The delete is done: report success to your caller.
+   * The call succeeded with nothing to return (a delete found its object gone).
    */
   K8SRETRY_ACTION_DONE = 3,
   /**
-   * Fail with the last attempt's original error; `give_up_reason` says why.
+   * Fail with the request's last error (never a read-back's); `give_up_reason` says why.
    */
   K8SRETRY_ACTION_GIVE_UP = 4,
   /**
-   * A generateName create may have written: list by the request-id label; if your object is
-   * there, return it and call `k8sretry_call_on_recovered`; else sleep `delay_nanos` and retry.
+   * The call succeeded: return the object the last read-back found. (5 was the retired
+   * CHECK_THEN_RETRY, now a READ_BACK with a delay.)
    */
-  K8SRETRY_ACTION_CHECK_THEN_RETRY = 5,
+  K8SRETRY_ACTION_RECOVERED = 6,
 } k8sretry_action;
 
 /**
@@ -151,6 +156,10 @@ typedef enum k8sretry_give_up_reason {
    * Retry budget empty.
    */
   K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED = 7,
+  /**
+   * A read-back that would tell whether the write landed failed past its retries.
+   */
+  K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN = 8,
 } k8sretry_give_up_reason;
 
 /**
@@ -277,7 +286,78 @@ typedef enum k8sretry_recovery {
    * A generateName create stamped with a request id label: checked before each retry.
    */
   K8SRETRY_RECOVERY_CREATE_GENERATED = 7,
+  /**
+   * A replace (PUT) with `metadata.resourceVersion`, stamped with a request id: resent after
+   * a lost response; a `Conflict` after that is read back.
+   */
+  K8SRETRY_RECOVERY_REPLACE_STAMPED = 8,
 } k8sretry_recovery;
+
+/**
+ * What a read-back asked for by `K8SRETRY_ACTION_READ_BACK` found.
+ */
+typedef enum k8sretry_read_outcome {
+  /**
+   * An object carrying this call's request id.
+   */
+  K8SRETRY_READ_OURS = 1,
+  /**
+   * An object without this call's request id (without ownership: any object).
+   */
+  K8SRETRY_READ_NOT_OURS = 2,
+  /**
+   * No such object.
+   */
+  K8SRETRY_READ_MISSING = 3,
+  /**
+   * The read failed; pass its failure.
+   */
+  K8SRETRY_READ_FAILED = 4,
+} k8sretry_read_outcome;
+
+/**
+ * The patch type of a PATCH, as the client sends it.
+ */
+typedef enum k8sretry_patch_type {
+  /**
+   * Not a PATCH, or not known (a PATCH of unknown type is not resent after a lost response).
+   */
+  K8SRETRY_PATCH_NONE = 0,
+  /**
+   * `application/merge-patch+json`.
+   */
+  K8SRETRY_PATCH_MERGE = 1,
+  /**
+   * `application/strategic-merge-patch+json`.
+   */
+  K8SRETRY_PATCH_STRATEGIC = 2,
+  /**
+   * `application/apply-patch+yaml` (server-side apply).
+   */
+  K8SRETRY_PATCH_APPLY = 3,
+  /**
+   * `application/json-patch+json` (RFC 6902).
+   */
+  K8SRETRY_PATCH_JSON = 4,
+} k8sretry_patch_type;
+
+/**
+ * What to stamp on a body before the first attempt.
+ */
+typedef enum k8sretry_stamp {
+  /**
+   * Send the body as given.
+   */
+  K8SRETRY_STAMP_NONE = 0,
+  /**
+   * Add annotation `k8sretry.dev/request-id` with a fresh request id.
+   */
+  K8SRETRY_STAMP_ANNOTATION = 1,
+  /**
+   * Add annotation and label `k8sretry.dev/request-id` (a generateName create).
+   */
+  K8SRETRY_STAMP_ANNOTATION_AND_LABEL = 2,
+} k8sretry_stamp;
 
 /**
  * One logical call and its attempts; one thread at a time.
@@ -300,7 +380,7 @@ typedef struct k8sretry_failure k8sretry_failure;
 typedef struct k8sretry_policy k8sretry_policy;
 
 /**
- * A decision of `k8sretry_call_on_failure`.
+ * A decision of `k8sretry_call_on_failure` or `k8sretry_call_on_read_back`.
  */
 typedef struct k8sretry_decision {
   /**
@@ -308,7 +388,8 @@ typedef struct k8sretry_decision {
    */
   enum k8sretry_action action;
   /**
-   * With `K8SRETRY_ACTION_RETRY`: how long to sleep, in nanoseconds.
+   * With `K8SRETRY_ACTION_RETRY` and `K8SRETRY_ACTION_READ_BACK`: how long to sleep first,
+   * in nanoseconds.
    */
   uint64_t delay_nanos;
   /**
@@ -416,6 +497,71 @@ typedef struct k8sretry_event {
  */
 typedef void (*k8sretry_event_fn)(void *userdata, const struct k8sretry_event *event);
 
+/**
+ * What the caller knows about one request. Zeroed fields are the safe side.
+ */
+typedef struct k8sretry_request {
+  /**
+   * A `k8sretry_verb`.
+   */
+  uint32_t verb;
+  /**
+   * The resource as a kind, a resource name or a client method name (may be NULL with
+   * length 0): tells creates that persist nothing (reviews, token requests).
+   */
+  const char *resource;
+  /**
+   * Length of `resource` in bytes.
+   */
+  size_t resource_len;
+  /**
+   * The body has `metadata.name`.
+   */
+  bool named;
+  /**
+   * The body has `metadata.generateName` and no name.
+   */
+  bool generate_name;
+  /**
+   * The body has `metadata.resourceVersion`.
+   */
+  bool resource_version;
+  /**
+   * A `k8sretry_patch_type`.
+   */
+  uint32_t patch_type;
+  /**
+   * Stamp the body and check the stamp on read-back.
+   */
+  bool ownership;
+  /**
+   * The object can be read back by name.
+   */
+  bool can_get;
+  /**
+   * The collection can be listed by label.
+   */
+  bool can_list;
+  /**
+   * A delete that also accepts a first-attempt NotFound.
+   */
+  bool missing_ok;
+} k8sretry_request;
+
+/**
+ * The recovery to begin the call with and the stamp to put on the body.
+ */
+typedef struct k8sretry_plan {
+  /**
+   * A `k8sretry_recovery` for `k8sretry_call_begin`.
+   */
+  uint32_t recovery;
+  /**
+   * A `k8sretry_stamp`.
+   */
+  uint32_t stamp;
+} k8sretry_plan;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -437,6 +583,8 @@ enum k8sretry_status k8sretry_call_begin(const struct k8sretry_policy *policy,
 
 /**
  * Reports that the current attempt failed with `failure`; writes the decision.
+ * `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected,
+ * `K8SRETRY_STATUS_CALL_FINISHED` after the end.
  *
  * # Safety
  * `call` and `failure` are live handles or NULL; `out` is writable.
@@ -446,28 +594,27 @@ enum k8sretry_status k8sretry_call_on_failure(struct k8sretry_call *call,
                                               struct k8sretry_decision *out);
 
 /**
- * Reports that the current attempt succeeded.
+ * Reports what the read-back asked for by `K8SRETRY_ACTION_READ_BACK` found (`outcome` is a
+ * `k8sretry_read_outcome`); writes the decision. `failure` is the read's own failure with
+ * `K8SRETRY_READ_FAILED` (required then) and ignored otherwise (may be NULL).
+ * `K8SRETRY_STATUS_OUT_OF_ORDER` when no read-back was asked for.
+ *
+ * # Safety
+ * `call` is a live handle or NULL; `failure` is a live handle or NULL; `out` is writable.
+ */
+enum k8sretry_status k8sretry_call_on_read_back(struct k8sretry_call *call,
+                                                uint32_t outcome,
+                                                const struct k8sretry_failure *failure,
+                                                struct k8sretry_decision *out);
+
+/**
+ * Reports that the current attempt succeeded. `K8SRETRY_STATUS_CALL_FINISHED` after the end,
+ * `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected.
  *
  * # Safety
  * `call` is a live call handle or NULL.
  */
 enum k8sretry_status k8sretry_call_on_success(struct k8sretry_call *call);
-
-/**
- * After `K8SRETRY_ACTION_READ_BACK`: the object read back is ours; the call succeeded.
- *
- * # Safety
- * `call` is a live call handle or NULL.
- */
-enum k8sretry_status k8sretry_call_on_recovered(struct k8sretry_call *call);
-
-/**
- * After `K8SRETRY_ACTION_READ_BACK`: the object is somebody else's; the call gives up.
- *
- * # Safety
- * `call` is a live call handle or NULL.
- */
-enum k8sretry_status k8sretry_call_on_not_ours(struct k8sretry_call *call);
 
 /**
  * Attempts started so far (1 before the first failure).
@@ -713,6 +860,22 @@ enum k8sretry_status k8sretry_metrics_text(char **out);
  * `s` came from `k8sretry_metrics_text` and is not used afterwards.
  */
 void k8sretry_string_free(char *s);
+
+/**
+ * Chooses the recovery and the stamp for `request`.
+ *
+ * # Safety
+ * `request` is readable (its `resource` points to `resource_len` readable bytes or is NULL
+ * with length 0); `out` is writable.
+ */
+enum k8sretry_status k8sretry_plan_choose(const struct k8sretry_request *request,
+                                          struct k8sretry_plan *out);
+
+/**
+ * A static, NUL-terminated name of a `k8sretry_give_up_reason` (`MaxRetries`, ...; `None` for
+ * `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
+ */
+const char *k8sretry_give_up_reason_name(uint32_t reason);
 
 /**
  * Creates the preset named `name` (`default`, `mutation`, `read`, `connection`, `runner_hooks`).

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use k8sretry::{Call, Decision};
+use k8sretry::{Call, Decision, ReadOutcome, StepError};
 
 use crate::failure::k8sretry_failure;
 use crate::guard::*;
@@ -13,56 +13,66 @@ use crate::types::*;
 /// One logical call and its attempts; one thread at a time.
 pub struct k8sretry_call {
     inner: Call,
-    finished: bool,
 }
 
-/// What to do after a failed attempt.
+/// What to do after a failed attempt or a read-back. Numbers are never reused.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum k8sretry_action {
-    /// Sleep `delay_nanos`, then make the next attempt.
+    /// Sleep `delay_nanos`, then send the request again.
     K8SRETRY_ACTION_RETRY = 1,
-    /// Read the created object back; if it carries your request id, return it and call
-    /// `k8sretry_call_on_recovered`, else fail with the AlreadyExists error and call
-    /// `k8sretry_call_on_not_ours`.
+    /// Sleep `delay_nanos` (often 0), then read the object back (by name, or by the request-id
+    /// label for a generateName create) and report what you found with
+    /// `k8sretry_call_on_read_back`.
     K8SRETRY_ACTION_READ_BACK = 2,
-    /// The delete is done: report success to your caller.
+    /// The call succeeded with nothing to return (a delete found its object gone).
     K8SRETRY_ACTION_DONE = 3,
-    /// Fail with the last attempt's original error; `give_up_reason` says why.
+    /// Fail with the request's last error (never a read-back's); `give_up_reason` says why.
     K8SRETRY_ACTION_GIVE_UP = 4,
-    /// A generateName create may have written: list by the request-id label; if your object is
-    /// there, return it and call `k8sretry_call_on_recovered`; else sleep `delay_nanos` and retry.
-    K8SRETRY_ACTION_CHECK_THEN_RETRY = 5,
+    /// The call succeeded: return the object the last read-back found. (5 was the retired
+    /// CHECK_THEN_RETRY, now a READ_BACK with a delay.)
+    K8SRETRY_ACTION_RECOVERED = 6,
 }
 
-/// A decision of `k8sretry_call_on_failure`.
+/// What a read-back asked for by `K8SRETRY_ACTION_READ_BACK` found.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum k8sretry_read_outcome {
+    /// An object carrying this call's request id.
+    K8SRETRY_READ_OURS = 1,
+    /// An object without this call's request id (without ownership: any object).
+    K8SRETRY_READ_NOT_OURS = 2,
+    /// No such object.
+    K8SRETRY_READ_MISSING = 3,
+    /// The read failed; pass its failure.
+    K8SRETRY_READ_FAILED = 4,
+}
+
+/// A decision of `k8sretry_call_on_failure` or `k8sretry_call_on_read_back`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct k8sretry_decision {
     /// What to do.
     pub action: k8sretry_action,
-    /// With `K8SRETRY_ACTION_RETRY`: how long to sleep, in nanoseconds.
+    /// With `K8SRETRY_ACTION_RETRY` and `K8SRETRY_ACTION_READ_BACK`: how long to sleep first,
+    /// in nanoseconds.
     pub delay_nanos: u64,
     /// With `K8SRETRY_ACTION_GIVE_UP`: why; otherwise `K8SRETRY_GIVE_UP_NONE`.
     pub give_up_reason: k8sretry_give_up_reason,
+}
+
+fn nanos(delay: std::time::Duration) -> u64 {
+    u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl From<Decision> for k8sretry_decision {
     fn from(decision: Decision) -> k8sretry_decision {
         use k8sretry_action::*;
         let (action, delay_nanos, reason) = match decision {
-            Decision::Retry { delay } => (
-                K8SRETRY_ACTION_RETRY,
-                u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
-                None,
-            ),
-            Decision::CheckThenRetry { delay } => (
-                K8SRETRY_ACTION_CHECK_THEN_RETRY,
-                u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
-                None,
-            ),
-            Decision::ReadBack => (K8SRETRY_ACTION_READ_BACK, 0, None),
+            Decision::Retry { delay } => (K8SRETRY_ACTION_RETRY, nanos(delay), None),
+            Decision::ReadBack { delay } => (K8SRETRY_ACTION_READ_BACK, nanos(delay), None),
             Decision::Done => (K8SRETRY_ACTION_DONE, 0, None),
+            Decision::Recovered => (K8SRETRY_ACTION_RECOVERED, 0, None),
             Decision::GiveUp(reason) => (K8SRETRY_ACTION_GIVE_UP, 0, Some(reason)),
         };
         k8sretry_decision {
@@ -70,6 +80,13 @@ impl From<Decision> for k8sretry_decision {
             delay_nanos,
             give_up_reason: reason.into(),
         }
+    }
+}
+
+fn step_status(error: StepError) -> k8sretry_status {
+    match error {
+        StepError::Finished => K8SRETRY_STATUS_CALL_FINISHED,
+        StepError::NoReadBackPending | StepError::ReadBackPending => K8SRETRY_STATUS_OUT_OF_ORDER,
     }
 }
 
@@ -96,18 +113,14 @@ pub unsafe extern "C" fn k8sretry_call_begin(
         let inner = Call::new(&policy.inner, function)
             .with_verb(verb)
             .with_recovery(recovery);
-        hand_out(
-            k8sretry_call {
-                inner,
-                finished: false,
-            },
-            out,
-        );
+        hand_out(k8sretry_call { inner }, out);
         Ok(())
     })
 }
 
 /// Reports that the current attempt failed with `failure`; writes the decision.
+/// `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected,
+/// `K8SRETRY_STATUS_CALL_FINISHED` after the end.
 ///
 /// # Safety
 /// `call` and `failure` are live handles or NULL; `out` is writable.
@@ -121,57 +134,60 @@ pub unsafe extern "C" fn k8sretry_call_on_failure(
         let out = out_arg(out)?;
         let call = unsafe { borrow_mut(call) }?;
         let failure = unsafe { borrow(failure) }?;
-        if call.finished {
-            return Err(K8SRETRY_STATUS_CALL_FINISHED);
-        }
-        let decision = call.inner.on_failure(&failure.inner);
-        call.finished = !matches!(
-            decision,
-            Decision::Retry { .. } | Decision::CheckThenRetry { .. } | Decision::ReadBack
-        );
+        let decision = call.inner.try_on_failure(&failure.inner).map_err(step_status)?;
         unsafe { *out = decision.into() };
         Ok(())
     })
 }
 
-/// Runs `report` on an unfinished call and marks it finished.
-unsafe fn finish(call: *mut k8sretry_call, report: impl FnOnce(&mut Call)) -> k8sretry_status {
+/// Reports what the read-back asked for by `K8SRETRY_ACTION_READ_BACK` found (`outcome` is a
+/// `k8sretry_read_outcome`); writes the decision. `failure` is the read's own failure with
+/// `K8SRETRY_READ_FAILED` (required then) and ignored otherwise (may be NULL).
+/// `K8SRETRY_STATUS_OUT_OF_ORDER` when no read-back was asked for.
+///
+/// # Safety
+/// `call` is a live handle or NULL; `failure` is a live handle or NULL; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_on_read_back(
+    call: *mut k8sretry_call,
+    outcome: u32,
+    failure: *const k8sretry_failure,
+    out: *mut k8sretry_decision,
+) -> k8sretry_status {
     guard(|| {
+        let out = out_arg(out)?;
         let call = unsafe { borrow_mut(call) }?;
-        if call.finished {
-            return Err(K8SRETRY_STATUS_CALL_FINISHED);
-        }
-        call.finished = true;
-        report(&mut call.inner);
+        let outcome = match outcome {
+            1 => ReadOutcome::Ours,
+            2 => ReadOutcome::NotOurs,
+            3 => ReadOutcome::Missing,
+            4 => ReadOutcome::Failed(&unsafe { borrow(failure) }?.inner),
+            _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
+        };
+        let decision = call.inner.on_read_back(outcome).map_err(step_status)?;
+        unsafe { *out = decision.into() };
         Ok(())
     })
 }
 
-/// Reports that the current attempt succeeded.
+/// Reports that the current attempt succeeded. `K8SRETRY_STATUS_CALL_FINISHED` after the end,
+/// `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected.
 ///
 /// # Safety
 /// `call` is a live call handle or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn k8sretry_call_on_success(call: *mut k8sretry_call) -> k8sretry_status {
-    unsafe { finish(call, Call::on_success) }
-}
-
-/// After `K8SRETRY_ACTION_READ_BACK`: the object read back is ours; the call succeeded.
-///
-/// # Safety
-/// `call` is a live call handle or NULL.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn k8sretry_call_on_recovered(call: *mut k8sretry_call) -> k8sretry_status {
-    unsafe { finish(call, Call::on_recovered) }
-}
-
-/// After `K8SRETRY_ACTION_READ_BACK`: the object is somebody else's; the call gives up.
-///
-/// # Safety
-/// `call` is a live call handle or NULL.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn k8sretry_call_on_not_ours(call: *mut k8sretry_call) -> k8sretry_status {
-    unsafe { finish(call, Call::on_not_ours) }
+    guard(|| {
+        let call = unsafe { borrow_mut(call) }?;
+        if call.inner.is_finished() {
+            return Err(K8SRETRY_STATUS_CALL_FINISHED);
+        }
+        if call.inner.awaiting_read_back() {
+            return Err(K8SRETRY_STATUS_OUT_OF_ORDER);
+        }
+        call.inner.on_success();
+        Ok(())
+    })
 }
 
 /// Attempts started so far (1 before the first failure).
@@ -270,7 +286,7 @@ pub unsafe extern "C" fn k8sretry_run(
                     };
                 }
                 // No recovery was declared, so the core never asks for these.
-                Decision::ReadBack | Decision::Done | Decision::CheckThenRetry { .. } => {
+                Decision::ReadBack { .. } | Decision::Done | Decision::Recovered => {
                     break k8sretry_run_result {
                         succeeded: false,
                         attempts: n,

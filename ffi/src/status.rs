@@ -22,6 +22,9 @@ pub enum k8sretry_status {
     K8SRETRY_STATUS_CALL_FINISHED = 6,
     /// A Rust panic was caught at the boundary; the library state is still consistent.
     K8SRETRY_STATUS_PANIC = 7,
+    /// A step the call did not ask for: a read-back result while none is pending, or an attempt's
+    /// failure while a read-back result is expected.
+    K8SRETRY_STATUS_OUT_OF_ORDER = 8,
 }
 
 pub use k8sretry_status::*;
@@ -38,6 +41,7 @@ pub extern "C" fn k8sretry_status_message(status: u32) -> *const c_char {
         5 => b"invalid policy JSON (unknown key, wrong type or out-of-range value)\0",
         6 => b"the call has already finished\0",
         7 => b"internal error: a panic was caught at the FFI boundary\0",
+        8 => b"step out of order: the call did not ask for it\0",
         _ => b"unknown status code\0",
     };
     text.as_ptr().cast()

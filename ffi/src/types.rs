@@ -62,6 +62,9 @@ pub enum k8sretry_recovery {
     K8SRETRY_RECOVERY_RETRY_CONFLICT = 6,
     /// A generateName create stamped with a request id label: checked before each retry.
     K8SRETRY_RECOVERY_CREATE_GENERATED = 7,
+    /// A replace (PUT) with `metadata.resourceVersion`, stamped with a request id: resent after
+    /// a lost response; a `Conflict` after that is read back.
+    K8SRETRY_RECOVERY_REPLACE_STAMPED = 8,
 }
 
 pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
@@ -74,8 +77,25 @@ pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
         5 => Recovery::Idempotent,
         6 => Recovery::RetryConflict,
         7 => Recovery::CreateGenerated,
+        8 => Recovery::ReplaceStamped,
         _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
     })
+}
+
+/// The `k8sretry_recovery` number of `recovery` (the inverse of `recovery_from`).
+pub(crate) fn recovery_number(recovery: Recovery) -> u32 {
+    use k8sretry_recovery::*;
+    (match recovery {
+        Recovery::None => K8SRETRY_RECOVERY_NONE,
+        Recovery::Create => K8SRETRY_RECOVERY_CREATE,
+        Recovery::CreateAdopt => K8SRETRY_RECOVERY_CREATE_ADOPT,
+        Recovery::Delete { missing_ok: false } => K8SRETRY_RECOVERY_DELETE,
+        Recovery::Delete { missing_ok: true } => K8SRETRY_RECOVERY_DELETE_MISSING_OK,
+        Recovery::Idempotent => K8SRETRY_RECOVERY_IDEMPOTENT,
+        Recovery::RetryConflict => K8SRETRY_RECOVERY_RETRY_CONFLICT,
+        Recovery::CreateGenerated => K8SRETRY_RECOVERY_CREATE_GENERATED,
+        Recovery::ReplaceStamped => K8SRETRY_RECOVERY_REPLACE_STAMPED,
+    }) as u32
 }
 
 /// Failure classes (DESIGN §2.2).
@@ -144,6 +164,8 @@ pub enum k8sretry_give_up_reason {
     K8SRETRY_GIVE_UP_DEADLINE = 6,
     /// Retry budget empty.
     K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED = 7,
+    /// A read-back that would tell whether the write landed failed past its retries.
+    K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN = 8,
 }
 
 impl From<Option<GiveUpReason>> for k8sretry_give_up_reason {
@@ -158,6 +180,7 @@ impl From<Option<GiveUpReason>> for k8sretry_give_up_reason {
             Some(GiveUpReason::CircuitOpen) => K8SRETRY_GIVE_UP_CIRCUIT_OPEN,
             Some(GiveUpReason::Deadline) => K8SRETRY_GIVE_UP_DEADLINE,
             Some(GiveUpReason::BudgetExhausted) => K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED,
+            Some(GiveUpReason::OutcomeUnknown) => K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN,
         }
     }
 }

@@ -12,7 +12,7 @@
 static const char BAD_UTF8[] = {'\xff', '\xfe', 'a', 0};
 
 static void statuses_have_messages(void) {
-  for (uint32_t s = 0; s <= 7; s++) {
+  for (uint32_t s = 0; s <= 8; s++) {
     const char *m = k8sretry_status_message(s);
     CHECK(m && strlen(m) > 0 && strcmp(m, "unknown status code") != 0, "status %u has no message", s);
   }
@@ -124,6 +124,69 @@ static int32_t never_called(void *userdata, uint32_t attempt, k8sretry_failure *
   return 0;
 }
 
+/* The read-back step: NULLs, bad outcomes, and steps the call did not ask for. */
+static void read_backs(k8sretry_policy *p) {
+  k8sretry_call *call = NULL;
+  CHECK_OK(k8sretry_call_begin(p, S("abuse_read_back"), K8SRETRY_VERB_POST, K8SRETRY_RECOVERY_CREATE, &call));
+  k8sretry_failure *reset = NULL, *exists = NULL;
+  CHECK_OK(k8sretry_failure_new(&reset));
+  CHECK_OK(k8sretry_failure_add_code(reset, S("ECONNRESET")));
+  CHECK_OK(k8sretry_failure_new(&exists));
+  CHECK_OK(k8sretry_failure_set_status(exists, 409));
+  CHECK_OK(k8sretry_failure_set_reason(exists, S("AlreadyExists")));
+  k8sretry_decision d = {.action = K8SRETRY_ACTION_DONE};
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_OUT_OF_ORDER,
+        "read-back nobody asked for");
+  CHECK(d.action == K8SRETRY_ACTION_DONE, "decision untouched");
+  CHECK_OK(k8sretry_call_on_failure(call, reset, &d));
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "reset on a stamped create is resent");
+  CHECK_OK(k8sretry_call_on_failure(call, exists, &d));
+  CHECK(d.action == K8SRETRY_ACTION_READ_BACK, "AlreadyExists after a reset is read back");
+  CHECK(k8sretry_call_on_failure(call, reset, &d) == K8SRETRY_STATUS_OUT_OF_ORDER, "failure while reading");
+  CHECK(k8sretry_call_on_success(call) == K8SRETRY_STATUS_OUT_OF_ORDER, "success while reading");
+  CHECK(k8sretry_call_on_read_back(NULL, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL call");
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_FAILED, NULL, &d) == K8SRETRY_STATUS_NULL_ARGUMENT,
+        "FAILED without its failure");
+  CHECK(k8sretry_call_on_read_back(call, 0, NULL, &d) == K8SRETRY_STATUS_INVALID_ARGUMENT, "outcome 0");
+  CHECK(k8sretry_call_on_read_back(call, 99, NULL, &d) == K8SRETRY_STATUS_INVALID_ARGUMENT, "outcome 99");
+  CHECK_OK(k8sretry_call_on_read_back(call, K8SRETRY_READ_FAILED, reset, &d));
+  CHECK(d.action == K8SRETRY_ACTION_READ_BACK && d.delay_nanos > 0, "a failed read is read again later");
+  CHECK_OK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d));
+  CHECK(d.action == K8SRETRY_ACTION_RECOVERED, "ours is recovered");
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED, "twice");
+  k8sretry_call_free(call);
+
+  k8sretry_request req = {.verb = K8SRETRY_VERB_POST, .named = true, .ownership = true, .can_get = true};
+  k8sretry_plan plan = {.recovery = 77, .stamp = 77};
+  CHECK(k8sretry_plan_choose(NULL, &plan) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL request");
+  CHECK(k8sretry_plan_choose(&req, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL plan out");
+  req.resource_len = 3; /* NULL resource with a length */
+  CHECK(k8sretry_plan_choose(&req, &plan) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL resource, length 3");
+  req.resource = BAD_UTF8;
+  req.resource_len = 3;
+  CHECK(k8sretry_plan_choose(&req, &plan) == K8SRETRY_STATUS_INVALID_UTF8, "bad resource");
+  req.resource = NULL;
+  req.resource_len = 0;
+  req.patch_type = 9;
+  CHECK(k8sretry_plan_choose(&req, &plan) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad patch type");
+  req.patch_type = 0;
+  req.verb = 42;
+  CHECK(k8sretry_plan_choose(&req, &plan) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad verb");
+  CHECK(plan.recovery == 77 && plan.stamp == 77, "plan written on failure");
+  req.verb = K8SRETRY_VERB_POST;
+  CHECK_OK(k8sretry_plan_choose(&req, &plan));
+  CHECK(plan.recovery == K8SRETRY_RECOVERY_CREATE && plan.stamp == K8SRETRY_STAMP_ANNOTATION, "named create");
+  req.resource = "createSelfSubjectAccessReview";
+  req.resource_len = strlen(req.resource);
+  CHECK_OK(k8sretry_plan_choose(&req, &plan));
+  CHECK(plan.recovery == K8SRETRY_RECOVERY_IDEMPOTENT && plan.stamp == K8SRETRY_STAMP_NONE, "review unstamped");
+  CHECK(strcmp(k8sretry_give_up_reason_name(K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN), "OutcomeUnknown") == 0, "name");
+  CHECK(strcmp(k8sretry_give_up_reason_name(12345), "Unknown") == 0, "name past the last");
+  k8sretry_failure_free(reset);
+  k8sretry_failure_free(exists);
+}
+
 static void calls(void) {
   k8sretry_policy *p = NULL;
   CHECK_OK(k8sretry_policy_new_preset(S("default"), &p));
@@ -147,10 +210,12 @@ static void calls(void) {
   CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NON_RETRYABLE, "404 gives up");
   CHECK(k8sretry_call_on_failure(call, f, &d) == K8SRETRY_STATUS_CALL_FINISHED, "finished call");
   CHECK(k8sretry_call_on_success(call) == K8SRETRY_STATUS_CALL_FINISHED, "finished call success");
-  CHECK(k8sretry_call_on_recovered(NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL recovered");
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED,
+        "read-back after the end");
   CHECK(k8sretry_call_attempts(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL attempts out");
   k8sretry_call_free(call);
   k8sretry_call_free(NULL);
+  read_backs(p);
 
   int count = 0;
   k8sretry_run_result r = {.attempts = 99};

@@ -46,9 +46,9 @@ static uint32_t verb_of(const char *name) {
 }
 
 static uint32_t recovery_of(const char *name) {
-  static const char *names[] = {"none",       "create",         "create_adopt",    "delete", "delete_missing_ok",
-                                "idempotent", "retry_conflict", "create_generated"};
-  for (uint32_t i = 0; i < 8; i++)
+  static const char *names[] = {"none",       "create",         "create_adopt",     "delete",         "delete_missing_ok",
+                                "idempotent", "retry_conflict", "create_generated", "replace_stamped"};
+  for (uint32_t i = 0; i < 9; i++)
     if (strcmp(name, names[i]) == 0) return i;
   return 99;
 }
@@ -60,9 +60,44 @@ static const char *class_name(k8sretry_class c) {
 }
 
 static const char *give_up_name(k8sretry_give_up_reason r) {
-  static const char *names[] = {"None", "Cancelled", "NonRetryable", "NotIdempotent", "MaxRetries",
-                                "CircuitOpen", "Deadline", "BudgetExhausted"};
-  return (unsigned)r <= 7 ? names[r] : "?";
+  static const char *names[] = {"None",        "Cancelled", "NonRetryable",    "NotIdempotent", "MaxRetries",
+                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown"};
+  const char *name = (unsigned)r <= 8 ? names[r] : "?";
+  CHECK(strcmp(name, k8sretry_give_up_reason_name(r)) == 0, "give-up name %u: library says %s", (unsigned)r,
+        k8sretry_give_up_reason_name(r));
+  return name;
+}
+
+/* Compares the status and decision of a step with the vector's `expect`. */
+static void check_step(const char *name, int i, k8sretry_status st, k8sretry_decision d, const cJSON *expect) {
+  const char *want = cJSON_GetObjectItem(expect, "decision")->valuestring;
+  if (strcmp(want, "error") == 0) {
+    CHECK(st == K8SRETRY_STATUS_OUT_OF_ORDER || st == K8SRETRY_STATUS_CALL_FINISHED,
+          "%s step %d: status %d, want a step-out-of-order status", name, i, st);
+    return;
+  }
+  CHECK(st == K8SRETRY_STATUS_OK, "%s step %d: status %d", name, i, st);
+  if (strcmp(want, "retry") == 0 || strcmp(want, "read_back") == 0) {
+    k8sretry_action action = want[0] == 'r' && want[2] == 't' ? K8SRETRY_ACTION_RETRY : K8SRETRY_ACTION_READ_BACK;
+    double delay = d.delay_nanos / 1e9, w = cJSON_GetObjectItem(expect, "delay")->valuedouble;
+    CHECK(d.action == action && fabs(delay - w) <= 1e-6, "%s step %d: action %d delay %f want %s %f", name, i,
+          d.action, delay, want, w);
+  } else if (strcmp(want, "give_up") == 0) {
+    const char *reason = cJSON_GetObjectItem(expect, "reason")->valuestring;
+    CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && strcmp(give_up_name(d.give_up_reason), reason) == 0,
+          "%s step %d: action %d reason %s want %s", name, i, d.action, give_up_name(d.give_up_reason), reason);
+  } else if (strcmp(want, "recovered") == 0) {
+    CHECK(d.action == K8SRETRY_ACTION_RECOVERED, "%s step %d: action %d want recovered", name, i, d.action);
+  } else {
+    CHECK(d.action == K8SRETRY_ACTION_DONE, "%s step %d: action %d want done", name, i, d.action);
+  }
+}
+
+static uint32_t outcome_of(const char *name) {
+  if (strcmp(name, "ours") == 0) return K8SRETRY_READ_OURS;
+  if (strcmp(name, "not_ours") == 0) return K8SRETRY_READ_NOT_OURS;
+  if (strcmp(name, "missing") == 0) return K8SRETRY_READ_MISSING;
+  return K8SRETRY_READ_FAILED;
 }
 
 static k8sretry_failure *failure_from(const cJSON *o) {
@@ -176,23 +211,16 @@ static void run_scenario(const cJSON *s) {
     } else if (strcmp(op, "fail") == 0) {
       k8sretry_failure *f = failure_from(cJSON_GetObjectItem(step, "failure"));
       k8sretry_decision d = {0};
-      CHECK_OK(k8sretry_call_on_failure(call, f, &d));
-      const cJSON *expect = cJSON_GetObjectItem(step, "expect");
-      const char *want = cJSON_GetObjectItem(expect, "decision")->valuestring;
-      if (strcmp(want, "retry") == 0 || strcmp(want, "check_then_retry") == 0) {
-        k8sretry_action action = want[0] == 'r' ? K8SRETRY_ACTION_RETRY : K8SRETRY_ACTION_CHECK_THEN_RETRY;
-        double delay = d.delay_nanos / 1e9, w = cJSON_GetObjectItem(expect, "delay")->valuedouble;
-        CHECK(d.action == action && fabs(delay - w) <= 1e-6, "%s step %d: action %d delay %f want %f", name, i,
-              d.action, delay, w);
-      } else if (strcmp(want, "give_up") == 0) {
-        const char *reason = cJSON_GetObjectItem(expect, "reason")->valuestring;
-        CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && strcmp(give_up_name(d.give_up_reason), reason) == 0,
-              "%s step %d: action %d reason %s want %s", name, i, d.action, give_up_name(d.give_up_reason), reason);
-      } else if (strcmp(want, "read_back") == 0) {
-        CHECK(d.action == K8SRETRY_ACTION_READ_BACK, "%s step %d: action %d", name, i, d.action);
-      } else {
-        CHECK(d.action == K8SRETRY_ACTION_DONE, "%s step %d: action %d", name, i, d.action);
-      }
+      k8sretry_status st = k8sretry_call_on_failure(call, f, &d);
+      check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
+      k8sretry_failure_free(f);
+    } else if (strcmp(op, "read_back") == 0) {
+      const cJSON *failure = cJSON_GetObjectItem(step, "failure");
+      k8sretry_failure *f = failure ? failure_from(failure) : NULL;
+      k8sretry_decision d = {0};
+      uint32_t outcome = outcome_of(cJSON_GetObjectItem(step, "outcome")->valuestring);
+      k8sretry_status st = k8sretry_call_on_read_back(call, outcome, f, &d);
+      check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
       k8sretry_failure_free(f);
     } else if (strcmp(op, "succeed") == 0) {
       const cJSON *attempts = cJSON_GetObjectItem(step, "attempts");
@@ -202,10 +230,6 @@ static void run_scenario(const cJSON *s) {
         CHECK(n == (uint32_t)attempts->valueint, "%s step %d: attempts %u", name, i, n);
       }
       CHECK_OK(k8sretry_call_on_success(call));
-    } else if (strcmp(op, "recovered") == 0) {
-      CHECK_OK(k8sretry_call_on_recovered(call));
-    } else if (strcmp(op, "not_ours") == 0) {
-      CHECK_OK(k8sretry_call_on_not_ours(call));
     } else if (strcmp(op, "advance") == 0) {
       CHECK_OK(k8sretry_clock_advance(clock, cJSON_GetObjectItem(step, "seconds")->valuedouble));
     } else {
