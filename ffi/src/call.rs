@@ -134,7 +134,10 @@ pub unsafe extern "C" fn k8sretry_call_on_failure(
         let out = out_arg(out)?;
         let call = unsafe { borrow_mut(call) }?;
         let failure = unsafe { borrow(failure) }?;
-        let decision = call.inner.try_on_failure(&failure.inner).map_err(step_status)?;
+        let decision = call
+            .inner
+            .try_on_failure(&failure.inner)
+            .map_err(step_status)?;
         unsafe { *out = decision.into() };
         Ok(())
     })

@@ -3,8 +3,8 @@
 
 use std::ffi::c_char;
 
-use k8sretry::plan::{self, PatchType, Request, Stamp};
 use k8sretry::GiveUpReason;
+use k8sretry::plan::{self, PatchType, Request, Stamp};
 
 use crate::guard::*;
 use crate::status::*;
