@@ -24,19 +24,36 @@ const (
 	RecoveryIdempotent      Recovery = C.K8SRETRY_RECOVERY_IDEMPOTENT
 	RecoveryRetryConflict   Recovery = C.K8SRETRY_RECOVERY_RETRY_CONFLICT
 	RecoveryCreateGenerated Recovery = C.K8SRETRY_RECOVERY_CREATE_GENERATED
+	RecoveryReplaceStamped  Recovery = C.K8SRETRY_RECOVERY_REPLACE_STAMPED
 )
 
-// Action is what to do after a failed attempt.
+// Action is what to do after a failed attempt or a read-back.
 type Action int
 
 // Actions.
 const (
-	ActionRetry    Action = C.K8SRETRY_ACTION_RETRY
+	// ActionRetry: sleep Delay, then send the request again.
+	ActionRetry Action = C.K8SRETRY_ACTION_RETRY
+	// ActionReadBack: sleep Delay, read the object back (by name, or by the request-id label
+	// for a generateName create) and report what was found with OnReadBack.
 	ActionReadBack Action = C.K8SRETRY_ACTION_READ_BACK
-	ActionDone     Action = C.K8SRETRY_ACTION_DONE
-	ActionGiveUp   Action = C.K8SRETRY_ACTION_GIVE_UP
-	// ActionCheckThenRetry: list by the request-id label first; if absent, sleep Delay and retry.
-	ActionCheckThenRetry Action = C.K8SRETRY_ACTION_CHECK_THEN_RETRY
+	// ActionDone: the call succeeded with nothing to return (a delete found its object gone).
+	ActionDone Action = C.K8SRETRY_ACTION_DONE
+	// ActionRecovered: the call succeeded; return the object the last read-back found.
+	ActionRecovered Action = C.K8SRETRY_ACTION_RECOVERED
+	// ActionGiveUp: return the request's last error (never a read-back's); Reason says why.
+	ActionGiveUp Action = C.K8SRETRY_ACTION_GIVE_UP
+)
+
+// ReadOutcome is what a read-back found.
+type ReadOutcome uint32
+
+// Read-back outcomes.
+const (
+	ReadOurs    ReadOutcome = C.K8SRETRY_READ_OURS     // an object with this call's request id
+	ReadNotOurs ReadOutcome = C.K8SRETRY_READ_NOT_OURS // an object without it
+	ReadMissing ReadOutcome = C.K8SRETRY_READ_MISSING  // no such object
+	ReadFailed  ReadOutcome = C.K8SRETRY_READ_FAILED   // the read failed (pass its Failure)
 )
 
 // GiveUpReason says why a call gave up.
@@ -52,15 +69,13 @@ const (
 	GiveUpCircuitOpen     GiveUpReason = C.K8SRETRY_GIVE_UP_CIRCUIT_OPEN
 	GiveUpDeadline        GiveUpReason = C.K8SRETRY_GIVE_UP_DEADLINE
 	GiveUpBudgetExhausted GiveUpReason = C.K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED
+	// GiveUpOutcomeUnknown: the read-back that would tell whether the write landed failed.
+	GiveUpOutcomeUnknown GiveUpReason = C.K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN
 )
 
-var giveUpNames = []string{"None", "Cancelled", "NonRetryable", "NotIdempotent", "MaxRetries", "CircuitOpen", "Deadline", "BudgetExhausted"}
-
+// String is the reason's name as libk8sretry gives it (MaxRetries, ...).
 func (r GiveUpReason) String() string {
-	if int(r) < len(giveUpNames) {
-		return giveUpNames[r]
-	}
-	return "Unknown"
+	return C.GoString(C.k8sretry_give_up_reason_name(C.uint32_t(r)))
 }
 
 // Class is the classification of a failure (DESIGN §2.2).
@@ -75,11 +90,15 @@ func (c Class) String() string {
 	return "Unknown"
 }
 
-// Decision is the engine's answer to a failed attempt.
+// Decision is the engine's answer to a failed attempt or a read-back.
 type Decision struct {
 	Action Action
-	Delay  time.Duration // with ActionRetry
+	Delay  time.Duration // with ActionRetry and ActionReadBack
 	Reason GiveUpReason  // with ActionGiveUp
+}
+
+func decisionOf(d C.k8sretry_decision) Decision {
+	return Decision{Action: Action(d.action), Delay: time.Duration(d.delay_nanos), Reason: GiveUpReason(d.give_up_reason)}
 }
 
 // Call is one logical call driven step by step (the API every binding is built on).
@@ -109,17 +128,27 @@ func (c *Call) OnFailure(f Failure) (Decision, error) {
 	if err := check(C.k8sretry_call_on_failure(c.ptr, cf, &d)); err != nil {
 		return Decision{}, err
 	}
-	return Decision{Action: Action(d.action), Delay: time.Duration(d.delay_nanos), Reason: GiveUpReason(d.give_up_reason)}, nil
+	return decisionOf(d), nil
+}
+
+// OnReadBack reports what the read-back asked for by ActionReadBack found; f is the read's own
+// failure with ReadFailed and ignored otherwise. Out of order (no read-back was asked for) it
+// returns a *StatusError.
+func (c *Call) OnReadBack(outcome ReadOutcome, f Failure) (Decision, error) {
+	var cf *C.k8sretry_failure
+	if outcome == ReadFailed {
+		cf = f.toC()
+		defer C.k8sretry_failure_free(cf)
+	}
+	var d C.k8sretry_decision
+	if err := check(C.k8sretry_call_on_read_back(c.ptr, C.uint32_t(outcome), cf, &d)); err != nil {
+		return Decision{}, err
+	}
+	return decisionOf(d), nil
 }
 
 // OnSuccess reports that the current attempt succeeded.
 func (c *Call) OnSuccess() error { return check(C.k8sretry_call_on_success(c.ptr)) }
-
-// OnRecovered reports, after ActionReadBack, that the object read back is ours.
-func (c *Call) OnRecovered() error { return check(C.k8sretry_call_on_recovered(c.ptr)) }
-
-// OnNotOurs reports, after ActionReadBack, that the object is somebody else's.
-func (c *Call) OnNotOurs() error { return check(C.k8sretry_call_on_not_ours(c.ptr)) }
 
 // Attempts is the number of attempts started so far.
 func (c *Call) Attempts() int {

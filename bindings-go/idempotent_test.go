@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 var configmaps = schema.GroupResource{Resource: "configmaps"}
@@ -130,5 +131,150 @@ func TestDeleteIdempotentAndRetryOnConflict(t *testing.T) {
 	})
 	if err != nil || writes != 3 {
 		t.Fatalf("%v after %d writes", err, writes)
+	}
+}
+
+func TestCreateIdempotentReadBackHasItsOwnRetries(t *testing.T) {
+	s := &store{objects: map[string]*corev1.ConfigMap{}, faults: []error{syscall.ECONNRESET}}
+	ops := s.ops()
+	get, reads := ops.Get, 0
+	ops.Get = func(ctx context.Context, name string) (*corev1.ConfigMap, error) {
+		if reads++; reads <= 2 {
+			return nil, apierrors.NewServiceUnavailable("etcd leader change")
+		}
+		return get(ctx, name)
+	}
+	// The create stores and loses its response, the resend gets AlreadyExists (one retry used),
+	// and the read-back fails twice before it finds ours: with max_retries 2 that passes only
+	// because the read-back's retries are its own.
+	got, err := CreateIdempotent(context.Background(), fastPolicy(t, `, "max_retries": 2`), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mine"}}, ops)
+	if err != nil || got.Name != "mine" || reads != 3 || s.creates != 2 {
+		t.Fatalf("%v %v reads %d creates %d", err, got, reads, s.creates)
+	}
+	ops.Get = func(context.Context, string) (*corev1.ConfigMap, error) {
+		return nil, apierrors.NewServiceUnavailable("down")
+	}
+	s.faults = []error{syscall.ECONNRESET}
+	_, err = CreateIdempotent(context.Background(), fastPolicy(t, ""), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unknown"}}, ops)
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpOutcomeUnknown || !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("a read-back failing past its retries: %v", err)
+	}
+}
+
+// objects is a fake apiserver holding one ConfigMap with a resourceVersion.
+type versioned struct {
+	cm      *corev1.ConfigMap
+	updates int
+	lose    int // responses to lose after the update landed
+}
+
+func (v *versioned) ops() UpdateOps[*corev1.ConfigMap] {
+	return UpdateOps[*corev1.ConfigMap]{
+		Update: func(_ context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+			v.updates++
+			if cm.ResourceVersion != v.cm.ResourceVersion {
+				return nil, apierrors.NewConflict(configmaps, cm.Name, errors.New("stale"))
+			}
+			v.cm = cm.DeepCopy()
+			v.cm.ResourceVersion += "1"
+			if v.lose > 0 {
+				v.lose--
+				return nil, syscall.ECONNRESET
+			}
+			return v.cm.DeepCopy(), nil
+		},
+		Get: func(context.Context, string) (*corev1.ConfigMap, error) { return v.cm.DeepCopy(), nil },
+	}
+}
+
+func TestUpdateIdempotentReadsBackAConflictAfterALostResponse(t *testing.T) {
+	v := &versioned{cm: &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", ResourceVersion: "7"}}, lose: 1}
+	in := v.cm.DeepCopy()
+	in.Data = map[string]string{"k": "v"}
+	got, err := UpdateIdempotent(context.Background(), fastPolicy(t, ""), in, v.ops())
+	if err != nil || got.Data["k"] != "v" || v.updates != 2 || in.Annotations != nil {
+		t.Fatalf("%v %+v updates %d, caller's object stamped: %v", err, got, v.updates, in.Annotations)
+	}
+	// Somebody else's update in between: the Conflict is theirs, and is returned.
+	v.lose = 1
+	in = v.cm.DeepCopy()
+	ops := v.ops()
+	update := ops.Update
+	ops.Update = func(ctx context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+		if v.lose == 0 {
+			v.cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", ResourceVersion: "other"}}
+		}
+		return update(ctx, cm)
+	}
+	_, err = UpdateIdempotent(context.Background(), fastPolicy(t, ""), in, ops)
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("a foreign update must give the Conflict: %v", err)
+	}
+}
+
+func TestPatchByType(t *testing.T) {
+	for _, tc := range []struct {
+		pt    types.PatchType
+		calls int
+	}{{types.MergePatchType, 2}, {types.StrategicMergePatchType, 2}, {types.ApplyPatchType, 2}, {types.JSONPatchType, 1}} {
+		calls := 0
+		_, err := Patch(context.Background(), fastPolicy(t, ""), tc.pt, func(context.Context) (int, error) {
+			if calls++; calls == 1 {
+				return 0, syscall.ECONNRESET
+			}
+			return calls, nil
+		})
+		var e *Error
+		if calls != tc.calls || (tc.calls == 1 && (!errors.As(err, &e) || e.Reason != GiveUpNotIdempotent)) {
+			t.Fatalf("%s: %d calls, %v", tc.pt, calls, err)
+		}
+	}
+}
+
+func TestRetryOnConflictNeverRerunsAfterALostResponse(t *testing.T) {
+	increments := 0
+	err := RetryOnConflict(context.Background(), nil, func(context.Context) error {
+		increments++
+		return syscall.ECONNRESET // the PUT may have landed
+	})
+	var e *Error
+	if increments != 1 || !errors.As(err, &e) || e.Reason != GiveUpNotIdempotent || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("%d increments, %v", increments, err)
+	}
+}
+
+func TestChoosePlan(t *testing.T) {
+	for _, tc := range []struct {
+		req      Request
+		recovery Recovery
+		stamp    Stamp
+	}{
+		{Request{Verb: VerbPost, Named: true, Ownership: true, CanGet: true}, RecoveryCreate, StampAnnotation},
+		{Request{Verb: VerbPost, GenerateName: true, Ownership: true, CanList: true}, RecoveryCreateGenerated, StampAnnotationAndLabel},
+		{Request{Verb: VerbPost, Resource: "SelfSubjectAccessReview", Ownership: true}, RecoveryIdempotent, StampNone},
+		{Request{Verb: VerbPost, Named: true, Ownership: true}, RecoveryNone, StampNone},
+		{Request{Verb: VerbPut, ResourceVersion: true, Ownership: true, CanGet: true}, RecoveryReplaceStamped, StampAnnotation},
+		{Request{Verb: VerbPatch, Patch: PatchJSON}, RecoveryNone, StampNone},
+		{Request{Verb: VerbPatch, Patch: PatchMerge}, RecoveryIdempotent, StampNone},
+	} {
+		recovery, stamp, err := ChoosePlan(tc.req)
+		if err != nil || recovery != tc.recovery || stamp != tc.stamp {
+			t.Errorf("%+v: %v %v %v", tc.req, recovery, stamp, err)
+		}
+	}
+	if _, _, err := ChoosePlan(Request{Verb: 99}); err == nil {
+		t.Error("a bad verb is an error")
+	}
+}
+
+func TestStepsOutOfOrder(t *testing.T) {
+	call, err := Begin(fastPolicy(t, ""), "steps", VerbPost, RecoveryCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer call.Close()
+	if _, err := call.OnReadBack(ReadOurs, Failure{}); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("a read-back nobody asked for: %v", err)
 	}
 }

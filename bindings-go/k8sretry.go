@@ -44,8 +44,18 @@ func (e *StatusError) Error() string {
 // ErrInvalidPolicy is matched (errors.Is) by errors from PolicyFromJSON and Preset.
 var ErrInvalidPolicy = errors.New("k8sretry: invalid policy")
 
+// ErrOutOfOrder is matched (errors.Is) by errors from Call steps the call did not ask for (a
+// read-back result while none is pending, a failure while one is, any step after the end).
+var ErrOutOfOrder = errors.New("k8sretry: call step out of order")
+
 func (e *StatusError) Is(target error) bool {
-	return target == ErrInvalidPolicy && (e.Code == int(C.K8SRETRY_STATUS_INVALID_POLICY) || e.Code == int(C.K8SRETRY_STATUS_UNKNOWN_PRESET))
+	switch target {
+	case ErrInvalidPolicy:
+		return e.Code == int(C.K8SRETRY_STATUS_INVALID_POLICY) || e.Code == int(C.K8SRETRY_STATUS_UNKNOWN_PRESET)
+	case ErrOutOfOrder:
+		return e.Code == int(C.K8SRETRY_STATUS_OUT_OF_ORDER) || e.Code == int(C.K8SRETRY_STATUS_CALL_FINISHED)
+	}
+	return false
 }
 
 // check turns a status into an error; cgo types `enum k8sretry_status` returns as uint32.

@@ -2,6 +2,7 @@ package k8sretry
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func verbNamed(name string) Verb {
 }
 
 func recoveryNamed(t *testing.T, name string) Recovery {
-	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict", "create_generated"} {
+	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict", "create_generated", "replace_stamped"} {
 		if n == name {
 			return Recovery(i)
 		}
@@ -124,7 +125,10 @@ type step struct {
 	Expect   map[string]any `json:"expect"`
 	Attempts *int           `json:"attempts"`
 	Seconds  float64        `json:"seconds"`
+	Outcome  string         `json:"outcome"`
 }
+
+var readOutcomes = map[string]ReadOutcome{"ours": ReadOurs, "not_ours": ReadNotOurs, "missing": ReadMissing, "failed": ReadFailed}
 
 func runScenarios(t *testing.T, file string) int {
 	var doc struct {
@@ -158,19 +162,19 @@ func runScenarios(t *testing.T, file string) int {
 				calls[id] = c
 			case "fail":
 				d, err := call.OnFailure(st.Failure.failure())
-				if err != nil {
-					t.Fatalf("%s step %d: %v", s.Name, i, err)
+				checkDecision(t, s.Name, i, d, err, st.Expect)
+			case "read_back":
+				outcome, ok := readOutcomes[st.Outcome]
+				if !ok {
+					t.Fatalf("%s step %d: unknown outcome %q", s.Name, i, st.Outcome)
 				}
-				checkDecision(t, s.Name, i, d, st.Expect)
+				d, err := call.OnReadBack(outcome, st.Failure.failure())
+				checkDecision(t, s.Name, i, d, err, st.Expect)
 			case "succeed":
 				if st.Attempts != nil && call.Attempts() != *st.Attempts {
 					t.Errorf("%s step %d: attempts %d, want %d", s.Name, i, call.Attempts(), *st.Attempts)
 				}
 				must(t, call.OnSuccess())
-			case "recovered":
-				must(t, call.OnRecovered())
-			case "not_ours":
-				must(t, call.OnNotOurs())
 			case "advance":
 				clock.Advance(time.Duration(st.Seconds * float64(time.Second)))
 			default:
@@ -191,31 +195,27 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func checkDecision(t *testing.T, name string, i int, d Decision, expect map[string]any) {
+func checkDecision(t *testing.T, name string, i int, d Decision, err error, expect map[string]any) {
 	t.Helper()
-	switch expect["decision"] {
-	case "retry":
-		want := expect["delay"].(float64)
-		if d.Action != ActionRetry || math.Abs(d.Delay.Seconds()-want) > 1e-6 {
-			t.Errorf("%s step %d: %+v, want retry %v", name, i, d, want)
+	if expect["decision"] == "error" {
+		if !errors.Is(err, ErrOutOfOrder) {
+			t.Errorf("%s step %d: %+v, %v: want a step-out-of-order error", name, i, d, err)
 		}
-	case "give_up":
-		if d.Action != ActionGiveUp || d.Reason.String() != expect["reason"] {
-			t.Errorf("%s step %d: %+v (%s), want give up %v", name, i, d, d.Reason, expect["reason"])
-		}
-	case "check_then_retry":
-		want := expect["delay"].(float64)
-		if d.Action != ActionCheckThenRetry || math.Abs(d.Delay.Seconds()-want) > 1e-6 {
-			t.Errorf("%s step %d: %+v, want check then retry %v", name, i, d, want)
-		}
-	case "read_back":
-		if d.Action != ActionReadBack {
-			t.Errorf("%s step %d: %+v, want read back", name, i, d)
-		}
-	case "done":
-		if d.Action != ActionDone {
-			t.Errorf("%s step %d: %+v, want done", name, i, d)
-		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s step %d: %v", name, i, err)
+	}
+	want := map[string]Action{"retry": ActionRetry, "read_back": ActionReadBack, "done": ActionDone, "recovered": ActionRecovered, "give_up": ActionGiveUp}[expect["decision"].(string)]
+	if d.Action != want {
+		t.Errorf("%s step %d: %+v, want %v", name, i, d, expect)
+		return
+	}
+	if delay, ok := expect["delay"].(float64); ok && math.Abs(d.Delay.Seconds()-delay) > 1e-6 {
+		t.Errorf("%s step %d: delay %v, want %v", name, i, d.Delay, delay)
+	}
+	if reason, ok := expect["reason"]; ok && d.Reason.String() != reason {
+		t.Errorf("%s step %d: reason %s, want %v", name, i, d.Reason, reason)
 	}
 }
 
