@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::policy::{PolicyError, invalid};
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     Closed,
@@ -35,6 +37,28 @@ impl CircuitBreaker {
             not_closed: AtomicBool::new(false),
             state: Mutex::new(State::Closed),
         }
+    }
+
+    /// A breaker with its limits checked (the one validator: JSON policies and every binding's
+    /// constructor use it): `failure_threshold` at least 1, `open_for` above 0 and at most
+    /// 86400 s.
+    pub fn try_new(failure_threshold: u32, open_for: f64) -> Result<CircuitBreaker, PolicyError> {
+        if failure_threshold == 0 {
+            return Err(invalid(
+                "breaker",
+                "failure_threshold must be at least 1".to_owned(),
+            ));
+        }
+        if !(open_for > 0.0 && open_for <= 86_400.0) {
+            return Err(invalid(
+                "breaker",
+                format!("open_for must be above 0 and at most 86400 seconds, got {open_for}"),
+            ));
+        }
+        Ok(CircuitBreaker::new(
+            failure_threshold,
+            Duration::from_secs_f64(open_for),
+        ))
     }
 
     /// Consecutive retryable failures that open the breaker.
@@ -75,7 +99,7 @@ impl CircuitBreaker {
         };
         if reopen {
             *state = State::Open {
-                until: now + self.open_for,
+                until: now.saturating_add(self.open_for),
             };
             self.not_closed.store(true, Ordering::Release);
         }
@@ -94,7 +118,7 @@ impl CircuitBreaker {
                 true
             }
             State::Open { .. } => false,
-            State::HalfOpen { probe_since } if now >= probe_since + self.open_for => {
+            State::HalfOpen { probe_since } if now >= probe_since.saturating_add(self.open_for) => {
                 // The previous probe never reported back: let another through.
                 *state = State::HalfOpen { probe_since: now };
                 true
@@ -139,5 +163,21 @@ mod tests {
         b.record_failure(Duration::from_secs(6));
         assert!(!b.allow_retry(Duration::from_secs(7)));
         assert!(b.allow_retry(Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn a_huge_open_for_saturates_instead_of_panicking() {
+        let b = CircuitBreaker::new(1, Duration::MAX);
+        b.record_failure(Duration::from_secs(1));
+        assert!(!b.allow_retry(Duration::from_secs(2)));
+        assert!(CircuitBreaker::try_new(1, 1.8e19).is_err());
+        assert!(CircuitBreaker::try_new(1, f64::NAN).is_err());
+        assert!(CircuitBreaker::try_new(0, 1.0).is_err());
+        assert_eq!(
+            CircuitBreaker::try_new(3, 86_400.0)
+                .unwrap()
+                .failure_threshold(),
+            3
+        );
     }
 }

@@ -12,7 +12,16 @@
 //! load, it is not an allowance.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use crate::policy::{PolicyError, invalid};
+
+/// The process-wide budget that policies share unless given their own.
+pub fn shared_budget() -> &'static Arc<RetryBudget> {
+    static SHARED: OnceLock<Arc<RetryBudget>> = OnceLock::new();
+    SHARED.get_or_init(|| Arc::new(RetryBudget::default_budget()))
+}
 
 const SLOTS: usize = 10;
 const MILLI: i64 = 1000;
@@ -63,6 +72,28 @@ impl RetryBudget {
             deposits: Default::default(),
             withdrawals: Default::default(),
         }
+    }
+
+    /// A budget with every limit checked (the one validator: JSON policies and every binding's
+    /// constructor use it): `ratio` 0..=1000 tokens per first attempt, `ttl` 0.001..=86400 s.
+    pub fn try_new(ratio: f64, min_per_second: u32, ttl: f64) -> Result<RetryBudget, PolicyError> {
+        if !(0.0..=1000.0).contains(&ratio) {
+            return Err(invalid(
+                "budget",
+                format!("ratio must be between 0 and 1000, got {ratio}"),
+            ));
+        }
+        if !(0.001..=86_400.0).contains(&ttl) {
+            return Err(invalid(
+                "budget",
+                format!("ttl must be between 0.001 and 86400 seconds, got {ttl}"),
+            ));
+        }
+        Ok(RetryBudget::new(
+            ratio,
+            min_per_second,
+            Duration::from_secs_f64(ttl),
+        ))
     }
 
     /// The budget of DESIGN §2.6 (ratio 0.2, 10 per second, 10 s).

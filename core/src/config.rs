@@ -4,14 +4,13 @@
 //! breaker and seed. Unknown keys and wrong types are errors that name the key.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::breaker::CircuitBreaker;
 use crate::budget::RetryBudget;
 use crate::delay::Jitter;
-use crate::policy::{BudgetChoice, PolicyBuilder, PolicyError, invalid};
+use crate::policy::{BudgetChoice, Policy, PolicyBuilder, PolicyError, invalid};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +78,21 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-pub(crate) fn builder_from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
+impl Policy {
+    /// A policy from JSON with the snake_case keys of DESIGN §2.8 (see `tests/vectors/README.md`).
+    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
+        PolicyBuilder::from_json(text)?.build()
+    }
+}
+
+impl PolicyBuilder {
+    /// A builder from JSON (see [`Policy::from_json`]), for attaching a clock or callback.
+    pub fn from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
+        builder_from_json(text)
+    }
+}
+
+fn builder_from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
     let config: PolicyConfig =
         serde_json::from_str(text).map_err(|e| PolicyError::Json(e.to_string()))?;
     let mut b = PolicyBuilder::preset(config.preset.as_deref().unwrap_or("default"))?;
@@ -164,52 +177,20 @@ fn budget(config: Option<BudgetConfig>) -> Result<BudgetChoice, PolicyError> {
                 format!("unknown budget {other:?} (expected \"shared\", false, null or an object)"),
             ));
         }
-        Some(BudgetConfig::Own(own)) => {
-            let ratio = own.ratio.unwrap_or(RetryBudget::DEFAULT_RATIO);
-            if !(0.0..=1000.0).contains(&ratio) {
-                return Err(invalid(
-                    "budget",
-                    format!("ratio must be between 0 and 1000, got {ratio}"),
-                ));
-            }
-            let ttl = own.ttl.unwrap_or(RetryBudget::DEFAULT_TTL.as_secs_f64());
-            if !(0.001..=86_400.0).contains(&ttl) {
-                return Err(invalid(
-                    "budget",
-                    format!("ttl must be between 0.001 and 86400 seconds, got {ttl}"),
-                ));
-            }
-            let min = own
-                .min_per_second
-                .unwrap_or(RetryBudget::DEFAULT_MIN_PER_SECOND);
-            BudgetChoice::Own(Arc::new(RetryBudget::new(
-                ratio,
-                min,
-                Duration::from_secs_f64(ttl),
-            )))
-        }
+        Some(BudgetConfig::Own(own)) => BudgetChoice::Own(Arc::new(RetryBudget::try_new(
+            own.ratio.unwrap_or(RetryBudget::DEFAULT_RATIO),
+            own.min_per_second
+                .unwrap_or(RetryBudget::DEFAULT_MIN_PER_SECOND),
+            own.ttl.unwrap_or(RetryBudget::DEFAULT_TTL.as_secs_f64()),
+        )?)),
     })
 }
 
 fn breaker(config: BreakerConfig) -> Result<Arc<CircuitBreaker>, PolicyError> {
-    let threshold = config.failure_threshold.unwrap_or(5);
-    if threshold == 0 {
-        return Err(invalid(
-            "breaker",
-            "failure_threshold must be at least 1".to_owned(),
-        ));
-    }
-    let open_for = config.open_for.unwrap_or(30.0);
-    if !(0.0..=86_400.0).contains(&open_for) || open_for == 0.0 {
-        return Err(invalid(
-            "breaker",
-            format!("open_for must be between 0 and 86400 seconds, got {open_for}"),
-        ));
-    }
-    Ok(Arc::new(CircuitBreaker::new(
-        threshold,
-        Duration::from_secs_f64(open_for),
-    )))
+    Ok(Arc::new(CircuitBreaker::try_new(
+        config.failure_threshold.unwrap_or(5),
+        config.open_for.unwrap_or(30.0),
+    )?))
 }
 
 #[cfg(test)]

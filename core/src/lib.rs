@@ -40,7 +40,7 @@ mod status_body;
 mod success;
 
 pub use breaker::CircuitBreaker;
-pub use budget::RetryBudget;
+pub use budget::{RetryBudget, shared_budget};
 pub use call::Call;
 pub use classify::{
     Class, Classifier, DEFAULT_AMBIGUOUS_CODES, DEFAULT_NOT_SENT_CODES, DEFAULT_RETRY_STATUSES,
@@ -54,7 +54,7 @@ pub use events::{Event, EventCallback, EventKind};
 pub use executor::retry;
 pub use executor::{RetryError, ToFailure, retry_blocking};
 pub use failure::{Failure, MAX_CODES, Verb};
-pub use metrics::{Outcome, metrics_text, shared_budget};
+pub use metrics::{Outcome, metrics_text};
 pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
 pub use policy::{
     BudgetChoice, DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,

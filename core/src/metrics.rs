@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::breaker::CircuitBreaker;
-use crate::budget::RetryBudget;
+use crate::budget::shared_budget;
 use crate::classify::Class;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::GiveUpReason;
@@ -152,12 +152,6 @@ pub(crate) fn register_breaker(name: &str, breaker: &Arc<CircuitBreaker>) {
         .unwrap_or_else(|p| p.into_inner());
     breakers.retain(|(_, weak)| weak.strong_count() > 0);
     breakers.push((name.to_owned(), Arc::downgrade(breaker)));
-}
-
-/// The process-wide budget that policies share unless given their own.
-pub fn shared_budget() -> &'static Arc<RetryBudget> {
-    static SHARED: OnceLock<Arc<RetryBudget>> = OnceLock::new();
-    SHARED.get_or_init(|| Arc::new(RetryBudget::default_budget()))
 }
 
 /// All metrics of this process in Prometheus text exposition format (version 0.0.4).

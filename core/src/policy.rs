@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::breaker::CircuitBreaker;
 use crate::budget::RetryBudget;
+use crate::budget::shared_budget;
 use crate::classify::{Class, Classifier};
 use crate::clock::{Clock, SystemClock};
 use crate::delay::{Backoff, Jitter};
 use crate::events::EventCallback;
 use crate::failure::Failure;
-use crate::metrics::{register_breaker, shared_budget};
+use crate::metrics::register_breaker;
 use crate::retry_after::parse_retry_after;
 use crate::rng::JitterRng;
 
@@ -34,9 +35,7 @@ pub const DEFAULT_RETRY_AFTER_STATUSES: &[u16] = &[429, 503];
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PolicyError {
     /// No preset has this name.
-    #[error(
-        "unknown preset {0:?} (expected one of: default, mutation, read, connection, runner_hooks)"
-    )]
+    #[error("unknown preset {0:?} (expected one of: {list})", list = PRESETS.join(", "))]
     UnknownPreset(String),
     /// A field is out of range.
     #[error("invalid {field}: {message}")]
@@ -118,11 +117,6 @@ impl Policy {
     /// The preset named `name` (see [`PRESETS`]).
     pub fn preset(name: &str) -> Result<Policy, PolicyError> {
         PolicyBuilder::preset(name)?.build()
-    }
-
-    /// A policy from JSON with the snake_case keys of DESIGN §2.8 (see `tests/vectors/README.md`).
-    pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
-        PolicyBuilder::from_json(text)?.build()
     }
 
     /// The preset this policy was built from.
@@ -287,11 +281,6 @@ impl PolicyBuilder {
             clock: Arc::new(SystemClock),
             on_event: None,
         })
-    }
-
-    /// A builder from JSON (see [`Policy::from_json`]), for attaching a clock or callback.
-    pub fn from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
-        crate::config::builder_from_json(text)
     }
 
     /// Retries after the first attempt (`3` means at most 4 calls).

@@ -1,6 +1,19 @@
 //! Status codes. Numbers are never reused: a retired status keeps its number.
 
-use std::ffi::c_char;
+use std::ffi::{CStr, CString, c_char};
+use std::sync::OnceLock;
+
+/// The message of `K8SRETRY_STATUS_UNKNOWN_PRESET`, naming the presets the core has.
+fn unknown_preset_message() -> &'static CStr {
+    static MESSAGE: OnceLock<CString> = OnceLock::new();
+    MESSAGE.get_or_init(|| {
+        let text = format!(
+            "unknown preset (expected one of: {})",
+            k8sretry::PRESETS.join(", ")
+        );
+        CString::new(text).unwrap_or_default()
+    })
+}
 
 /// The result of every function. `K8SRETRY_STATUS_OK` is 0.
 #[repr(C)]
@@ -37,7 +50,7 @@ pub extern "C" fn k8sretry_status_message(status: u32) -> *const c_char {
         1 => b"a required pointer argument was NULL\0",
         2 => b"a string argument was not valid UTF-8\0",
         3 => b"an argument was out of range\0",
-        4 => b"unknown preset (expected default, mutation, read, connection, runner_hooks or conflict)\0",
+        4 => return unknown_preset_message().as_ptr(),
         5 => b"invalid policy JSON (unknown key, wrong type or out-of-range value)\0",
         6 => b"the call has already finished\0",
         7 => b"internal error: a panic was caught at the FFI boundary\0",

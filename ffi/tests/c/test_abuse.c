@@ -17,6 +17,8 @@ static void statuses_have_messages(void) {
     CHECK(m && strlen(m) > 0 && strcmp(m, "unknown status code") != 0, "status %u has no message", s);
   }
   CHECK(strcmp(k8sretry_status_message(12345), "unknown status code") == 0, "unknown code");
+  CHECK(strstr(k8sretry_status_message(K8SRETRY_STATUS_UNKNOWN_PRESET), "runner_hooks, conflict") != NULL,
+        "the unknown-preset message names every preset: %s", k8sretry_status_message(K8SRETRY_STATUS_UNKNOWN_PRESET));
   CHECK(strcmp(k8sretry_version(), K8SRETRY_VERSION_STRING) == 0, "header %s, library %s", K8SRETRY_VERSION_STRING,
         k8sretry_version());
 }
