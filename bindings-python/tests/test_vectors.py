@@ -51,6 +51,22 @@ def test_retry_after(case: dict[str, Any]) -> None:
         assert got is not None and math.isclose(got, case["seconds"], rel_tol=1e-9)
 
 
+def check(at: str, expect: dict[str, Any], step: Any, *args: Any) -> None:
+    """Runs one step, `step(*args)`, and compares the engine's answer with `expect`."""
+    if expect["decision"] == "error":
+        with pytest.raises(_native.StepError):
+            step(*args)
+        return
+    action, delay, reason = step(*args)
+    assert action == expect["decision"], (at, action, reason)
+    if action in ("retry", "read_back"):
+        assert abs(delay - expect["delay"]) <= 1e-6, (at, delay)
+    if action == "give_up":
+        assert reason == expect["reason"], at
+    else:
+        assert reason is None, at
+
+
 def run(scenario: dict[str, Any]) -> None:
     clock = _native.ManualClock(scenario["start_unix"])
     policy = _native.Policy.from_json(scenario.get("policy_json", "{}"), clock=clock)
@@ -65,24 +81,16 @@ def run(scenario: dict[str, Any]) -> None:
             )
         elif op == "fail":
             assert call is not None
-            action, delay, reason = call.on_failure(failure(step["failure"]))
-            expect = step["expect"]
-            assert action == expect["decision"], at
-            if action == "retry":
-                assert abs(delay - expect["delay"]) <= 1e-6, at
-            if action == "give_up":
-                assert reason == expect["reason"], at
+            check(at, step["expect"], call.on_failure, failure(step["failure"]))
+        elif op == "read_back":
+            assert call is not None
+            read_failure = failure(step["failure"]) if "failure" in step else None
+            check(at, step["expect"], call.on_read_back, step["outcome"], read_failure)
         elif op == "succeed":
             assert call is not None
             if "attempts" in step:
                 assert call.attempts == step["attempts"], at
             call.on_success()
-        elif op == "recovered":
-            assert call is not None
-            call.on_recovered()
-        elif op == "not_ours":
-            assert call is not None
-            call.on_not_ours()
         elif op == "advance":
             clock.advance(step["seconds"])
         else:

@@ -8,15 +8,21 @@ __all__ = [
     "ManualClock",
     "PRESETS",
     "Policy",
+    "REQUEST_ID",
     "RetryBudget",
+    "StepError",
     "SuccessRecorder",
     "VERSION",
     "metrics_text",
     "parse_retry_after",
+    "plan",
 ]
 
 PRESETS: list[str]
 VERSION: str
+REQUEST_ID: str
+
+class StepError(RuntimeError): ...
 
 @final
 class RetryBudget:
@@ -101,11 +107,27 @@ class Call:
         elapsed: float = 0.0,
     ) -> Call: ...
     def on_failure(self, failure: Failure) -> tuple[str, float, str | None]: ...
+    def on_read_back(self, outcome: str, failure: Failure | None = None) -> tuple[str, float, str | None]: ...
     def on_success(self) -> None: ...
-    def on_recovered(self) -> None: ...
-    def on_not_ours(self) -> None: ...
     @property
     def attempts(self) -> int: ...
+    @property
+    def awaiting_read_back(self) -> bool: ...
+    @property
+    def is_finished(self) -> bool: ...
 
 def parse_retry_after(value: str, now: float) -> float | None: ...
 def metrics_text() -> str: ...
+def plan(
+    verb: str,
+    *,
+    resource: str = "",
+    named: bool = False,
+    generate_name: bool = False,
+    resource_version: bool = False,
+    patch_type: str | None = None,
+    ownership: bool = True,
+    can_get: bool = False,
+    can_list: bool = False,
+    missing_ok: bool = False,
+) -> tuple[str, str]: ...
