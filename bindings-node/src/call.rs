@@ -1,17 +1,18 @@
 //! One logical call, handed to JavaScript as an opaque `External` and driven by free functions:
 //! reading an `External` argument costs about half of unwrapping a class instance's `this`, and
-//! on the failure path every decision goes through here.
+//! on the failure path every decision goes through here. Each step answers with one number
+//! (`wire.rs`); a step the call did not ask for throws an Error with code
+//! `K8SRETRY_OUT_OF_ORDER` (or `K8SRETRY_CALL_FINISHED` after the end).
 
 use std::time::Duration;
 
-use k8sretry::{Decision, Recovery, Verb};
-use napi::Result;
+use k8sretry::{Decision, ReadOutcome, Recovery, StepError, Verb};
 use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
 use crate::events::{RetryEvent, collect};
-use crate::failure::Parts;
-use crate::{NativePolicy, invalid, scratch};
+use crate::{Code, NativePolicy, error, wire};
+use napi::Result;
 
 /// A core call, whether its events are wanted, and the events of its last step. (TypeScript
 /// sees the handle as `ExternalObject<'Call'>`.)
@@ -19,6 +20,24 @@ pub struct CallState {
     inner: k8sretry::Call,
     listening: bool,
     events: Vec<RetryEvent>,
+}
+
+/// A verb name, strictly: only `UNKNOWN` means unknown (a typo must never switch off the rules
+/// for writes).
+pub fn parse_verb(name: &str) -> Result<Verb, Code> {
+    strict_verb(name).ok_or_else(|| {
+        error(
+            Code::InvalidArgument,
+            format!(
+                "unknown verb {name:?} (GET, LIST, WATCH, POST, PUT, PATCH, DELETE or UNKNOWN)"
+            ),
+        )
+    })
+}
+
+fn strict_verb(name: &str) -> Option<Verb> {
+    let verb = Verb::parse(name);
+    (verb != Verb::Unknown || name.trim().eq_ignore_ascii_case("UNKNOWN")).then_some(verb)
 }
 
 /// Begins a call of `function_name` (`elapsed_ms` since its first attempt started). With
@@ -31,12 +50,20 @@ pub fn begin_call(
     recovery: String,
     elapsed_ms: f64,
     listening: Option<bool>,
-) -> Result<External<CallState>> {
-    let recovery = Recovery::parse(&recovery)
-        .ok_or_else(|| invalid(format!("unknown recovery {recovery:?}")))?;
+) -> Result<External<CallState>, Code> {
+    let recovery = Recovery::parse(&recovery).ok_or_else(|| {
+        error(
+            Code::InvalidArgument,
+            format!(
+                "unknown recovery {recovery:?} (one of {})",
+                Recovery::NAMES.join(", ")
+            ),
+        )
+    })?;
+    let verb = parse_verb(&verb)?;
     let elapsed = Duration::try_from_secs_f64(elapsed_ms / 1000.0).unwrap_or_default();
     let inner = k8sretry::Call::new(&policy.inner, &function_name)
-        .with_verb(Verb::parse(&verb))
+        .with_verb(verb)
         .with_recovery(recovery)
         .with_elapsed(elapsed);
     Ok(External::new(CallState {
@@ -46,117 +73,123 @@ pub fn begin_call(
     }))
 }
 
-/// The engine's decision on a failed attempt whose failure is only numbers (status, flags,
-/// Retry-After seconds), read from the scratch array (see `scratch.rs`); the answer is one
-/// number (see `decision_code`), the events are kept for `takeEvents`. napi-rs reads each
-/// argument, object property and array element through a separate engine call (tens of ns
-/// each here, microseconds for an object), so the hot path passes nothing else.
+fn step_code(e: StepError) -> Code {
+    match e {
+        StepError::Finished => Code::CallFinished,
+        StepError::NoReadBackPending | StepError::ReadBackPending => Code::OutOfOrder,
+    }
+}
+
+fn step_error(e: StepError) -> napi::Error<Code> {
+    error(step_code(e), e.to_string())
+}
+
+/// Runs one step with events collected as the call wants them; the answer as one number.
+fn answer(
+    call: &mut CallState,
+    f: impl FnOnce(&mut k8sretry::Call) -> std::result::Result<Decision, StepError>,
+) -> Result<f64, Code> {
+    let (decision, events) = collect(call.listening, || f(&mut call.inner));
+    call.events = events;
+    decision.map(wire::encode).map_err(step_error)
+}
+
+/// The engine's decision on a failed attempt whose failure is only numbers, read from the
+/// scratch array; the answer is one number (`wire.rs`), the events are kept for `takeEvents`.
+/// napi-rs reads each argument, object property and array element through a separate engine
+/// call (tens of ns each here, microseconds for an object), so the hot path passes nothing else.
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
-pub fn decide(call: &mut External<CallState>) -> Result<f64> {
+pub fn decide(call: &mut External<CallState>) -> Result<f64, Code> {
     decide_packed(call, "")
 }
 
-/// `decide` for a failure with text: the string fields packed as `Parts::packed` describes.
+/// `decide` for a failure with text: the string fields packed as `wire.rs` describes.
 #[napi(ts_args_type = "call: ExternalObject<'Call'>, fields: string")]
-pub fn decide_with(call: &mut External<CallState>, fields: String) -> Result<f64> {
+pub fn decide_with(call: &mut External<CallState>, fields: String) -> Result<f64, Code> {
     decide_packed(call, &fields)
 }
 
-fn decide_packed(call: &mut CallState, fields: &str) -> Result<f64> {
-    let (status, flags, retry_after_seconds) = scratch::read()?;
-    let failure = Parts::packed(status, flags, retry_after_seconds, fields).failure();
-    let (decision, events) = collect(call.listening, || call.inner.on_failure(&failure));
-    call.events = events;
-    Ok(decision_code(decision))
+fn decide_packed(call: &mut CallState, fields: &str) -> Result<f64, Code> {
+    let failure = wire::read_failure(fields)?;
+    answer(call, |c| c.try_on_failure(&failure))
 }
 
-/// The events of the last `decide`.
+/// What the read-back a `read_back` answer asked for found: `ours`, `not_ours`, `missing`, or
+/// `failed` with the read's own failure given as `decide` takes one (the scratch array and
+/// `fields`, read only for `failed`). The answer is one number, like `decide`'s.
+#[napi(ts_args_type = "call: ExternalObject<'Call'>, outcome: string, fields?: string")]
+pub fn read_back(
+    call: &mut External<CallState>,
+    outcome: String,
+    fields: Option<String>,
+) -> Result<f64, Code> {
+    let failure;
+    let outcome = match outcome.as_str() {
+        "ours" => ReadOutcome::Ours,
+        "not_ours" => ReadOutcome::NotOurs,
+        "missing" => ReadOutcome::Missing,
+        "failed" => {
+            failure = wire::read_failure(fields.as_deref().unwrap_or(""))?;
+            ReadOutcome::Failed(&failure)
+        }
+        other => {
+            return Err(error(
+                Code::InvalidArgument,
+                format!(
+                    "unknown read-back outcome {other:?} (one of {})",
+                    wire::READ_OUTCOMES.join(", ")
+                ),
+            ));
+        }
+    };
+    answer(call, |c| c.on_read_back(outcome))
+}
+
+/// The events of the last `decide` / `readBack`.
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
 pub fn take_events(call: &mut External<CallState>) -> Vec<RetryEvent> {
     std::mem::take(&mut call.events)
 }
 
-/// The current attempt succeeded; its events.
+/// The current attempt succeeded; its events. (After the end it changes nothing.)
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
 pub fn on_success(call: &mut External<CallState>) -> Vec<RetryEvent> {
-    step(call, k8sretry::Call::on_success)
+    let call: &mut CallState = call;
+    collect(call.listening, || call.inner.on_success()).1
 }
 
-/// After `read_back`: the object read back is ours; its events.
-#[napi(ts_args_type = "call: ExternalObject<'Call'>")]
-pub fn on_recovered(call: &mut External<CallState>) -> Vec<RetryEvent> {
-    step(call, k8sretry::Call::on_recovered)
-}
-
-/// After `read_back`: the object is somebody else's; its events.
-#[napi(ts_args_type = "call: ExternalObject<'Call'>")]
-pub fn on_not_ours(call: &mut External<CallState>) -> Vec<RetryEvent> {
-    step(call, k8sretry::Call::on_not_ours)
-}
-
-fn step(call: &mut CallState, f: fn(&mut k8sretry::Call)) -> Vec<RetryEvent> {
-    collect(call.listening, || f(&mut call.inner)).1
-}
-
-/// Attempts started so far (1 before the first failure).
+/// Attempts of the request started so far (1 before the first failure; read-backs are not
+/// attempts).
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
 pub fn attempts(call: &External<CallState>) -> u32 {
     call.inner.attempts()
 }
 
-/// A decision as one number: `action + 8 * payload`, where action indexes `actionNames()` and
-/// payload is the delay in whole microseconds for `retry` / `check_then_retry`, the index into
-/// `giveUpReasonNames()` for `give_up`, and 0 otherwise. Every value is an integer below 2^53, so
-/// JavaScript decodes it exactly with `%` and `/`.
-fn decision_code(decision: Decision) -> f64 {
-    let micros = |delay: Duration| (delay.as_secs_f64() * 1e6).round().min(2f64.powi(49));
-    let (action, payload) = match decision {
-        Decision::Retry { delay } => (0.0, micros(delay)),
-        Decision::CheckThenRetry { delay } => (1.0, micros(delay)),
-        Decision::ReadBack => (2.0, 0.0),
-        Decision::Done => (3.0, 0.0),
-        Decision::GiveUp(reason) => (4.0, f64::from(reason as u32)),
-    };
-    action + 8.0 * payload
-}
-
-/// The actions `decide` answers with, by index.
-#[napi]
-pub fn action_names() -> Vec<&'static str> {
-    vec!["retry", "check_then_retry", "read_back", "done", "give_up"]
-}
-
-/// The give-up reasons `decide` answers with, by index.
-#[napi]
-pub fn give_up_reason_names() -> Vec<&'static str> {
-    k8sretry::GiveUpReason::ALL
-        .iter()
-        .map(|r| r.as_str())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    // napi errors need the Node runtime to be dropped: the tests stay before them.
     use super::*;
-    use k8sretry::GiveUpReason;
 
     #[test]
-    fn decision_codes_decode_as_documented() {
-        let code = decision_code(Decision::Retry {
-            delay: Duration::from_micros(1_500_250),
-        });
-        assert_eq!((code % 8.0, (code - code % 8.0) / 8.0), (0.0, 1_500_250.0));
-        let code = decision_code(Decision::CheckThenRetry {
-            delay: Duration::from_millis(3),
-        });
-        assert_eq!((code % 8.0, (code - code % 8.0) / 8.0), (1.0, 3000.0));
-        assert_eq!(action_names()[4], "give_up");
-        for reason in GiveUpReason::ALL {
-            let code = decision_code(Decision::GiveUp(reason));
-            assert_eq!(code % 8.0, 4.0);
-            assert_eq!(GiveUpReason::ALL[((code - 4.0) / 8.0) as usize], reason);
-        }
-        assert_eq!(decision_code(Decision::ReadBack), 2.0);
-        assert_eq!(decision_code(Decision::Done), 3.0);
+    fn verbs_parse_strictly() {
+        assert_eq!(strict_verb("post"), Some(Verb::Post));
+        assert_eq!(strict_verb(" Unknown "), Some(Verb::Unknown));
+        assert_eq!(strict_verb("POTS"), None);
+    }
+
+    #[test]
+    fn step_errors_have_codes() {
+        assert_eq!(
+            step_code(StepError::Finished).as_ref(),
+            "K8SRETRY_CALL_FINISHED"
+        );
+        assert_eq!(
+            step_code(StepError::ReadBackPending).as_ref(),
+            "K8SRETRY_OUT_OF_ORDER"
+        );
+        assert_eq!(
+            step_code(StepError::NoReadBackPending).as_ref(),
+            "K8SRETRY_OUT_OF_ORDER"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The native half of the `k8sretry` npm package: thin napi-rs wrappers over the core.
 //! The TypeScript layer in `lib/` extracts failures, sleeps and calls; decisions are made here.
-//! Policies here; one call's steps in `call.rs`; events in `events.rs`.
+//! Policies here; one call's steps in `call.rs`; the recovery plan in `plan.rs`; events in
+//! `events.rs`; the wire format of the hot path (scratch array, flags, packed text, the
+//! one-number answer) in `wire.rs`.
 
 use std::sync::Arc;
 
@@ -13,12 +15,43 @@ use napi_derive::napi;
 pub mod call;
 pub mod events;
 pub mod failure;
-pub mod scratch;
+pub mod plan;
+pub mod wire;
 
 use failure::{FailureInit, failure};
 
 fn invalid(e: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, e.to_string())
+}
+
+/// The `code` of the errors the call and plan functions throw (a JS `Error` with this `code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// An argument is not one of the names or shapes the function takes.
+    InvalidArgument,
+    /// A step the call did not ask for (a read-back result nobody asked for, a failure while a
+    /// read-back result is expected).
+    OutOfOrder,
+    /// A step after the call ended.
+    CallFinished,
+    /// The binding misused itself (the scratch array was never bound).
+    Internal,
+}
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        match self {
+            Code::InvalidArgument => "K8SRETRY_INVALID_ARGUMENT",
+            Code::OutOfOrder => "K8SRETRY_OUT_OF_ORDER",
+            Code::CallFinished => "K8SRETRY_CALL_FINISHED",
+            Code::Internal => "K8SRETRY_INTERNAL",
+        }
+    }
+}
+
+/// An error with `code` and `message`.
+pub fn error(code: Code, message: impl Into<String>) -> Error<Code> {
+    Error::new(code, message.into())
 }
 
 /// A clock that moves only when advanced (tests, conformance vectors).
