@@ -1,31 +1,53 @@
-// withRetryClient and the idempotent-write helpers (DESIGN §2.5).
+// withRetryClient, apply and the idempotent-write helpers (DESIGN §2.5). The engine chooses how a
+// request is recovered (native.plan) from the facts reported here: the verb in the method's name,
+// the body's metadata, which read and list methods the client has, the patch type the client
+// really sends. This file stamps bodies as told, reads objects back when asked, and decides
+// nothing.
 import { randomUUID } from 'node:crypto';
 
-import { Retrier, type RetryOptions } from './retry';
+import { native } from './native';
+import type { PlanAnswer, PlanRequest } from '../native/index';
+import { ArgumentError } from './errors';
+import { Retrier, type CallPlan, type Found, type Reader, type RetryOptions } from './retry';
 
-/** The annotation (and, for generateName, label) that marks a create as ours. */
-export const REQUEST_ID = 'k8sretry.dev/request-id';
+/** The annotation (and, for generateName, label) that marks a write as this call's. */
+export const REQUEST_ID: string = native.REQUEST_ID;
 
 export interface ClientRetryOptions extends RetryOptions {
-  /** Stamp creates with a request id and adopt only our own object (default true). */
+  /** Stamp writes with a request id and accept only our own object on read-back (default true).
+   * `false` adopts whatever holds the name after a lost create (the old behaviour). */
   ownership?: boolean;
+  /** Deletes: a NotFound on the first attempt resolves undefined too (default false: only after
+   * an attempt whose response was lost). */
+  missingOk?: boolean;
 }
 
-const VERBS: [prefix: string, verb: string, recovery: string][] = [
-  ['read', 'GET', 'none'],
-  ['get', 'GET', 'none'],
-  ['list', 'LIST', 'none'],
-  ['create', 'POST', 'create'],
-  ['replace', 'PUT', 'none'],
-  ['patch', 'PATCH', 'none'],
-  ['delete', 'DELETE', 'delete'],
+/** Method-name prefixes and their verbs; the prefix must be followed by an upper-case letter. */
+const VERBS: [prefix: string, verb: string][] = [
+  ['read', 'GET'],
+  ['get', 'GET'],
+  ['list', 'LIST'],
+  ['create', 'POST'],
+  ['replace', 'PUT'],
+  ['patch', 'PATCH'],
+  ['delete', 'DELETE'],
 ];
 
 /** client-node's streaming classes: never wrapped. */
 const STREAMS = new Set(['Watch', 'Exec', 'Log', 'Attach', 'PortForward', 'Cp']);
 
+/** The content type client-node 1.x sends a server-side apply with (its PatchStrategy.ServerSideApply). */
+const APPLY_PATCH = 'application/apply-patch+yaml';
+
 type Params = Record<string, unknown>;
-type Meta = { name?: string; generateName?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+type Meta = {
+  name?: string;
+  generateName?: string;
+  resourceVersion?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+};
+type Method = (...args: unknown[]) => unknown;
 
 function isParams(value: unknown): value is Params {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -36,9 +58,9 @@ function isWatch(params: unknown): boolean {
   return isParams(params) && params.watch === true;
 }
 
-function snapshot(body: unknown): unknown {
+function snapshot(body: unknown): Params {
   try {
-    return structuredClone(body);
+    return structuredClone(body) as Params;
   } catch {
     // Something structuredClone refuses (a function inside): copy the levels stamp() writes to.
     const copy = { ...(body as Params) };
@@ -51,42 +73,126 @@ function metadataOf(obj: unknown): Meta | undefined {
   return isParams(obj) && isParams(obj.metadata) ? (obj.metadata as Meta) : undefined;
 }
 
-/** Stamps a body (already a private copy) with the request id. */
-export function stamp(body: Params, requestId: string): void {
-  const meta = (body.metadata ??= {}) as Meta;
-  meta.annotations = { ...(meta.annotations ?? {}), [REQUEST_ID]: requestId };
-  if (meta.generateName && !meta.name) meta.labels = { ...(meta.labels ?? {}), [REQUEST_ID]: requestId };
-}
-
 function requestIdOf(obj: unknown): string | undefined {
   return metadataOf(obj)?.annotations?.[REQUEST_ID];
 }
 
-function verbOf(name: string): [string, string] | undefined {
-  for (const [prefix, verb, recovery] of VERBS) {
+/** Stamps `body` (a private copy) as the plan says: `annotation`, or `annotation_and_label`.
+ * Returns the request id, or undefined for `none`. */
+function stamp(body: Params, how: string): string | undefined {
+  if (how === 'none') return undefined;
+  const requestId = randomUUID();
+  const meta = (isParams(body.metadata) ? body.metadata : (body.metadata = {})) as Meta;
+  meta.annotations = { ...(meta.annotations ?? {}), [REQUEST_ID]: requestId };
+  if (how === 'annotation_and_label') meta.labels = { ...(meta.labels ?? {}), [REQUEST_ID]: requestId };
+  return requestId;
+}
+
+/** What the body tells the plan. */
+function bodyFacts(body: unknown): Partial<PlanRequest> {
+  const meta = metadataOf(body);
+  return {
+    named: typeof meta?.name === 'string' && meta.name !== '',
+    generateName: typeof meta?.generateName === 'string' && meta.generateName !== '',
+    resourceVersion: typeof meta?.resourceVersion === 'string' && meta.resourceVersion !== '',
+  };
+}
+
+/**
+ * native.plan for one method, remembered per set of facts (the plan is a function of them
+ * alone): after the first call with a body of a given shape, asking costs a Map lookup.
+ */
+class Planner {
+  private readonly answers = new Map<string, PlanAnswer>();
+
+  constructor(private readonly method: PlanRequest) {}
+
+  plan(facts: Partial<PlanRequest> = {}): PlanAnswer {
+    const key = `${facts.named ? 'n' : ''}${facts.generateName ? 'g' : ''}${facts.resourceVersion ? 'v' : ''}:${facts.patch ?? ''}`;
+    let answer = this.answers.get(key);
+    if (answer === undefined) {
+      answer = native.plan({ ...this.method, ...facts });
+      // Patch types are content types from outside: remember a few, not any number.
+      if (this.answers.size < 32) this.answers.set(key, answer);
+    }
+    return answer;
+  }
+}
+
+/** Reads one object back by name: found, and whether it carries `requestId`. A NotFound is
+ * thrown as the client throws it (the engine counts it as missing). */
+function readerByName(read: (name: string) => unknown, name: string, requestId: string | undefined): Reader {
+  return async (): Promise<Found> => {
+    const object = await read(name);
+    if (object === undefined || object === null) return undefined;
+    return { object, ours: requestId !== undefined && requestIdOf(object) === requestId };
+  };
+}
+
+/** Lists by the request-id label: ours if an item carries our id, else whatever is there. */
+function readerByLabel(list: (labelSelector: string) => unknown, requestId: string): Reader {
+  return async (): Promise<Found> => {
+    const answer = (await list(`${REQUEST_ID}=${requestId}`)) as { items?: unknown[] } | unknown[] | undefined;
+    const items = (Array.isArray(answer) ? answer : answer?.items) ?? [];
+    const mine = items.find((item) => requestIdOf(item) === requestId);
+    if (mine !== undefined) return { object: mine, ours: true };
+    return items.length > 0 ? { object: items[0], ours: false } : undefined;
+  };
+}
+
+/** The reader of a write: by name when it has one and there is a read, else by the label when
+ * the body carries it and there is a list; undefined when it cannot be read back. */
+function readerFor(
+  read: ((name: string) => unknown) | undefined,
+  list: ((labelSelector: string) => unknown) | undefined,
+  name: unknown,
+  requestId: string | undefined,
+  labelled: boolean,
+): Reader | undefined {
+  if (read && typeof name === 'string' && name !== '') return readerByName(read, name, requestId);
+  if (list && labelled && requestId !== undefined) return readerByLabel(list, requestId);
+  return undefined;
+}
+
+function scopeOf(params: Params): Params {
+  return params.namespace !== undefined ? { namespace: params.namespace } : {};
+}
+
+function verbOf(name: string): [prefix: string, verb: string] | undefined {
+  for (const [prefix, verb] of VERBS) {
     const next = name.charAt(prefix.length);
-    if (name.startsWith(prefix) && next >= 'A' && next <= 'Z') return [verb, recovery];
+    if (name.startsWith(prefix) && next >= 'A' && next <= 'Z') return [prefix, verb];
   }
   return undefined;
 }
 
+function methodOf(target: object, name: string): Method | undefined {
+  const value = (target as Record<string, unknown>)[name];
+  return typeof value === 'function' ? (value as Method) : undefined;
+}
+
+/** Functions every object has (toString, hasOwnProperty, ...) and the constructor: not API calls. */
+function isObjectMethod(prop: string, value: unknown): boolean {
+  return prop === 'constructor' || (Object.prototype as unknown as Record<string, unknown>)[prop] === value;
+}
+
 /**
  * A wrapper (an object inheriting from an ES Proxy) over a client-node API object (CoreV1Api,
- * BatchV1Api, ...): its methods are retried
- * by the verb in their name, called bound to the raw client; a create sends a stamped copy of its body.
- * `create*` is stamped with a request id and read back after a lost response; `delete*` finishes on
- * NotFound after a lost response (resolving undefined). `connect*`, `watch: true` calls and the
- * streaming classes are untouched; non-function properties pass through.
+ * BatchV1Api, ...): its methods are retried by the verb in their name (read/get, list, create,
+ * replace, patch, delete), called bound to the raw client. The engine chooses how each write is
+ * recovered after a lost response (see the README's table); a create or a replace that the engine
+ * wants stamped sends a stamped copy of its body. Methods whose verb the name does not tell are
+ * retried as writes without a recovery (429, refused connections, DNS only). `connect*` methods,
+ * `watch: true` calls and the streaming classes are untouched; non-function properties pass
+ * through.
  */
 export function withRetryClient<T extends object>(client: T, options: ClientRetryOptions = {}): T {
   if (STREAMS.has((client as { constructor?: { name?: string } }).constructor?.name ?? '')) return client;
-  const ownership = options.ownership ?? true;
   const proxy = new Proxy(client, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function' || typeof prop !== 'string') return value;
-      const kind = prop.startsWith('connect') ? undefined : verbOf(prop);
-      const wrapped = kind ? wrapMethod(target, prop, kind[0], kind[1], ownership, options) : value.bind(target);
+      if (typeof value !== 'function' || typeof prop !== 'string' || isObjectMethod(prop, value)) return value;
+      const wrapped = prop.startsWith('connect') ? value.bind(target) : wrapMethod(target, prop, options);
       // Kept on the wrapper itself: from the second call on, a method is a plain own property,
       // not a trap (the trap cost as much as the rest of the success path).
       Object.defineProperty(receiver, prop, { value: wrapped, configurable: true, writable: true });
@@ -98,106 +204,253 @@ export function withRetryClient<T extends object>(client: T, options: ClientRetr
   return Object.create(proxy) as T;
 }
 
-function wrapMethod(
-  target: object,
-  name: string,
-  verb: string,
-  baseRecovery: string,
-  ownership: boolean,
-  options: RetryOptions,
-): (...args: unknown[]) => Promise<unknown> {
-  const method = (target as Record<string, (...a: unknown[]) => unknown>)[name];
-  // Reads, replaces, patches and deletes share one Retrier (it keeps no per-call state) and send
-  // the caller's arguments again as given; only a create needs a private, stamped copy.
-  if (baseRecovery !== 'create') {
-    const shared = new Retrier(options, name, verb, baseRecovery);
+/** The retried form of `target[name]`. */
+function wrapMethod(target: object, name: string, options: ClientRetryOptions): Method {
+  const method = methodOf(target, name) as Method;
+  const kind = verbOf(name);
+  if (kind === undefined) return wrapOther(target, name, method, options);
+  const [prefix, verb] = kind;
+  const rest = name.slice(prefix.length);
+  const read = methodOf(target, `read${rest}`);
+  const list = methodOf(target, `list${rest}`);
+  const planner = new Planner({
+    verb,
+    resource: name,
+    ownership: options.ownership ?? true,
+    canGet: read !== undefined,
+    canList: list !== undefined,
+    missingOk: options.missingOk ?? false,
+  });
+  // One Retrier per method: it keeps no per-call state.
+  const retrier = new Retrier(options, name, verb, { recovery: () => planner.plan().recovery });
+  if (verb === 'POST' || verb === 'PUT') return wrapWrite(target, method, retrier, planner, read, list);
+  if (verb === 'PATCH') return wrapPatch(target, method, retrier, planner);
+  // Reads, lists and deletes: the plan does not depend on the call; it is asked for only when a
+  // first attempt fails, and the caller's arguments are sent again as given.
+  return function retried(params?: unknown, callOptions?: unknown): Promise<unknown> {
     // client-node 1.x methods take (params, options?): those calls skip the rest-arguments array
     // and `apply`, which cost a third of this path.
-    return function retried(params?: unknown, callOptions?: unknown): Promise<unknown> {
-      if (arguments.length > 2 || isWatch(params)) {
-        return retriedGeneral(method, target, shared, Array.from(arguments));
-      }
-      if (arguments.length < 2) return shared.run(() => method.call(target, params));
-      return shared.run(() => method.call(target, params, callOptions));
-    };
-  }
-  return function retriedCreate(...callArgs: unknown[]): Promise<unknown> {
+    if (arguments.length > 2 || isWatch(params)) return retriedGeneral(method, target, retrier, Array.from(arguments));
+    if (arguments.length < 2) return retrier.run(() => method.call(target, params));
+    return retrier.run(() => method.call(target, params, callOptions));
+  };
+}
+
+/** A call of any shape: a watch goes through untouched, anything else is retried. */
+function retriedGeneral(method: Method, target: object, retrier: Retrier, callArgs: unknown[]): Promise<unknown> {
+  if (isWatch(callArgs[0])) return Promise.resolve(method.apply(target, callArgs));
+  return retrier.run(() => method.apply(target, callArgs));
+}
+
+/** A method whose verb its name does not tell: a write without a recovery. A result that is not a
+ * promise (a synchronous helper) is returned as it is, and what it throws is thrown. */
+function wrapOther(target: object, name: string, method: Method, options: ClientRetryOptions): Method {
+  const retrier = new Retrier(options, name, 'POST', { recovery: 'none' });
+  return function retriedOther(...callArgs: unknown[]): unknown {
+    const first = method.apply(target, callArgs);
+    if (typeof (first as { then?: unknown } | null)?.then !== 'function') return first;
+    return retrier.run((n) => (n === 0 ? (first as Promise<unknown>) : method.apply(target, callArgs)));
+  };
+}
+
+/** Creates and replaces: planned before the first attempt (the plan may ask for a stamp), the body
+ * copied at call time so that a retry sends exactly the original request. */
+function wrapWrite(
+  target: object,
+  method: Method,
+  retrier: Retrier,
+  planner: Planner,
+  read: Method | undefined,
+  list: Method | undefined,
+): Method {
+  const create = retrier.verb === 'POST';
+  return function retriedWrite(...callArgs: unknown[]): Promise<unknown> {
     const params = callArgs[0];
     if (isWatch(params)) return Promise.resolve(method.apply(target, callArgs));
-    let recovery = baseRecovery;
-    let readBack: ((err: unknown) => Promise<unknown>) | undefined;
-    let args = callArgs;
-    if (isParams(params) && isParams(params.body)) {
-      const first = { ...params, body: snapshot(params.body) as Params };
-      args = [first, ...callArgs.slice(1)];
-      readBack = prepareCreate(target, name, first, ownership);
-      if (!ownership) recovery = 'create_adopt';
-      // A server-generated name: look for ours by label before each retry.
-      else if (!metadataOf(first.body)?.name) recovery = 'create_generated';
-    } else {
-      recovery = 'none'; // positional (0.x) style: no body to stamp, so no ambiguous retry
+    // Positional (0.x) style, or no body: nothing to stamp or read back by.
+    if (!isParams(params) || !isParams(params.body)) return retrier.run(() => method.apply(target, callArgs));
+    const plan = planner.plan(bodyFacts(params.body));
+    // A replace that needs no stamp sends the caller's arguments again as given.
+    if (!create && plan.stamp === 'none') return retrier.run(() => method.apply(target, callArgs), plan);
+    const body = snapshot(params.body);
+    const requestId = stamp(body, plan.stamp);
+    const sent = [{ ...params, body }, ...callArgs.slice(1)];
+    // A replace is read back by the name in its path, a create by the name in its body.
+    const name = create ? metadataOf(body)?.name : params.name;
+    const scope = scopeOf(params);
+    const reader = readerFor(
+      read && ((n: string) => read.call(target, { ...scope, name: n })),
+      list && ((selector: string) => list.call(target, { ...scope, labelSelector: selector })),
+      name,
+      requestId,
+      plan.stamp === 'annotation_and_label',
+    );
+    return retrier.run(() => method.apply(target, sent), { recovery: plan.recovery, reader });
+  }
+}
+
+/** Whether `target` is a client-node 1.x generated API object (ObjectParamAPI over an Observable
+ * API with a middleware list): only those get the content-type observer. */
+function isClientNodeApi(target: object): boolean {
+  const api = (target as { api?: { configuration?: { middleware?: unknown } } }).api;
+  return isParams(api) && isParams(api.configuration) && Array.isArray(api.configuration.middleware);
+}
+
+/** `value` as both client-node middleware shapes want it: a promise (PromiseMiddleware) with
+ * `toPromise()` (its Observable stub). */
+function passOn<V>(value: V): Promise<V> & { toPromise(): Promise<V> } {
+  const promise = Promise.resolve(value) as Promise<V> & { toPromise(): Promise<V> };
+  promise.toPromise = () => promise;
+  return promise;
+}
+
+/** The Content-Type a client-node RequestContext will send, if it has exactly one. */
+function contentTypeOf(request: unknown): string | undefined {
+  const getHeaders = (request as { getHeaders?: () => unknown } | null)?.getHeaders;
+  if (typeof getHeaders !== 'function') return undefined;
+  const headers = getHeaders.call(request);
+  if (!isParams(headers)) return undefined;
+  const values = new Set(
+    Object.entries(headers)
+      .filter(([key]) => key.toLowerCase() === 'content-type')
+      .map(([, value]) => String(value)),
+  );
+  return values.size === 1 ? [...values][0] : undefined;
+}
+
+/** Per-call options for a client-node patch method: the caller's, with one middleware appended
+ * last that records the Content-Type the request really goes out with (client-node defaults to
+ * JSON patch; `setHeaderOptions('Content-Type', PatchStrategy.MergePatch)` and friends change
+ * it). A fresh object per attempt (client-node reverses a replaced middleware list in place).
+ * Undefined when the observer could not be last: the patch type then stays unknown. */
+function observing(callOptions: unknown, seen: { type?: string }): Params | undefined {
+  const observer = {
+    pre(request: unknown) {
+      seen.type = contentTypeOf(request);
+      return passOn(request);
+    },
+    post: passOn,
+  };
+  if (callOptions === undefined) return { middleware: [observer], middlewareMergeStrategy: 'append' };
+  if (!isParams(callOptions)) return undefined;
+  const theirs = callOptions.middleware;
+  if (theirs === undefined) return { ...callOptions, middleware: [observer], middlewareMergeStrategy: 'append' };
+  // 'prepend' puts the client's own middleware after the caller's (and after ours).
+  if (!Array.isArray(theirs) || callOptions.middlewareMergeStrategy === 'prepend') return undefined;
+  return { ...callOptions, middleware: [...theirs, observer] };
+}
+
+/** Patches: planned when a first attempt fails, with the patch type that attempt was sent with. */
+function wrapPatch(target: object, method: Method, retrier: Retrier, planner: Planner): Method {
+  const observable = isClientNodeApi(target);
+  return function retriedPatch(params?: unknown, callOptions?: unknown): Promise<unknown> {
+    const callArgs = Array.from(arguments);
+    if (!observable || callArgs.length > 2) return retrier.run(() => method.apply(target, callArgs));
+    const seen: { type?: string } = {};
+    const first = observing(callOptions, seen);
+    if (first === undefined) {
+      // Nothing to observe with: the caller's arguments as given, the patch type unknown.
+      return retrier.run(() => method.apply(target, callArgs));
     }
-    const retrier = new Retrier(options, name, verb, recovery, readBack);
-    return retrier.run(() => method.apply(target, args));
+    const plan: CallPlan = { recovery: () => planner.plan({ patch: seen.type }).recovery };
+    return retrier.run((n) => method.call(target, params, n === 0 ? first : observing(callOptions, seen)), plan);
   };
 }
 
-/** A non-create call of any shape: a watch goes through untouched, anything else is retried. */
-function retriedGeneral(
-  method: (...a: unknown[]) => unknown,
-  target: object,
-  shared: Retrier,
-  callArgs: unknown[],
-): Promise<unknown> {
-  if (isWatch(callArgs[0])) return Promise.resolve(method.apply(target, callArgs));
-  return shared.run(() => method.apply(target, callArgs));
+export interface ApplyParams {
+  /** The object's name (the path of the patch). */
+  name: string;
+  /** Its namespace, for namespaced methods. */
+  namespace?: string;
+  /** The whole object as you want it (apiVersion, kind, metadata.name, ...). */
+  body: object;
+  /** Who owns the fields this apply sets (required by the apiserver). */
+  fieldManager: string;
+  /** Take fields over from other managers (default true, as controllers do). */
+  force?: boolean;
+  /** Any other parameter of the patch method (dryRun, fieldValidation, pretty). */
+  [other: string]: unknown;
 }
 
-function prepareCreate(target: object, name: string, params: Params, ownership: boolean) {
-  const requestId = randomUUID();
-  const body = params.body as Params;
-  if (ownership) stamp(body, requestId);
-  const meta = metadataOf(body);
-  const rest = name.slice('create'.length);
-  const api = target as Record<string, (p: Params) => Promise<unknown>>;
-  const mine = (obj: unknown) => (!ownership || requestIdOf(obj) === requestId ? obj : undefined);
-  return async (): Promise<unknown> => {
-    const scope: Params = params.namespace !== undefined ? { namespace: params.namespace } : {};
-    if (meta?.name) return mine(await api[`read${rest}`].call(target, { ...scope, name: meta.name }));
-    const list = (await api[`list${rest}`].call(target, { ...scope, labelSelector: `${REQUEST_ID}=${requestId}` })) as {
-      items?: unknown[];
-    };
-    return (list?.items ?? []).find((item) => mine(item) !== undefined);
+/**
+ * Server-side apply (create or update) through a client-node 1.x API object's patch method, e.g.
+ * `apply(core, 'patchNamespacedConfigMap', { name, namespace, body, fieldManager: 'my-app' })`:
+ * sent with content type `application/apply-patch+yaml`, `fieldManager` and `force`, and retried
+ * by its verb; applying twice gives the same object, so a lost response is simply resent.
+ */
+export function apply<T = unknown>(
+  client: object,
+  method: string,
+  params: ApplyParams,
+  options: ClientRetryOptions = {},
+): Promise<T> {
+  try {
+    if (typeof client !== 'object' || client === null) throw new ArgumentError('apply needs a client-node API object');
+    if (typeof method !== 'string' || verbOf(method)?.[1] !== 'PATCH' || methodOf(client, method) === undefined) {
+      throw new ArgumentError(`apply needs the name of the client's patch method (patchNamespacedConfigMap, ...), got ${String(method)}`);
+    }
+    if (!isParams(params) || !isParams(params.body)) throw new ArgumentError('apply needs params with a body');
+    if (typeof params.fieldManager !== 'string' || params.fieldManager === '') {
+      throw new ArgumentError('apply needs params.fieldManager (who owns the applied fields)');
+    }
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const applyContentType = {
+    pre(request: { setHeaderParam(key: string, value: string): void }) {
+      request.setHeaderParam('Content-Type', APPLY_PATCH);
+      return passOn(request);
+    },
+    post: passOn,
   };
+  const call = { ...params, force: params.force ?? true };
+  const callOptions = { middleware: [applyContentType], middlewareMergeStrategy: 'append' };
+  return wrapMethod(client, method, options)(call, callOptions) as Promise<T>;
 }
 
 export interface CreateIdempotentArgs<T> {
+  /** Sends the create (of the body it is given: a stamped copy). */
   create: (body: Params) => Promise<T>;
-  read: (name: string) => Promise<T>;
+  /** Reads the object back by name (for a named body). */
+  read?: (name: string) => Promise<T>;
+  /** Lists by label selector (for a generateName body): a list object with `items`, or an array. */
+  list?: (labelSelector: string) => Promise<{ items?: T[] } | T[]>;
   body: Params;
+  /** Stamp and accept only our own object (default true). */
   ownership?: boolean;
+  /** The kind or resource (default `body.kind`): tells creates that store nothing (reviews). */
+  resource?: string;
 }
 
-/** `create(body)` with retries; after a lost response, `read(name)` and return the object only if
- * it carries this call's request id. */
+/** `create(body)` with retries; after a lost response, the object is read back (`read(name)`, or
+ * `list(selector)` for generateName) and returned only if it carries this call's request id. */
 export function createIdempotent<T>(args: CreateIdempotentArgs<T>, options: RetryOptions = {}): Promise<T> {
-  const ownership = args.ownership ?? true;
-  const requestId = randomUUID();
-  const body = structuredClone(args.body);
-  if (ownership) stamp(body, requestId);
-  const name = metadataOf(body)?.name;
-  if (!name) return Promise.reject(new TypeError('createIdempotent needs body.metadata.name'));
-  const readBack = async () => {
-    const obj = await args.read(name);
-    return !ownership || requestIdOf(obj) === requestId ? obj : undefined;
-  };
-  const retrier = new Retrier(
-    { policy: 'mutation', ...options },
-    options.name ?? 'createIdempotent',
-    'POST',
-    ownership ? 'create' : 'create_adopt',
-    readBack,
-  );
+  let retrier: Retrier;
+  let plan: CallPlan;
+  let body: Params;
+  try {
+    if (!isParams(args) || typeof args.create !== 'function' || !isParams(args.body)) {
+      throw new ArgumentError('createIdempotent needs { create, body } (and read and/or list)');
+    }
+    const ownership = args.ownership ?? true;
+    const kind = (args.body as { kind?: unknown }).kind;
+    const answer = native.plan({
+      verb: 'POST',
+      resource: args.resource ?? (typeof kind === 'string' ? kind : ''),
+      ...bodyFacts(args.body),
+      ownership,
+      canGet: typeof args.read === 'function',
+      canList: typeof args.list === 'function',
+    });
+    body = snapshot(args.body);
+    const requestId = stamp(body, answer.stamp);
+    const labelled = answer.stamp === 'annotation_and_label';
+    const reader = readerFor(args.read, args.list, metadataOf(body)?.name, requestId, labelled);
+    plan = { recovery: answer.recovery, reader };
+    retrier = new Retrier({ policy: 'mutation', ...options }, options.name ?? 'createIdempotent', 'POST', plan);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return retrier.run(() => args.create(body));
 }
 
@@ -207,13 +460,29 @@ export function deleteIdempotent<T>(
   fn: () => Promise<T>,
   options: RetryOptions & { missingOk?: boolean } = {},
 ): Promise<T | undefined> {
-  const recovery = options.missingOk ? 'delete_missing_ok' : 'delete';
-  const retrier = new Retrier({ policy: 'mutation', ...options }, options.name ?? (fn.name || 'deleteIdempotent'), 'DELETE', recovery);
+  let retrier: Retrier;
+  try {
+    if (typeof fn !== 'function') throw new ArgumentError('deleteIdempotent needs a function');
+    const { recovery } = native.plan({ verb: 'DELETE', missingOk: options.missingOk ?? false });
+    const name = options.name ?? (fn.name || 'deleteIdempotent');
+    retrier = new Retrier({ policy: 'mutation', ...options }, name, 'DELETE', { recovery });
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return retrier.run(fn);
 }
 
-/** Re-runs a read-modify-write on Conflict (client-go RetryOnConflict: 5 attempts, 10 ms, jitter 0.1). */
+/** Re-runs a read-modify-write on Conflict (client-go RetryOnConflict: 5 attempts, 10 ms, jitter
+ * 0.1). After a lost response it is not re-run (the change may have landed): it rejects with that
+ * error. The recovery is named here: a read-modify-write is no fact plan() knows of. */
 export function retryOnConflict<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const retrier = new Retrier({ policy: 'conflict', ...options }, options.name ?? (fn.name || 'retryOnConflict'), 'PUT', 'retry_conflict');
+  let retrier: Retrier;
+  try {
+    if (typeof fn !== 'function') throw new ArgumentError('retryOnConflict needs a function');
+    const name = options.name ?? (fn.name || 'retryOnConflict');
+    retrier = new Retrier({ policy: 'conflict', ...options }, name, 'PUT', { recovery: 'retry_conflict' });
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return retrier.run(fn);
 }

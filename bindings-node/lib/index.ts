@@ -12,10 +12,12 @@ export { Policy, presets, type PolicyOptions } from './policy';
 export { withRetry, type GiveUpInfo, type Logger, type RetryEvent, type RetryOptions } from './retry';
 export {
   REQUEST_ID,
+  apply,
   createIdempotent,
   deleteIdempotent,
   retryOnConflict,
   withRetryClient,
+  type ApplyParams,
   type ClientRetryOptions,
   type CreateIdempotentArgs,
 } from './client';

@@ -1,7 +1,8 @@
-// The retry loop: call, extract, ask the engine, sleep, call again. No decisions here.
-import { native, type RetryEvent } from './native';
+// The retry loop: call, extract, ask the engine, carry out its answer (sleep and call again, sleep
+// and read back, return, or raise). No decisions here.
+import { native, type FailureInit, type RetryEvent } from './native';
 import { ArgumentError, abortReason } from './errors';
-import { decide } from './decide';
+import { decide, readBack, type Decision, type NativeCall, type ReadOutcome } from './decide';
 import { failureFrom } from './extract';
 import { Policy, coarseNow, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
 
@@ -25,15 +26,20 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void> | void;
   /** The name in events and metrics (default: the function's name). */
   name?: string;
-  /** The HTTP verb, when known; without it the caller vouches that repeating `fn` is safe. */
+  /** The HTTP verb, when known (GET, LIST, POST, PUT, PATCH, DELETE); without it the caller
+   * vouches that repeating `fn` is safe. Any other name is an error (K8SRETRY_INVALID_ARGUMENT). */
   verb?: string;
 }
 
 /** What k8sretry attaches to an error it gave up on (non-enumerable property `k8sretry`). */
 export interface GiveUpInfo {
   attempts: number;
+  /** NonRetryable, NotIdempotent, MaxRetries, OutcomeUnknown, ... */
   reason: string | null;
+  /** The errors of the earlier attempts of the request, oldest first. */
   earlier: unknown[];
+  /** The errors of read-backs that failed (a read-back's error is never the one raised). */
+  readErrors: unknown[];
 }
 
 const LOGGED = new Set([
@@ -84,7 +90,21 @@ function attachInfo(err: unknown, info: GiveUpInfo): void {
   }
 }
 
-export type ReadBack = (err: unknown) => Promise<unknown>;
+/** What a read-back found: the object and whether it carries this call's request id; `undefined`
+ * when there is nothing (a read by name may throw NotFound instead: the engine counts it as missing). */
+export type Found = { object: unknown; ours: boolean } | undefined;
+
+/** @internal Reads the object of a write back (GET by name, or LIST by the request-id label). */
+export type Reader = () => Promise<Found>;
+
+/** @internal How one call is recovered: a recovery name for native.beginCall (or a function that
+ * gives it when the first attempt has failed), and the reader of its read-backs. */
+export interface CallPlan {
+  recovery: string | (() => string);
+  reader?: Reader;
+}
+
+const NO_RECOVERY: CallPlan = { recovery: 'none' };
 
 /** The first attempt and the success path shared by `Retrier.run` and `withRetry`: one `then` on
  * the attempt's promise (an async frame here would cost more than the rest of the path). */
@@ -113,8 +133,7 @@ export class Retrier {
     readonly options: RetryOptions,
     readonly name: string,
     readonly verb: string = 'UNKNOWN',
-    readonly recovery: string = 'none',
-    readonly readBack?: ReadBack,
+    readonly plan: CallPlan = NO_RECOVERY,
   ) {
     this.policy = resolvePolicy(options.policy);
     this.successes = this.policy.successes(name);
@@ -142,95 +161,131 @@ export class Retrier {
     }
   }
 
-  /** Runs `attempt(0)`, then retries as the engine decides. The success path chains one
-   * `then` on the attempt's promise: an async frame here would cost more than the rest of it. */
-  run<T>(attempt: (n: number) => Promise<T> | T): Promise<T> {
+  /** The events of the call's last step, to whoever listens. */
+  private emitStep(call: NativeCall): void {
+    if (this.listening) this.emit(native.takeEvents(call));
+  }
+
+  /** Runs `attempt(0)`, then carries out what the engine decides. `plan` (default: the one the
+   * Retrier was made with) says how this call is recovered. The success path chains one `then`
+   * on the attempt's promise: an async frame here would cost more than the rest of it. */
+  run<T>(attempt: (n: number) => Promise<T> | T, plan: CallPlan = this.plan): Promise<T> {
     const signal = this.options.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const started = coarseNow();
-    return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started));
+    return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started, plan));
   }
 
-  /** @internal The loop after a failed first attempt. */
-  async afterFailure<T>(attempt: (n: number) => Promise<T> | T, first: unknown, started: number): Promise<T> {
-    const { signal } = this.options;
+  /** The engine's decision on the request's failure `err`. */
+  private decideOn(call: NativeCall, err: unknown): Decision {
+    // No verb: the call was begun with it.
+    const failure = failureFrom(err);
+    if (this.options.signal?.aborted) failure.cancelled = true;
+    const decision = decide(call, failure, this.listening);
+    this.emitStep(call);
+    return decision;
+  }
+
+  /** The engine's decision on what a read-back found (or how the read failed). */
+  private reported(call: NativeCall, outcome: ReadOutcome, readErr?: unknown): Decision {
+    let failure: FailureInit | undefined;
+    if (outcome === 'failed') {
+      failure = failureFrom(readErr);
+      if (this.options.signal?.aborted) failure.cancelled = true;
+    }
+    const decision = readBack(call, outcome, failure, this.listening);
+    this.emitStep(call);
+    return decision;
+  }
+
+  /** Sleeps `ms`; an abort meanwhile is reported to the engine as the step it waits for (a
+   * cancelled attempt, or a cancelled read-back) and rejects with the signal's reason. */
+  private async pause(call: NativeCall, ms: number, before: 'retry' | 'read_back'): Promise<void> {
+    try {
+      await sleepFor(ms, this.options.signal, this.options.sleep);
+    } catch (abort) {
+      const cancelled: FailureInit = { cancelled: true, errorType: 'AbortError', message: 'aborted' };
+      if (before === 'read_back') readBack(call, 'failed', cancelled, this.listening);
+      else decide(call, cancelled, this.listening);
+      this.emitStep(call);
+      throw abort;
+    }
+  }
+
+  /** @internal The loop after a failed first attempt: carries out each decision, never makes one. */
+  async afterFailure<T>(
+    attempt: (n: number) => Promise<T> | T,
+    first: unknown,
+    started: number,
+    plan: CallPlan = this.plan,
+  ): Promise<T> {
     flushSuccesses(); // the budget must have every first attempt before it decides
+    const recovery = typeof plan.recovery === 'function' ? plan.recovery() : plan.recovery;
     const call = native.beginCall(
       this.policy.native,
       this.name,
       this.verb,
-      this.recovery,
+      recovery,
       performance.now() - started,
       this.listening,
     );
     const earlier: unknown[] = [];
+    const readErrors: unknown[] = [];
     let err = first;
-    // Set when a read-back failed: the pending request is then the read, not the call.
-    let readingFor: unknown = undefined;
+    let found: unknown;
+    let decision = this.decideOn(call, err);
     for (;;) {
-      // No verb: the call was begun with it.
-      const failure = failureFrom(err);
-      if (signal?.aborted) failure.cancelled = true;
-      const decision = decide(call, failure, this.listening);
-      if (this.listening) this.emit(native.takeEvents(call));
-      if (decision.action === 'retry' || decision.action === 'check_then_retry') {
-        earlier.push(err);
-        try {
-          await sleepFor(decision.delayMs, signal, this.options.sleep);
-        } catch (abort) {
-          decide(call, { cancelled: true, errorType: 'AbortError', message: 'aborted' }, this.listening);
-          if (this.listening) this.emit(native.takeEvents(call));
-          throw abort;
-        }
-        // A generateName create that may have written, or a read-back that failed: look first.
-        if (this.readBack && (readingFor !== undefined || decision.action === 'check_then_retry')) {
-          let found: unknown;
+      switch (decision.action) {
+        case 'retry': {
+          await this.pause(call, decision.delayMs, 'retry');
+          let value: T;
           try {
-            found = await this.readBack(err);
-          } catch (readErr) {
-            err = readErr;
+            value = await attempt(native.attempts(call) - 1);
+          } catch (next) {
+            earlier.push(err);
+            err = next;
+            decision = this.decideOn(call, err);
             continue;
           }
-          if (found !== undefined && found !== null) {
-            this.emit(native.onRecovered(call));
-            return found as T;
-          }
-          if (readingFor !== undefined) {
-            this.emit(native.onNotOurs(call));
-            attachInfo(readingFor, { attempts: native.attempts(call), reason: 'NonRetryable', earlier });
-            throw readingFor;
-          }
-        }
-        try {
-          const value = await attempt(native.attempts(call) - 1);
-          this.emit(native.onSuccess(call));
+          const events = native.onSuccess(call);
+          if (this.listening) this.emit(events);
           return value;
-        } catch (next) {
-          err = next;
+        }
+        case 'read_back': {
+          await this.pause(call, decision.delayMs, 'read_back');
+          // No reader (the recovery did not come from a plan that could read back): raise err.
+          if (plan.reader === undefined) return this.giveUp(call, err, 'NonRetryable', earlier, readErrors);
+          let result: Found;
+          try {
+            result = await plan.reader();
+          } catch (readErr) {
+            // Never raised: the engine decides on it; kept for the give-up info.
+            readErrors.push(readErr);
+            decision = this.reported(call, 'failed', readErr);
+            continue;
+          }
+          if (result === undefined) {
+            decision = this.reported(call, 'missing');
+          } else {
+            found = result.object;
+            decision = this.reported(call, result.ours ? 'ours' : 'not_ours');
+          }
           continue;
         }
-      }
-      if (decision.action === 'done') return undefined as T;
-      if (decision.action === 'read_back' && this.readBack) {
-        let found: unknown;
-        try {
-          found = await this.readBack(err);
-        } catch (readErr) {
-          // The read itself failed: the engine decides on that failure, and a retry repeats the read.
-          readingFor = err;
-          err = readErr;
-          continue;
-        }
-        if (found !== undefined && found !== null) {
-          this.emit(native.onRecovered(call));
+        case 'done':
+          return undefined as T;
+        case 'recovered':
           return found as T;
-        }
-        this.emit(native.onNotOurs(call));
+        case 'give_up':
+          return this.giveUp(call, err, decision.reason ?? 'NonRetryable', earlier, readErrors);
       }
-      const raised = readingFor ?? err;
-      attachInfo(raised, { attempts: native.attempts(call), reason: decision.reason ?? 'NonRetryable', earlier });
-      throw raised;
     }
+  }
+
+  /** Raises the request's last error (never a read-back's) with what happened attached. */
+  private giveUp(call: NativeCall, err: unknown, reason: string, earlier: unknown[], readErrors: unknown[]): never {
+    attachInfo(err, { attempts: native.attempts(call), reason, earlier, readErrors });
+    throw err;
   }
 }
 

@@ -4,7 +4,7 @@ import { after, before, beforeEach, test } from 'node:test';
 
 import * as k8s from '@kubernetes/client-node';
 
-import { Policy, REQUEST_ID, deleteIdempotent, withRetryClient } from '../dist/esm/index.mjs';
+import { Policy, REQUEST_ID, apply, createIdempotent, deleteIdempotent, withRetryClient } from '../dist/esm/index.mjs';
 
 const FAST = new Policy({ initialDelay: 0.001, maxDelay: 0.002, budget: false, maxRetries: 4 });
 const options = { policy: FAST, logger: null };
@@ -16,11 +16,10 @@ before(async () => {
   api = await startApiServer();
 });
 after(() => api.close());
-beforeEach(() => {
-  api.objects.clear();
-  api.requests.length = 0;
-  api.bodies.length = 0;
-});
+beforeEach(() => api.reset());
+const mergePatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const put = (name, data) => api.objects.set(`default/${name}`, { metadata: { name, namespace: 'default', resourceVersion: '1' }, data });
+const last = (list) => list.map((r) => r.split('/').at(-1));
 
 test('ApiException from client-node: 503/429 with Retry-After and a dropped connection are retried', async () => {
   api.objects.set('default/a', { metadata: { name: 'a', namespace: 'default' } });
@@ -65,6 +64,7 @@ test('a lost generateName create is found by its label, not created twice', asyn
   assert.equal(created.metadata.labels[REQUEST_ID], created.metadata.annotations[REQUEST_ID]);
   assert.equal(api.objects.size, 1);
   assert.deepEqual(api.requests, ['POST /api/v1/namespaces/default/configmaps', 'GET /api/v1/namespaces/default/configmaps']);
+  assert.equal(api.queries[1].get('labelSelector'), `${REQUEST_ID}=${created.metadata.labels[REQUEST_ID]}`);
 });
 
 test('a generateName create that never arrived is sent again after the check', async () => {
@@ -79,15 +79,40 @@ test('a generateName create that never arrived is sent again after the check', a
   ]);
 });
 
-test('a failed read-back is decided on, not reported as somebody else\'s object', async () => {
+test('a read-back that fails twice is read again (not the create) and then finds ours', async () => {
   api.fault('POST', 'drop_after');
-  api.fault('GET', { status: 503 });
-  const core = withRetryClient(api.core, options);
+  api.fault('GET', { status: 503 }, 'drop_before');
+  const events = [];
+  const core = withRetryClient(api.core, { ...options, onEvent: (e) => events.push(e) });
   const created = await core.createNamespacedConfigMap({ namespace: 'default', body: cm('reread') });
   assert.equal(created.metadata.name, 'reread');
   assert.equal(api.objects.size, 1);
-  // After the failed read, the read is repeated, not the create.
-  assert.deepEqual(api.requests.map((r) => r.split('/').at(-1)), ['configmaps', 'configmaps', 'reread', 'reread']);
+  assert.deepEqual(last(api.requests), ['configmaps', 'configmaps', 'reread', 'reread', 'reread']);
+  assert.deepEqual(
+    events.map((e) => [e.event, e.function]),
+    [
+      ['k8s_api_call_failed_retrying', 'createNamespacedConfigMap'],
+      ['k8s_api_call_failed_retrying', 'createNamespacedConfigMap/read_back'],
+      ['k8s_api_call_failed_retrying', 'createNamespacedConfigMap/read_back'],
+      ['k8s_api_call_recovered_lost_response', 'createNamespacedConfigMap'],
+    ],
+  );
+});
+
+test('a read-back failing past its retries rejects with the request\'s error: outcome unknown', async () => {
+  api.fault('POST', 'drop_after');
+  api.fault('GET', ...Array.from({ length: 5 }, () => ({ status: 503 })));
+  const core = withRetryClient(api.core, options);
+  const err = await core.createNamespacedConfigMap({ namespace: 'default', body: cm('unknown') }).catch((e) => e);
+  // The request's last error (the resend's AlreadyExists), never a read's 503.
+  assert.ok(err instanceof k8s.ApiException, String(err));
+  assert.equal(err.code, 409);
+  assert.equal(err.k8sretry.reason, 'OutcomeUnknown');
+  assert.equal(err.k8sretry.attempts, 2);
+  assert.equal(err.k8sretry.earlier.length, 1);
+  assert.equal(err.k8sretry.earlier[0].code, 'ECONNRESET');
+  assert.deepEqual(err.k8sretry.readErrors.map((e) => e.code), [503, 503, 503, 503, 503]);
+  assert.equal(api.requests.filter((r) => r.startsWith('POST')).length, 2, 'never created a third time');
 });
 
 test("somebody else's object is never adopted", async () => {
@@ -104,6 +129,175 @@ test("somebody else's object is never adopted", async () => {
   assert.equal(adopted.metadata.name, 'taken');
 });
 
+test('a replace with resourceVersion whose response was lost: Conflict on resend, read back, ours', async () => {
+  put('rv', { v: '1' });
+  api.fault('PUT', 'drop_after');
+  const core = withRetryClient(api.core, options);
+  const body = { metadata: { name: 'rv', resourceVersion: '1' }, data: { v: '2' } };
+  const got = await core.replaceNamespacedConfigMap({ name: 'rv', namespace: 'default', body });
+  assert.deepEqual(got.data, { v: '2' });
+  assert.deepEqual(last(api.requests), ['rv', 'rv', 'rv']);
+  assert.deepEqual(api.requests.map((r) => r.split(' ')[0]), ['PUT', 'PUT', 'GET']);
+  const stored = api.objects.get('default/rv');
+  assert.equal(stored.metadata.annotations[REQUEST_ID], got.metadata.annotations[REQUEST_ID]);
+  assert.equal(api.bodies[0].metadata.annotations[REQUEST_ID], api.bodies[1].metadata.annotations[REQUEST_ID]);
+  assert.equal(body.metadata.annotations, undefined, "the caller's body is not stamped");
+});
+
+test("a replace with resourceVersion that lost to somebody else's write rejects with the Conflict", async () => {
+  put('raced', { v: '1' });
+  api.fault('PUT', 'drop_before');
+  const core = withRetryClient(api.core, {
+    ...options,
+    // Between the lost attempt and the resend, somebody else writes.
+    sleep: () => void api.objects.set('default/raced', { metadata: { name: 'raced', namespace: 'default', resourceVersion: '7' }, data: { v: 'theirs' } }),
+  });
+  const body = { metadata: { name: 'raced', resourceVersion: '1' }, data: { v: '2' } };
+  await assert.rejects(core.replaceNamespacedConfigMap({ name: 'raced', namespace: 'default', body }), (e) => {
+    assert.equal(e.code, 409);
+    assert.equal(e.k8sretry.reason, 'NonRetryable');
+    return true;
+  });
+  assert.deepEqual(api.objects.get('default/raced').data, { v: 'theirs' });
+});
+
+test('a replace without resourceVersion is resent unstamped, as given', async () => {
+  put('plain', { v: '1' });
+  api.fault('PUT', 'drop_after');
+  const core = withRetryClient(api.core, options);
+  const got = await core.replaceNamespacedConfigMap({ name: 'plain', namespace: 'default', body: { metadata: { name: 'plain' }, data: { v: '2' } } });
+  assert.deepEqual(got.data, { v: '2' });
+  assert.deepEqual(api.requests.map((r) => r.split(' ')[0]), ['PUT', 'PUT']);
+  assert.equal(api.bodies[1].metadata.annotations, undefined);
+});
+
+test('a JSON patch (the client-node default) whose response was lost is not resent: NotIdempotent', async () => {
+  put('list', { items: '' });
+  api.objects.get('default/list').metadata.finalizers = ['a'];
+  api.fault('PATCH', 'drop_after');
+  const core = withRetryClient(api.core, options);
+  const body = [{ op: 'add', path: '/metadata/finalizers/-', value: 'b' }];
+  const err = await core.patchNamespacedConfigMap({ name: 'list', namespace: 'default', body }).catch((e) => e);
+  assert.equal(err.code, 'ECONNRESET', String(err));
+  assert.equal(err.k8sretry.reason, 'NotIdempotent');
+  assert.deepEqual(api.contentTypes, ['application/json-patch+json']);
+  assert.deepEqual(api.objects.get('default/list').metadata.finalizers, ['a', 'b'], 'applied once');
+  // A JSON patch refused before it was sent (429) is still retried.
+  api.reset();
+  put('list', {});
+  api.fault('PATCH', { status: 429 });
+  await core.patchNamespacedConfigMap({ name: 'list', namespace: 'default', body: [{ op: 'add', path: '/data/k', value: 'v' }] });
+  assert.equal(api.requests.length, 2);
+});
+
+test('merge and strategic merge patches whose response was lost are resent', async () => {
+  const core = withRetryClient(api.core, options);
+  for (const type of [k8s.PatchStrategy.MergePatch, k8s.PatchStrategy.StrategicMergePatch]) {
+    api.reset();
+    put('m', { a: '1' });
+    api.fault('PATCH', 'drop_after');
+    const got = await core.patchNamespacedConfigMap(
+      { name: 'm', namespace: 'default', body: { data: { b: '2' } } },
+      k8s.setHeaderOptions('Content-Type', type),
+    );
+    assert.deepEqual(got.data, { a: '1', b: '2' }, type);
+    assert.deepEqual(api.contentTypes, [type, type]);
+  }
+});
+
+test("the caller's own middleware and options still apply to a patch, and a prepend merge leaves the type unknown", async () => {
+  put('opts', {});
+  const seen = [];
+  // client-node 1.x middleware answers with its Observable stub (an object with toPromise()).
+  const observable = (value) => ({ toPromise: () => Promise.resolve(value) });
+  const tracing = { pre: (ctx) => (seen.push(ctx.getUrl()), observable(ctx)), post: observable };
+  const core = withRetryClient(api.core, options);
+  api.fault('PATCH', 'drop_after');
+  const opts = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch, { middleware: [tracing], middlewareMergeStrategy: 'append' });
+  await core.patchNamespacedConfigMap({ name: 'opts', namespace: 'default', body: { data: { x: '1' } } }, opts);
+  assert.equal(seen.length, 2, 'their middleware ran on both attempts');
+  assert.equal(opts.middleware.length, 2, "the caller's options are not changed");
+  api.reset();
+  put('opts', {});
+  api.fault('PATCH', 'drop_after');
+  const prepend = { ...opts, middlewareMergeStrategy: 'prepend' };
+  const err = await core.patchNamespacedConfigMap({ name: 'opts', namespace: 'default', body: { data: { x: '2' } } }, prepend).catch((e) => e);
+  assert.equal(err.k8sretry.reason, 'NotIdempotent');
+});
+
+test('apply: server-side apply with fieldManager and force, resent after a lost response', async () => {
+  api.fault('PATCH', 'drop_after');
+  const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied' }, data: { k: 'v' } };
+  const got = await apply(api.core, 'patchNamespacedConfigMap', { name: 'applied', namespace: 'default', body, fieldManager: 'tests' }, options);
+  assert.deepEqual(got.data, { k: 'v' });
+  assert.deepEqual(api.contentTypes, ['application/apply-patch+yaml', 'application/apply-patch+yaml']);
+  assert.deepEqual(api.queries.map((q) => [q.get('fieldManager'), q.get('force')]), [['tests', 'true'], ['tests', 'true']]);
+  await assert.rejects(apply(api.core, 'patchNamespacedConfigMap', { name: 'a', body }), (e) => e.code === 'K8SRETRY_INVALID_ARGUMENT');
+  await assert.rejects(apply(api.core, 'readNamespacedConfigMap', { name: 'a', body, fieldManager: 'x' }), (e) => e.code === 'K8SRETRY_INVALID_ARGUMENT');
+});
+
+test('a SelfSubjectAccessReview is sent unstamped and resent after a reset', async () => {
+  const authz = withRetryClient(api.authorization, options);
+  api.fault('POST', 'drop_before', 'drop_after');
+  const review = { spec: { resourceAttributes: { verb: 'get', resource: 'pods', namespace: 'default' } } };
+  const got = await authz.createSelfSubjectAccessReview({ body: review });
+  assert.equal(got.status.allowed, true);
+  assert.equal(api.requests.length, 3);
+  for (const body of api.bodies) assert.equal(body.metadata, undefined, JSON.stringify(body));
+});
+
+test('a method whose verb its name does not tell: retried on ECONNREFUSED, not after ECONNRESET', async () => {
+  const net = (code) => Object.assign(new Error(`connect ${code}`), { code });
+  class Fake {
+    constructor(failures) {
+      this.failures = failures;
+      this.calls = 0;
+    }
+    async approveThing() {
+      this.calls += 1;
+      const failure = this.failures.shift();
+      if (failure) throw net(failure);
+      return 'approved';
+    }
+    describe() {
+      return `sync ${this.calls}`;
+    }
+  }
+  const refused = new Fake(['ECONNREFUSED', 'ECONNREFUSED']);
+  assert.equal(await withRetryClient(refused, options).approveThing(), 'approved');
+  assert.equal(refused.calls, 3);
+  const reset = new Fake(['ECONNRESET']);
+  const err = await withRetryClient(reset, options).approveThing().catch((e) => e);
+  assert.equal(err.code, 'ECONNRESET');
+  assert.equal(err.k8sretry.reason, 'NotIdempotent');
+  assert.equal(reset.calls, 1);
+  const wrapped = withRetryClient(new Fake([]), options);
+  assert.equal(wrapped.describe(), 'sync 0', 'a synchronous method stays synchronous');
+  assert.equal(typeof wrapped.toString(), 'string');
+  assert.equal(wrapped.hasOwnProperty('calls'), false, 'Object methods are not wrapped');
+});
+
+test('createIdempotent: a named body is read back; a generateName body is listed before the resend', async () => {
+  const read = (name) => api.core.readNamespacedConfigMap({ name, namespace: 'default' });
+  const list = (labelSelector) => api.core.listNamespacedConfigMap({ namespace: 'default', labelSelector });
+  const create = (body) => api.core.createNamespacedConfigMap({ namespace: 'default', body });
+  api.fault('POST', 'drop_after');
+  const named = await createIdempotent({ create, read, body: cm('ci') }, options);
+  assert.equal(named.metadata.name, 'ci');
+  api.reset();
+  api.fault('POST', 'drop_after');
+  const generated = await createIdempotent({ create, read, list, body: cm(undefined, 'ci-') }, options);
+  assert.ok(generated.metadata.name.startsWith('ci-'));
+  assert.equal(api.objects.size, 1);
+  assert.deepEqual(api.requests.map((r) => r.split(' ')[0]), ['POST', 'GET']);
+  // Nothing to read back with: not resent after a lost response, and no TypeError of ours.
+  api.reset();
+  api.fault('POST', 'drop_after');
+  const err = await createIdempotent({ create, body: cm(undefined, 'blind-') }, options).catch((e) => e);
+  assert.equal(err.code, 'ECONNRESET');
+  assert.equal(err.k8sretry.reason, 'NotIdempotent');
+});
+
 test('a lost delete response finishes as done', async () => {
   api.objects.set('default/gone', { metadata: { name: 'gone', namespace: 'default' } });
   api.fault('DELETE', 'drop_after');
@@ -113,6 +307,8 @@ test('a lost delete response finishes as done', async () => {
   await assert.rejects(core.deleteNamespacedConfigMap({ name: 'gone', namespace: 'default' }), (e) => e.code === 404);
   const done = await deleteIdempotent(() => api.core.deleteNamespacedConfigMap({ name: 'gone', namespace: 'default' }), { ...options, missingOk: true });
   assert.equal(done, undefined);
+  const missingOk = withRetryClient(api.core, { ...options, missingOk: true });
+  assert.equal(await missingOk.deleteNamespacedConfigMap({ name: 'gone', namespace: 'default' }), undefined);
 });
 
 test('a retry sends the original request even if the caller mutates its objects meanwhile', async () => {

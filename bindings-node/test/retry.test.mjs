@@ -148,3 +148,53 @@ test('policies, presets, parsing and conflicts', async () => {
   }, quiet);
   assert.equal(out, 'written');
 });
+
+test('retryOnConflict re-runs on Conflict but never after a lost response', async () => {
+  let n = 0;
+  const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const err = await retryOnConflict(async () => {
+    n += 1;
+    throw reset;
+  }, quiet).catch((e) => e);
+  assert.equal(err, reset);
+  assert.equal(err.k8sretry.reason, 'NotIdempotent');
+  assert.equal(n, 1);
+});
+
+test('an abort while waiting to read back ends the call as cancelled', async () => {
+  const { createIdempotent } = await import('../dist/esm/index.mjs');
+  const controller = new AbortController();
+  const events = [];
+  let lists = 0;
+  const pending = createIdempotent(
+    {
+      create: async () => {
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      },
+      list: async () => {
+        lists += 1;
+        return { items: [] };
+      },
+      body: { metadata: { generateName: 'x-' } },
+    },
+    {
+      logger: null,
+      signal: controller.signal,
+      onEvent: (e) => events.push(e),
+      policy: new Policy({ initialDelay: 3600, maxDelay: 3600, budget: false }),
+    },
+  );
+  setTimeout(() => controller.abort(), 20);
+  await assert.rejects(pending, (e) => e.name === 'AbortError');
+  assert.equal(lists, 0);
+  assert.equal(events.at(-1).give_up, 'Cancelled');
+});
+
+test('a verb that is no verb is an error with a code, not a silent UNKNOWN', async () => {
+  await assert.rejects(
+    withRetry(async () => {
+      throw apiError(503);
+    }, { ...quiet, verb: 'POTS' }),
+    (e) => e.code === 'K8SRETRY_INVALID_ARGUMENT' && /POTS/.test(e.message),
+  );
+});

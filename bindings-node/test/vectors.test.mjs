@@ -8,8 +8,9 @@ import { parseRetryAfter } from '../dist/esm/index.mjs';
 
 const require = createRequire(import.meta.url);
 const native = require('../native/index.js');
-// The retry loop's own path to the engine: native.decide / decideWith and the one-number answer.
-const { decide } = require('../dist/cjs/decide.js');
+// The retry loop's own path to the engine: native.decide / decideWith / readBack and the
+// one-number answer.
+const { decide, readBack } = require('../dist/cjs/decide.js');
 const load = (name) => JSON.parse(readFileSync(new URL(`../../tests/vectors/${name}`, import.meta.url), 'utf8'));
 
 const failure = (f) => ({
@@ -43,6 +44,20 @@ test('Retry-After vectors', () => {
   }
 });
 
+/** Runs one step and compares its answer with `expected` (an `error` is a thrown Error with a code). */
+function expect(at, expected, step) {
+  if (expected.decision === 'error') {
+    assert.throws(step, (err) => err instanceof Error && /^K8SRETRY_(OUT_OF_ORDER|CALL_FINISHED)$/.test(err.code), at);
+    return;
+  }
+  const d = step();
+  assert.equal(d.action, expected.decision, at);
+  if (d.action === 'retry' || d.action === 'read_back') {
+    assert.ok(Math.abs(d.delayMs / 1000 - expected.delay) <= 1e-6, `${at}: ${d.delayMs}`);
+  }
+  if (d.action === 'give_up') assert.equal(d.reason, expected.reason, at);
+}
+
 function run(scenario) {
   const clock = new native.ManualClock(scenario.start_unix);
   const policy = native.NativePolicy.fromJson(scenario.policy_json ?? '{}', clock);
@@ -55,22 +70,17 @@ function run(scenario) {
       case 'begin':
         calls.set(id, native.beginCall(policy, step.function, step.verb, step.recovery, 0));
         break;
-      case 'fail': {
-        const d = decide(call, failure(step.failure));
-        assert.equal(d.action, step.expect.decision, at);
-        if (d.action === 'retry') assert.ok(Math.abs(d.delayMs / 1000 - step.expect.delay) <= 1e-6, `${at}: ${d.delayMs}`);
-        if (d.action === 'give_up') assert.equal(d.reason, step.expect.reason, at);
+      case 'fail':
+        expect(at, step.expect, () => decide(call, failure(step.failure)));
         break;
-      }
+      case 'read_back':
+        expect(at, step.expect, () =>
+          readBack(call, step.outcome, step.failure === undefined ? undefined : failure(step.failure)),
+        );
+        break;
       case 'succeed':
         if (step.attempts !== undefined) assert.equal(native.attempts(call), step.attempts, at);
         native.onSuccess(call);
-        break;
-      case 'recovered':
-        native.onRecovered(call);
-        break;
-      case 'not_ours':
-        native.onNotOurs(call);
         break;
       case 'advance':
         clock.advance(step.seconds);
@@ -86,5 +96,11 @@ test('delay vectors', () => {
 });
 
 test('decision vectors', () => {
-  for (const s of load('decisions.json').scenarios) run(s);
+  const { scenarios } = load('decisions.json');
+  const ops = new Set(scenarios.flatMap((s) => s.steps.map((step) => step.op)));
+  const expected = new Set(scenarios.flatMap((s) => s.steps.map((step) => step.expect?.decision)));
+  // The runner must meet every kind of step and answer, or a vector is not tested.
+  for (const op of ['read_back', 'fail', 'succeed', 'advance']) assert.ok(ops.has(op), op);
+  for (const d of ['retry', 'read_back', 'done', 'recovered', 'give_up', 'error']) assert.ok(expected.has(d), d);
+  for (const s of scenarios) run(s);
 });
