@@ -5,7 +5,9 @@
 use std::fmt::Debug;
 use std::future::Future;
 
-use kube::api::{Api, DeleteParams, ListParams, PostParams, Resource, ResourceExt};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Resource, ResourceExt,
+};
 use kube::{Client, Config, Error};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,6 +16,7 @@ use crate::call::Call;
 use crate::decision::{Decision, GiveUpReason, ReadOutcome, Recovery};
 use crate::executor::{RetryError, ToFailure};
 use crate::failure::{Failure, MAX_CODES, Verb};
+use crate::plan::{self, PatchType, Request, Stamp};
 use crate::policy::Policy;
 
 pub use crate::plan::REQUEST_ID;
@@ -81,9 +84,36 @@ type Found<T> = Option<(T, bool)>;
 /// The read-back of helpers that have none.
 type NoReadBack<T> = fn() -> std::future::Ready<Result<Found<T>, Error>>;
 
+/// The kind of `K`, for [`plan::choose`] (reviews and token requests persist nothing).
+fn kind<K: Resource>() -> String
+where
+    K::DynamicType: Default,
+{
+    K::kind(&K::DynamicType::default()).into_owned()
+}
+
+/// A copy of `obj` stamped as `stamp` says, and the request id it carries.
+fn stamped<K: Resource + Clone>(obj: &K, stamp: Stamp) -> (K, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut copy = obj.clone();
+    if stamp != Stamp::None {
+        copy.annotations_mut()
+            .insert(REQUEST_ID.to_owned(), id.clone());
+    }
+    if stamp == Stamp::AnnotationAndLabel {
+        copy.labels_mut().insert(REQUEST_ID.to_owned(), id.clone());
+    }
+    (copy, id)
+}
+
+fn carries<K: Resource>(obj: &K, id: &str) -> bool {
+    obj.annotations().get(REQUEST_ID).map(String::as_str) == Some(id)
+}
+
 /// Creates `obj` with retries. A copy is stamped with a request id; after a lost response the
 /// object is read back (by name, or listed by label for `generateName`) and returned only if it
-/// carries our id: somebody else's object is never adopted.
+/// carries our id: somebody else's object is never adopted. Reviews and token requests, which
+/// persist nothing, are sent unstamped and resent like reads.
 pub async fn create_idempotent<K>(
     api: &Api<K>,
     policy: &Policy,
@@ -91,52 +121,143 @@ pub async fn create_idempotent<K>(
 ) -> Result<K, RetryError<Error>>
 where
     K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+    K::DynamicType: Default,
 {
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut stamped = obj.clone();
-    stamped
-        .annotations_mut()
-        .insert(REQUEST_ID.to_owned(), id.clone());
-    let generated = stamped.meta().name.is_none() && stamped.meta().generate_name.is_some();
-    if generated {
-        stamped
-            .labels_mut()
-            .insert(REQUEST_ID.to_owned(), id.clone());
-    }
-    let recovery = if generated {
-        Recovery::CreateGenerated
-    } else {
-        Recovery::Create
-    };
-    let ours = |found: &K| found.annotations().get(REQUEST_ID) == Some(&id);
+    let kind = kind::<K>();
+    let named = obj.meta().name.is_some();
+    let chosen = plan::choose(&Request {
+        verb: Verb::Post,
+        resource: &kind,
+        named,
+        generate_name: !named && obj.meta().generate_name.is_some(),
+        ownership: true,
+        can_get: true,
+        can_list: true,
+        ..Request::default()
+    });
+    let (sent, id) = stamped(obj, chosen.stamp);
     let read_back = || async {
-        if generated {
+        if chosen.recovery == Recovery::CreateGenerated {
             let list = api
                 .list(&ListParams::default().labels(&format!("{REQUEST_ID}={id}")))
                 .await?;
             Ok(list
                 .items
                 .into_iter()
-                .find(|item| ours(item))
+                .find(|item| carries(item, &id))
                 .map(|item| (item, true)))
         } else {
-            Ok(api.get_opt(&stamped.name_any()).await?.map(|found| {
-                let mine = ours(&found);
+            Ok(api.get_opt(&sent.name_any()).await?.map(|found| {
+                let mine = carries(&found, &id);
                 (found, mine)
             }))
         }
     };
     let call = Call::new(policy, "create_idempotent")
         .with_verb(Verb::Post)
-        .with_recovery(recovery);
+        .with_recovery(chosen.recovery);
+    let params = PostParams::default();
+    drive(call, || api.create(&params, &sent), Some(read_back), None).await
+}
+
+/// Replaces `name` with `obj` with retries. Without `metadata.resourceVersion` a replace is
+/// idempotent and is simply resent. With one, a copy is stamped with a request id; a `Conflict`
+/// after a lost response is read back, and the object is returned if it carries our id (our
+/// update landed), else the `Conflict` is returned.
+pub async fn replace_idempotent<K>(
+    api: &Api<K>,
+    policy: &Policy,
+    name: &str,
+    obj: &K,
+) -> Result<K, RetryError<Error>>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+    K::DynamicType: Default,
+{
+    let kind = kind::<K>();
+    let chosen = plan::choose(&Request {
+        verb: Verb::Put,
+        resource: &kind,
+        named: true,
+        resource_version: obj.meta().resource_version.is_some(),
+        ownership: true,
+        can_get: true,
+        ..Request::default()
+    });
+    let (sent, id) = stamped(obj, chosen.stamp);
+    let read_back = || async {
+        Ok(api.get_opt(name).await?.map(|found| {
+            let mine = carries(&found, &id);
+            (found, mine)
+        }))
+    };
+    let call = Call::new(policy, "replace_idempotent")
+        .with_verb(Verb::Put)
+        .with_recovery(chosen.recovery);
     let params = PostParams::default();
     drive(
         call,
-        || api.create(&params, &stamped),
+        || api.replace(name, &params, &sent),
         Some(read_back),
         None,
     )
     .await
+}
+
+/// The patch type of a kube patch; any other (JSON patch) is not idempotent.
+fn patch_type<P: Serialize>(patch: &Patch<P>) -> Option<PatchType> {
+    match patch {
+        Patch::Apply(_) => Some(PatchType::Apply),
+        Patch::Merge(_) => Some(PatchType::Merge),
+        Patch::Strategic(_) => Some(PatchType::Strategic),
+        #[allow(unreachable_patterns)] // Patch::Json exists with kube's `jsonpatch` feature
+        _ => Some(PatchType::Json),
+    }
+}
+
+/// Patches `name` with retries decided by the patch type: merge, strategic merge and apply
+/// patches are idempotent and resent after a lost response; a JSON patch (RFC 6902) is not: after
+/// a lost response it gives up with [`GiveUpReason::NotIdempotent`] (its outcome is unknown).
+pub async fn patch_idempotent<K, P>(
+    api: &Api<K>,
+    policy: &Policy,
+    name: &str,
+    params: &PatchParams,
+    patch: &Patch<P>,
+) -> Result<K, RetryError<Error>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+    P: Serialize + Debug,
+{
+    let chosen = plan::choose(&Request {
+        verb: Verb::Patch,
+        patch: patch_type(patch),
+        ..Request::default()
+    });
+    let call = Call::new(policy, "patch_idempotent")
+        .with_verb(Verb::Patch)
+        .with_recovery(chosen.recovery);
+    let no_read_back: Option<NoReadBack<K>> = None;
+    drive(call, || api.patch(name, params, patch), no_read_back, None).await
+}
+
+/// Server-side apply of `obj` as `field_manager` (forcing conflicts when `force`), with retries:
+/// an apply is idempotent, so it is resent after every transient failure. The recommended
+/// create-or-update path for named objects.
+pub async fn apply<K>(
+    api: &Api<K>,
+    policy: &Policy,
+    name: &str,
+    field_manager: &str,
+    force: bool,
+    obj: &K,
+) -> Result<K, RetryError<Error>>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    let mut params = PatchParams::apply(field_manager);
+    params.force = force;
+    patch_idempotent(api, policy, name, &params, &Patch::Apply(obj)).await
 }
 
 /// Deletes `name` with retries: `NotFound` after a lost response (or any `NotFound` with

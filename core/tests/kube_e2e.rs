@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8sretry::kube::{
-    REQUEST_ID, client_without_own_retry, create_idempotent, delete_idempotent, retry_on_conflict,
+    REQUEST_ID, apply, client_without_own_retry, create_idempotent, delete_idempotent,
+    patch_idempotent, replace_idempotent, retry_on_conflict,
 };
-use k8sretry::{EventKind, Policy, PolicyBuilder, metrics_text, retry};
+use k8sretry::{EventKind, GiveUpReason, Policy, PolicyBuilder, metrics_text, retry};
 use kube::api::{
     Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions,
     WatchParams,
@@ -115,6 +116,7 @@ async fn kube_rs_through_k8sretry_against_a_real_apiserver() {
     ops += tower_layer(&direct).await;
     ops += lost_delete_and_uid_precondition(&direct, &faulted).await;
     ops += conflict_race(&direct, &faulted).await;
+    ops += writes_exactly_once(&direct, &faulted).await;
     ops += watch_is_not_retried(&direct).await;
     let (outage_ops, outage) = outage_under_load(&direct).await;
     ops += outage_ops;
@@ -524,6 +526,147 @@ async fn conflict_race(direct: &Client, faulted: &Client) -> usize {
         "the two writers really raced"
     );
     20
+}
+
+/// Updates with a resourceVersion, merge / strategic patches and applies under lost responses all
+/// land exactly once; a JSON patch whose response was lost is not resent (NotIdempotent, the
+/// original error) and its item is on the list at most once; a read-modify-write whose PUT
+/// response was lost is not run again.
+async fn writes_exactly_once(direct: &Client, faulted: &Client) -> usize {
+    let policy = fast();
+    let ns = namespace(direct).await;
+    let api = Api::<ConfigMap>::namespaced(faulted.clone(), &ns);
+    let direct_api = Api::<ConfigMap>::namespaced(direct.clone(), &ns);
+    let post = PostParams::default();
+    for i in 0..10 {
+        direct_api
+            .create(&post, &cm(Some(&format!("w-{i}")), None, "0"))
+            .await
+            .unwrap();
+    }
+    plan(json!([
+        {"method": "PUT", "path": "/configmaps/w-", "fault": "drop_after", "probability": 0.5},
+        {"method": "PATCH", "path": "/configmaps/w-", "fault": "drop_after", "probability": 0.5},
+        {"method": "GET", "path": "/configmaps/w-", "fault": "503", "probability": 0.2}
+    ]));
+    let mut ops = 0;
+    for i in 0..10 {
+        let name = format!("w-{i}");
+        let mut current = retry(&policy, "get", || api.get(&name)).await.unwrap();
+        assert!(current.metadata.resource_version.is_some());
+        current
+            .data
+            .get_or_insert_default()
+            .insert("v".into(), "1".into());
+        replace_idempotent(&api, &policy, &name, &current)
+            .await
+            .expect("update with resourceVersion");
+        let params = PatchParams::default();
+        let merge = Patch::Merge(json!({"data": {"merge": "yes"}}));
+        patch_idempotent(&api, &policy, &name, &params, &merge)
+            .await
+            .expect("merge patch");
+        let strategic = Patch::Strategic(json!({"metadata": {"labels": {"strategic": "yes"}}}));
+        patch_idempotent(&api, &policy, &name, &params, &strategic)
+            .await
+            .expect("strategic merge patch");
+        let mut applied = cm(Some(&name), None, "1");
+        applied.data = Some([("applied".to_owned(), "yes".to_owned())].into());
+        apply(&api, &policy, &name, "k8sretry-e2e", true, &applied)
+            .await
+            .expect("server-side apply");
+        ops += 4;
+    }
+    let dropped: Vec<Value> = control("GET", "log", None).as_array().unwrap().clone();
+    for method in ["PUT", "PATCH"] {
+        assert!(
+            dropped
+                .iter()
+                .any(|e| e["method"] == method && e["fault"] == "drop_after"),
+            "a {method} response was lost"
+        );
+    }
+    for i in 0..10 {
+        let got = direct_api.get(&format!("w-{i}")).await.unwrap();
+        let data = got.data.unwrap();
+        assert_eq!(
+            (&data["merge"], &data["applied"]),
+            (&"yes".to_owned(), &"yes".to_owned())
+        );
+        assert_eq!(got.metadata.labels.unwrap()["strategic"], "yes");
+    }
+
+    // JSON patches that append to a list: the first two lose their responses.
+    let mut listed = cm(Some("list"), None, "0");
+    listed.metadata.finalizers = Some(vec!["k8sretry.dev/start".into()]);
+    direct_api.create(&post, &listed).await.unwrap();
+    plan(
+        json!([{"method": "PATCH", "path": "/configmaps/list$", "fault": "drop_after", "count": 2}]),
+    );
+    let mut unknown = 0;
+    for i in 0..6 {
+        let item = format!("k8sretry.dev/f-{i}");
+        let add: json_patch::Patch = serde_json::from_value(
+            json!([{"op": "add", "path": "/metadata/finalizers/-", "value": item}]),
+        )
+        .unwrap();
+        let params = PatchParams::default();
+        match patch_idempotent(&api, &policy, "list", &params, &Patch::<()>::Json(add)).await {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.reason, GiveUpReason::NotIdempotent, "{e}");
+                assert!(!matches!(e.error, kube::Error::Api(_)), "the original: {e}");
+                unknown += 1;
+            }
+        }
+        ops += 1;
+    }
+    assert_eq!(
+        unknown, 2,
+        "each lost JSON patch response gives up with the outcome unknown"
+    );
+    let finalizers = direct_api
+        .get("list")
+        .await
+        .unwrap()
+        .metadata
+        .finalizers
+        .unwrap();
+    for i in 0..6 {
+        let item = format!("k8sretry.dev/f-{i}");
+        let n = finalizers.iter().filter(|f| **f == item).count();
+        assert_eq!(
+            n, 1,
+            "{item} applied exactly once (the lost ones landed before the drop)"
+        );
+    }
+
+    // A read-modify-write whose PUT response is lost runs once and returns the error.
+    direct_api
+        .create(&post, &cm(Some("once"), None, "0"))
+        .await
+        .unwrap();
+    plan(
+        json!([{"method": "PUT", "path": "/configmaps/once$", "fault": "drop_after", "count": 1}]),
+    );
+    let runs = AtomicUsize::new(0);
+    let conflict_policy = Policy::from_json(r#"{"preset": "conflict", "budget": null}"#).unwrap();
+    let result = retry_on_conflict(&conflict_policy, || async {
+        runs.fetch_add(1, Ordering::Relaxed);
+        let mut current = api.get("once").await?;
+        let data = current.data.get_or_insert_default();
+        let n: u32 = data["v"].parse().unwrap();
+        data.insert("v".into(), (n + 1).to_string());
+        api.replace("once", &PostParams::default(), &current).await
+    })
+    .await;
+    let err = result.expect_err("the lost response is returned");
+    assert_eq!(err.reason, GiveUpReason::NotIdempotent);
+    assert_eq!(runs.load(Ordering::Relaxed), 1, "never run twice");
+    let once = direct_api.get("once").await.unwrap();
+    assert_eq!(once.data.unwrap()["v"], "1", "the increment applied once");
+    plan(json!([]));
+    ops + 1
 }
 
 /// A watch through the layer is sent once: a 503 comes back as it is.
