@@ -9,7 +9,14 @@ from __future__ import annotations
 import time
 
 from . import _native
-from ._client import REQUEST_ID, create_idempotent, delete_idempotent, retry_on_conflict, wrap_client
+from ._client import (
+    REQUEST_ID,
+    apply,
+    create_idempotent,
+    delete_idempotent,
+    retry_on_conflict,
+    wrap_client,
+)
 from ._extract import failure_from_exception
 from ._native import CircuitBreaker, RetryBudget
 from ._policy import Policy
@@ -50,6 +57,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "RetryBudget",
+    "apply",
     "classify",
     "create_idempotent",
     "delete_idempotent",

@@ -1,75 +1,282 @@
-"""wrap_client and the idempotent-write helpers (DESIGN §2.5).
+"""wrap_client, apply and the idempotent-write helpers (DESIGN §2.5).
 
-Creates are stamped with annotation `k8sretry.dev/request-id` (and a label of the same key for
-`generateName`), so that after a lost response the object can be read back and recognised; an
-object without our id is never adopted. Deletes finish on NotFound after an ambiguous attempt.
+Every wrapper tells the engine what it knows about a request (`_native.plan`: verb, the method
+name, name / generateName / resourceVersion in the body, the patch type the client will send,
+whether the object can be read back) and gets back the recovery to begin the call with and how to
+stamp the body. Stamped bodies carry annotation `k8sretry.dev/request-id` (and a label of the same
+key for `generateName`), so that after a lost response the object can be read back and recognised;
+an object without our id is never adopted. What happens next is the engine's: this module only
+stamps, reads back when asked, and reports what it found.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
+import re
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from . import _native
 from ._policy import Policy
-from ._retry import Retrier
+from ._retry import Reader, Retrier
 
-REQUEST_ID = "k8sretry.dev/request-id"
+REQUEST_ID: str = _native.REQUEST_ID
 
-_VERBS: tuple[tuple[str, str, str], ...] = (
-    # method-name prefix, verb, recovery
-    ("read_", "GET", "none"),
-    ("get_", "GET", "none"),
-    ("list_", "LIST", "none"),
-    ("create_", "POST", "create"),
-    ("replace_", "PUT", "none"),
-    ("patch_", "PATCH", "none"),
-    ("delete_", "DELETE", "delete"),
+APPLY_PATCH = "application/apply-patch+yaml"
+_JSON_PATCH = "application/json-patch+json"
+_STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+
+_VERBS: tuple[tuple[str, str], ...] = (
+    # method-name prefix, verb
+    ("read_", "GET"),
+    ("get_", "GET"),
+    ("list_", "LIST"),
+    ("create_", "POST"),
+    ("replace_", "PUT"),
+    ("patch_", "PATCH"),
+    ("delete_", "DELETE"),
 )
+
+# Arguments a read-back takes from the write it checks (the object's scope).
+_SCOPE = ("namespace", "group", "version", "plural")
 
 
 def _is_stream(kwargs: dict[str, Any]) -> bool:
-    """Watches, log follows and raw responses are streams: never retried by the wrappers."""
-    return bool(kwargs.get("watch") or kwargs.get("follow")) or kwargs.get("_preload_content") is False
+    """Watches, log follows, raw responses and thread-pool calls are never retried by the wrappers."""
+    return (
+        bool(kwargs.get("watch") or kwargs.get("follow") or kwargs.get("async_req"))
+        or kwargs.get("_preload_content") is False
+    )
 
 
 def _metadata(obj: Any) -> Any:
     return obj.get("metadata") if isinstance(obj, dict) else getattr(obj, "metadata", None)
 
 
-def _field(meta: Any, name: str) -> Any:
+def _meta_field(obj: Any, camel: str, snake: str) -> Any:
+    """A metadata field of a dict body (`generateName`) or a model (`generate_name`)."""
+    meta = _metadata(obj)
     if meta is None:
         return None
-    return meta.get(name) if isinstance(meta, dict) else getattr(meta, name, None)
+    return meta.get(camel) if isinstance(meta, dict) else getattr(meta, snake, None)
 
 
 def request_id_of(obj: Any) -> str | None:
     """The request id an object carries, if any."""
-    annotations = _field(_metadata(obj), "annotations") or {}
+    annotations = _meta_field(obj, "annotations", "annotations") or {}
     value = annotations.get(REQUEST_ID) if isinstance(annotations, dict) else None
     return value if isinstance(value, str) else None
 
 
-def stamp(body: Any, request_id: str, to_dict: Callable[[Any], Any] | None = None) -> Any:
-    """A copy of `body` carrying `request_id` (a label too when it uses generateName)."""
+def stamp(body: Any, request_id: str, label: bool, to_dict: Callable[[Any], Any] | None = None) -> Any:
+    """A copy of `body` carrying `request_id` as an annotation (and as a label with `label`)."""
     body = to_dict(body) if to_dict is not None else copy.deepcopy(body)
     if isinstance(body, dict):
-        meta = body.setdefault("metadata", {})
-        meta.setdefault("annotations", {})
-        meta["annotations"] = {**(meta["annotations"] or {}), REQUEST_ID: request_id}
-        if meta.get("generateName") and not meta.get("name"):
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            meta = body["metadata"] = {}
+        meta["annotations"] = {**(meta.get("annotations") or {}), REQUEST_ID: request_id}
+        if label:
             meta["labels"] = {**(meta.get("labels") or {}), REQUEST_ID: request_id}
         return body
     meta = _metadata(body)
     if meta is None:
-        raise TypeError("create body has no metadata to stamp; pass a dict or a model with metadata")
+        raise TypeError("the body has no metadata to stamp; pass a dict or a model with metadata")
     meta.annotations = {**(meta.annotations or {}), REQUEST_ID: request_id}
-    if getattr(meta, "generate_name", None) and not getattr(meta, "name", None):
+    if label:
         meta.labels = {**(meta.labels or {}), REQUEST_ID: request_id}
     return body
+
+
+def _unwrap(result: Any) -> Any:
+    """The object of a `*_with_http_info` result: `ApiResponse.data` (kubernetes) or the first of
+    `(data, status, headers)` (kubernetes_asyncio); any other result as it is."""
+    if isinstance(result, tuple):
+        return result[0] if result else None
+    if hasattr(result, "status_code") and hasattr(result, "data"):
+        return result.data
+    return result
+
+
+def _judge_by_name(request_id: str) -> Callable[[Any], tuple[str, Any]]:
+    """What a GET by name found: ours when it carries `request_id`."""
+
+    def judge(result: Any) -> tuple[str, Any]:
+        obj = _unwrap(result)
+        if obj is None:
+            return "missing", None
+        return ("ours" if request_id_of(obj) == request_id else "not_ours"), result
+
+    return judge
+
+
+def _judge_by_label(request_id: str) -> Callable[[Any], tuple[str, Any]]:
+    """What a LIST by the request-id label found: ours when an item carries `request_id`."""
+
+    def judge(result: Any) -> tuple[str, Any]:
+        listed = _unwrap(result)
+        items = getattr(listed, "items", None)
+        if items is None and isinstance(listed, dict):
+            items = listed.get("items")
+        items = list(items or [])
+        ours = next((item for item in items if request_id_of(item) == request_id), None)
+        if ours is not None:
+            return "ours", ours
+        return ("not_ours", items[0]) if items else ("missing", None)
+
+    return judge
+
+
+# ---------------------------------------------------------------------------- what a method is
+
+
+def _required(fn: Any) -> tuple[str, ...] | None:
+    """The required positional parameters of `fn` (a bound method), or None without a signature."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(p.name for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty)
+
+
+_DECLARED = re.compile(r"select_header_content_type\(\s*\[([^\]]*)\]")
+_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
+
+
+@functools.cache
+def _declared_content_types(cls: type, name: str) -> tuple[str, ...] | None:
+    """The content types a generated patch method declares, read from the client's own code:
+    kubernetes 37 lists them in `_<name>_serialize`, kubernetes_asyncio 36 (and the older
+    kubernetes generator) in `<name>_with_http_info`."""
+    base = name.removesuffix("_with_http_info")
+    for attr in (f"_{base}_serialize", f"{base}_with_http_info", base):
+        fn = getattr(cls, attr, None)
+        if fn is None:
+            continue
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            continue
+        found = _DECLARED.search(source)
+        if found:
+            return tuple(_QUOTED.findall(found.group(1)))
+    return None
+
+
+@functools.cache
+def _selects_by_body(select: Any) -> bool:
+    """Whether `ApiClient.select_header_content_type` (the function, `self` included) looks at the
+    method and body (kubernetes_asyncio, the older kubernetes generator) or only at the declared
+    types (kubernetes 37)."""
+    try:
+        return len(inspect.signature(select).parameters) >= 3
+    except (TypeError, ValueError):
+        return False
+
+
+def _patch_content_type(api: Any, name: str, body: Any, kwargs: dict[str, Any]) -> str | None:
+    """The Content-Type the client will send for `api.<name>(..., body, **kwargs)`, or None when
+    it cannot be told. The clients' own rules: a given `_content_type` is sent as is; otherwise
+    `ApiClient.select_header_content_type` picks from the types the method declares (kubernetes
+    37: the first JSON type, the JSON patch type for every built-in resource; kubernetes_asyncio:
+    a JSON patch for a list body, a strategic merge patch for an object)."""
+    content_type = kwargs.get("_content_type")
+    if not content_type:
+        cls: Any = type(api)
+        declared = _declared_content_types(cls, name)
+        select = getattr(getattr(api, "api_client", None), "select_header_content_type", None)
+        if declared is None or select is None:
+            return None
+        if _selects_by_body(getattr(select, "__func__", select)):
+            content_type = select(list(declared), "PATCH", body)
+        else:
+            content_type = select(list(declared))
+    if content_type == _JSON_PATCH and not isinstance(body, list):
+        # kubernetes 37 (rest.py) sends an object body labelled as a JSON patch as a strategic
+        # merge patch. Other clients send it as a JSON patch, which the apiserver rejects without
+        # applying anything (a JSON patch is a list): it is safe to resend like a strategic merge.
+        return _STRATEGIC_MERGE_PATCH
+    return content_type if isinstance(content_type, str) else None
+
+
+class _Method:
+    """What a wrapper knows about one API method of one client, found once: its verb, its
+    parameters, and the read by name and the list by label that can read its object back."""
+
+    __slots__ = ("name", "verb", "parameters", "reader", "reader_needs", "lister", "lister_needs")
+
+    def __init__(self, api: Any, name: str, verb: str, rest: str) -> None:
+        self.name = name
+        self.verb = verb
+        try:
+            self.parameters: tuple[str, ...] = tuple(inspect.signature(getattr(api, name)).parameters)
+        except (TypeError, ValueError):
+            self.parameters = ()
+        self.reader: str | None = None
+        self.reader_needs: tuple[str, ...] = ()
+        self.lister: str | None = None
+        self.lister_needs: tuple[str, ...] = ()
+        # `read_<rest>` for built-in resources, `get_<rest>` for custom objects; `list_<rest>`.
+        for prefix in ("read_", "get_"):
+            needs = self._needs(api, prefix + rest, ("name",))
+            if needs is not None:
+                self.reader, self.reader_needs = prefix + rest, needs
+                break
+        needs = self._needs(api, "list_" + rest, ())
+        if needs is not None:
+            self.lister, self.lister_needs = "list_" + rest, needs
+
+    def _needs(self, api: Any, method: str, own: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The scope arguments `method` needs from the write, if it exists and this method has them."""
+        if not callable(getattr(api, method, None)):
+            return None
+        required = _required(getattr(api, method))
+        if required is None:
+            return None
+        needs = tuple(p for p in required if p not in own)
+        if any(p not in _SCOPE or p not in self.parameters for p in needs):
+            return None
+        return needs
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments by parameter name."""
+        bound = dict(zip(self.parameters, args, strict=False))
+        bound.update(kwargs)
+        return bound
+
+    def with_body(self, args: tuple[Any, ...], kwargs: dict[str, Any], body: Any) -> Any:
+        """`(args, kwargs)` with the body replaced."""
+        if "body" in kwargs or "body" not in self.parameters:
+            return args, {**kwargs, "body": body}
+        i = self.parameters.index("body")
+        if i < len(args):
+            return (*args[:i], body, *args[i + 1 :]), kwargs
+        return args, {**kwargs, "body": body}
+
+    def read_back(
+        self, api: Any, bound: dict[str, Any], obj_name: Any, request_id: str, by_label: bool
+    ) -> Reader:
+        """The read-back of a write with these arguments: a LIST by the request-id label, or a GET by name."""
+        if by_label:
+            lister, scope = getattr(api, self.lister or ""), {p: bound[p] for p in self.lister_needs}
+            selector = f"{REQUEST_ID}={request_id}"
+            return Reader(
+                lambda: lister(**scope, label_selector=selector), _judge_by_label(request_id), "LIST"
+            )
+        reader, scope = getattr(api, self.reader or ""), {p: bound[p] for p in self.reader_needs}
+        return Reader(lambda: reader(**scope, name=obj_name), _judge_by_name(request_id), "GET")
+
+
+def _verb_of(name: str) -> tuple[str, str] | None:
+    return next(((v, name[len(p) :]) for p, v in _VERBS if name.startswith(p)), None)
+
+
+# ---------------------------------------------------------------------------- wrap_client
 
 
 class _ClientProxy:
@@ -83,7 +290,8 @@ class _ClientProxy:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._api, name)
-        if name.startswith(("_", "connect_")) or not callable(attr):
+        raw = name.startswith(("_", "connect_")) or name.endswith("_without_preload_content")
+        if raw or not callable(attr):
             return attr
         wrapped = self._methods.get(name)
         if wrapped is None:
@@ -101,31 +309,33 @@ class _ClientProxy:
         return f"wrap_client({self._api!r})"
 
     def _wrap(self, name: str) -> Callable[..., Any]:
-        api, policy = self._api, self._policy
+        api, policy, ownership = self._api, self._policy, self._ownership
         method = getattr(api, name)
-        known = next(((v, r) for p, v, r in _VERBS if name.startswith(p)), None)
-        if known is None:
-            return method  # not an API verb we know: called as is
-        verb, recovery = known
-        if recovery == "create" and not self._ownership:
-            recovery = "create_adopt"
+        known = _verb_of(name)
         to_dict = getattr(getattr(api, "api_client", None), "sanitize_for_serialization", None)
+        info: _Method | None = None
+        if known is None:
+            # A method whose verb its name does not tell: a write without recovery (retried only
+            # when the failure shows the request was not carried out).
+            verb, recovery = "POST", "none"
+        elif known[0] in ("GET", "LIST", "DELETE"):
+            # What the engine needs to know of reads and deletes does not depend on the arguments.
+            verb, recovery = known[0], _native.plan(known[0], resource=name)[0]
+        else:
+            verb, recovery = known[0], ""
+            info = _Method(api, name, verb, known[1])
 
         def invoke(*args: Any, **kwargs: Any) -> Any:
             if _is_stream(kwargs):
                 return getattr(api, name)(*args, **kwargs)
-            read_back = None
-            if verb in ("POST", "PUT", "PATCH"):
+            reader, call_recovery = None, recovery
+            if info is not None:
                 # A retry sends exactly the original request, whatever the caller mutates meanwhile.
                 args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
-            call_recovery = recovery
-            if recovery in ("create", "create_adopt"):
-                args, kwargs, read_back, generated = _prepare_create(
-                    api, name, args, kwargs, recovery == "create", to_dict
+                args, kwargs, call_recovery, reader = _prepare_write(
+                    api, info, args, kwargs, ownership, to_dict
                 )
-                if generated:
-                    call_recovery = "create_generated"  # look for ours by label before each retry
-            retrier = Retrier(policy, name, verb=verb, recovery=call_recovery, read_back=read_back)
+            retrier = Retrier(policy, name, verb=verb, recovery=call_recovery, reader=reader)
 
             def attempt() -> Any:
                 return getattr(api, name)(*args, **kwargs)
@@ -134,76 +344,73 @@ class _ClientProxy:
 
         invoke.__name__ = name
         invoke.__doc__ = getattr(method, "__doc__", None)
+        invoke._k8sretry_unwrapped = method  # type: ignore[attr-defined]
+        invoke._k8sretry_policy = policy  # type: ignore[attr-defined]
         return invoke
 
 
-def _prepare_create(
+def _prepare_write(
     api: Any,
-    name: str,
+    info: _Method,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     ownership: bool,
     to_dict: Callable[[Any], Any] | None,
-) -> tuple[tuple[Any, ...], dict[str, Any], Callable[[BaseException], Any], bool]:
-    """Stamps the body and builds the read-back for `create_<rest>(…, body)`; also says whether the
-    name is generated by the server (then the read-back lists by the request-id label)."""
-    rest = name[len("create_") :]
-    in_kwargs = "body" in kwargs
-    body = kwargs["body"] if in_kwargs else args[-1]
-    namespace = kwargs.get("namespace", args[0] if len(args) >= 2 and not in_kwargs else None)
-    if in_kwargs and namespace is None and args:
-        namespace = args[0]
+) -> tuple[tuple[Any, ...], dict[str, Any], str, Reader | None]:
+    """Asks the engine how to make this POST / PUT / PATCH safe to resend, stamps the body as told
+    and builds the read-back. Returns the arguments to send, the recovery and the reader."""
+    bound = info.bind(args, kwargs)
+    body = bound.get("body")
+    name = info.name
+    if info.verb == "PATCH":
+        content_type = _patch_content_type(api, name, body, kwargs)
+        try:
+            recovery, _ = _native.plan("PATCH", resource=name, patch_type=content_type)
+        except ValueError:  # a content type the engine does not know: the safe side
+            recovery, _ = _native.plan("PATCH", resource=name)
+        return args, kwargs, recovery, None
+    obj_name = bound.get("name") or _meta_field(body, "name", "name")
+    if info.verb == "POST":
+        recovery, stamp_as = _native.plan(
+            "POST",
+            resource=name,
+            named=bool(obj_name),
+            generate_name=not obj_name and bool(_meta_field(body, "generateName", "generate_name")),
+            ownership=ownership,
+            can_get=info.reader is not None,
+            can_list=info.lister is not None,
+        )
+    else:  # PUT
+        recovery, stamp_as = _native.plan(
+            "PUT",
+            resource=name,
+            resource_version=bool(_meta_field(body, "resourceVersion", "resource_version")),
+            ownership=ownership,
+            can_get=info.reader is not None,
+        )
     request_id = str(uuid.uuid4())
-    if ownership:
-        body = stamp(body, request_id, to_dict)
-        if in_kwargs:
-            kwargs = {**kwargs, "body": body}
-        else:
-            args = (*args[:-1], body)
-    obj_name = _field(_metadata(body), "name")
-    scope = (namespace,) if namespace is not None and rest.startswith("namespaced_") else ()
-
-    def mine(obj: Any) -> Any:
-        return obj if not ownership or request_id_of(obj) == request_id else None
-
-    def read_back(_exc: BaseException) -> Any:
-        if obj_name:
-            found = getattr(api, "read_" + rest)(obj_name, *scope)
-            if inspect.isawaitable(found):
-
-                async def check() -> Any:
-                    return mine(await found)
-
-                return check()
-            return mine(found)
-        listed = getattr(api, "list_" + rest)(*scope, label_selector=f"{REQUEST_ID}={request_id}")
-
-        def pick(result: Any) -> Any:
-            items = (
-                getattr(result, "items", None)
-                or (result.get("items") if isinstance(result, dict) else None)
-                or []
-            )
-            return next((item for item in items if mine(item) is not None), None)
-
-        if inspect.isawaitable(listed):
-
-            async def check_list() -> Any:
-                return pick(await listed)
-
-            return check_list()
-        return pick(listed)
-
-    return args, kwargs, read_back, ownership and not obj_name
+    by_label = stamp_as == "annotation_and_label"
+    if stamp_as != "none":
+        args, kwargs = info.with_body(args, kwargs, stamp(body, request_id, by_label, to_dict))
+    reader = None
+    if (by_label and info.lister is not None) or (not by_label and obj_name and info.reader is not None):
+        reader = info.read_back(api, bound, obj_name, request_id, by_label)
+    return args, kwargs, recovery, reader
 
 
 def wrap_client(api: Any, *, policy: Policy | None = None, ownership: bool = True) -> Any:
     """A proxy over a `kubernetes` / `kubernetes_asyncio` API object (e.g. `CoreV1Api`) whose
-    methods retry by verb: `read_`/`list_` GET, `create_` POST with ownership read-back,
-    `replace_` PUT, `patch_` PATCH, `delete_` DELETE (NotFound after a lost response is success,
-    returning None). `connect_*`, `watch=True`, `follow=True` and `_preload_content=False` calls
-    are streams and are never retried."""
+    methods retry by verb: `read_`/`get_`/`list_` GET, `create_` POST (stamped and read back after
+    a lost response), `replace_` PUT (stamped and read back when it carries a resourceVersion),
+    `patch_` PATCH (resent when its patch type is idempotent: merge, strategic merge, apply),
+    `delete_` DELETE (NotFound after a lost response is success, returning None). A method whose
+    verb its name does not tell is retried only when the request certainly was not carried out.
+    `connect_*`, `watch=True`, `follow=True`, `async_req=True` and `_preload_content=False` calls
+    are never retried."""
     return _ClientProxy(api, policy or Policy.preset("default"), ownership)
+
+
+# ---------------------------------------------------------------------------- helpers
 
 
 def create_idempotent(
@@ -216,32 +423,18 @@ def create_idempotent(
 ) -> Any:
     """`create(body)` with retries; after a lost response, `read(name)` and return the object if it
     carries this call's request id. Works with sync and async callables (await the result)."""
-    request_id = str(uuid.uuid4())
-    sent = stamp(body, request_id) if ownership else copy.deepcopy(body)
-    name = _field(_metadata(sent), "name")
+    name = _meta_field(body, "name", "name")
     if not name:
         raise ValueError("create_idempotent needs metadata.name (use wrap_client for generateName)")
-
-    def read_back(_exc: BaseException) -> Any:
-        found = read(name)
-
-        def mine(obj: Any) -> Any:
-            return obj if not ownership or request_id_of(obj) == request_id else None
-
-        if inspect.isawaitable(found):
-
-            async def check() -> Any:
-                return mine(await found)
-
-            return check()
-        return mine(found)
-
+    function = getattr(create, "__name__", "create")
+    recovery, stamp_as = _native.plan(
+        "POST", resource=function, named=True, ownership=ownership, can_get=True
+    )
+    request_id = str(uuid.uuid4())
+    sent = stamp(body, request_id, False) if stamp_as != "none" else copy.deepcopy(body)
+    reader = Reader(lambda: read(name), _judge_by_name(request_id), "GET")
     retrier = Retrier(
-        policy or Policy.preset("mutation"),
-        getattr(create, "__name__", "create"),
-        verb="POST",
-        recovery="create" if ownership else "create_adopt",
-        read_back=read_back,
+        policy or Policy.preset("mutation"), function, verb="POST", recovery=recovery, reader=reader
     )
     return _dispatch(retrier, lambda: create(sent))
 
@@ -256,18 +449,16 @@ def delete_idempotent(
     """`delete(*args, **kwargs)` with retries; NotFound after a lost response (or any NotFound with
     `missing_ok`) is success and returns None. Pass `body=V1DeleteOptions(preconditions=...)` with a
     UID so a retried delete never removes a newer object of the same name."""
-    retrier = Retrier(
-        policy or Policy.preset("mutation"),
-        getattr(delete, "__name__", "delete"),
-        verb="DELETE",
-        recovery="delete_missing_ok" if missing_ok else "delete",
-    )
+    function = getattr(delete, "__name__", "delete")
+    recovery, _ = _native.plan("DELETE", resource=function, missing_ok=missing_ok)
+    retrier = Retrier(policy or Policy.preset("mutation"), function, verb="DELETE", recovery=recovery)
     return _dispatch(retrier, lambda: delete(*args, **kwargs))
 
 
 def retry_on_conflict(fn: Callable[[], Any], *, policy: Policy | None = None) -> Any:
     """Re-runs a read-modify-write `fn` when it fails with Conflict (client-go's RetryOnConflict:
-    5 attempts, 10 ms apart, jitter 0.1 by default). Other failures follow the usual rules."""
+    5 attempts, 10 ms apart, jitter 0.1 by default). After a failure that leaves the write's outcome
+    unknown (a lost response) it is not re-run: the change may have landed already."""
     retrier = Retrier(
         policy or Policy.preset("conflict"),
         getattr(fn, "__name__", "retry_on_conflict"),
@@ -275,6 +466,35 @@ def retry_on_conflict(fn: Callable[[], Any], *, policy: Policy | None = None) ->
         recovery="retry_conflict",
     )
     return _dispatch(retrier, fn)
+
+
+def apply(
+    patch_method: Callable[..., Any],
+    *args: Any,
+    body: Any,
+    field_manager: str,
+    force: bool = True,
+    policy: Policy | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Server-side apply: `patch_method(*args, body=body, field_manager=..., force=...,
+    _content_type="application/apply-patch+yaml", **kwargs)` with retries. An apply is idempotent,
+    so it is resent after a lost response too. `patch_method` is a client's patch method
+    (`core.patch_namespaced_config_map`, `custom.patch_namespaced_custom_object`, or the same
+    method of a `wrap_client` proxy); `body` is the whole intent with `apiVersion`, `kind` and
+    `metadata.name`. The recommended create-or-update for named objects. Works with sync and async
+    clients (await the result)."""
+    if not field_manager:
+        raise ValueError("apply needs a field_manager (the name that owns the applied fields)")
+    method = getattr(patch_method, "_k8sretry_unwrapped", patch_method)  # retried here, not twice
+    if policy is None:
+        policy = getattr(patch_method, "_k8sretry_policy", None) or Policy.preset("mutation")
+    function = getattr(method, "__name__", "apply")
+    recovery, _ = _native.plan("PATCH", resource=function, patch_type="apply")
+    args, kwargs, sent = copy.deepcopy(args), copy.deepcopy(kwargs), copy.deepcopy(body)
+    kwargs.update(body=sent, field_manager=field_manager, force=force, _content_type=APPLY_PATCH)
+    retrier = Retrier(policy, function, verb="PATCH", recovery=recovery)
+    return _dispatch(retrier, lambda: method(*args, **kwargs))
 
 
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:

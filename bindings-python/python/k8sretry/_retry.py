@@ -17,10 +17,22 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 Sleep = Callable[[float], Any]
-ReadBack = Callable[[BaseException], Any]
 
 # The effects the shared loop asks its driver for.
 SLEEP, READ, ATTEMPT = range(3)
+
+
+class Reader:
+    """A call's read-back, as the engine may ask for it: `read()` runs the GET by name or the LIST
+    by the request-id label (it may return an awaitable), `judge(result)` says what that found:
+    `("ours" | "not_ours" | "missing", found object or None)`. `verb` is the read's verb."""
+
+    __slots__ = ("read", "judge", "verb")
+
+    def __init__(self, read: Callable[[], Any], judge: Callable[[Any], tuple[str, Any]], verb: str) -> None:
+        self.read = read
+        self.judge = judge
+        self.verb = verb
 
 
 def _note(exc: BaseException, text: str) -> None:
@@ -38,13 +50,31 @@ def _note(exc: BaseException, text: str) -> None:
             pass
 
 
+def _history(errors: list[BaseException], what: str) -> str:
+    return "; ".join(f"{what} {i}: {type(e).__name__}: {e}"[:200] for i, e in enumerate(errors, 1))
+
+
+_OUTCOME_NOTES = {
+    "not_ours": "k8sretry: the object read back does not carry this call's request id: not adopted",
+    "missing": "k8sretry: the read-back found no such object",
+}
+
+
 def _gave_up(
-    exc: BaseException, call: _native.Call, reason: str | None, earlier: list[BaseException]
+    exc: BaseException,
+    call: _native.Call,
+    reason: str | None,
+    earlier: list[BaseException],
+    last_read: str | None,
+    read_errors: list[BaseException],
 ) -> None:
-    """Attaches what happened to the original exception, which is then raised unchanged."""
+    """Attaches what happened to the request's last exception, which is then raised unchanged."""
     if earlier:
-        history = "; ".join(f"attempt {i}: {type(e).__name__}: {e}"[:200] for i, e in enumerate(earlier, 1))
-        _note(exc, f"k8sretry: earlier attempts: {history}")
+        _note(exc, f"k8sretry: earlier attempts: {_history(earlier, 'attempt')}")
+    if read_errors:
+        _note(exc, f"k8sretry: read-backs failed: {_history(read_errors, 'read')}")
+    if last_read in _OUTCOME_NOTES:
+        _note(exc, _OUTCOME_NOTES[last_read])
     _note(exc, f"k8sretry: gave up after {call.attempts} attempt(s): {reason}")
 
 
@@ -52,7 +82,7 @@ class Retrier:
     """One configured retry loop after a failed first attempt; `after_sync_failure` /
     `after_async_failure` drive one call each (the success path is the caller's, inlined)."""
 
-    __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "read_back")
+    __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "reader")
 
     def __init__(
         self,
@@ -63,7 +93,7 @@ class Retrier:
         recovery: str = "none",
         retry_on: tuple[type[BaseException], ...] = (),
         sleep: Sleep | None = None,
-        read_back: ReadBack | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.policy = policy
         self.name = name
@@ -71,59 +101,63 @@ class Retrier:
         self.recovery = recovery
         self.retry_on = retry_on
         self.sleep = sleep
-        self.read_back = read_back
+        self.reader = reader
 
     def _call(self, started: float) -> _native.Call:
         elapsed = time.monotonic() - started
         return _native.Call(self.policy._native, self.name, self.verb, self.recovery, elapsed)
 
-    def _decide(self, call: _native.Call, exc: BaseException) -> tuple[str, float, str | None]:
-        return call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
-
-    # ------------------------------------------------------------------ sync
-
     def _steps(self, call: _native.Call, exc: BaseException) -> Generator[tuple[int, Any], Any, Any]:
         """The loop after a failed first attempt, as a generator of effects shared by the sync and
-        async drivers: it yields `(SLEEP, seconds)`, `(READ, exc)` or `(ATTEMPT, None)` and gets back
-        `(True, result)` or `(False, exception)` for the last two. Its return value is the call's."""
+        async drivers: it yields `(SLEEP, seconds)`, `(READ, None)` or `(ATTEMPT, None)` and gets
+        back `(True, result)` or `(False, exception)` for the last two. It carries out what the
+        engine decides, nothing more; its return value is the call's."""
         earlier: list[BaseException] = []
-        reading_for: BaseException | None = None  # set when a read-back failed: the read is pending
+        read_errors: list[BaseException] = []
+        found: Any = None
+        last_read: str | None = None
+        reader = self.reader
+        action, delay, reason = call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
         while True:
-            action, delay, reason = self._decide(call, exc)
-            if action in ("retry", "check_then_retry"):
-                earlier.append(exc)
-                yield SLEEP, delay
-                # A generateName create that may have written, or a read-back that failed: look first.
-                if self.read_back is not None and (reading_for is not None or action == "check_then_retry"):
-                    ok, found = yield READ, exc
-                    if not ok:
-                        exc = found
-                        continue
-                    if found is not None or reading_for is not None:
-                        return self._finish_read_back(call, reading_for or exc, found)
+            if action == "retry":
+                if delay > 0:
+                    yield SLEEP, delay
                 ok, result = yield ATTEMPT, None
-                if not ok:
-                    exc = result
-                    continue
-                call.on_success()
-                return result
-            if action == "done":
+                if ok:
+                    call.on_success()
+                    return result
+                earlier.append(exc)
+                exc = result
+                action, delay, reason = call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
+            elif action == "read_back" and reader is not None:
+                if delay > 0:
+                    yield SLEEP, delay
+                ok, result = yield READ, None
+                if ok:
+                    last_read, found = reader.judge(result)
+                    action, delay, reason = call.on_read_back(last_read)
+                else:
+                    # The read's own error is never raised: the request's is, if anything.
+                    read_errors.append(result)
+                    last_read = "failed"
+                    action, delay, reason = call.on_read_back(
+                        "failed", failure_from_exception(result, verb=reader.verb)
+                    )
+            elif action == "done":
                 return None
-            if action == "read_back" and self.read_back is not None:
-                ok, found = yield READ, exc
-                if not ok:
-                    # The read itself failed: the engine decides on that failure; a retry repeats the read.
-                    reading_for, exc = exc, found
-                    continue
-                return self._finish_read_back(call, exc, found)
-            raised = reading_for or exc
-            _gave_up(raised, call, reason, earlier)
-            raise raised
+            elif action == "recovered":
+                return found
+            else:  # give_up, or a read-back this call has no reader for (plan never asks for one then)
+                reason = reason or "a read-back was asked for, but this call has no reader"
+                _gave_up(exc, call, reason, earlier, last_read, read_errors)
+                raise exc
+
+    # ------------------------------------------------------------------ sync
 
     def after_sync_failure(self, attempt: Callable[[], T], exc: BaseException, started: float) -> T:
         steps = self._steps(self._call(started), exc)
         sleep = self.sleep or time.sleep
-        read_back = self.read_back
+        read = self.reader.read if self.reader is not None else None
         try:
             effect, arg = next(steps)
             while True:
@@ -132,20 +166,12 @@ class Retrier:
                     sleep(arg)
                 else:
                     try:
-                        reply = (True, attempt() if effect == ATTEMPT else read_back(arg))  # type: ignore[misc]
+                        reply = (True, attempt() if effect == ATTEMPT else read())  # type: ignore[misc]
                     except BaseException as failed:
                         reply = (False, failed)
                 effect, arg = steps.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-
-    def _finish_read_back(self, call: _native.Call, exc: BaseException, found: Any) -> Any:
-        if found is None:
-            call.on_not_ours()
-            _note(exc, "k8sretry: the existing object does not carry this call's request id: not adopted")
-            raise exc
-        call.on_recovered()
-        return found
 
     # ------------------------------------------------------------------ async
 
@@ -162,7 +188,7 @@ class Retrier:
         self, attempt: Callable[[], Any], exc: BaseException, started: float
     ) -> Any:
         steps = self._steps(self._call(started), exc)
-        read_back = self.read_back
+        read = self.reader.read if self.reader is not None else None
         try:
             effect, arg = next(steps)
             while True:
@@ -174,7 +200,7 @@ class Retrier:
                         await slept
                 else:
                     try:
-                        result = attempt() if effect == ATTEMPT else read_back(arg)  # type: ignore[misc]
+                        result = attempt() if effect == ATTEMPT else read()  # type: ignore[misc]
                         reply = (True, await result if inspect.isawaitable(result) else result)
                     except BaseException as failed:
                         reply = (False, failed)
