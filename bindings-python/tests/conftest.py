@@ -1,5 +1,8 @@
 """A small ConfigMap server on 127.0.0.1 with scripted faults, for the real Python clients.
 
+ConfigMaps can be created, read, listed (by label), replaced (a stale metadata.resourceVersion is
+a Conflict), patched (merge / strategic merge as a merge, JSON patch `add`) and deleted; a
+SelfSubjectAccessReview is answered and stored nowhere (a body with metadata is refused, 422).
 Faults are consumed in order, one per request matching their method:
   ("503", retry_after) / ("429", retry_after): answer with a Kubernetes Status body
   "drop_before": close the connection without doing anything
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 
 PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/configmaps(?:/([^/?]+))?(?:\?(.*))?$")
+REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
 def status(code: int, reason: str, message: str, retry_after_seconds: int | None = None) -> bytes:
@@ -36,15 +40,41 @@ def status(code: int, reason: str, message: str, retry_after_seconds: int | None
     return json.dumps(body).encode()
 
 
+def merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """RFC 7386 on maps."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            merge(target[key], value)
+        else:
+            target[key] = value
+
+
 class FakeApiServer:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.faults: list[tuple[str, Any]] = []  # (method, fault)
         self.requests: list[str] = []
+        self.bodies: list[Any] = []  # every request body, parsed
+        self.content_types: list[str] = []
+        self.version = 0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _store(self, key: tuple[str, str], obj: dict[str, Any]) -> bytes:
+        self.version += 1
+        obj["metadata"]["resourceVersion"] = str(self.version)
+        self.objects[key] = obj
+        return json.dumps(obj).encode()
+
+    def clear(self) -> None:
+        """Forgets the requests seen so far."""
+        self.requests.clear()
+        self.bodies.clear()
+        self.content_types.clear()
 
     def fault(self, method: str, *faults: Any) -> None:
         self.faults.extend((method, f) for f in faults)
@@ -86,6 +116,8 @@ class FakeApiServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 fake.requests.append(f"{method} {self.path}")
+                fake.bodies.append(json.loads(raw) if raw else None)
+                fake.content_types.append(self.headers.get("Content-Type") or "")
                 fault = fake._take_fault(method)
                 if fault == "drop_before":
                     return self._drop()
@@ -102,6 +134,12 @@ class FakeApiServer:
                 self._send(code, body)
 
             def _serve(self, method: str, raw: bytes) -> tuple[int, bytes]:
+                if self.path.split("?")[0] == REVIEWS and method == "POST":
+                    review = json.loads(raw)
+                    if review.get("metadata"):
+                        return 422, status(422, "Invalid", "metadata must be empty")
+                    review["status"] = {"allowed": True}
+                    return 201, json.dumps(review).encode()
                 m = PATH.match(self.path)
                 if not m:
                     return 404, status(404, "NotFound", self.path)
@@ -121,8 +159,7 @@ class FakeApiServer:
                         meta["uid"] = f"uid-{len(fake.objects)}"
                         obj.setdefault("kind", "ConfigMap")
                         obj.setdefault("apiVersion", "v1")
-                        fake.objects[key] = obj
-                        return 201, json.dumps(obj).encode()
+                        return 201, fake._store(key, obj)
                     if method == "GET" and name:
                         if (ns, name) not in fake.objects:
                             return 404, status(404, "NotFound", f'configmaps "{name}" not found')
@@ -143,9 +180,35 @@ class FakeApiServer:
                         return 200, json.dumps(
                             {"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": items}
                         ).encode()
-                    if method == "DELETE" and name:
-                        if fake.objects.pop((ns, name), None) is None:
-                            return 404, status(404, "NotFound", f'configmaps "{name}" not found')
+                    current = fake.objects.get((ns, name or ""))
+                    if current is None:
+                        return 404, status(404, "NotFound", f'configmaps "{name}" not found')
+                    if method == "PUT":
+                        obj = json.loads(raw)
+                        version = obj.get("metadata", {}).get("resourceVersion")
+                        if version and version != current["metadata"]["resourceVersion"]:
+                            return 409, status(409, "Conflict", "the object has been modified")
+                        obj["metadata"]["uid"] = current["metadata"]["uid"]
+                        return 200, fake._store((ns, name), obj)
+                    if method == "PATCH":
+                        patch = json.loads(raw)
+                        obj = json.loads(json.dumps(current))
+                        if self.headers.get("Content-Type") == "application/json-patch+json":
+                            for op in patch:  # only "add", enough for appending to a list
+                                *parents, last = op["path"].strip("/").split("/")
+                                target = obj
+                                for i, part in enumerate(parents):
+                                    into_list = last == "-" and i == len(parents) - 1
+                                    target = target.setdefault(part, [] if into_list else {})
+                                if last == "-":
+                                    target.append(op["value"])
+                                else:
+                                    target[last] = op["value"]
+                        else:  # merge and strategic merge, for maps only
+                            merge(obj, patch)
+                        return 200, fake._store((ns, name), obj)
+                    if method == "DELETE":
+                        del fake.objects[(ns, name or "")]
                         return 200, status(200, "", "deleted").replace(b'"Failure"', b'"Success"')
                 return 405, status(405, "MethodNotAllowed", method)
 
@@ -157,6 +220,12 @@ class FakeApiServer:
 
             def do_DELETE(self) -> None:
                 self._handle("DELETE")
+
+            def do_PUT(self) -> None:
+                self._handle("PUT")
+
+            def do_PATCH(self) -> None:
+                self._handle("PATCH")
 
         return Handler
 
@@ -172,11 +241,25 @@ def apiserver() -> Iterator[FakeApiServer]:
     server.close()
 
 
+def api_client(apiserver: FakeApiServer) -> Any:
+    from kubernetes import client
+
+    configuration = client.Configuration(host=apiserver.url)
+    configuration.retries = False  # urllib3 retries connection errors 3 times by default
+    return client.ApiClient(configuration)
+
+
 @pytest.fixture
 def core(apiserver: FakeApiServer) -> Any:
     """A real kubernetes.client.CoreV1Api against the fake server, urllib3's own retries off."""
     from kubernetes import client
 
-    configuration = client.Configuration(host=apiserver.url)
-    configuration.retries = False  # urllib3 retries connection errors 3 times by default
-    return client.CoreV1Api(client.ApiClient(configuration))
+    return client.CoreV1Api(api_client(apiserver))
+
+
+@pytest.fixture
+def authorization(apiserver: FakeApiServer) -> Any:
+    """A real kubernetes.client.AuthorizationV1Api against the fake server."""
+    from kubernetes import client
+
+    return client.AuthorizationV1Api(api_client(apiserver))
