@@ -13,9 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const pkg = new URL('../../../bindings-node/', import.meta.url);
 const require = createRequire(new URL('package.json', pkg));
 const k8s = require('@kubernetes/client-node');
-const { Policy, REQUEST_ID, deleteIdempotent, metricsText, retryOnConflict, withRetryClient } = require(
-  new URL('dist/cjs/index.js', pkg).pathname,
-);
+const { K8sRetryError, Policy, REQUEST_ID, apply, classify, deleteIdempotent, metricsText, retryOnConflict, withRetryClient } =
+  require(new URL('dist/cjs/index.js', pkg).pathname);
 
 const env = Object.fromEntries(
   readFileSync(new URL('../../cluster/.run/env', import.meta.url), 'utf8')
@@ -223,6 +222,123 @@ test('retryOnConflict wins a real resourceVersion race between two writers', asy
   report.operations += 20;
   assert.deepEqual((await direct.readNamespacedConfigMap({ name: 'counter', namespace: ns })).data, { n: '20' });
   assert.ok(conflicts > 0, 'the two writers really raced');
+});
+
+// Writes whose responses are lost after the apiserver committed them (drop_after on PUT/PATCH).
+const faultedAuthz = (() => {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(env.KUBECONFIG_PROXY);
+  return kc.makeApiClient(k8s.AuthorizationV1Api);
+})();
+const faultCount = async () => Object.values((await control('GET', 'stats')).faults).reduce((a, b) => a + b, 0);
+
+test('replaces with resourceVersion under lost responses: every write lands once, none is lost', async () => {
+  const ns = await namespace();
+  await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'counter' }, data: { n: '0' } } });
+  const api = withRetryClient(faulted, { policy: FAST, logger: null });
+  await plan([{ method: 'PUT', path: '/configmaps/counter$', fault: 'drop_after', probability: 0.4 }], 11);
+  const N = 20;
+  for (let i = 1; i <= N; i += 1) {
+    const current = await direct.readNamespacedConfigMap({ name: 'counter', namespace: ns });
+    assert.equal(current.data.n, String(i - 1), 'the previous write landed exactly once');
+    current.data.n = String(i);
+    const written = await api.replaceNamespacedConfigMap({ name: 'counter', namespace: ns, body: current });
+    assert.equal(written.data.n, String(i));
+    assert.ok(written.metadata.annotations[REQUEST_ID], 'stamped: read back by its request id');
+  }
+  const faults = await faultCount();
+  await plan([]);
+  report.operations += N;
+  assert.ok(faults >= 3, `only ${faults} responses were lost`);
+  assert.equal((await direct.readNamespacedConfigMap({ name: 'counter', namespace: ns })).data.n, String(N));
+});
+
+test('merge, strategic merge and server-side apply under lost responses are resent and end right', async () => {
+  const ns = await namespace();
+  const api = withRetryClient(faulted, { policy: FAST, logger: null });
+  const names = Array.from({ length: 8 }, (_, i) => `p-${i}`);
+  for (const name of names) await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name }, data: { base: '1' } } });
+  await plan([{ method: 'PATCH', path: '/configmaps/', fault: 'drop_after', probability: 0.4 }], 12);
+  for (const name of names) {
+    await api.patchNamespacedConfigMap(
+      { name, namespace: ns, body: { data: { merged: 'yes' } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await api.patchNamespacedConfigMap(
+      { name, namespace: ns, body: { metadata: { labels: { strategic: 'yes' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+    );
+    const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data: { applied: name } };
+    await apply(faulted, 'patchNamespacedConfigMap', { name, namespace: ns, body, fieldManager: 'k8sretry-e2e' }, { policy: FAST, logger: null });
+  }
+  // apply also creates.
+  const fresh = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'applied-new', namespace: ns }, data: { v: '1' } };
+  await apply(faulted, 'patchNamespacedConfigMap', { name: 'applied-new', namespace: ns, body: fresh, fieldManager: 'k8sretry-e2e' }, { policy: FAST, logger: null });
+  const faults = await faultCount();
+  await plan([]);
+  report.operations += names.length * 3 + 1;
+  assert.ok(faults >= 4, `only ${faults} responses were lost`);
+  for (const name of names) {
+    const cm = await direct.readNamespacedConfigMap({ name, namespace: ns });
+    assert.deepEqual(cm.data, { base: '1', merged: 'yes', applied: name }, name);
+    assert.deepEqual(cm.metadata.labels, { strategic: 'yes' }, name);
+    assert.ok(cm.metadata.managedFields.some((f) => f.manager === 'k8sretry-e2e' && f.operation === 'Apply'), name);
+  }
+  assert.deepEqual((await direct.readNamespacedConfigMap({ name: 'applied-new', namespace: ns })).data, { v: '1' });
+});
+
+test('JSON patches appending to a list: applied once, an unknown outcome rejects with the original error', async () => {
+  const ns = await namespace();
+  await direct.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'list' } } });
+  const api = withRetryClient(faulted, { policy: FAST, logger: null });
+  await plan(
+    [
+      { method: 'PATCH', path: '/configmaps/list$', fault: 'drop_after', probability: 0.35 },
+      { method: 'PATCH', path: '/configmaps/list$', fault: '429', probability: 0.2 },
+    ],
+    13,
+  );
+  const values = Array.from({ length: 16 }, (_, i) => `e2e.k8sretry.dev/f${i}`);
+  const unknown = [];
+  for (const [i, value] of values.entries()) {
+    // client-node sends application/json-patch+json unless told otherwise.
+    const body = [
+      i === 0 ? { op: 'add', path: '/metadata/finalizers', value: [value] } : { op: 'add', path: '/metadata/finalizers/-', value },
+    ];
+    try {
+      await api.patchNamespacedConfigMap({ name: 'list', namespace: ns, body });
+    } catch (err) {
+      assert.ok(!(err instanceof K8sRetryError), `the client's own error, not ours: ${err}`);
+      assert.equal(classify(err), 'NetworkAmbiguous', String(err));
+      assert.equal(err.k8sretry.reason, 'NotIdempotent');
+      unknown.push(value);
+    }
+  }
+  const stats = await control('GET', 'stats');
+  await plan([]);
+  report.operations += values.length;
+  assert.ok(unknown.length >= 2, `only ${unknown.length} outcomes were unknown`);
+  assert.ok((stats.faults['429'] ?? 0) >= 1, JSON.stringify(stats));
+  const cm = await direct.readNamespacedConfigMap({ name: 'list', namespace: ns });
+  // Every append landed (a lost response is lost after the commit), and none twice.
+  assert.deepEqual(cm.metadata.finalizers, values);
+  await direct.patchNamespacedConfigMap(
+    { name: 'list', namespace: ns, body: { metadata: { finalizers: null } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+});
+
+test('a SelfSubjectAccessReview is sent unstamped and resent after a lost response', async () => {
+  const authz = withRetryClient(faultedAuthz, { policy: FAST, logger: null });
+  await plan([{ method: 'POST', path: '/selfsubjectaccessreviews$', fault: 'drop_after', count: 2 }]);
+  const review = await authz.createSelfSubjectAccessReview({
+    body: { spec: { resourceAttributes: { verb: 'get', resource: 'pods', namespace: 'default' } } },
+  });
+  const faults = await faultCount();
+  await plan([]);
+  report.operations += 1;
+  assert.equal(faults, 2);
+  assert.equal(review.status.allowed, true);
 });
 
 // The apiserver stopped for 10 s while 100 new calls per second keep arriving (straight to the
