@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import shlex
+import signal
 import ssl
 import subprocess
 import sys
@@ -260,6 +261,8 @@ def delete_namespaces(direct: client.CoreV1Api, created: list[str]) -> None:
 
 
 def main() -> int:
+    # A plain `kill` stops the demo through its `finally` too: namespaces deleted, .run removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     external = os.environ.pop("KUBECONFIG", "")
     target = None
     if external:

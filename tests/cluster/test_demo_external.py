@@ -97,7 +97,8 @@ def test_refuses_to_drop_verification_silently(
     tmp_path: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A kubeconfig that skips verification gives the proxy nothing to verify: an explicit opt-in."""
-    config = kubeconfig(tmp_path / "config", '{server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}')
+    cluster = '{server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}'
+    config = kubeconfig(tmp_path / "config", cluster)
     monkeypatch.setenv("KUBECONFIG", str(config))
     monkeypatch.setenv("K8SRETRY_DEMO_YES", "1")
 
@@ -108,16 +109,15 @@ def test_refuses_to_drop_verification_silently(
 
 
 def test_client_certificates_are_refused_before_anything_is_copied(tmp_path: Path, isolated: Path) -> None:
-    config = kubeconfig(
-        tmp_path / "config", '{server: "https://127.0.0.1:1"}', "{client-certificate-data: x, client-key-data: y}"
-    )
+    user = "{client-certificate-data: x, client-key-data: y}"
+    config = kubeconfig(tmp_path / "config", '{server: "https://127.0.0.1:1"}', user)
     with pytest.raises(demo.Refused, match="client certificate"):
         demo.use_external(demo.read_external(str(config)), {})
     assert not isolated.exists()
 
 
 @pytest.mark.parametrize("form", ["data", "file"])
-def test_the_copy_for_the_proxy_is_private_and_keeps_the_ca(tmp_path: Path, isolated: Path, form: str) -> None:
+def test_the_copy_for_the_proxy_is_private_with_its_ca(tmp_path: Path, isolated: Path, form: str) -> None:
     (tmp_path / "ca.pem").write_bytes(CA_PEM)
     ca = (
         f"certificate-authority-data: {base64.b64encode(CA_PEM).decode()}"
@@ -134,7 +134,8 @@ def test_the_copy_for_the_proxy_is_private_and_keeps_the_ca(tmp_path: Path, isol
     assert files == {"kubeconfig": 0o600, "env": 0o600, "upstream-ca.crt": 0o600}
     assert (isolated / "upstream-ca.crt").read_bytes() == CA_PEM
     env = dict(line.split("=", 1) for line in (isolated / "env").read_text().splitlines())
-    assert env == {"KUBECONFIG": str(config), "K8S_API": "https://127.0.0.1:1", "K8S_CA": str(isolated / "upstream-ca.crt")}
+    ca_copy = str(isolated / "upstream-ca.crt")
+    assert env == {"KUBECONFIG": str(config), "K8S_API": "https://127.0.0.1:1", "K8S_CA": ca_copy}
     copied = (isolated / "kubeconfig").read_text()
     assert "insecure-skip-tls-verify" not in copied
     assert f'"certificate-authority": "{isolated / "upstream-ca.crt"}"' in copied
