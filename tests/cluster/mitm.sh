@@ -48,7 +48,7 @@ fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # http2 off: killing a flow must reset a real connection, not one HTTP/2 stream.
-"$venv/bin/mitmdump" --mode "reverse:$upstream" "${verify[@]}" --listen-host 127.0.0.1 --listen-port "$port" \
+"$venv/bin/mitmdump" --mode "reverse:$upstream" ${verify[@]+"${verify[@]}"} --listen-host 127.0.0.1 --listen-port "$port" \
   --set http2=false --set confdir="$dir/mitm" -s "$here/faults.py" -q > "$dir/proxy.log" 2>&1 &
 echo $! > "$dir/proxy.pid"
 # Ready when it answers its control endpoint over TLS that its own CA (written on start) verifies.
