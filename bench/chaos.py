@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import urllib3
 from k8sretry import Policy, RetryBudget, wrap_client
 from kubernetes import client, config
 
@@ -24,7 +23,6 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e" / "python"))
 from conftest import Proxy, cluster_env  # noqa: E402
 from test_outage_e2e import load  # noqa: E402
 
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 logging.getLogger("k8sretry").disabled = True  # thousands of retries and give-ups: counted, not printed
 OPS_PER_RATE = 200  # 50 ConfigMaps x (create, read, patch, delete)
 KINDS = ["drop_after", "drop_before", "503", "429", "504"]
@@ -92,7 +90,7 @@ def run_rate(rate: float, env: dict[str, str], proxy: Proxy, direct: client.Core
 
 def main() -> None:
     env = cluster_env()
-    proxy = Proxy(env["PROXY"])
+    proxy = Proxy(env["PROXY"], env["PROXY_CA"])
     direct = client.CoreV1Api(api_client(env["KUBECONFIG"]))
     runs = [run_rate(rate, env, proxy, direct) for rate in (0.0, 0.1, 0.3, 0.5)]
     baseline = statistics.median(runs[0]["latencies"])

@@ -33,9 +33,11 @@ fn env() -> BTreeMap<String, String> {
 }
 
 fn control(method: &str, path: &str, body: Option<Value>) -> Value {
-    let url = format!("{}/__k8sretry/{path}", env()["PROXY"]);
+    let env = env();
+    let url = format!("{}/__k8sretry/{path}", env["PROXY"]);
     let mut cmd = Command::new("curl");
-    cmd.args(["-sk", "-X", method, &url]);
+    // The proxy's certificate verified against mitmproxy's CA.
+    cmd.args(["-s", "--cacert", &env["PROXY_CA"], "-X", method, &url]);
     if let Some(body) = body {
         cmd.args(["-d", &body.to_string()]);
     }

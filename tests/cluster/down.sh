@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops everything up.sh and proxy.sh started (by pid) and removes the throw-away state.
+# Stops everything up.sh and proxy.sh started (by pid) and removes the throw-away state: .run/ with
+# every credential in it (kubeconfigs, env, tokens.csv, keys, the proxy's confdir).
 here=$(cd "$(dirname "$0")" && pwd)
 run="$here/.run"
 for name in proxy apiserver etcd; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts etcd + kube-apiserver on 127.0.0.1 with throw-away state (building them once, cached),
 # waits for /readyz, and writes a kubeconfig. State, logs and pids live in tests/cluster/.run/.
-# Prints the lines of .run/env (KUBECONFIG=..., K8S_API=..., K8S_TOKEN=...).
+# Prints the lines of .run/env (KUBECONFIG=..., K8S_API=..., K8S_CA=..., K8S_TOKEN=...).
+# The apiserver serves a certificate of a throw-away CA made here (certs.sh): every client verifies
+# it against .run/certs/ca.crt (K8S_CA), nobody skips verification.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 run="$here/.run"
@@ -12,12 +14,17 @@ if [ -f "$run/env" ] && "$here/status.sh" >/dev/null 2>&1; then
 fi
 "$here/down.sh" >/dev/null 2>&1 || true
 bin=$("$here/build.sh" | tail -n 1)
-rm -rf "$run" && mkdir -p "$run/etcd" "$run/certs"
+# .run holds the token, the kubeconfigs and the keys: 0700, every file in it 0600.
+umask 077
+rm -rf "$run" && mkdir -m 700 -p "$run/etcd"
+chmod 700 "$run"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
 token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 
+# A CA for this run and the apiserver's serving certificate (IP SAN 127.0.0.1, DNS localhost).
+"$here/certs.sh" "$run/certs" k8sretry-apiserver
 openssl genrsa -out "$run/certs/sa.key" 2048 2>/dev/null
 echo "$token,k8sretry-e2e,k8sretry-e2e,\"system:masters\"" > "$run/tokens.csv"
 
@@ -37,18 +44,19 @@ log "kube-apiserver on https://127.0.0.1:$api_port"
 cat > "$run/apiserver.sh" <<CMD
 #!/usr/bin/env bash
 exec "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \\
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" --cert-dir "$run/certs" \\
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \\
+  --tls-cert-file "$run/certs/server.crt" --tls-private-key-file "$run/certs/server.key" \\
   --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$run/certs/sa.key" \\
   --service-account-signing-key-file "$run/certs/sa.key" --service-cluster-ip-range 10.0.0.0/24 \\
   --authorization-mode AlwaysAllow --token-auth-file "$run/tokens.csv" \\
   --disable-admission-plugins ServiceAccount
 CMD
-chmod +x "$run/apiserver.sh"
+chmod 700 "$run/apiserver.sh"
 "$run/apiserver.sh" >> "$run/apiserver.log" 2>&1 &
 echo $! > "$run/apiserver.pid"
 
 for i in $(seq 1 120); do
-  if curl -fsk -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" 2>/dev/null | grep -q '^ok$'; then
+  if curl -fs --cacert "$run/certs/ca.crt" -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" 2>/dev/null | grep -q '^ok$'; then
     break
   fi
   kill -0 "$(cat "$run/apiserver.pid")" 2>/dev/null || { log "kube-apiserver exited"; false; }
@@ -59,11 +67,12 @@ done
 cat > "$run/kubeconfig" <<KC
 apiVersion: v1
 kind: Config
-clusters: [{name: k8sretry, cluster: {server: "https://127.0.0.1:$api_port", insecure-skip-tls-verify: true}}]
+clusters: [{name: k8sretry, cluster: {server: "https://127.0.0.1:$api_port", certificate-authority: "$run/certs/ca.crt"}}]
 users: [{name: k8sretry, user: {token: "$token"}}]
 contexts: [{name: k8sretry, context: {cluster: k8sretry, user: k8sretry}}]
 current-context: k8sretry
 KC
-printf 'KUBECONFIG=%s\nK8S_API=https://127.0.0.1:%s\nK8S_TOKEN=%s\n' "$run/kubeconfig" "$api_port" "$token" > "$run/env"
+printf 'KUBECONFIG=%s\nK8S_API=https://127.0.0.1:%s\nK8S_CA=%s\nK8S_TOKEN=%s\n' \
+  "$run/kubeconfig" "$api_port" "$run/certs/ca.crt" "$token" > "$run/env"
 log "ready"
 cat "$run/env"

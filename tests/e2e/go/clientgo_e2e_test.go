@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -56,6 +57,18 @@ func TestMain(m *testing.M) {
 		}
 	}
 	f.Close()
+	// The proxy's control endpoints, its certificate verified against mitmproxy's CA.
+	pem, err := os.ReadFile(env["PROXY_CA"])
+	if err != nil {
+		fmt.Println("no proxy CA (PROXY_CA in .run/env):", err)
+		os.Exit(2)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		fmt.Println("no certificate in", env["PROXY_CA"])
+		os.Exit(2)
+	}
+	control = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	started := time.Now()
 	// Start from an empty plan: faults left from an earlier run are not this run's.
 	req, _ := http.NewRequest("PUT", env["PROXY"]+"/__k8sretry/plan", strings.NewReader(`{"rules": []}`))
@@ -94,7 +107,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var control = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+// control reaches the proxy's control endpoints (made in TestMain).
+var control *http.Client
 
 func proxyCall(t *testing.T, method, path string, body any, out any) {
 	t.Helper()

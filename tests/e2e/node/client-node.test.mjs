@@ -25,9 +25,11 @@ const env = Object.fromEntries(
 const FAST = new Policy({ maxRetries: 8, initialDelay: 0.05, maxDelay: 0.5, retryAfterCap: 2, budget: false });
 const report = { operations: 0, faults: {}, duplicates: 0, started: Date.now() };
 
+// The proxy's control endpoints, its certificate verified against mitmproxy's CA.
+const proxyCa = readFileSync(env.PROXY_CA);
 function control(method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, rejectUnauthorized: false }, (res) => {
+    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => resolve(JSON.parse(data)));

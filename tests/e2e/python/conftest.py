@@ -27,9 +27,10 @@ def cluster_env() -> dict[str, str]:
 
 
 class Proxy:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cafile: str) -> None:
+        """The proxy's control endpoints at `url`, its certificate verified against `cafile`."""
         self.url = url
-        self.ssl = ssl._create_unverified_context()
+        self.ssl = ssl.create_default_context(cafile=cafile)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -63,7 +64,7 @@ def env() -> dict[str, str]:
 
 @pytest.fixture
 def proxy(env: dict[str, str]) -> Any:
-    p = Proxy(env["PROXY"])
+    p = Proxy(env["PROXY"], env["PROXY_CA"])
     p.plan([])
     yield p
     p.plan([])
