@@ -277,6 +277,31 @@ test('a method whose verb its name does not tell: retried on ECONNREFUSED, not a
   assert.equal(wrapped.hasOwnProperty('calls'), false, 'Object methods are not wrapped');
 });
 
+test('a create the client cannot read back, and a patch it cannot see the type of, are not resent', async () => {
+  const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  class Bare {
+    calls = [];
+    async createNamespacedPodEviction(params) {
+      this.calls.push(params);
+      throw reset();
+    }
+    async patchThing(params) {
+      this.calls.push(params);
+      throw reset();
+    }
+  }
+  const bare = new Bare();
+  const wrapped = withRetryClient(bare, options);
+  const eviction = { namespace: 'default', name: 'p', body: { metadata: { name: 'p' } } };
+  const err = await wrapped.createNamespacedPodEviction(eviction).catch((e) => e);
+  assert.equal(err.code, 'ECONNRESET', String(err));
+  assert.equal(err.k8sretry.reason, 'NotIdempotent');
+  assert.equal(bare.calls[0].body.metadata.annotations, undefined, 'nothing to read back by: not stamped');
+  const patched = await wrapped.patchThing({ name: 'x', body: { a: 1 } }).catch((e) => e);
+  assert.equal(patched.k8sretry.reason, 'NotIdempotent');
+  assert.equal(bare.calls.length, 2);
+});
+
 test('createIdempotent: a named body is read back; a generateName body is listed before the resend', async () => {
   const read = (name) => api.core.readNamespacedConfigMap({ name, namespace: 'default' });
   const list = (labelSelector) => api.core.listNamespacedConfigMap({ namespace: 'default', labelSelector });
