@@ -650,8 +650,9 @@ enum k8sretry_status k8sretry_run(const struct k8sretry_policy *policy,
                                   struct k8sretry_run_result *out);
 
 /**
- * Sets (or, with NULL, clears) the process-wide event callback. `callback` must be safe to call
- * from any thread with `userdata`; it is not called any more once this returns with another value.
+ * Sets (or, with NULL, clears) the process-wide event callback. When this returns, the previous
+ * callback is not running on any other thread and is never called again, so its userdata may be
+ * freed. It may be called from inside a callback (that callback's own call is not waited for).
  *
  * # Safety
  * `callback`, if not NULL, stays callable with `userdata` until replaced.

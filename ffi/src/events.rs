@@ -1,7 +1,9 @@
 //! The process-wide event callback for C and Go.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use k8sretry::{Event, EventCallback};
 
@@ -43,20 +45,33 @@ pub struct k8sretry_event {
 pub type k8sretry_event_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const k8sretry_event)>;
 
-#[derive(Clone, Copy)]
+/// One registration of a callback. Calls in flight are counted, so that clearing or replacing
+/// it can wait until none is running any more.
 struct Registered {
     callback: unsafe extern "C" fn(*mut c_void, *const k8sretry_event),
     userdata: *mut c_void,
+    in_flight: AtomicUsize,
 }
 
 // The caller promises (header comment) that the callback and userdata may be used from any thread.
 unsafe impl Send for Registered {}
 unsafe impl Sync for Registered {}
 
-static CALLBACK: RwLock<Option<Registered>> = RwLock::new(None);
+static CALLBACK: Mutex<Option<Arc<Registered>>> = Mutex::new(None);
 
-/// Sets (or, with NULL, clears) the process-wide event callback. `callback` must be safe to call
-/// from any thread with `userdata`; it is not called any more once this returns with another value.
+thread_local! {
+    /// The registrations whose callbacks this thread is inside (a callback may emit events or
+    /// set the callback itself).
+    static INSIDE: RefCell<Vec<*const Registered>> = const { RefCell::new(Vec::new()) };
+}
+
+fn slot() -> std::sync::MutexGuard<'static, Option<Arc<Registered>>> {
+    CALLBACK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sets (or, with NULL, clears) the process-wide event callback. When this returns, the previous
+/// callback is not running on any other thread and is never called again, so its userdata may be
+/// freed. It may be called from inside a callback (that callback's own call is not waited for).
 ///
 /// # Safety
 /// `callback`, if not NULL, stays callable with `userdata` until replaced.
@@ -66,8 +81,25 @@ pub unsafe extern "C" fn k8sretry_set_event_callback(
     userdata: *mut c_void,
 ) -> k8sretry_status {
     guard(|| {
-        let mut slot = CALLBACK.write().unwrap_or_else(|p| p.into_inner());
-        *slot = callback.map(|callback| Registered { callback, userdata });
+        let new = callback.map(|callback| {
+            Arc::new(Registered {
+                callback,
+                userdata,
+                in_flight: AtomicUsize::new(0),
+            })
+        });
+        let old = std::mem::replace(&mut *slot(), new);
+        if let Some(old) = old {
+            // New events take the new registration; wait for the calls of the old one that
+            // started before the swap, except this thread's own (a callback setting the callback).
+            let own = INSIDE.with(|inside| {
+                let ptr = Arc::as_ptr(&old);
+                inside.borrow().iter().filter(|p| **p == ptr).count()
+            });
+            while old.in_flight.load(Ordering::Acquire) > own {
+                std::thread::yield_now();
+            }
+        }
         Ok(())
     })
 }
@@ -75,9 +107,14 @@ pub unsafe extern "C" fn k8sretry_set_event_callback(
 /// The callback every FFI-made policy carries: forwards to whatever C callback is registered.
 pub(crate) fn forwarder() -> EventCallback {
     Arc::new(|event: &Event<'_>| {
-        let registered = *CALLBACK.read().unwrap_or_else(|p| p.into_inner());
-        let Some(Registered { callback, userdata }) = registered else {
-            return;
+        let registered = {
+            let slot = slot();
+            let Some(registered) = slot.as_ref() else {
+                return;
+            };
+            // Counted while the slot is locked: a setter that swaps it afterwards waits for us.
+            registered.in_flight.fetch_add(1, Ordering::AcqRel);
+            Arc::clone(registered)
         };
         let c_event = k8sretry_event {
             name: event_name(event.kind.name()),
@@ -95,7 +132,23 @@ pub(crate) fn forwarder() -> EventCallback {
                 .map_or(k8sretry_class::K8SRETRY_CLASS_NONE, Into::into),
             give_up_reason: event.give_up.into(),
         };
-        unsafe { callback(userdata, &c_event) };
+        let ptr = Arc::as_ptr(&registered);
+        INSIDE.with(|inside| inside.borrow_mut().push(ptr));
+        // The count goes down even if the core unwinds through here (it never should).
+        struct Done<'a>(&'a Registered);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                INSIDE.with(|inside| {
+                    let mut inside = inside.borrow_mut();
+                    if let Some(i) = inside.iter().rposition(|p| *p == self.0 as *const _) {
+                        inside.remove(i);
+                    }
+                });
+                self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _done = Done(&registered);
+        unsafe { (registered.callback)(registered.userdata, &c_event) };
     })
 }
 
