@@ -122,8 +122,11 @@ func Begin(policy *Policy, name string, verb Verb, recovery Recovery) (*Call, er
 
 // OnFailure reports a failed attempt and returns the decision.
 func (c *Call) OnFailure(f Failure) (Decision, error) {
-	cf := f.toC()
+	cf, err := f.toC()
 	defer C.k8sretry_failure_free(cf)
+	if err != nil {
+		return Decision{}, err
+	}
 	var d C.k8sretry_decision
 	if err := check(C.k8sretry_call_on_failure(c.ptr, cf, &d)); err != nil {
 		return Decision{}, err
@@ -137,8 +140,12 @@ func (c *Call) OnFailure(f Failure) (Decision, error) {
 func (c *Call) OnReadBack(outcome ReadOutcome, f Failure) (Decision, error) {
 	var cf *C.k8sretry_failure
 	if outcome == ReadFailed {
-		cf = f.toC()
+		var err error
+		cf, err = f.toC()
 		defer C.k8sretry_failure_free(cf)
+		if err != nil {
+			return Decision{}, err
+		}
 	}
 	var d C.k8sretry_decision
 	if err := check(C.k8sretry_call_on_read_back(c.ptr, C.uint32_t(outcome), cf, &d)); err != nil {
@@ -165,7 +172,7 @@ func (c *Call) Close() {
 
 // Classify returns the class of f under policy.
 func Classify(policy *Policy, f Failure) Class {
-	cf := f.toC()
+	cf, _ := f.toC() // a failure that could not be built fully is classified as far as it was
 	defer C.k8sretry_failure_free(cf)
 	var out uint32 // enum k8sretry_class
 	C.k8sretry_classify(policy.ptr, cf, &out)
@@ -175,7 +182,7 @@ func Classify(policy *Policy, f Failure) Class {
 
 // IsRetryable reports whether f is retryable at all under policy.
 func IsRetryable(policy *Policy, f Failure) bool {
-	cf := f.toC()
+	cf, _ := f.toC() // a failure that could not be built fully is classified as far as it was
 	defer C.k8sretry_failure_free(cf)
 	var out C.bool
 	C.k8sretry_is_retryable(policy.ptr, cf, &out)
@@ -206,7 +213,7 @@ func secondsToDuration(seconds float64) time.Duration {
 
 // RetryDelay is the delay before the retry after 0-based attempt: max(capped hint, backoff).
 func RetryDelay(policy *Policy, f Failure, attempt int) time.Duration {
-	cf := f.toC()
+	cf, _ := f.toC() // a failure that could not be built fully is classified as far as it was
 	defer C.k8sretry_failure_free(cf)
 	var nanos C.uint64_t
 	C.k8sretry_retry_delay(policy.ptr, cf, C.uint32_t(attempt), &nanos)

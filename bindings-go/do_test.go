@@ -192,3 +192,43 @@ func TestConcurrentCallsShareOnePolicy(t *testing.T) {
 		t.Fatalf("%d retries for %d calls: the shared budget did not hold", retries, goroutines*calls)
 	}
 }
+
+type badBytes struct{}
+
+func (badBytes) Error() string { return "connection reset: \xff\xfe peer" }
+
+// Text with invalid UTF-8 is read lossily, as in every binding: a 429 body with a bad byte still
+// gives its Retry-After, and an error message with bad bytes keeps its type and text in events.
+func TestInvalidUTF8IsReadLossily(t *testing.T) {
+	p, err := PolicyFromJSON(`{"jitter": "none", "budget": null}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := Begin(p, "lossy", VerbGet, RecoveryNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer call.Close()
+	body := `{"kind":"Status","code":429,"reason":"TooManyRequests","message":"bad ` + "\xff" + ` byte","details":{"retryAfterSeconds":7}}`
+	d, err := call.OnFailure(Failure{Status: 429, Body: body})
+	if err != nil || d.Action != ActionRetry || d.Delay != 7*time.Second {
+		t.Fatalf("%+v %v", d, err)
+	}
+	var mu sync.Mutex
+	var got []Event
+	SetEventHandler(func(e Event) {
+		if e.Function == "lossy_events" {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		}
+	})
+	defer SetEventHandler(nil)
+	_ = Do(context.Background(), fastPolicy(t, ""), func(context.Context) error { return badBytes{} },
+		WithName("lossy_events"), WithVerb(VerbPost))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].ErrorType != "k8sretry.badBytes" || !strings.Contains(got[0].Error, "\uFFFD") {
+		t.Fatalf("events %+v", got)
+	}
+}

@@ -50,48 +50,56 @@ type Failure struct {
 	Message           string
 }
 
-// toC builds the C failure; the caller frees it.
-func (f *Failure) toC() *C.k8sretry_failure {
+// toC builds the C failure; the caller frees it (also on error). Every setter's status is
+// checked: the first that fails is returned (text is read lossily by libk8sretry, so only a bug
+// or an out-of-range value can fail).
+func (f *Failure) toC() (*C.k8sretry_failure, error) {
 	var c *C.k8sretry_failure
-	if check(C.k8sretry_failure_new(&c)) != nil {
-		return nil
+	if err := check(C.k8sretry_failure_new(&c)); err != nil {
+		return nil, err
+	}
+	var first error
+	set := func(status C.enum_k8sretry_status) {
+		if err := check(status); err != nil && first == nil {
+			first = err
+		}
 	}
 	if f.Status > 0 && f.Status <= 0xffff {
-		C.k8sretry_failure_set_status(c, C.uint16_t(f.Status))
+		set(C.k8sretry_failure_set_status(c, C.uint16_t(f.Status)))
 	}
 	// Apply reason before body: fields set directly win over the body's (see tests/vectors/README.md).
 	if f.Reason != "" {
 		p, n := cstr(f.Reason)
-		C.k8sretry_failure_set_reason(c, p, n)
+		set(C.k8sretry_failure_set_reason(c, p, n))
 	}
 	if f.Body != "" {
 		p, n := cstr(f.Body)
-		C.k8sretry_failure_set_status_body(c, p, n)
+		set(C.k8sretry_failure_set_status_body(c, p, n))
 	}
 	if f.RetryAfter != "" {
 		p, n := cstr(f.RetryAfter)
-		C.k8sretry_failure_set_retry_after(c, p, n)
+		set(C.k8sretry_failure_set_retry_after(c, p, n))
 	}
 	if f.RetryAfterSeconds != 0 {
-		C.k8sretry_failure_set_retry_after_seconds(c, C.int64_t(f.RetryAfterSeconds))
+		set(C.k8sretry_failure_set_retry_after_seconds(c, C.int64_t(f.RetryAfterSeconds)))
 	}
 	for _, code := range f.Codes {
 		p, n := cstr(code)
-		C.k8sretry_failure_add_code(c, p, n)
+		set(C.k8sretry_failure_add_code(c, p, n))
 	}
 	for _, errno := range f.Errnos {
-		C.k8sretry_failure_add_errno(c, C.int32_t(errno))
+		set(C.k8sretry_failure_add_errno(c, C.int32_t(errno)))
 	}
-	C.k8sretry_failure_set_timeout(c, C.bool(f.Timeout))
-	C.k8sretry_failure_set_cancelled(c, C.bool(f.Cancelled))
-	C.k8sretry_failure_set_user_retryable(c, C.bool(f.UserRetryable))
-	C.k8sretry_failure_set_verb(c, C.uint32_t(f.Verb))
+	set(C.k8sretry_failure_set_timeout(c, C.bool(f.Timeout)))
+	set(C.k8sretry_failure_set_cancelled(c, C.bool(f.Cancelled)))
+	set(C.k8sretry_failure_set_user_retryable(c, C.bool(f.UserRetryable)))
+	set(C.k8sretry_failure_set_verb(c, C.uint32_t(f.Verb)))
 	if f.ErrorType != "" || f.Message != "" {
 		tp, tn := cstr(f.ErrorType)
 		mp, mn := cstr(f.Message)
-		C.k8sretry_failure_set_error(c, tp, tn, mp, mn)
+		set(C.k8sretry_failure_set_error(c, tp, tn, mp, mn))
 	}
-	return c
+	return c, first
 }
 
 // maxChain bounds the walk down an error's wrap chain (cyclic chains never hang).

@@ -3,6 +3,13 @@
 use std::fmt;
 use std::io;
 
+/// Text from outside (a response body, a header, an error message) as the engine reads it: invalid
+/// UTF-8 is decoded lossily (U+FFFD), never refused, so the same bytes get the same decision in
+/// every language (DESIGN §4).
+pub fn outside_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
 /// How many network codes a failure keeps: bindings walk cause chains up to 16 links.
 pub const MAX_CODES: usize = 16;
 

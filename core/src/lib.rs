@@ -53,7 +53,7 @@ pub use events::{Event, EventCallback, EventKind};
 #[cfg(feature = "tokio")]
 pub use executor::retry;
 pub use executor::{RetryError, ToFailure, retry_blocking};
-pub use failure::{Failure, MAX_CODES, Verb};
+pub use failure::{Failure, MAX_CODES, Verb, outside_text};
 pub use metrics::{Outcome, metrics_text};
 pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
 pub use policy::{

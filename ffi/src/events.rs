@@ -140,7 +140,7 @@ pub(crate) fn forwarder() -> EventCallback {
             fn drop(&mut self) {
                 INSIDE.with(|inside| {
                     let mut inside = inside.borrow_mut();
-                    if let Some(i) = inside.iter().rposition(|p| *p == self.0 as *const _) {
+                    if let Some(i) = inside.iter().rposition(|p| std::ptr::eq(*p, self.0)) {
                         inside.remove(i);
                     }
                 });

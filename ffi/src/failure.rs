@@ -83,7 +83,7 @@ pub unsafe extern "C" fn k8sretry_failure_set_reason(
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            let reason = text(reason, len)?;
+            let reason = outside(reason, len)?;
             update(f, |f| f.with_reason(reason));
             Ok(())
         })
@@ -103,8 +103,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_status_body(
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            let body = text(body, len)?;
-            update(f, |f| f.with_status_body(body));
+            let body = outside(body, len)?;
+            update(f, |f| f.with_status_body(&body));
             Ok(())
         })
     }
@@ -122,7 +122,7 @@ pub unsafe extern "C" fn k8sretry_failure_set_retry_after(
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            let value = text(value, len)?;
+            let value = outside(value, len)?;
             update(f, |f| f.with_retry_after(value));
             Ok(())
         })
@@ -158,7 +158,7 @@ pub unsafe extern "C" fn k8sretry_failure_add_code(
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            let code = text(code, len)?;
+            let code = outside(code, len)?;
             update(f, |f| f.with_code(code));
             Ok(())
         })
@@ -264,8 +264,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_error(
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            let error_type = text(error_type, error_type_len)?;
-            let message = text(message, message_len)?;
+            let error_type = outside(error_type, error_type_len)?;
+            let message = outside(message, message_len)?;
             update(f, |f| f.with_error(error_type, message));
             Ok(())
         })

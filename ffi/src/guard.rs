@@ -33,17 +33,38 @@ pub(crate) fn out_arg<T>(ptr: *mut T) -> Result<*mut T, k8sretry_status> {
     }
 }
 
-/// Borrows a (pointer, length) string. NULL is allowed only with length 0.
+/// Borrows a (pointer, length) string. NULL is allowed only with length 0; a length above
+/// `isize::MAX` cannot describe real memory and is an invalid argument.
 pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, k8sretry_status> {
+    unsafe { bytes(ptr, len) }
+        .and_then(|b| std::str::from_utf8(b).map_err(|_| K8SRETRY_STATUS_INVALID_UTF8))
+}
+
+/// Borrows (pointer, length) text from outside (a body, a header, a message): invalid UTF-8 is
+/// decoded lossily, as in every binding (core's `outside_text`).
+pub(crate) unsafe fn outside<'a>(
+    ptr: *const c_char,
+    len: usize,
+) -> Result<std::borrow::Cow<'a, str>, k8sretry_status> {
+    unsafe { bytes(ptr, len) }.map(k8sretry::outside_text)
+}
+
+/// Borrows (pointer, length) bytes; see [`text`].
+pub(crate) unsafe fn bytes<'a>(
+    ptr: *const c_char,
+    len: usize,
+) -> Result<&'a [u8], k8sretry_status> {
+    if len > isize::MAX as usize {
+        return Err(K8SRETRY_STATUS_INVALID_ARGUMENT);
+    }
     if ptr.is_null() {
         return if len == 0 {
-            Ok("")
+            Ok(&[])
         } else {
             Err(K8SRETRY_STATUS_NULL_ARGUMENT)
         };
     }
-    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
-    std::str::from_utf8(bytes).map_err(|_| K8SRETRY_STATUS_INVALID_UTF8)
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
 }
 
 /// Moves `value` to the heap and hands the pointer out.

@@ -65,8 +65,8 @@ pub unsafe extern "C" fn k8sretry_parse_retry_after(
 ) -> k8sretry_status {
     guard(|| {
         let (found, seconds) = (out_arg(out_found)?, out_arg(out_seconds)?);
-        let value = unsafe { text(value, len) }?;
-        let hint = k8sretry::parse_retry_after(value, now_unix);
+        let value = unsafe { outside(value, len) }?;
+        let hint = k8sretry::parse_retry_after(&value, now_unix);
         unsafe {
             *found = hint.is_some();
             *seconds = hint.unwrap_or(0.0);
