@@ -35,7 +35,8 @@ test-core:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p k8sretry --features kube --all-targets -- -D warnings
-	$(CARGO) test --workspace
+	$(CARGO) clippy -p k8sretry-e2e --features e2e --all-targets -- -D warnings
+	$(CARGO) test --workspace --exclude k8sretry-e2e
 
 # Rewrite the vector files from tests/vectors/generate.py.
 vectors:
@@ -172,7 +173,7 @@ test-e2e: py-env node stage
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
 	  node --test tests/e2e/node/ && \
 	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
-	  $(CARGO) test -p k8sretry --features kube --test kube_e2e -- --nocapture; \
+	  $(CARGO) test -p k8sretry-e2e --features e2e --test kube_e2e -- --nocapture; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
 
 # ---------------------------------------------------------------- benchmarks

@@ -1,6 +1,6 @@
 //! kube-rs through k8sretry against the real kube-apiserver of tests/cluster behind the fault
-//! proxy. Run by `make test-e2e` (feature `kube`), which starts both.
-#![cfg(feature = "kube")]
+//! proxy. Run by `make test-e2e` (feature `e2e`), which starts both.
+#![cfg(feature = "e2e")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -23,7 +23,7 @@ use kube::{Client, Config};
 use serde_json::{Value, json};
 
 fn env() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/cluster/.run/env");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster/.run/env");
     let text = std::fs::read_to_string(path)
         .expect("no cluster: run `make cluster-up` (make test-e2e does)");
     text.lines()
@@ -755,7 +755,7 @@ impl std::fmt::Display for OutageRun {
 }
 
 fn apiserver(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/cluster/apiserver.sh");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster/apiserver.sh");
     let status = Command::new(script).arg(action).status().unwrap();
     assert!(status.success(), "apiserver.sh {action}");
 }

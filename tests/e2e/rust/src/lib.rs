@@ -1,0 +1,1 @@
+//! Empty: the end-to-end test is tests/kube_e2e.rs.
