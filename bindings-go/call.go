@@ -25,6 +25,7 @@ const (
 	RecoveryRetryConflict   Recovery = C.K8SRETRY_RECOVERY_RETRY_CONFLICT
 	RecoveryCreateGenerated Recovery = C.K8SRETRY_RECOVERY_CREATE_GENERATED
 	RecoveryReplaceStamped  Recovery = C.K8SRETRY_RECOVERY_REPLACE_STAMPED
+	RecoveryNotIdempotent   Recovery = C.K8SRETRY_RECOVERY_NOT_IDEMPOTENT
 )
 
 // Action is what to do after a failed attempt or a read-back.

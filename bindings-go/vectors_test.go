@@ -39,7 +39,7 @@ func verbNamed(name string) Verb {
 }
 
 func recoveryNamed(t *testing.T, name string) Recovery {
-	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict", "create_generated", "replace_stamped"} {
+	for i, n := range []string{"none", "create", "create_adopt", "delete", "delete_missing_ok", "idempotent", "retry_conflict", "create_generated", "replace_stamped", "not_idempotent"} {
 		if n == name {
 			return Recovery(i)
 		}

@@ -291,6 +291,11 @@ typedef enum k8sretry_recovery {
    * a lost response; a `Conflict` after that is read back.
    */
   K8SRETRY_RECOVERY_REPLACE_STAMPED = 8,
+  /**
+   * Never resent after a lost response, whatever the verb (a PUT with a resourceVersion that
+   * cannot be read back).
+   */
+  K8SRETRY_RECOVERY_NOT_IDEMPOTENT = 9,
 } k8sretry_recovery;
 
 /**

@@ -25,19 +25,7 @@ pub struct CallState {
 /// A verb name, strictly: only `UNKNOWN` means unknown (a typo must never switch off the rules
 /// for writes).
 pub fn parse_verb(name: &str) -> Result<Verb, Code> {
-    strict_verb(name).ok_or_else(|| {
-        error(
-            Code::InvalidArgument,
-            format!(
-                "unknown verb {name:?} (GET, LIST, WATCH, POST, PUT, PATCH, DELETE or UNKNOWN)"
-            ),
-        )
-    })
-}
-
-fn strict_verb(name: &str) -> Option<Verb> {
-    let verb = Verb::parse(name);
-    (verb != Verb::Unknown || name.trim().eq_ignore_ascii_case("UNKNOWN")).then_some(verb)
+    Verb::parse(name).ok_or_else(|| error(Code::InvalidArgument, Verb::parse_error(name)))
 }
 
 /// Begins a call of `function_name` (`elapsed_ms` since its first attempt started). With
@@ -169,13 +157,6 @@ pub fn attempts(call: &External<CallState>) -> u32 {
 mod tests {
     // napi errors need the Node runtime to be dropped: the tests stay before them.
     use super::*;
-
-    #[test]
-    fn verbs_parse_strictly() {
-        assert_eq!(strict_verb("post"), Some(Verb::Post));
-        assert_eq!(strict_verb(" Unknown "), Some(Verb::Unknown));
-        assert_eq!(strict_verb("POTS"), None);
-    }
 
     #[test]
     fn step_errors_have_codes() {

@@ -84,7 +84,8 @@ impl<'a> Parts<'a> {
             f = f.with_code(code);
         }
         if let Some(verb) = self.verb {
-            f = f.with_verb(Verb::parse(verb));
+            // A failure's verb names the request's HTTP method; one outside the verbs is a write.
+            f = f.with_verb(Verb::parse(verb).unwrap_or(Verb::Post));
         }
         f.error_type = self.error_type.map(str::to_owned);
         f.message = self.message.map(str::to_owned);

@@ -28,13 +28,7 @@ pub(crate) fn value_error(e: impl std::fmt::Display) -> PyErr {
 /// or the Kubernetes names `CREATE`, `REPLACE`, `UPDATE`). Only an explicit `UNKNOWN` is unknown:
 /// a typo must never switch off the POST rule (DESIGN §2.2).
 pub(crate) fn verb(name: &str) -> PyResult<k8sretry::Verb> {
-    let verb = k8sretry::Verb::parse(name);
-    if verb == k8sretry::Verb::Unknown && !name.trim().eq_ignore_ascii_case("UNKNOWN") {
-        return Err(value_error(format!(
-            "unknown verb {name:?} (expected GET, LIST, WATCH, POST, PUT, PATCH, DELETE or UNKNOWN)"
-        )));
-    }
-    Ok(verb)
+    k8sretry::Verb::parse(name).ok_or_else(|| value_error(k8sretry::Verb::parse_error(name)))
 }
 
 #[pymodule]

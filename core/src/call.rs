@@ -172,11 +172,7 @@ impl Call {
             return Ok(self.give_up(GiveUpReason::NonRetryable, class, failure));
         }
         if class.may_have_applied() {
-            // A read-modify-write is re-run only when its write certainly did not land: after a
-            // lost response the change may be there, and running it again applies it twice.
-            let resend_safe = self.recovery != Recovery::RetryConflict
-                && (verb.is_idempotent() || self.recovery.makes_resend_safe());
-            if !resend_safe {
+            if !self.recovery.allows_resend(verb) {
                 return Ok(self.give_up(GiveUpReason::NotIdempotent, class, failure));
             }
             self.may_have_applied = true;

@@ -39,11 +39,15 @@ pub enum Recovery {
     /// A replace (PUT) carrying `metadata.resourceVersion`, stamped with a request id: resent
     /// after an ambiguous failure; a `Conflict` after that is read back (ours: done).
     ReplaceStamped,
+    /// Never resent after an ambiguous failure, whatever the verb: a PUT with a
+    /// `resourceVersion` that cannot be read back (a resend would meet its own write as a
+    /// `Conflict` and could not tell).
+    NotIdempotent,
 }
 
 impl Recovery {
     /// Every recovery, by name (the names of [`Recovery::parse`]).
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "none",
         "create",
         "create_adopt",
@@ -53,6 +57,7 @@ impl Recovery {
         "idempotent",
         "retry_conflict",
         "replace_stamped",
+        "not_idempotent",
     ];
 
     /// Parses one of [`Recovery::NAMES`].
@@ -67,6 +72,7 @@ impl Recovery {
             "idempotent" => Recovery::Idempotent,
             "retry_conflict" => Recovery::RetryConflict,
             "replace_stamped" => Recovery::ReplaceStamped,
+            "not_idempotent" => Recovery::NotIdempotent,
             _ => return None,
         })
     }
@@ -83,13 +89,19 @@ impl Recovery {
             Recovery::Idempotent => "idempotent",
             Recovery::RetryConflict => "retry_conflict",
             Recovery::ReplaceStamped => "replace_stamped",
+            Recovery::NotIdempotent => "not_idempotent",
         }
     }
 
-    /// Whether the request may be sent again after an attempt that may have been carried out:
-    /// it is idempotent, or a read-back can tell whether it landed.
-    pub(crate) fn makes_resend_safe(self) -> bool {
-        !matches!(self, Recovery::None | Recovery::RetryConflict)
+    /// Whether a request of `verb` may be sent again after an attempt that may have been carried
+    /// out: it is idempotent, or a read-back can tell whether it landed. A read-modify-write is
+    /// never re-run then: the change may be there, and running it again applies it twice.
+    pub(crate) fn allows_resend(self, verb: crate::failure::Verb) -> bool {
+        match self {
+            Recovery::RetryConflict | Recovery::NotIdempotent => false,
+            Recovery::None => verb.is_idempotent(),
+            _ => true,
+        }
     }
 }
 

@@ -38,12 +38,19 @@ pub enum Verb {
 }
 
 impl Verb {
-    /// Parses a verb name case-insensitively (`"get"`, `"POST"`, ...); `CREATE`, `REPLACE` and
-    /// `UPDATE` are accepted as the Kubernetes names of `POST` and `PUT`. Anything else is `Unknown`.
-    pub fn parse(name: &str) -> Verb {
-        let name = name.trim();
+    /// The names [`Verb::parse`] accepts besides the aliases, for messages.
+    pub const NAMES: [&'static str; 8] = [
+        "GET", "LIST", "WATCH", "POST", "PUT", "PATCH", "DELETE", "UNKNOWN",
+    ];
+
+    /// Parses a verb name strictly, case-insensitively and without surrounding ASCII white
+    /// space: one of [`Verb::NAMES`], or the aliases `READ`/`HEAD` (GET), `CREATE` (POST),
+    /// `REPLACE`/`UPDATE` (PUT). Only an explicit `UNKNOWN` means unknown: any other string is
+    /// `None`, because a mistyped verb must never switch off the rule for writes (DESIGN §2.2).
+    pub fn parse(name: &str) -> Option<Verb> {
+        let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
         let is = |s: &str| name.eq_ignore_ascii_case(s);
-        if is("GET") || is("READ") || is("HEAD") {
+        Some(if is("GET") || is("READ") || is("HEAD") {
             Verb::Get
         } else if is("LIST") {
             Verb::List
@@ -57,9 +64,19 @@ impl Verb {
             Verb::Patch
         } else if is("DELETE") {
             Verb::Delete
-        } else {
+        } else if is("UNKNOWN") {
             Verb::Unknown
-        }
+        } else {
+            return None;
+        })
+    }
+
+    /// The message for a name [`Verb::parse`] refused.
+    pub fn parse_error(name: &str) -> String {
+        format!(
+            "unknown verb {name:?} (expected one of {})",
+            Verb::NAMES.join(", ")
+        )
     }
 
     /// The upper-case name used in vectors, events and metrics.
@@ -313,9 +330,19 @@ mod tests {
 
     #[test]
     fn verbs_parse_and_know_idempotency() {
-        assert_eq!(Verb::parse("create"), Verb::Post);
-        assert_eq!(Verb::parse(" patch "), Verb::Patch);
-        assert_eq!(Verb::parse("frobnicate"), Verb::Unknown);
+        assert_eq!(Verb::parse("create"), Some(Verb::Post));
+        assert_eq!(Verb::parse(" patch "), Some(Verb::Patch));
+        assert_eq!(Verb::parse("unknown"), Some(Verb::Unknown));
+        for typo in [
+            "frobnicate",
+            "PSOT",
+            "post\u{200b}",
+            "CONNECT",
+            "",
+            "GET POST",
+        ] {
+            assert_eq!(Verb::parse(typo), None, "{typo:?}");
+        }
         assert!(!Verb::Post.is_idempotent());
         assert!(Verb::Delete.is_idempotent());
         assert!(Verb::Unknown.is_idempotent());

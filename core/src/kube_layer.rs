@@ -53,7 +53,8 @@ fn verb_of(request: &Request<Body>) -> Verb {
     let query = request.uri().query().unwrap_or("");
     match request.method().as_str() {
         "GET" if query.contains("watch=true") || query.contains("watch=1") => Verb::Watch,
-        method => Verb::parse(method),
+        // An HTTP method outside the verbs (CONNECT, OPTIONS, ...) is a write without recovery.
+        method => Verb::parse(method).unwrap_or(Verb::Post),
     }
 }
 

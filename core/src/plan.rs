@@ -165,8 +165,8 @@ pub fn choose(request: &Request<'_>) -> Plan {
             plan(Recovery::ReplaceStamped, Stamp::Annotation)
         }
         // A full replace without a resourceVersion is idempotent by its verb; with one but no
-        // way to check, a lost response makes a resend's Conflict unanswerable: no recovery.
-        Verb::Put if request.resource_version => plan(Recovery::None, Stamp::None),
+        // way to check, a resend would meet its own write as a Conflict: never resent.
+        Verb::Put if request.resource_version => plan(Recovery::NotIdempotent, Stamp::None),
         Verb::Patch => match request.patch {
             Some(PatchType::Merge | PatchType::Strategic | PatchType::Apply) => {
                 plan(Recovery::Idempotent, Stamp::None)
@@ -283,6 +283,11 @@ mod tests {
             ..put
         };
         assert_eq!(choose(&plain_put).recovery, Recovery::None);
+        let unreadable_put = Request {
+            can_get: false,
+            ..put
+        };
+        assert_eq!(choose(&unreadable_put).recovery, Recovery::NotIdempotent);
         assert_eq!(
             PatchType::parse("application/merge-patch+json; charset=utf-8"),
             Some(PatchType::Merge)

@@ -54,7 +54,7 @@ fn failure_from(v: &Value) -> Failure {
         .with_cancelled(flag("cancelled"))
         .with_user_retryable(flag("user_retryable"));
     if let Some(verb) = o.get("verb").and_then(Value::as_str) {
-        f = f.with_verb(Verb::parse(verb));
+        f = f.with_verb(Verb::parse(verb).expect("verb name"));
     }
     f
 }
@@ -144,7 +144,7 @@ fn run_scenario(scenario: &Value) {
                 let recovery =
                     Recovery::parse(step["recovery"].as_str().unwrap()).expect("recovery name");
                 let call = Call::new(&policy, step["function"].as_str().unwrap())
-                    .with_verb(Verb::parse(step["verb"].as_str().unwrap()))
+                    .with_verb(Verb::parse(step["verb"].as_str().unwrap()).expect("verb name"))
                     .with_recovery(recovery);
                 calls.insert(call_id, call);
             }

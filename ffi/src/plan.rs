@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn recovery_numbers_round_trip() {
-        for n in 0..=8 {
+        for n in 0..=9 {
             assert_eq!(recovery_number(recovery_from(n).unwrap()), n);
         }
     }

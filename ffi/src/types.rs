@@ -65,6 +65,9 @@ pub enum k8sretry_recovery {
     /// A replace (PUT) with `metadata.resourceVersion`, stamped with a request id: resent after
     /// a lost response; a `Conflict` after that is read back.
     K8SRETRY_RECOVERY_REPLACE_STAMPED = 8,
+    /// Never resent after a lost response, whatever the verb (a PUT with a resourceVersion that
+    /// cannot be read back).
+    K8SRETRY_RECOVERY_NOT_IDEMPOTENT = 9,
 }
 
 pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
@@ -78,6 +81,7 @@ pub(crate) fn recovery_from(n: u32) -> Result<Recovery, k8sretry_status> {
         6 => Recovery::RetryConflict,
         7 => Recovery::CreateGenerated,
         8 => Recovery::ReplaceStamped,
+        9 => Recovery::NotIdempotent,
         _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
     })
 }
@@ -95,6 +99,7 @@ pub(crate) fn recovery_number(recovery: Recovery) -> u32 {
         Recovery::RetryConflict => K8SRETRY_RECOVERY_RETRY_CONFLICT,
         Recovery::CreateGenerated => K8SRETRY_RECOVERY_CREATE_GENERATED,
         Recovery::ReplaceStamped => K8SRETRY_RECOVERY_REPLACE_STAMPED,
+        Recovery::NotIdempotent => K8SRETRY_RECOVERY_NOT_IDEMPOTENT,
     }) as u32
 }
 

@@ -1166,6 +1166,14 @@ def decisions():
             ],
         ),
         scenario(
+            "replace with resourceVersion that cannot be read back: never resent",
+            [
+                begin(verb="PUT", recovery="not_idempotent"),
+                F({"status": 429}, expect=retry(1.0)),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
+        ),
+        scenario(
             "replace with resourceVersion: a first-attempt Conflict is real",
             [
                 begin(verb="PUT", recovery="replace_stamped"),

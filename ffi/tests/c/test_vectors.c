@@ -47,8 +47,8 @@ static uint32_t verb_of(const char *name) {
 
 static uint32_t recovery_of(const char *name) {
   static const char *names[] = {"none",       "create",         "create_adopt",     "delete",         "delete_missing_ok",
-                                "idempotent", "retry_conflict", "create_generated", "replace_stamped"};
-  for (uint32_t i = 0; i < 9; i++)
+                                "idempotent", "retry_conflict", "create_generated", "replace_stamped", "not_idempotent"};
+  for (uint32_t i = 0; i < 10; i++)
     if (strcmp(name, names[i]) == 0) return i;
   return 99;
 }
