@@ -18,14 +18,17 @@ use crate::rng::JitterRng;
 
 /// Names of the presets of DESIGN §2.8.
 /// `conflict` is client-go's `retry.DefaultRetry` for `retry_on_conflict` (5 attempts, 10 ms,
-/// factor 1.0, jitter 0.1).
-pub const PRESETS: [&str; 6] = [
+/// factor 1.0, jitter 0.1). `reconcile` is for controllers' reconcilers: a short total time (2
+/// retries from 0.2 s, at most 2 s apart, a 5 s deadline), after which the reconciler requeues
+/// with the delay the give-up carries instead of sleeping in a worker.
+pub const PRESETS: [&str; 7] = [
     "default",
     "mutation",
     "read",
     "connection",
     "runner_hooks",
     "conflict",
+    "reconcile",
 ];
 
 /// Statuses whose `Retry-After` is honoured by default.
@@ -257,6 +260,7 @@ impl PolicyBuilder {
             "read" => (3, 1.0, 10.0, 0.1),
             "connection" => (5, 0.5, 10.0, 0.1),
             "runner_hooks" => (3, 1.0, 30.0, 0.5),
+            "reconcile" => (2, 0.2, 2.0, 0.1),
             other => return Err(PolicyError::UnknownPreset(other.to_owned())),
         };
         let mut classifier = Classifier::default();
@@ -274,7 +278,7 @@ impl PolicyBuilder {
             retry_after_cap: 30.0,
             retry_after_statuses: crate::policy::DEFAULT_RETRY_AFTER_STATUSES.to_vec(),
             classifier,
-            deadline: None,
+            deadline: (name == "reconcile").then_some(5.0),
             budget: BudgetChoice::Shared,
             breaker: None,
             seed: None,

@@ -415,6 +415,7 @@ PRESETS = {
     "connection": (5, 0.5, 10.0, ("proportional", 0.1)),
     "runner_hooks": (3, 1.0, 30.0, ("proportional", 0.5)),
     "conflict": (4, 0.01, 0.01, ("proportional", 0.1)),
+    "reconcile": (2, 0.2, 2.0, ("proportional", 0.1)),
 }
 
 
@@ -1374,6 +1375,24 @@ def decisions():
                 F(S503, expect=retry(10.0)),
             ],
             {"preset": "read", "max_retries": 5},
+        ),
+        scenario(
+            "reconcile: a Retry-After past the 5 s deadline gives up at once (the reconciler requeues)",
+            [
+                begin(),
+                F(RA(429, "30"), expect=give_up("Deadline")),
+            ],
+            {"preset": "reconcile"},
+        ),
+        scenario(
+            "reconcile: two quick retries",
+            [
+                begin(),
+                F(S503, expect=retry(0.2)),
+                F(S503, expect=retry(0.4)),
+                F(S503, expect=give_up("MaxRetries")),
+            ],
+            {"preset": "reconcile"},
         ),
         scenario(
             "retry_conflict retries a Conflict",
