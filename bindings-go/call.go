@@ -165,6 +165,17 @@ func (c *Call) Attempts() int {
 	return int(n)
 }
 
+// RetryAfter is, after the call gave up on a retryable failure, when to try the whole call again
+// (the server's hint or the next backoff); false after any other end.
+func (c *Call) RetryAfter() (time.Duration, bool) {
+	var found C.bool
+	var nanos C.uint64_t
+	if check(C.k8sretry_call_retry_after(c.ptr, &found, &nanos)) != nil || !bool(found) {
+		return 0, false
+	}
+	return time.Duration(nanos), true
+}
+
 // Close frees the call.
 func (c *Call) Close() {
 	C.k8sretry_call_free(c.ptr)

@@ -1,6 +1,9 @@
 package k8sretry
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Error is returned when a call gives up. It unwraps to the last attempt's original error
 // (so apierrors.IsNotFound and errors.Is keep working) and, after a cancelled sleep, to the
@@ -11,6 +14,9 @@ type Error struct {
 	Reason   GiveUpReason // why the call gave up
 	Earlier  []error      // errors of earlier attempts, oldest first
 	Context  error        // ctx.Err() when the context ended the call
+	// RetryAfter is, after a give-up on a retryable failure (retries, breaker, deadline or budget
+	// used up), when to try the whole call again: a reconciler's RequeueAfter. Zero otherwise.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Err.Error() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,5 +231,22 @@ func TestInvalidUTF8IsReadLossily(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 1 || got[0].ErrorType != "k8sretry.badBytes" || !strings.Contains(got[0].Error, "\uFFFD") {
 		t.Fatalf("events %+v", got)
+	}
+}
+
+// A controller requeues with the delay the give-up carries instead of sleeping in a worker.
+func TestTheGiveUpSaysWhenToRequeue(t *testing.T) {
+	p, err := Preset("reconcile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err = Do(context.Background(), p, func(context.Context) error {
+		calls++
+		return apierrors.NewTooManyRequests("slow down", 30)
+	}, WithVerb(VerbGet), WithName("requeue_test"))
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpDeadline || e.RetryAfter != 30*time.Second || calls != 1 {
+		t.Fatalf("%v (%+v), %d calls", err, e, calls)
 	}
 }

@@ -281,7 +281,8 @@ func run[T any](
 			if decision.Reason == GiveUpCancelled {
 				ctxErr = ctx.Err()
 			}
-			return zero, &Error{Err: last, Attempts: call.Attempts(), Reason: decision.Reason, Earlier: earlier, Context: ctxErr}
+			after, _ := call.RetryAfter()
+			return zero, &Error{Err: last, Attempts: call.Attempts(), Reason: decision.Reason, Earlier: earlier, Context: ctxErr, RetryAfter: after}
 		}
 	}
 }

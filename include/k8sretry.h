@@ -630,6 +630,18 @@ enum k8sretry_status k8sretry_call_on_success(struct k8sretry_call *call);
 enum k8sretry_status k8sretry_call_attempts(const struct k8sretry_call *call, uint32_t *out);
 
 /**
+ * After the call gave up on a retryable failure (retries, breaker, deadline or budget used up):
+ * when to try the whole call again, for a reconciler's requeue (the server's hint or the next
+ * backoff without jitter). `*out_found` is false after any other end or before the end.
+ *
+ * # Safety
+ * `call` is a live call handle or NULL; `out_found` and `out_nanos` are writable.
+ */
+enum k8sretry_status k8sretry_call_retry_after(const struct k8sretry_call *call,
+                                               bool *out_found,
+                                               uint64_t *out_nanos);
+
+/**
  * Frees a call. NULL is a no-op.
  *
  * # Safety

@@ -47,6 +47,8 @@ pub struct Call {
     previous_read_backoff: Option<f64>,
     /// Metrics and events of the read-backs: `<function>/read_back`, made on the first one.
     read_metrics: Option<Arc<FunctionMetrics>>,
+    /// After a give-up on a retryable failure: when the whole call may be tried again.
+    retry_after: Option<Duration>,
 }
 
 /// The gates every retry passes (DESIGN §2.4) and what they let through.
@@ -78,6 +80,7 @@ impl Call {
             read_retries: 0,
             previous_read_backoff: None,
             read_metrics: None,
+            retry_after: None,
         }
     }
 
@@ -114,6 +117,14 @@ impl Call {
     /// Whether an earlier attempt may have been carried out by the server.
     pub fn may_have_applied(&self) -> bool {
         self.may_have_applied
+    }
+
+    /// After the call gave up on a retryable failure (retries, breaker, deadline or budget used
+    /// up): when to try the whole call again, for a reconciler's requeue. The server's hint
+    /// (capped as the policy caps it) or the next backoff without jitter, whichever is longer;
+    /// `None` after any other end.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// Whether the engine waits for a read-back's outcome ([`Call::on_read_back`]).
@@ -473,6 +484,18 @@ impl Call {
     fn give_up(&mut self, reason: GiveUpReason, class: Class, failure: &Failure) -> Decision {
         self.finished = true;
         self.reading = None;
+        if matches!(
+            reason,
+            GiveUpReason::MaxRetries
+                | GiveUpReason::CircuitOpen
+                | GiveUpReason::Deadline
+                | GiveUpReason::BudgetExhausted
+        ) {
+            // No randomness here: a give-up must not move the policy's seeded jitter sequence.
+            let backoff = self.policy.backoff().base_delay(self.attempts);
+            let seconds = backoff.max(self.policy.server_hint(failure).unwrap_or(0.0));
+            self.retry_after = Some(Duration::from_nanos((seconds * 1e9 + 0.5) as u64));
+        }
         self.metrics.count_give_up(reason);
         self.emit(
             EventKind::for_give_up(reason),
@@ -539,5 +562,42 @@ impl Call {
 
     fn emit_event(&self, event: Event<'_>) {
         emit(&event, self.policy.event_callback());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_give_up_on_a_retryable_failure_says_when_to_try_again() {
+        let policy = Policy::from_json(r#"{"preset": "reconcile", "budget": null}"#).unwrap();
+        let mut call = Call::new(&policy, "reconcile_test");
+        let hinted = Failure::new().with_status(429).with_retry_after("30");
+        assert_eq!(
+            call.on_failure(&hinted),
+            Decision::GiveUp(GiveUpReason::Deadline)
+        );
+        assert_eq!(call.retry_after(), Some(Duration::from_secs(30)));
+
+        let mut call = Call::new(&policy, "reconcile_test");
+        let unavailable = Failure::new().with_status(503);
+        assert!(matches!(
+            call.on_failure(&unavailable),
+            Decision::Retry { .. }
+        ));
+        assert!(matches!(
+            call.on_failure(&unavailable),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            call.on_failure(&unavailable),
+            Decision::GiveUp(GiveUpReason::MaxRetries)
+        );
+        assert_eq!(call.retry_after(), Some(Duration::from_millis(800)));
+
+        let mut call = Call::new(&policy, "reconcile_test");
+        call.on_failure(&Failure::new().with_status(404));
+        assert_eq!(call.retry_after(), None, "nothing to retry after a 404");
     }
 }

@@ -42,6 +42,10 @@ pub struct RetryError<E> {
     pub reason: GiveUpReason,
     /// Errors of the earlier attempts, oldest first.
     pub earlier: Vec<E>,
+    /// After a give-up on a retryable failure: when to try the whole call again (the server's
+    /// hint or the next backoff), e.g. a reconciler's `Action::requeue`. See
+    /// [`Call::retry_after`].
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl<E> RetryError<E> {
@@ -51,12 +55,14 @@ impl<E> RetryError<E> {
     }
 }
 
-impl<E: fmt::Display> fmt::Display for RetryError<E> {
+/// The give-up alone: the original error is the [`source`](StdError::source), so a report that
+/// walks the chain (anyhow's `{:#}`) prints it once.
+impl<E> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (gave up after {} attempt(s): {})",
-            self.error, self.attempts, self.reason
+            "gave up after {} attempt(s): {}",
+            self.attempts, self.reason
         )
     }
 }
@@ -82,6 +88,7 @@ fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) 
             attempts,
             reason,
             earlier: std::mem::take(earlier),
+            retry_after: call.retry_after(),
         }),
         // Generic executors declare no recovery, so the core never asks for these; treat them
         // as the end of the call with the error in hand.
@@ -91,6 +98,7 @@ fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) 
                 attempts,
                 reason: GiveUpReason::NonRetryable,
                 earlier: std::mem::take(earlier),
+                retry_after: None,
             })
         }
     }

@@ -330,6 +330,7 @@ where
             attempts: call.attempts(),
             reason,
             earlier,
+            retry_after: call.retry_after(),
         };
         decision = match decision {
             Decision::Done => match done.take() {

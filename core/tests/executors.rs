@@ -96,6 +96,28 @@ fn blocking_gives_up_with_the_original_error_and_the_earlier_ones() {
     ));
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.status)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[test]
+fn a_give_up_prints_its_source_once_and_says_when_to_try_again() {
+    let policy = fast(1).build().unwrap();
+    let err = retry_blocking(&policy, "exec_display", || -> Result<(), ApiError> {
+        Err(ApiError { status: 503, id: 0 })
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), "gave up after 2 attempt(s): MaxRetries");
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("HTTP 503"));
+    // The next backoff without jitter: 0.001 * 2^1, capped at 0.002.
+    assert_eq!(err.retry_after, Some(Duration::from_millis(2)));
+}
+
 #[test]
 fn non_retryable_errors_are_returned_at_once() {
     let policy = fast(5).build().unwrap();

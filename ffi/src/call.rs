@@ -210,6 +210,30 @@ pub unsafe extern "C" fn k8sretry_call_attempts(
     })
 }
 
+/// After the call gave up on a retryable failure (retries, breaker, deadline or budget used up):
+/// when to try the whole call again, for a reconciler's requeue (the server's hint or the next
+/// backoff without jitter). `*out_found` is false after any other end or before the end.
+///
+/// # Safety
+/// `call` is a live call handle or NULL; `out_found` and `out_nanos` are writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_retry_after(
+    call: *const k8sretry_call,
+    out_found: *mut bool,
+    out_nanos: *mut u64,
+) -> k8sretry_status {
+    guard(|| {
+        let (found, out) = (out_arg(out_found)?, out_arg(out_nanos)?);
+        let call = unsafe { borrow(call) }?;
+        let after = call.inner.retry_after();
+        unsafe {
+            *found = after.is_some();
+            *out = after.map_or(0, nanos);
+        }
+        Ok(())
+    })
+}
+
 /// Frees a call. NULL is a no-op.
 ///
 /// # Safety

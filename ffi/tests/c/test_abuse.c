@@ -213,6 +213,14 @@ static void lossy_status_body(void) {
   CHECK_OK(k8sretry_call_on_failure(call, f, &d));
   CHECK(d.action == K8SRETRY_ACTION_RETRY && d.delay_nanos == 7000000000ull, "retry after 7 s: action %d, %llu ns",
         d.action, (unsigned long long)d.delay_nanos);
+  /* Past the retries, the give-up says when to try the call again: max(the hint of 7 s, the next
+   * backoff 1 * 2^3 = 8 s). */
+  for (int i = 0; i < 3; i++) CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+  bool found = false;
+  uint64_t after = 0;
+  CHECK_OK(k8sretry_call_retry_after(call, &found, &after));
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && found && after == 8000000000ull, "requeue after 8 s: %llu",
+        (unsigned long long)after);
   k8sretry_call_free(call);
   k8sretry_failure_free(f);
   k8sretry_policy_free(p);
@@ -244,6 +252,13 @@ static void calls(void) {
   CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED,
         "read-back after the end");
   CHECK(k8sretry_call_attempts(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL attempts out");
+  bool found = true;
+  uint64_t after = 7;
+  CHECK(k8sretry_call_retry_after(NULL, &found, &after) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL call");
+  CHECK(k8sretry_call_retry_after(call, NULL, &after) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL found");
+  CHECK(k8sretry_call_retry_after(call, &found, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL nanos");
+  CHECK_OK(k8sretry_call_retry_after(call, &found, &after));
+  CHECK(!found && after == 0, "no retry-after after a 404");
   k8sretry_call_free(call);
   k8sretry_call_free(NULL);
   read_backs(p);
