@@ -363,3 +363,58 @@ def test_plan_answers_from_the_engine() -> None:
     assert _native.plan("DELETE", missing_ok=True) == ("delete_missing_ok", "none")
     with pytest.raises(ValueError, match="unknown patch type"):
         _native.plan("PATCH", patch_type="text/plain")
+
+
+class Things:
+    """A client of one resource kept in a dict: creates with generateName, lists by label."""
+
+    def __init__(self, failures: list[BaseException | None]) -> None:
+        self.failures = failures  # per create: raise before storing, or (None) store
+        self.store: dict[str, Any] = {}
+        self.calls: list[str] = []
+
+    def create_namespaced_thing(self, namespace: str, body: dict[str, Any]) -> Any:
+        self.calls.append("create")
+        failure = self.failures.pop(0) if self.failures else None
+        if isinstance(failure, ApiException):
+            raise failure  # refused: nothing stored
+        body["metadata"]["name"] = body["metadata"]["generateName"] + str(len(self.store))
+        self.store[body["metadata"]["name"]] = body
+        if failure is not None:
+            raise failure  # stored, the answer lost
+        return body
+
+    def list_namespaced_thing(self, namespace: str, label_selector: str = "") -> Any:
+        self.calls.append("list")
+        key, _, value = label_selector.partition("=")
+        return {
+            "items": [o for o in self.store.values() if o["metadata"].get("labels", {}).get(key) == value]
+        }
+
+
+def test_a_later_failure_is_judged_on_its_own_not_on_the_first_one() -> None:
+    """Attempts after the first run outside the first failure's `except` block: a reset after a
+    429 is not chained to the 429 (extraction would find the 429's status and resend a create
+    whose first copy may have landed)."""
+    throttled = ApiException(status=429, reason="Too Many Requests")
+    things = Things([throttled, ConnectionResetError(errno.ECONNRESET, "reset after the write")])
+    created = wrap_client(things, policy=FAST).create_namespaced_thing("ns", cm(generate_name="thing-"))
+    assert len(things.store) == 1, "created twice"
+    assert things.calls == ["create", "create", "list"]
+    assert created is next(iter(things.store.values()))
+
+
+def test_a_later_failure_of_a_decorated_call_is_not_chained_to_the_first() -> None:
+    from k8sretry import retry_on_k8s_error
+
+    seen: list[BaseException] = []
+
+    @retry_on_k8s_error(max_retries=1, initial_delay=0, budget=None, sleep=lambda d: None)
+    def op() -> None:
+        error: BaseException = ApiException(status=429) if not seen else ConnectionResetError()
+        seen.append(error)
+        raise error
+
+    with pytest.raises(ConnectionResetError) as info:
+        op()
+    assert info.value.__context__ is None

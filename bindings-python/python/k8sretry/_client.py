@@ -12,7 +12,6 @@ stamps, reads back when asked, and reports what it found.
 from __future__ import annotations
 
 import copy
-import functools
 import inspect
 import re
 import time
@@ -118,10 +117,8 @@ def _judge_by_label(request_id: str) -> Callable[[Any], tuple[str, Any]]:
     """What a LIST by the request-id label found: ours when an item carries `request_id`."""
 
     def judge(result: Any) -> tuple[str, Any]:
-        listed = _unwrap(result)
-        items = getattr(listed, "items", None)
-        if items is None and isinstance(listed, dict):
-            items = listed.get("items")
+        listed = _unwrap(result)  # a model, or a dict (custom objects)
+        items = listed.get("items") if isinstance(listed, dict) else getattr(listed, "items", None)
         items = list(items or [])
         ours = next((item for item in items if request_id_of(item) == request_id), None)
         if ours is not None:
@@ -148,11 +145,20 @@ _DECLARED = re.compile(r"select_header_content_type\(\s*\[([^\]]*)\]")
 _QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 
 
-@functools.cache
+_DECLARED_BY_METHOD: dict[tuple[type, str], tuple[str, ...] | None] = {}
+
+
 def _declared_content_types(cls: type, name: str) -> tuple[str, ...] | None:
-    """The content types a generated patch method declares, read from the client's own code:
-    kubernetes 37 lists them in `_<name>_serialize`, kubernetes_asyncio 36 (and the older
-    kubernetes generator) in `<name>_with_http_info`."""
+    """The content types a generated patch method declares, read from the client's own code
+    (once per method): kubernetes 37 lists them in `_<name>_serialize`, kubernetes_asyncio 36 (and
+    the older kubernetes generator) in `<name>_with_http_info`."""
+    key = (cls, name)
+    if key not in _DECLARED_BY_METHOD:
+        _DECLARED_BY_METHOD[key] = _read_declared_content_types(cls, name)
+    return _DECLARED_BY_METHOD[key]
+
+
+def _read_declared_content_types(cls: type, name: str) -> tuple[str, ...] | None:
     base = name.removesuffix("_with_http_info")
     for attr in (f"_{base}_serialize", f"{base}_with_http_info", base):
         fn = getattr(cls, attr, None)
@@ -168,7 +174,6 @@ def _declared_content_types(cls: type, name: str) -> tuple[str, ...] | None:
     return None
 
 
-@functools.cache
 def _selects_by_body(select: Any) -> bool:
     """Whether `ApiClient.select_header_content_type` (the function, `self` included) looks at the
     method and body (kubernetes_asyncio, the older kubernetes generator) or only at the declared
@@ -504,8 +509,11 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     try:
         first = attempt()
     except BaseException as exc:
-        return retrier.after_sync_failure(attempt, exc, started)
-    if inspect.isawaitable(first):
-        return retrier.finish_async(first, attempt, started)
-    retrier.policy._native.succeeded(retrier.name)
-    return first
+        failed = exc
+    else:
+        if inspect.isawaitable(first):
+            return retrier.finish_async(first, attempt, started)
+        retrier.policy._native.succeeded(retrier.name)
+        return first
+    # Outside the `except` block: see Retrier.finish_async.
+    return retrier.after_sync_failure(attempt, failed, started)

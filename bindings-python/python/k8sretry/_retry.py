@@ -180,9 +180,13 @@ class Retrier:
         try:
             result = await first
         except BaseException as exc:
-            return await self.after_async_failure(attempt, exc, started)
-        self.policy._native.succeeded(self.name)
-        return result
+            failed = exc
+        else:
+            self.policy._native.succeeded(self.name)
+            return result
+        # Retried outside the `except` block: what later attempts raise must not get the first
+        # failure as its implicit __context__ (extraction walks that chain and would find its status).
+        return await self.after_async_failure(attempt, failed, started)
 
     async def after_async_failure(
         self, attempt: Callable[[], Any], exc: BaseException, started: float
@@ -267,9 +271,12 @@ def _decorator(
                 try:
                     result = await fn(*args, **kwargs)
                 except BaseException as exc:
-                    return await retrier.after_async_failure(lambda: fn(*args, **kwargs), exc, started)
-                succeeded()
-                return result
+                    failed = exc
+                else:
+                    succeeded()
+                    return result
+                # Outside the `except` block: see Retrier.finish_async.
+                return await retrier.after_async_failure(lambda: fn(*args, **kwargs), failed, started)
 
             return async_wrapper  # type: ignore[return-value]
 
@@ -279,9 +286,12 @@ def _decorator(
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                return retrier.after_sync_failure(lambda: fn(*args, **kwargs), exc, started)
-            succeeded()
-            return result
+                failed = exc
+            else:
+                succeeded()
+                return result
+            # Outside the `except` block: see Retrier.finish_async.
+            return retrier.after_sync_failure(lambda: fn(*args, **kwargs), failed, started)
 
         return wrapper  # type: ignore[return-value]
 
