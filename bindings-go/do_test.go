@@ -167,7 +167,7 @@ func TestEventsAndMetrics(t *testing.T) {
 
 // One policy and its budget shared by many goroutines: run under -race.
 func TestConcurrentCallsShareOnePolicy(t *testing.T) {
-	p, err := PolicyFromJSON(`{"initial_delay": 0.001, "max_delay": 0.002, "budget": {"ratio": 0.2, "min_per_second": 1, "ttl": 60}}`)
+	p, err := PolicyFromJSON(`{"initial_delay": 0.001, "max_delay": 0.002, "budget": {"ratio": 0.2, "burst": 0.2, "min_per_second": 1, "ttl": 60}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,8 @@ func TestConcurrentCallsShareOnePolicy(t *testing.T) {
 	}
 	wg.Wait()
 	retries := attempts.Load() - goroutines*calls
-	// 400 first attempts deposit 80 tokens; the floor (60) is below that: ~80 retries.
+	// 400 first attempts deposit 80 tokens (burst = ratio: the same 20% at every moment); the
+	// floor (60) is below that: ~80 retries.
 	if retries < 78 || retries > 90 {
 		t.Fatalf("%d retries for %d calls: the shared budget did not hold", retries, goroutines*calls)
 	}

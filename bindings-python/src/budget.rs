@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use k8sretry::{PolicyBuilder, RetryBudget};
+use k8sretry::RetryBudget;
 use pyo3::prelude::*;
 
 use crate::value_error;
@@ -13,37 +13,21 @@ pub(crate) struct PyRetryBudget {
     pub(crate) inner: Arc<RetryBudget>,
 }
 
-/// `value` as a JSON number; JSON has no NaN or infinity.
-pub(crate) fn json_number(name: &str, value: f64) -> PyResult<String> {
-    if value.is_finite() {
-        Ok(format!("{value}"))
-    } else {
-        Err(value_error(format!(
-            "{name} must be a finite number, got {value}"
-        )))
-    }
-}
-
 #[pymethods]
 impl PyRetryBudget {
     #[new]
-    #[pyo3(signature = (ratio=0.2, min_per_second=10, ttl=10.0))]
-    fn new(ratio: f64, min_per_second: u32, ttl: f64) -> PyResult<Self> {
-        // The core validates a budget where a policy's JSON declares one; this budget is made,
-        // and its limits checked, exactly that way (the core has no validating constructor).
-        let text = format!(
-            r#"{{"budget": {{"ratio": {}, "min_per_second": {min_per_second}, "ttl": {}}}}}"#,
-            json_number("ratio", ratio)?,
-            json_number("ttl", ttl)?,
-        );
-        let policy = PolicyBuilder::from_json(&text)
-            .and_then(PolicyBuilder::build)
-            .map_err(value_error)?;
-        let inner = policy
-            .budget()
-            .cloned()
-            .ok_or_else(|| value_error("the core made no budget"))?;
-        Ok(PyRetryBudget { inner })
+    #[pyo3(signature = (ratio=0.2, min_per_second=10, ttl=10.0, *, burst=None))]
+    fn new(ratio: f64, min_per_second: u32, ttl: f64, burst: Option<f64>) -> PyResult<Self> {
+        // One validator, in the core: the same limits as a policy's JSON; `burst` defaults to
+        // the core's.
+        let budget = RetryBudget::try_new(ratio, min_per_second, ttl).map_err(value_error)?;
+        let inner = match burst {
+            Some(burst) => budget.with_burst(burst).map_err(value_error)?,
+            None => budget,
+        };
+        Ok(PyRetryBudget {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Tokens available now.

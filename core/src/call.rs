@@ -390,6 +390,9 @@ impl Call {
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();
         }
+        if let Some(budget) = self.policy.budget() {
+            budget.record_success(self.policy.clock().monotonic());
+        }
         if self.attempts == 1 {
             self.metrics.count_outcome(Outcome::Success);
         } else {
@@ -401,6 +404,9 @@ impl Call {
     /// A write whose response was lost turned out to have landed: the call succeeded.
     fn recovered(&mut self) -> Decision {
         self.finished = true;
+        if let Some(budget) = self.policy.budget() {
+            budget.record_success(self.policy.clock().monotonic());
+        }
         self.metrics.count_outcome(Outcome::Recovered);
         self.emit_plain(EventKind::RecoveredLostResponse);
         Decision::Recovered
@@ -469,14 +475,20 @@ impl Call {
     }
 
     /// Retryable failures count toward opening the breaker; any other answer from the server
-    /// shows it is up.
+    /// shows it is up (and ends the budget's failure episode).
     fn update_breaker(&self, class: Class, failure: &Failure, now: Duration) {
+        let up = !class.is_retryable() && failure.status.is_some();
+        if up {
+            if let Some(budget) = self.policy.budget() {
+                budget.record_success(now);
+            }
+        }
         let Some(breaker) = self.policy.breaker() else {
             return;
         };
         if class.is_retryable() {
             breaker.record_failure(now);
-        } else if failure.status.is_some() {
+        } else if up {
             breaker.record_success();
         }
     }

@@ -58,6 +58,7 @@ enum BudgetConfig {
 #[serde(deny_unknown_fields)]
 struct OwnBudget {
     ratio: Option<f64>,
+    burst: Option<f64>,
     min_per_second: Option<u32>,
     ttl: Option<f64>,
 }
@@ -177,12 +178,19 @@ fn budget(config: Option<BudgetConfig>) -> Result<BudgetChoice, PolicyError> {
                 format!("unknown budget {other:?} (expected \"shared\", false, null or an object)"),
             ));
         }
-        Some(BudgetConfig::Own(own)) => BudgetChoice::Own(Arc::new(RetryBudget::try_new(
-            own.ratio.unwrap_or(RetryBudget::DEFAULT_RATIO),
-            own.min_per_second
-                .unwrap_or(RetryBudget::DEFAULT_MIN_PER_SECOND),
-            own.ttl.unwrap_or(RetryBudget::DEFAULT_TTL.as_secs_f64()),
-        )?)),
+        Some(BudgetConfig::Own(own)) => {
+            let budget = RetryBudget::try_new(
+                own.ratio.unwrap_or(RetryBudget::DEFAULT_RATIO),
+                own.min_per_second
+                    .unwrap_or(RetryBudget::DEFAULT_MIN_PER_SECOND),
+                own.ttl.unwrap_or(RetryBudget::DEFAULT_TTL.as_secs_f64()),
+            )?;
+            let budget = match own.burst {
+                Some(burst) => budget.with_burst(burst)?,
+                None => budget,
+            };
+            BudgetChoice::Own(Arc::new(budget))
+        }
     })
 }
 

@@ -27,7 +27,9 @@ impl SuccessRecorder {
     /// breaker success, and one `success` outcome. Allocation-free and lock-free.
     pub fn record(&self) {
         if let Some(budget) = self.policy.budget() {
-            budget.deposit(self.policy.clock().monotonic());
+            let now = self.policy.clock().monotonic();
+            budget.deposit(now);
+            budget.record_success(now);
         }
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();
@@ -44,7 +46,9 @@ impl SuccessRecorder {
             return;
         }
         if let Some(budget) = self.policy.budget() {
-            budget.deposit_many(self.policy.clock().monotonic(), n);
+            let now = self.policy.clock().monotonic();
+            budget.deposit_many(now, n);
+            budget.record_success(now);
         }
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();

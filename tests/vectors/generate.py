@@ -802,7 +802,7 @@ def decisions():
                 F(S503, expect=retry(2.0)),
                 F(S503, expect=give_up("BudgetExhausted")),
             ],
-            {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}},
+            {"max_retries": 5, "budget": {"ratio": 0, "burst": 0, "min_per_second": 1, "ttl": 2}},
         ),
         scenario(
             "budget refills after its window",
@@ -817,7 +817,7 @@ def decisions():
                 F(S503, "b", retry(2.0)),
                 F(S503, "b", give_up("BudgetExhausted")),
             ],
-            {"max_retries": 5, "budget": {"ratio": 0, "min_per_second": 1, "ttl": 2}},
+            {"max_retries": 5, "budget": {"ratio": 0, "burst": 0, "min_per_second": 1, "ttl": 2}},
         ),
         scenario(
             "first attempts deposit into the budget",
@@ -833,7 +833,36 @@ def decisions():
                 begin("f"),
                 F(S503, "d", retry(1.0)),
             ],
-            {"budget": {"ratio": 0.5, "min_per_second": 0, "ttl": 10}},
+            {"budget": {"ratio": 0.5, "burst": 0.5, "min_per_second": 0, "ttl": 10}},
+        ),
+        scenario(
+            "budget: early in a failure episode a first attempt is worth 3 retries (a blip)",
+            [
+                begin("a"),
+                begin("b"),
+                F(S503, "a", retry(1.0)),
+                F(S503, "b", retry(1.0)),
+                F(S503, "a", retry(2.0)),
+                F(S503, "b", retry(2.0)),
+                F(S503, "a", retry(4.0)),
+                F(S503, "b", retry(4.0)),
+                F(S503, "a", give_up("MaxRetries")),
+            ],
+            {"budget": {"ratio": 0.2, "min_per_second": 0, "ttl": 10}},
+        ),
+        scenario(
+            "budget: the extra allowance fades while the episode lasts; a success ends it",
+            [
+                *[begin(c) for c in "abcde"],
+                F(S503, "a", retry(1.0)),  # the episode begins: r = 3, 15 tokens
+                advance(3),  # r = 0.2 + 2.8 / (1 + 3^2) = 0.48: 2.4 tokens, 1 taken
+                F(S503, "b", retry(1.0)),
+                F(S503, "c", give_up("BudgetExhausted")),
+                begin("s"),
+                succeed("s"),  # the server answers: the episode is over
+                F(S503, "d", retry(1.0)),  # a new one: r = 3 again
+            ],
+            {"budget": {"ratio": 0.2, "min_per_second": 0, "ttl": 10}},
         ),
         scenario(
             "budget off never refuses",
@@ -1433,7 +1462,7 @@ def decisions():
         scenario(
             "max retries is checked before the budget",
             [begin(), F(S503, expect=give_up("MaxRetries"))],
-            {"max_retries": 0, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}},
+            {"max_retries": 0, "budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 1}},
         ),
         scenario(
             "not idempotent is checked before max retries",
@@ -1443,7 +1472,7 @@ def decisions():
         scenario(
             "deadline is checked before the budget",
             [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
-            {"deadline": 10, "budget": {"ratio": 0, "min_per_second": 0, "ttl": 1}},
+            {"deadline": 10, "budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 1}},
         ),
     ]
     return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}

@@ -126,10 +126,11 @@ static void clearing_waits_for_callbacks_in_flight(void) {
 }
 
 int main(void) {
-  /* Tiny delays so the outage runs fast; a budget of its own: 20% of first attempts, floor 10. */
+  /* Tiny delays so the outage runs fast; a budget of its own: 20% of first attempts at every
+   * moment (burst = ratio: no allowance for the start of the episode), floor 10. */
   const char *json =
       "{\"initial_delay\": 0.0001, \"max_delay\": 0.0002, \"max_retries\": 3,"
-      " \"budget\": {\"ratio\": 0.2, \"min_per_second\": 1, \"ttl\": 10}}";
+      " \"budget\": {\"ratio\": 0.2, \"burst\": 0.2, \"min_per_second\": 1, \"ttl\": 10}}";
   k8sretry_policy *policy = NULL;
   CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &policy, NULL, 0));
   CHECK_OK(k8sretry_set_event_callback(on_event, NULL));
