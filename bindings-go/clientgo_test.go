@@ -170,7 +170,7 @@ func TestAResetCreateIsNotRepeatedBlindly(t *testing.T) {
 
 func TestGiveUpKeepsClientGoErrorHelpersWorking(t *testing.T) {
 	cs, _ := server(t, status(404, "NotFound", ""))
-	err := Do(context.Background(), fastPolicy(t, ""), get(cs))
+	err := Do(context.Background(), fastPolicy(t, ""), get(cs), WithVerb(VerbGet))
 	var e *Error
 	if !errors.As(err, &e) || !apierrors.IsNotFound(err) {
 		t.Fatalf("%T %v", err, err)

@@ -1,7 +1,10 @@
+//go:build cgo
+
 package k8sretry
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -33,26 +36,54 @@ func (e *Error) Unwrap() []error {
 type Option func(*doOptions)
 
 type doOptions struct {
-	name string
-	verb Verb
+	name       string
+	verb       Verb
+	verbSet    bool
+	idempotent bool
+	retryIf    func(error) bool
 }
+
+// ErrNoVerb is returned by Do, before fn is called, when neither WithVerb nor WithIdempotent
+// says what fn does: without them the engine cannot know whether repeating fn is safe.
+var ErrNoVerb = errors.New("k8sretry.Do: say what fn does: pass k8sretry.WithVerb(k8sretry.VerbGet, VerbList, VerbPost, VerbPut, VerbPatch, VerbDelete or VerbWatch), or k8sretry.WithIdempotent() if running fn again is always safe")
 
 // WithName names the call in events and metrics (default "k8sretry.Do").
 func WithName(name string) Option { return func(o *doOptions) { o.name = name } }
 
-// WithVerb declares the request's verb; without it the caller vouches that repeating fn is safe.
-func WithVerb(verb Verb) Option { return func(o *doOptions) { o.verb = verb } }
+// WithVerb declares the request fn sends. A POST or a PATCH is not resent after a lost response
+// (its outcome is unknown: the error comes back with Reason GiveUpNotIdempotent); reads are.
+func WithVerb(verb Verb) Option { return func(o *doOptions) { o.verb, o.verbSet = verb, true } }
 
-// Do calls fn until it succeeds or the policy gives up, sleeping between attempts. A cancelled
-// ctx stops a sleep at once and is never retried. On give-up the result is an *Error that
-// unwraps to fn's last error.
+// WithIdempotent says that running fn again is always safe, whatever it sends (fn checks before
+// it writes, or its writes are idempotent): it is retried after lost responses too.
+func WithIdempotent() Option { return func(o *doOptions) { o.idempotent = true } }
+
+// WithRetryIf adds the caller's own rule: an error for which retryIf returns true is retried
+// (as a user-retryable failure, within the policy's retries, delays, budget and deadline) even
+// when the engine would not retry it by itself. A cancelled context is still never retried, and
+// the rule does not make resending a POST or PATCH safe (it may have been carried out): add
+// WithIdempotent when it is.
+func WithRetryIf(retryIf func(error) bool) Option { return func(o *doOptions) { o.retryIf = retryIf } }
+
+// Do calls fn until it succeeds or the policy gives up, sleeping between attempts. Pass
+// WithVerb or WithIdempotent: without either Do returns ErrNoVerb at once and never calls fn. A
+// cancelled ctx stops a sleep at once and is never retried. On give-up the result is an *Error
+// that unwraps to fn's last error. Events of the call go to the logger ctx carries (see
+// ContextWithLogger).
 func Do(ctx context.Context, policy *Policy, fn func(context.Context) error, opts ...Option) error {
 	o := doOptions{name: "k8sretry.Do", verb: VerbUnknown}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	_, err := run(ctx, policy, o.name, o.verb, RecoveryNone, func(ctx context.Context) (struct{}, error) {
+	recovery := RecoveryNone
+	switch {
+	case o.idempotent:
+		recovery = RecoveryIdempotent
+	case !o.verbSet:
+		return ErrNoVerb
+	}
+	_, err := run(ctx, policy, o.name, o.verb, recovery, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, fn(ctx)
-	}, nil)
+	}, nil, o.retryIf)
 	return err
 }

@@ -35,7 +35,7 @@ func TestDoRetriesThenSucceeds(t *testing.T) {
 			return syscall.ECONNRESET
 		}
 		return nil
-	})
+	}, WithVerb(VerbGet))
 	if err != nil || n != 3 {
 		t.Fatalf("err %v after %d calls", err, n)
 	}
@@ -49,7 +49,7 @@ func TestDoGivesUpWithTheOriginalError(t *testing.T) {
 		n++
 		last = fmt.Errorf("attempt %d: %w", n, syscall.ECONNREFUSED)
 		return last
-	})
+	}, WithVerb(VerbPost))
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("want *Error, got %T %v", err, err)
@@ -68,7 +68,7 @@ func TestDoGivesUpWithTheOriginalError(t *testing.T) {
 func TestDoDoesNotRetryNonRetryable(t *testing.T) {
 	p := fastPolicy(t, "")
 	n := 0
-	err := Do(context.Background(), p, func(context.Context) error { n++; return errors.New("bad request") })
+	err := Do(context.Background(), p, func(context.Context) error { n++; return errors.New("bad request") }, WithVerb(VerbGet))
 	var e *Error
 	if !errors.As(err, &e) || e.Reason != GiveUpNonRetryable || n != 1 {
 		t.Fatalf("%v after %d calls", err, n)
@@ -89,7 +89,7 @@ func TestDoStopsAtOnceWhenCancelledMidSleep(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	err = Do(ctx, p, func(context.Context) error { calls.Add(1); return syscall.ECONNRESET })
+	err = Do(ctx, p, func(context.Context) error { calls.Add(1); return syscall.ECONNRESET }, WithVerb(VerbGet))
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("did not stop at once: %v", time.Since(start))
 	}
@@ -109,12 +109,12 @@ func TestDoNeverRetriesAfterTheContextEnded(t *testing.T) {
 		n++
 		cancel()
 		return ctx.Err()
-	})
+	}, WithIdempotent())
 	var e *Error
 	if !errors.As(err, &e) || e.Reason != GiveUpCancelled || n != 1 {
 		t.Fatalf("%v after %d calls", err, n)
 	}
-	if err := Do(ctx, p, func(context.Context) error { t.Fatal("called"); return nil }); !errors.Is(err, context.Canceled) {
+	if err := Do(ctx, p, func(context.Context) error { t.Fatal("called"); return nil }, WithVerb(VerbGet)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("already-cancelled ctx: %v", err)
 	}
 }
@@ -182,7 +182,7 @@ func TestConcurrentCallsShareOnePolicy(t *testing.T) {
 				_ = Do(context.Background(), p, func(context.Context) error {
 					attempts.Add(1)
 					return syscall.ECONNREFUSED
-				})
+				}, WithVerb(VerbList))
 			}
 		}()
 	}
@@ -249,5 +249,103 @@ func TestTheGiveUpSaysWhenToRequeue(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Reason != GiveUpDeadline || e.RetryAfter != 30*time.Second || calls != 1 {
 		t.Fatalf("%v (%+v), %d calls", err, e, calls)
+	}
+}
+
+// Do must be told what fn sends: without a verb or WithIdempotent it returns ErrNoVerb at once
+// and never calls fn (it used to treat fn as safe to repeat, and a lost generateName create made
+// two objects).
+func TestDoRequiresAVerbOrIdempotent(t *testing.T) {
+	p := fastPolicy(t, "")
+	for _, opts := range [][]Option{nil, {WithName("no_verb")}} {
+		called := false
+		err := Do(context.Background(), p, func(context.Context) error { called = true; return nil }, opts...)
+		if !errors.Is(err, ErrNoVerb) || called {
+			t.Fatalf("%v, called %v", err, called)
+		}
+		for _, name := range []string{"WithVerb", "WithIdempotent"} {
+			if !strings.Contains(err.Error(), name) {
+				t.Fatalf("the error does not name %s: %v", name, err)
+			}
+		}
+	}
+	// A POST whose response was lost is not resent; the same fn declared idempotent is.
+	n := 0
+	lost := func(context.Context) error {
+		n++
+		if n == 1 {
+			return syscall.ECONNRESET
+		}
+		return nil
+	}
+	err := Do(context.Background(), p, lost, WithVerb(VerbPost))
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpNotIdempotent || n != 1 {
+		t.Fatalf("POST: %v after %d calls", err, n)
+	}
+	n = 0
+	if err := Do(context.Background(), p, lost, WithIdempotent()); err != nil || n != 2 {
+		t.Fatalf("idempotent: %v after %d calls", err, n)
+	}
+	n = 0
+	if err := Do(context.Background(), p, lost, WithVerb(VerbPost), WithIdempotent()); err != nil || n != 2 {
+		t.Fatalf("POST vouched idempotent: %v after %d calls", err, n)
+	}
+}
+
+// WithRetryIf: the caller's own rule retries what the engine would not, within the policy.
+func TestWithRetryIf(t *testing.T) {
+	p := fastPolicy(t, `, "max_retries": 3`)
+	notReady := errors.New("webhook not ready")
+	n := 0
+	err := Do(context.Background(), p, func(context.Context) error {
+		n++
+		if n < 3 {
+			return notReady
+		}
+		return nil
+	}, WithVerb(VerbGet), WithRetryIf(func(err error) bool { return errors.Is(err, notReady) }))
+	if err != nil || n != 3 {
+		t.Fatalf("%v after %d calls", err, n)
+	}
+	// The rule does not make resending a POST safe (it may have been carried out): WithIdempotent does.
+	var e *Error
+	n = 0
+	err = Do(context.Background(), p, func(context.Context) error { n++; return notReady },
+		WithVerb(VerbPost), WithRetryIf(func(error) bool { return true }))
+	if !errors.As(err, &e) || e.Reason != GiveUpNotIdempotent || n != 1 {
+		t.Fatalf("POST: %v after %d calls", err, n)
+	}
+	n = 0
+	err = Do(context.Background(), p, func(context.Context) error {
+		n++
+		if n < 2 {
+			return notReady
+		}
+		return nil
+	}, WithVerb(VerbPost), WithIdempotent(), WithRetryIf(func(error) bool { return true }))
+	if err != nil || n != 2 {
+		t.Fatalf("POST vouched idempotent: %v after %d calls", err, n)
+	}
+	// Not matched: given up at once; matched forever: the policy's retries still end it.
+	n = 0
+	err = Do(context.Background(), p, func(context.Context) error { n++; return errors.New("other") },
+		WithVerb(VerbGet), WithRetryIf(func(err error) bool { return errors.Is(err, notReady) }))
+	if !errors.As(err, &e) || e.Reason != GiveUpNonRetryable || n != 1 {
+		t.Fatalf("unmatched: %v after %d calls", err, n)
+	}
+	n = 0
+	err = Do(context.Background(), p, func(context.Context) error { n++; return notReady },
+		WithVerb(VerbGet), WithRetryIf(func(error) bool { return true }))
+	if !errors.As(err, &e) || e.Reason != GiveUpMaxRetries || n != 4 {
+		t.Fatalf("always: %v after %d calls", err, n)
+	}
+	// A cancelled context is never retried, whatever the rule says.
+	ctx, cancel := context.WithCancel(context.Background())
+	n = 0
+	err = Do(ctx, p, func(ctx context.Context) error { n++; cancel(); return ctx.Err() },
+		WithVerb(VerbGet), WithRetryIf(func(error) bool { return true }))
+	if !errors.As(err, &e) || e.Reason != GiveUpCancelled || n != 1 {
+		t.Fatalf("cancelled: %v after %d calls", err, n)
 	}
 }

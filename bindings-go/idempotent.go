@@ -1,3 +1,5 @@
+//go:build cgo
+
 package k8sretry
 
 import (
@@ -113,7 +115,7 @@ func CreateIdempotent[T Object](ctx context.Context, policy *Policy, obj T, ops 
 	}
 	return run(ctx, policy, "CreateIdempotent", VerbPost, recovery, func(ctx context.Context) (T, error) {
 		return ops.Create(ctx, sent)
-	}, read)
+	}, read, nil)
 }
 
 // UpdateIdempotent replaces obj with retries. Without metadata.resourceVersion a replace is
@@ -139,7 +141,7 @@ func UpdateIdempotent[T Object](ctx context.Context, policy *Policy, obj T, ops 
 	}
 	return run(ctx, policy, "UpdateIdempotent", VerbPut, recovery, func(ctx context.Context) (T, error) {
 		return ops.Update(ctx, sent)
-	}, read)
+	}, read, nil)
 }
 
 // Patch sends a patch with retries decided by its type: merge, strategic merge and apply
@@ -151,7 +153,7 @@ func Patch[T any](ctx context.Context, policy *Policy, pt types.PatchType, patch
 		var zero T
 		return zero, err
 	}
-	return run(ctx, policy, "Patch", VerbPatch, recovery, patch, nil)
+	return run(ctx, policy, "Patch", VerbPatch, recovery, patch, nil, nil)
 }
 
 // Apply runs a server-side apply (client-go's typed Apply(ctx, config, metav1.ApplyOptions{...}),
@@ -171,7 +173,7 @@ func DeleteIdempotent(ctx context.Context, policy *Policy, missingOK bool, del f
 	}
 	_, err = run(ctx, policy, "DeleteIdempotent", VerbDelete, recovery, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, del(ctx)
-	}, nil)
+	}, nil, nil)
 	return err
 }
 
@@ -188,7 +190,7 @@ func RetryOnConflict(ctx context.Context, policy *Policy, fn func(ctx context.Co
 	}
 	_, err := run(ctx, policy, "RetryOnConflict", VerbPut, RecoveryRetryConflict, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, fn(ctx)
-	}, nil)
+	}, nil, nil)
 	return err
 }
 
@@ -209,7 +211,7 @@ type readBack[T any] func(ctx context.Context) (value T, found, ours bool, err e
 // decision (sleep and resend, sleep and read back, return, give up). No decision is made here.
 func run[T any](
 	ctx context.Context, policy *Policy, name string, verb Verb, recovery Recovery,
-	attempt func(context.Context) (T, error), read readBack[T],
+	attempt func(context.Context) (T, error), read readBack[T], retryIf func(error) bool,
 ) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
@@ -224,6 +226,9 @@ func run[T any](
 	failureOf := func(err error, verb Verb) Failure {
 		f := FailureFromError(err)
 		f.Verb = verb
+		if retryIf != nil && retryIf(err) {
+			f.UserRetryable = true
+		}
 		if ctx.Err() != nil {
 			f.Cancelled = true
 		}

@@ -6,13 +6,14 @@
 //	err := k8sretry.Do(ctx, policy, func(ctx context.Context) error {
 //		_, err := clientset.CoreV1().Pods("default").Get(ctx, "web-0", metav1.GetOptions{})
 //		return err
-//	})
+//	}, k8sretry.WithVerb(k8sretry.VerbGet))
 //
-// Build: libk8sretry must be installed where pkg-config finds it (`make install PREFIX=...`).
+// Build: cgo is required (CGO_ENABLED=1 and a C compiler). By default the package links the
+// static libk8sretry.a shipped in this module (lib/GOOS_GOARCH/); with -tags k8sretry_system it
+// links a libk8sretry installed on the system, found with pkg-config.
 package k8sretry
 
 /*
-#cgo pkg-config: k8sretry
 #include <stdlib.h>
 #include <k8sretry.h>
 */
