@@ -42,7 +42,14 @@ struct PolicyConfig {
 enum JitterConfig {
     Named(String),
     Proportional(f64),
-    Object { proportional: f64 },
+    Object(ProportionalJitter),
+}
+
+/// `{"proportional": 0.1}`; any other key is an error, as at the top level.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProportionalJitter {
+    proportional: f64,
 }
 
 /// `"shared" | false | {"ratio": 0.2, "min_per_second": 10, "ttl": 10}`
@@ -161,7 +168,7 @@ fn jitter(config: JitterConfig) -> Result<Jitter, PolicyError> {
                 ));
             }
         },
-        JitterConfig::Proportional(s) | JitterConfig::Object { proportional: s } => {
+        JitterConfig::Proportional(s) | JitterConfig::Object(ProportionalJitter { proportional: s }) => {
             Jitter::Proportional(s)
         }
     })
@@ -224,6 +231,10 @@ mod tests {
             r#"{"budget": {"ratios": 1}}"#,
             r#"{"breaker": {"failure_threshold": 0}}"#,
             r#"{"preset": "fast"}"#,
+            r#"{"jitter": {"proportional": 0.3, "x": 1}}"#,
+            r#"{"deadline": 1e-300}"#,
+            r#"{"not_sent_codes": ["ECONNRESET"]}"#,
+            r#"{"budget": {"ratio": 0.5, "burst": 0.1}}"#,
             r#"[]"#,
             "",
         ] {

@@ -431,10 +431,29 @@ impl PolicyBuilder {
         }
         let retry_after_cap = seconds("retry_after_cap", self.retry_after_cap)?;
         let deadline = match self.deadline {
-            Some(d) if d > 0.0 => Some(seconds("deadline", d)?),
-            Some(d) => return Err(invalid("deadline", format!("must be positive, got {d}"))),
+            // Below a millisecond a deadline rounds away to nothing (1e-300 was a 0 ns deadline).
+            Some(d) if d >= 0.001 => Some(seconds("deadline", d)?),
+            Some(d) => {
+                return Err(invalid(
+                    "deadline",
+                    format!("must be at least 0.001 seconds, got {d}"),
+                ));
+            }
             None => None,
         };
+        let classifier = &self.classifier;
+        if let Some(both) = classifier
+            .not_sent_codes
+            .iter()
+            .find(|c| classifier.ambiguous_codes.contains(c))
+        {
+            // A code in both sets would make an ambiguous failure look unsent, and a POST
+            // would be resent after it.
+            return Err(invalid(
+                "not_sent_codes",
+                format!("{both} is also in ambiguous_codes: a code is one or the other"),
+            ));
+        }
         for (field, statuses) in [
             ("retry_statuses", &self.classifier.retry_statuses),
             ("retry_after_statuses", &self.retry_after_statuses),
@@ -520,5 +539,12 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("retry_statuses"), "{err}");
+        let err = Policy::builder().deadline(Some(1e-300)).build().unwrap_err();
+        assert!(err.to_string().contains("deadline"), "{err}");
+        let err = Policy::builder()
+            .not_sent_codes(["ECONNREFUSED", "econnreset"])
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("ECONNRESET"), "{err}");
     }
 }

@@ -19,20 +19,21 @@ pub(crate) struct StatusBody {
     retry_after_seconds: Option<i64>,
 }
 
-/// A value of type `T`, or anything else (then ignored).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Lenient<T> {
-    Is(T),
-    Other(IgnoredAny),
+/// A value of type `T`, or anything else (then ignored). The value is taken as raw JSON text
+/// first and read on its own, so one value that does not fit (`1e400`, a string for a number)
+/// costs only itself: an untagged enum would buffer it as a number, fail, and fail the whole body.
+struct Lenient<T>(Option<T>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&serde_json::value::RawValue>::deserialize(deserializer)?;
+        Ok(Lenient(serde_json::from_str(raw.get()).ok()))
+    }
 }
 
 impl<T> Lenient<T> {
     fn value(self) -> Option<T> {
-        match self {
-            Lenient::Is(value) => Some(value),
-            Lenient::Other(_) => None,
-        }
+        self.0
     }
 }
 
@@ -76,10 +77,9 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     out.retry_after_seconds = map.next_value::<Lenient<i64>>()?.value();
                 }
                 Key::Details => {
-                    out.details_retry_after_seconds = map
-                        .next_value::<Lenient<StatusBody>>()?
-                        .value()
-                        .and_then(|details| details.retry_after_seconds);
+                    let raw = map.next_value::<&serde_json::value::RawValue>()?;
+                    out.details_retry_after_seconds =
+                        parse(raw.get()).and_then(|details| details.retry_after_seconds);
                 }
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -131,9 +131,24 @@ mod tests {
     }
 
     #[test]
+    fn an_out_of_range_number_costs_only_itself() {
+        let got = parse(
+            r#"{"reason":"TooManyRequests","code":429,"details":{"retryAfterSeconds":7,"x":1e400}}"#,
+        )
+        .unwrap();
+        assert_eq!(got.reason.as_deref(), Some("TooManyRequests"));
+        assert_eq!((got.code, got.details_retry_after_seconds), (Some(429), Some(7)));
+        let got = parse(r#"{"reason":"Timeout","code":1e400,"details":{"retryAfterSeconds":1e400}}"#)
+            .unwrap();
+        assert_eq!(got.reason.as_deref(), Some("Timeout"));
+        assert_eq!((got.code, got.details_retry_after_seconds), (None, None));
+    }
+
+    #[test]
     fn non_objects_yield_nothing() {
         for body in ["", "null", "[1,2]", "{", "<html>503</html>", "\"Status\""] {
             assert_eq!(parse(body), None, "{body:?}");
         }
     }
 }
+
