@@ -405,7 +405,9 @@ typedef struct k8sretry_decision {
 
 /**
  * One attempt of `k8sretry_run`: return 0 on success; on failure describe it in `failure`
- * (reset before each attempt) and return non-zero. `attempt` is 1-based.
+ * (reset before each attempt) and return non-zero. `attempt` is 1-based. `failure` is owned by
+ * `k8sretry_run` and valid only during the callback: fill it with the `k8sretry_failure_set_*`
+ * functions, never pass it to `k8sretry_failure_free` and never keep it.
  */
 typedef int32_t (*k8sretry_attempt_fn)(void *userdata,
                                        uint32_t attempt,

@@ -23,15 +23,20 @@ impl JitterRng {
         }
     }
 
-    /// A generator seeded from the clock and an address, different per process and policy.
+    /// A generator seeded by the operating system (`rand`'s `OsRng`), different per process and
+    /// policy, so that processes started together do not draw the same jitter. If the OS source
+    /// fails (it practically never does), the clock and an address seed it instead.
     pub fn from_entropy() -> JitterRng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        let local = 0u8;
-        let addr = &local as *const u8 as u64;
-        JitterRng::seeded(mix(nanos ^ addr.rotate_left(32)))
+        use rand::TryRngCore;
+        let seed = rand::rngs::OsRng.try_next_u64().unwrap_or_else(|_| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            let local = 0u8;
+            nanos ^ (&local as *const u8 as u64).rotate_left(32)
+        });
+        JitterRng::seeded(mix(seed))
     }
 
     /// The next 64 random bits.

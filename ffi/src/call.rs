@@ -247,7 +247,9 @@ pub unsafe extern "C" fn k8sretry_call_free(call: *mut k8sretry_call) {
 }
 
 /// One attempt of `k8sretry_run`: return 0 on success; on failure describe it in `failure`
-/// (reset before each attempt) and return non-zero. `attempt` is 1-based.
+/// (reset before each attempt) and return non-zero. `attempt` is 1-based. `failure` is owned by
+/// `k8sretry_run` and valid only during the callback: fill it with the `k8sretry_failure_set_*`
+/// functions, never pass it to `k8sretry_failure_free` and never keep it.
 pub type k8sretry_attempt_fn = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
