@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: bench dist test-dist cluster-up cluster-down test-cluster test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
+.PHONY: go-lib bench dist test-dist cluster-up cluster-down test-cluster test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - the same workload in Python, Node, Go and Rust against a real apiserver behind the fault proxy"
@@ -15,9 +15,9 @@ help:
 # behind the fault proxy (or $$KUBECONFIG's cluster, still through the proxy), then one table.
 DEMO_ENV = K8SRETRY_DEMO_PYTHON="$(PY_TEST)/bin/python examples/python/workload.py" \
   K8SRETRY_DEMO_NODE="node examples/node/workload.mjs" \
-  K8SRETRY_DEMO_GO="env LD_LIBRARY_PATH=$(STAGE)/lib $(BUILD)/demo-go" \
+  K8SRETRY_DEMO_GO="$(BUILD)/demo-go" \
   K8SRETRY_DEMO_RUST="target/debug/examples/workload"
-demo: py-env node stage
+demo: py-env node go-lib
 	@echo "[demo] building the Node, Go and Rust workloads"
 	cd examples/node && npm install --no-audit --no-fund --loglevel=error
 	cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo-go ./workload
@@ -96,12 +96,35 @@ test-c-install: stage
 
 # ---------------------------------------------------------------- Go binding (cgo over libk8sretry)
 
-GO_ENV := GOFLAGS=-mod=mod GOTOOLCHAIN=local PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
+# The module links the static libk8sretry.a it ships in bindings-go/lib/GOOS_GOARCH/ (git-ignored),
+# with the header copied to bindings-go/include/; -tags k8sretry_system links the system one
+# through pkg-config instead (GO_SYSTEM_ENV: the scratch install of `make stage`).
+GO_ENV := GOFLAGS=-mod=mod GOTOOLCHAIN=local
+GO_SYSTEM_ENV := $(GO_ENV) PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
+GO_MODULE := bindings-go
+GO_HOST := $(shell go env GOOS 2>/dev/null)_$(shell go env GOARCH 2>/dev/null)
+# Rust target triple -> Go platform, for the libraries the platform builds leave in target/<triple>/release.
+GO_TRIPLES := x86_64-unknown-linux-gnu:linux_amd64 aarch64-unknown-linux-gnu:linux_arm64 \
+  x86_64-apple-darwin:darwin_amd64 aarch64-apple-darwin:darwin_arm64
 
-test-go: stage
-	@test -z "$$(gofmt -l bindings-go examples/go tests/e2e/go)" || { gofmt -l bindings-go examples/go tests/e2e/go; echo "gofmt needed"; exit 1; }
+# Places every libk8sretry.a there is into the module: target/release's as the host's platform,
+# target/<triple>/release's as its own; copies the header and checks the copy is the same.
+go-lib: lib
+	@place() { mkdir -p $(GO_MODULE)/lib/$$2 && { cmp -s $$1 $(GO_MODULE)/lib/$$2/libk8sretry.a || cp $$1 $(GO_MODULE)/lib/$$2/libk8sretry.a; } && echo "[go-lib] $$1 -> $(GO_MODULE)/lib/$$2"; }; \
+	place $(RELEASE)/libk8sretry.a $(GO_HOST); \
+	for pair in $(GO_TRIPLES); do \
+	  a=target/$${pair%%:*}/release/libk8sretry.a; [ -f $$a ] && place $$a $${pair##*:}; \
+	done; true
+	@mkdir -p $(GO_MODULE)/include && { cmp -s include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || cp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h; }
+	@cmp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || { echo "$(GO_MODULE)/include/k8sretry.h differs from include/k8sretry.h"; exit 1; }
+
+GO_DIRS := bindings-go examples/go tests/e2e/go
+test-go: go-lib stage
+	@test -z "$$(gofmt -l $(GO_DIRS))" || { gofmt -l $(GO_DIRS); echo "gofmt needed"; exit 1; }
 	cd bindings-go && $(GO_ENV) go vet ./...
 	cd bindings-go && $(GO_ENV) go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS|panic)|_test.go'; exit $${PIPESTATUS[0]}
+	@echo "[test-go] the system library through pkg-config (-tags k8sretry_system)"
+	cd bindings-go && $(GO_SYSTEM_ENV) go vet -tags k8sretry_system . && $(GO_SYSTEM_ENV) go test -tags k8sretry_system -count=1 -run 'TestVersion|TestDo' .
 	cd examples/go && $(GO_ENV) go run .
 
 install: lib
@@ -168,7 +191,7 @@ test-cluster: py-env
 	$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider tests/cluster
 
 # End-to-end against the real apiserver through the fault proxy; always tears the cluster down.
-test-e2e: py-env node stage
+test-e2e: py-env node stage go-lib
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
 	  node --test tests/e2e/node/ && \
