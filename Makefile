@@ -102,6 +102,7 @@ test-c-install: stage
 GO_ENV := GOFLAGS=-mod=mod GOTOOLCHAIN=local
 GO_SYSTEM_ENV := $(GO_ENV) PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
 GO_MODULE := bindings-go
+GO_PROMETHEUS := bindings-go/prometheus
 GO_HOST := $(shell go env GOOS 2>/dev/null)_$(shell go env GOARCH 2>/dev/null)
 # Rust target triple -> Go platform, for the libraries the platform builds leave in target/<triple>/release.
 GO_TRIPLES := x86_64-unknown-linux-gnu:linux_amd64 aarch64-unknown-linux-gnu:linux_arm64 \
@@ -118,11 +119,12 @@ go-lib: lib
 	@mkdir -p $(GO_MODULE)/include && { cmp -s include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || cp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h; }
 	@cmp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || { echo "$(GO_MODULE)/include/k8sretry.h differs from include/k8sretry.h"; exit 1; }
 
-GO_DIRS := bindings-go examples/go tests/e2e/go
+GO_DIRS := bindings-go examples/go tests/e2e/go tests/dist/gomodzip
 test-go: go-lib stage
 	@test -z "$$(gofmt -l $(GO_DIRS))" || { gofmt -l $(GO_DIRS); echo "gofmt needed"; exit 1; }
 	cd bindings-go && $(GO_ENV) go vet ./...
 	cd bindings-go && $(GO_ENV) go test -race -count=1 -v ./... 2>&1 | grep -E '^(--- |ok|FAIL|PASS|panic)|_test.go'; exit $${PIPESTATUS[0]}
+	cd $(GO_PROMETHEUS) && $(GO_ENV) go vet ./... && $(GO_ENV) go test -race -count=1 ./...
 	@echo "[test-go] the system library through pkg-config (-tags k8sretry_system)"
 	cd bindings-go && $(GO_SYSTEM_ENV) go vet -tags k8sretry_system . && $(GO_SYSTEM_ENV) go test -tags k8sretry_system -count=1 -run 'TestVersion|TestDo' .
 	cd examples/go && $(GO_ENV) go run .
@@ -167,8 +169,9 @@ NODE_DIR := bindings-node
 node:
 	# npm install, not npm ci: npm 11 reports optional platform packages of @napi-rs/cli as missing from the lock file.
 	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
-	cd $(NODE_DIR) && npx napi build --platform --release --output-dir native --js index.js --dts index.d.ts
-	cd $(NODE_DIR) && npx tsc -p tsconfig.json && node scripts/esm.mjs
+	# The addon and its declarations; lib/native.ts loads the .node itself (bundler-proof), so no JS loader.
+	cd $(NODE_DIR) && npx napi build --platform --release --output-dir native --no-js --dts index.d.ts
+	cd $(NODE_DIR) && node scripts/native-types.mjs && npx tsc -p tsconfig.json && node scripts/esm.mjs
 
 # node --test over the built package: vectors, real client-node 1.4, npm pack + install + README example.
 test-node: node

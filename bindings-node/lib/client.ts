@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { native } from './native';
-import type { PlanAnswer, PlanRequest } from '../native/index';
+import type { PlanAnswer, PlanRequest } from './native-types';
 import { ArgumentError } from './errors';
 import { Retrier, type CallPlan, type Found, type Reader, type RetryOptions } from './retry';
 

@@ -3,7 +3,7 @@
 // call did not ask for throws an Error with code K8SRETRY_OUT_OF_ORDER (K8SRETRY_CALL_FINISHED
 // after the end). @internal
 import { native } from './native';
-import type { ExternalObject, FailureInit } from '../native/index';
+import type { ExternalObject, FailureInit } from './native-types';
 import { decodeDecision, writeFailure, type Decision, type ReadOutcome } from './wire';
 
 export type { Action, Decision, ReadOutcome } from './wire';

@@ -9,7 +9,17 @@ import { resolvePolicy } from './retry';
 
 export { ArgumentError, K8sRetryError, PolicyError } from './errors';
 export { Policy, presets, type PolicyOptions } from './policy';
-export { withRetry, type GiveUpInfo, type Logger, type RetryEvent, type RetryOptions } from './retry';
+export {
+  defaultLogger,
+  formatEvent,
+  levelOf,
+  withRetry,
+  type GiveUpInfo,
+  type Logger,
+  type RetryEvent,
+  type RetryOptions,
+} from './retry';
+export { NATIVE_PATH_ENV, NativeLoadError, type FailureInit } from './native';
 export {
   REQUEST_ID,
   apply,

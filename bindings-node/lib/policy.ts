@@ -1,5 +1,5 @@
 import { native } from './native';
-import type { NativePolicy, NativeRecorder } from '../native/index';
+import type { NativePolicy, NativeRecorder } from './native-types';
 import { PolicyError } from './errors';
 
 /**

@@ -8,10 +8,25 @@ import { Policy, coarseNow, defaultPolicy, flushSuccesses, type SuccessCounter }
 
 export type { RetryEvent };
 
-/** Where retry and give-up events are written (default: `console`). */
+/**
+ * Where events are written, one line each (see `formatEvent`). Retries and give-ups go to `warn`;
+ * a first attempt's ordinary refusal (a 404 or 409 the caller handles) to `debug`; a success after
+ * retries and a recovered lost response to `info`. `info` and `debug` are optional: a logger
+ * without them does not get those lines. `@actions/core` fits:
+ * `{ warn: core.warning, info: core.info, debug: core.debug }`.
+ */
 export interface Logger {
   warn(message: string, event: RetryEvent): void;
+  info?(message: string, event: RetryEvent): void;
+  debug?(message: string, event: RetryEvent): void;
 }
+
+/** The default logger: warn and info lines to stderr (`console.warn`: never mixed into a program's
+ * stdout), no debug lines (pass `console` for those). */
+export const defaultLogger: Logger = Object.freeze({
+  warn: (message: string) => console.warn(message),
+  info: (message: string) => console.warn(message),
+});
 
 export interface RetryOptions {
   /** A Policy or a preset name (default `runner_hooks`). */
@@ -20,7 +35,8 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Receives every event (field names as in every k8sretry language). */
   onEvent?: (event: RetryEvent) => void;
-  /** Gets retries and give-ups; `null` silences. Default `console`. */
+  /** Gets one line per event (retries and give-ups at `warn`); `null` silences. Default
+   * `defaultLogger` (console, without debug lines). */
   logger?: Logger | null;
   /** Replaces the sleep between attempts (tests); receives milliseconds. */
   sleep?: (ms: number) => Promise<void> | void;
@@ -42,14 +58,45 @@ export interface GiveUpInfo {
   readErrors: unknown[];
 }
 
-const LOGGED = new Set([
-  'k8s_api_call_failed_retrying',
-  'k8s_api_call_failed_max_retries',
-  'k8s_api_call_failed_non_retryable',
-  'k8s_api_call_budget_exhausted',
-  'k8s_api_call_circuit_open',
-  'k8s_api_call_deadline_exceeded',
-]);
+const INFO = new Set(['k8s_api_call_succeeded_after_retry', 'k8s_api_call_recovered_lost_response']);
+
+/** The level an event is logged at: `debug` for a refusal of a first attempt that nothing was
+ * retried for (NotFound, AlreadyExists, Forbidden, ...: the caller's to handle, or a cancel), `info`
+ * for good news, `warn` for the rest (retries; give-ups after retries, on an unknown outcome, ...). */
+export function levelOf(event: RetryEvent): 'warn' | 'info' | 'debug' {
+  if (INFO.has(event.event)) return 'info';
+  if (
+    event.event === 'k8s_api_call_failed_non_retryable' &&
+    event.attempt <= 1 &&
+    (event.give_up === 'NonRetryable' || event.give_up === 'Cancelled')
+  ) {
+    return 'debug';
+  }
+  return 'warn';
+}
+
+/**
+ * One line for an event, e.g. `k8s_api_call_failed_retrying function=createNamespacedPod
+ * attempt=1/4 status=503 reason=ServiceUnavailable delay_seconds=0.673`: the function (a
+ * read-back's is `<function>/read_back`), the attempt of at most max_retries + 1, the give-up
+ * reason, HTTP status and Status reason, the network error code, the delay before the next
+ * attempt, and the error's first line when there is no status.
+ */
+export function formatEvent(event: RetryEvent): string {
+  const parts = [event.event, `function=${event.function}`, `attempt=${event.attempt}/${event.max_retries + 1}`];
+  if (event.give_up) parts.push(`give_up=${event.give_up}`);
+  if (event.status_code !== undefined && event.status_code !== null) parts.push(`status=${event.status_code}`);
+  if (event.reason) parts.push(`reason=${event.reason}`);
+  if (event.code) parts.push(`code=${event.code}`);
+  if (event.delay_seconds !== undefined && event.delay_seconds !== null) {
+    parts.push(`delay_seconds=${event.delay_seconds.toFixed(3)}`);
+  }
+  if ((event.status_code === undefined || event.status_code === null) && event.error) {
+    const line = event.error.split('\n')[0];
+    parts.push(`error=${JSON.stringify(line.length > 200 ? `${line.slice(0, 200)}...` : line)}`);
+  }
+  return parts.join(' ');
+}
 
 const presetPolicies = new Map<string, Policy>();
 
@@ -144,11 +191,18 @@ export class Retrier {
   }
 
   private emit(events: RetryEvent[]): void {
-    const { onEvent, logger = console } = this.options;
+    const { onEvent, logger = defaultLogger } = this.options;
     for (const event of events) {
-      if (logger && LOGGED.has(event.event)) {
-        const delay = event.delay_seconds === undefined ? '' : ` delay_seconds=${event.delay_seconds.toFixed(3)}`;
-        logger.warn(`${event.event} function=${event.function} attempt=${event.attempt}${delay}`, event);
+      if (logger) {
+        const level = levelOf(event);
+        const write = level === 'warn' ? logger.warn : logger[level];
+        if (typeof write === 'function') {
+          try {
+            write.call(logger, formatEvent(event), event);
+          } catch (err) {
+            process.emitWarning(`k8sretry logger threw: ${String(err)}`);
+          }
+        }
       }
       if (onEvent) {
         try {

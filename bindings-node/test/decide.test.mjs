@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
 const require = createRequire(import.meta.url);
-const native = require('../native/index.js');
+const { native } = require('../dist/cjs/native.js');
 const { decide, readBack, decodeDecision } = require('../dist/cjs/decide.js');
 
 const policy = native.NativePolicy.fromJson('{"budget": null, "jitter": "none", "initial_delay": 0.25}');

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { parseRetryAfter } from '../dist/esm/index.mjs';
 
 const require = createRequire(import.meta.url);
-const native = require('../native/index.js');
+const { native } = require('../dist/cjs/native.js');
 // The retry loop's own path to the engine: native.decide / decideWith / readBack and the
 // one-number answer.
 const { decide, readBack } = require('../dist/cjs/decide.js');
