@@ -6,8 +6,10 @@ package k8sretry
 import "C"
 
 import (
+	"context"
 	"math"
 	"runtime"
+	"runtime/cgo"
 	"time"
 )
 
@@ -107,6 +109,8 @@ func decisionOf(d C.k8sretry_decision) Decision {
 type Call struct {
 	ptr    *C.k8sretry_call
 	policy *Policy
+	ctx    context.Context // whose logger gets the call's events (nil: the event handler only)
+	sink   cgo.Handle      // of a *callSink for ctx, made at the first failure
 }
 
 // Begin starts a call before its first attempt.
@@ -121,6 +125,26 @@ func Begin(policy *Policy, name string, verb Verb, recovery Recovery) (*Call, er
 	return &Call{ptr: ptr, policy: policy}, nil
 }
 
+// BeginContext starts a call whose events also go to the logger ctx carries (see
+// ContextWithLogger); ctx is used for nothing else.
+func BeginContext(ctx context.Context, policy *Policy, name string, verb Verb, recovery Recovery) (*Call, error) {
+	c, err := Begin(policy, name, verb, recovery)
+	if err == nil {
+		c.ctx = ctx
+	}
+	return c, err
+}
+
+// sinkFor returns the sink handle to report a step with: made on first use when the call has a
+// context, and kept for later steps (success after retries).
+func (c *Call) sinkFor(create bool) uintptr {
+	if c.sink == 0 && create && c.ctx != nil {
+		registerCallback()
+		c.sink = cgo.NewHandle(&callSink{ctx: c.ctx})
+	}
+	return uintptr(c.sink)
+}
+
 // OnFailure reports a failed attempt and returns the decision.
 func (c *Call) OnFailure(f Failure) (Decision, error) {
 	cf, err := f.toC()
@@ -129,7 +153,7 @@ func (c *Call) OnFailure(f Failure) (Decision, error) {
 		return Decision{}, err
 	}
 	var d C.k8sretry_decision
-	if err := check(C.k8sretry_call_on_failure(c.ptr, cf, &d)); err != nil {
+	if err := check(callOnFailure(c.ptr, cf, &d, c.sinkFor(true))); err != nil {
 		return Decision{}, err
 	}
 	return decisionOf(d), nil
@@ -149,14 +173,14 @@ func (c *Call) OnReadBack(outcome ReadOutcome, f Failure) (Decision, error) {
 		}
 	}
 	var d C.k8sretry_decision
-	if err := check(C.k8sretry_call_on_read_back(c.ptr, C.uint32_t(outcome), cf, &d)); err != nil {
+	if err := check(callOnReadBack(c.ptr, outcome, cf, &d, c.sinkFor(true))); err != nil {
 		return Decision{}, err
 	}
 	return decisionOf(d), nil
 }
 
 // OnSuccess reports that the current attempt succeeded.
-func (c *Call) OnSuccess() error { return check(C.k8sretry_call_on_success(c.ptr)) }
+func (c *Call) OnSuccess() error { return check(callOnSuccess(c.ptr, c.sinkFor(false))) }
 
 // Attempts is the number of attempts started so far.
 func (c *Call) Attempts() int {
@@ -180,6 +204,10 @@ func (c *Call) RetryAfter() (time.Duration, bool) {
 func (c *Call) Close() {
 	C.k8sretry_call_free(c.ptr)
 	c.ptr = nil
+	if c.sink != 0 {
+		c.sink.Delete()
+		c.sink = 0
+	}
 }
 
 // Classify returns the class of f under policy.

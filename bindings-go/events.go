@@ -1,13 +1,14 @@
 package k8sretry
 
 /*
+#include <stdint.h>
 #include <k8sretry.h>
 */
 import "C"
 
 import (
+	"runtime/cgo"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Event is one engine event (DESIGN §2.7), copied out of the C callback.
@@ -28,16 +29,16 @@ type Event struct {
 
 var eventHandler atomic.Pointer[func(Event)]
 
-// SetEventHandler sets (nil clears) the process-wide event handler. It is called from the
-// goroutine that reported the failure or success, so it must be safe for concurrent use.
+// SetEventHandler sets (nil clears) the process-wide event handler, which sees the events of
+// every call (besides the logger of the call's context, see ContextWithLogger). It is called from
+// the goroutine that reported the failure or success, so it must be safe for concurrent use.
 func SetEventHandler(handler func(Event)) {
 	if handler == nil {
 		eventHandler.Store(nil)
-		C.k8sretry_set_event_callback(nil, nil)
 		return
 	}
 	eventHandler.Store(&handler)
-	setGoCallback()
+	registerCallback()
 }
 
 func goString(s C.k8sretry_str) string {
@@ -48,12 +49,12 @@ func goString(s C.k8sretry_str) string {
 }
 
 //export goK8sretryEvent
-func goK8sretryEvent(_ unsafe.Pointer, e *C.k8sretry_event) {
+func goK8sretryEvent(sink C.uintptr_t, e *C.k8sretry_event) {
 	handler := eventHandler.Load()
-	if handler == nil {
+	if handler == nil && sink == 0 {
 		return
 	}
-	(*handler)(Event{
+	event := Event{
 		Name:         C.GoString(e.name),
 		Function:     goString(e.function),
 		Attempt:      int(e.attempt),
@@ -66,5 +67,13 @@ func goK8sretryEvent(_ unsafe.Pointer, e *C.k8sretry_event) {
 		Error:        goString(e.error),
 		Class:        Class(e.class_),
 		GiveUp:       GiveUpReason(e.give_up_reason),
-	})
+	}
+	if sink != 0 {
+		if s, ok := cgo.Handle(sink).Value().(*callSink); ok {
+			s.log(event)
+		}
+	}
+	if handler != nil {
+		(*handler)(event)
+	}
 }

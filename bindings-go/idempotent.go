@@ -217,7 +217,7 @@ func run[T any](
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	call, err := Begin(policy, name, verb, recovery)
+	call, err := BeginContext(ctx, policy, name, verb, recovery)
 	if err != nil {
 		return zero, err
 	}

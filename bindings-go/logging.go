@@ -1,0 +1,123 @@
+package k8sretry
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/go-logr/logr"
+)
+
+// Logs. The events of a call made with a context (Do, the idempotent helpers, WrapTransport's
+// requests) go to the logger that context carries: an *slog.Logger put there with
+// ContextWithLogger, else a logr.Logger put there with logr.NewContext (controller-runtime does:
+// a reconciler's ctx logs its calls with the reconciler's logger), else the default logger
+// (SetDefaultLogger; slog.Default() until set). Levels:
+//
+//	retrying, succeeded after retries, recovered a lost response  slog Info   logr V(0).Info
+//	given up on the first attempt on an answer that is final      slog Debug  logr V(1).Info
+//	(a 404, a 409, a 422, a cancelled context)
+//	any other give-up (retries used up, budget, breaker, deadline, slog Warn   logr Error
+//	a write whose outcome is unknown)
+//
+// The message is the event name (k8s_api_call_failed_retrying, ...) and the fields are named like
+// the event's: function, attempt, max_retries, delay_seconds, status_code, reason, code,
+// error_type, error, give_up (fields without a value are left out).
+
+type slogKey struct{}
+
+// ContextWithLogger returns a context whose k8sretry calls log their events to logger.
+func ContextWithLogger(ctx context.Context, logger *slog.Logger) context.Context {
+	return context.WithValue(ctx, slogKey{}, logger)
+}
+
+var defaultLogger atomic.Pointer[slog.Logger]
+
+// SetDefaultLogger sets the logger of calls whose context carries none; nil means slog.Default().
+// To log nothing by default: SetDefaultLogger(slog.New(slog.DiscardHandler)).
+func SetDefaultLogger(logger *slog.Logger) { defaultLogger.Store(logger) }
+
+// callSink is what an event of a call needs to find its logger: the call's context.
+type callSink struct{ ctx context.Context }
+
+func (s *callSink) log(e Event) {
+	if l, ok := s.ctx.Value(slogKey{}).(*slog.Logger); ok && l != nil {
+		logSlog(s.ctx, l, e)
+		return
+	}
+	if l, err := logr.FromContext(s.ctx); err == nil {
+		logLogr(l, e)
+		return
+	}
+	l := defaultLogger.Load()
+	if l == nil {
+		l = slog.Default()
+	}
+	logSlog(s.ctx, l, e)
+}
+
+type level int
+
+const (
+	levelDebug level = iota
+	levelInfo
+	levelWarn
+)
+
+func levelOf(e Event) level {
+	switch e.Name {
+	case "k8s_api_call_failed_retrying", "k8s_api_call_succeeded_after_retry", "k8s_api_call_recovered_lost_response":
+		return levelInfo
+	case "k8s_api_call_failed_non_retryable":
+		if e.Attempt <= 1 && (e.GiveUp == GiveUpNonRetryable || e.GiveUp == GiveUpCancelled) {
+			return levelDebug
+		}
+	}
+	return levelWarn
+}
+
+// fields are the event's fields as alternating keys and values, those without a value left out.
+func fields(e Event, withError bool) []any {
+	kv := []any{"function", e.Function, "attempt", e.Attempt, "max_retries", e.MaxRetries}
+	if e.DelaySeconds >= 0 {
+		kv = append(kv, "delay_seconds", e.DelaySeconds)
+	}
+	if e.StatusCode != 0 {
+		kv = append(kv, "status_code", e.StatusCode)
+	}
+	for _, f := range [][2]string{{"reason", e.Reason}, {"code", e.Code}, {"error_type", e.ErrorType}} {
+		if f[1] != "" {
+			kv = append(kv, f[0], f[1])
+		}
+	}
+	if withError && e.Error != "" {
+		kv = append(kv, "error", e.Error)
+	}
+	if e.GiveUp != GiveUpNone {
+		kv = append(kv, "give_up", e.GiveUp.String())
+	}
+	return kv
+}
+
+func logSlog(ctx context.Context, l *slog.Logger, e Event) {
+	lvl := map[level]slog.Level{levelDebug: slog.LevelDebug, levelInfo: slog.LevelInfo, levelWarn: slog.LevelWarn}[levelOf(e)]
+	if l.Enabled(ctx, lvl) {
+		l.Log(ctx, lvl, e.Name, fields(e, true)...)
+	}
+}
+
+// eventError is the error of an event, for logr's Error.
+type eventError string
+
+func (e eventError) Error() string { return string(e) }
+
+func logLogr(l logr.Logger, e Event) {
+	switch levelOf(e) {
+	case levelDebug:
+		l.V(1).Info(e.Name, fields(e, true)...)
+	case levelInfo:
+		l.Info(e.Name, fields(e, true)...)
+	default:
+		l.Error(eventError(e.Error), e.Name, fields(e, false)...)
+	}
+}
