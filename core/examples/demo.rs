@@ -69,10 +69,10 @@ fn get(addr: &str, path: &str) -> Result<String, Box<Failure>> {
         .with_verb(Verb::Get)
         .with_status_body(body);
     for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("retry-after") {
-                failure = failure.with_retry_after(value.trim());
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("retry-after")
+        {
+            failure = failure.with_retry_after(value.trim());
         }
     }
     Err(Box::new(

@@ -340,10 +340,10 @@ impl Call {
         if retry > policy.max_retries() {
             return Err(GiveUpReason::MaxRetries);
         }
-        if let Some(breaker) = policy.breaker() {
-            if !breaker.allow_retry(now) {
-                return Err(GiveUpReason::CircuitOpen);
-            }
+        if let Some(breaker) = policy.breaker()
+            && !breaker.allow_retry(now)
+        {
+            return Err(GiveUpReason::CircuitOpen);
         }
         let backoff = policy.backoff().delay(retry, previous, policy.rng());
         let hint = policy.server_hint(failure).unwrap_or(0.0);
@@ -357,10 +357,10 @@ impl Call {
                 return Err(GiveUpReason::Deadline);
             }
         }
-        if let Some(budget) = policy.budget() {
-            if !budget.try_withdraw(now) {
-                return Err(GiveUpReason::BudgetExhausted);
-            }
+        if let Some(budget) = policy.budget()
+            && !budget.try_withdraw(now)
+        {
+            return Err(GiveUpReason::BudgetExhausted);
         }
         Ok(Scheduled {
             delay,
@@ -478,10 +478,8 @@ impl Call {
     /// shows it is up (and ends the budget's failure episode).
     fn update_breaker(&self, class: Class, failure: &Failure, now: Duration) {
         let up = !class.is_retryable() && failure.status.is_some();
-        if up {
-            if let Some(budget) = self.policy.budget() {
-                budget.record_success(now);
-            }
+        if up && let Some(budget) = self.policy.budget() {
+            budget.record_success(now);
         }
         let Some(breaker) = self.policy.breaker() else {
             return;

@@ -233,15 +233,15 @@ impl Failure {
         let Some(status) = crate::status_body::parse(body) else {
             return self;
         };
-        if self.reason.is_none() {
-            if let Some(reason) = status.reason {
-                self = self.with_reason(reason);
-            }
+        if self.reason.is_none()
+            && let Some(reason) = status.reason
+        {
+            self = self.with_reason(reason);
         }
-        if self.status.is_none() {
-            if let Some(code) = status.code.and_then(|c| u16::try_from(c).ok()) {
-                self = self.with_status(code);
-            }
+        if self.status.is_none()
+            && let Some(code) = status.code.and_then(|c| u16::try_from(c).ok())
+        {
+            self = self.with_status(code);
         }
         if self.retry_after_seconds.is_none() {
             self.retry_after_seconds = status.details_retry_after_seconds;

@@ -33,9 +33,10 @@ impl PatchType {
         Some(match text.as_str() {
             "merge" | "application/merge-patch+json" => PatchType::Merge,
             "strategic" | "application/strategic-merge-patch+json" => PatchType::Strategic,
-            "apply" | "application/apply-patch+yaml" | "application/apply-patch+json" => {
-                PatchType::Apply
-            }
+            "apply"
+            | "application/apply-patch+yaml"
+            | "application/apply-patch+json"
+            | "application/apply-patch+cbor" => PatchType::Apply,
             "json" | "application/json-patch+json" => PatchType::Json,
             _ => return None,
         })

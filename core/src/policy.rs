@@ -421,13 +421,13 @@ impl PolicyBuilder {
                 format!("must be between 1 and 1000, got {}", self.exponential_base),
             ));
         }
-        if let Jitter::Proportional(s) = self.jitter {
-            if !(0.0..=1.0).contains(&s) {
-                return Err(invalid(
-                    "jitter",
-                    format!("proportional jitter must be between 0 and 1, got {s}"),
-                ));
-            }
+        if let Jitter::Proportional(s) = self.jitter
+            && !(0.0..=1.0).contains(&s)
+        {
+            return Err(invalid(
+                "jitter",
+                format!("proportional jitter must be between 0 and 1, got {s}"),
+            ));
         }
         let retry_after_cap = seconds("retry_after_cap", self.retry_after_cap)?;
         let deadline = match self.deadline {
