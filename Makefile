@@ -228,6 +228,8 @@ bench: py-env node lib
 	@echo "[bench] C: the decision through the FFI"
 	cc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude bench/c/decision.c -o $(BUILD)/bench-decision $(RELEASE)/libk8sretry.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
 	$(BUILD)/bench-decision > $(BENCH_RAW)/c.json
+	@echo "[bench] retry budget: a blip and an outage, per budget"
+	$(PY_TEST)/bin/python bench/budget.py > $(BENCH_RAW)/budget.json
 	@echo "[bench] chaos: the e2e workload at 0/10/30/50% faults, and the outage"
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python bench/chaos.py > $(BENCH_RAW)/chaos.json; rc=$$?; tests/cluster/down.sh; exit $$rc

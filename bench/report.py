@@ -66,7 +66,16 @@ def main() -> None:
     rust = criterion((raw / "rust.txt").read_text())
     c = json.loads((raw / "c.json").read_text())
     chaos = json.loads((raw / "chaos.json").read_text())
-    results = {"machine": machine(), "python": py, "node": node, "rust": rust, "c": c, "chaos": chaos}
+    budget = json.loads((raw / "budget.json").read_text())
+    results = {
+        "machine": machine(),
+        "python": py,
+        "node": node,
+        "rust": rust,
+        "c": c,
+        "chaos": chaos,
+        "budget": budget,
+    }
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
     m = results["machine"]
@@ -150,17 +159,36 @@ def main() -> None:
         for label, cell in rows:
             lines.append(f"| {label} | " + " | ".join(cell(run) for run in runs) + " |")
     o = chaos.get("outage")
-    if o is None:
-        (RESULTS / "results.md").write_text("\n".join(lines) + "\n")
-        print("\n".join(lines))
-        return
-    lines += [
-        "",
-        f"Outage (apiserver stopped 10 s under 100 new calls/s): {o['amplification_with_budget']:.2f} attempts "
-        f"per first attempt with the default retry budget, {o['amplification_without_budget']:.2f} without.",
-    ]
+    if o is not None:
+        lines += [
+            "",
+            f"Outage (apiserver stopped 10 s under 100 new calls/s): {o['amplification_with_budget']:.2f} "
+            f"attempts per first attempt with the default retry budget, "
+            f"{o['amplification_without_budget']:.2f} without.",
+        ]
+    lines += budget_table(budget)
     (RESULTS / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def budget_table(budget: dict[str, Any]) -> list[str]:
+    """bench/budget.py: a blip (N calls failing twice at once) and an outage, per budget."""
+    sizes = list(next(iter(budget["blip"].values())))
+    head = ["budget", *[f"blip N={n}: calls succeeded" for n in sizes], "outage: attempts per first attempt"]
+    lines = [
+        "",
+        "Retry budget, decided by the engine on a simulated timeline (bench/budget.py): a blip of N "
+        "concurrent calls that each fail twice and then succeed, and a 10 s outage at 100 new calls/s "
+        "(goals: every blip call succeeds; the outage stays <= 1.3):",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for name, blips in budget["blip"].items():
+        cells = [f"{blips[n]['succeeded']}/{blips[n]['calls']}" for n in sizes]
+        cells.append(f"{budget['outage'][name]['per_first_attempt']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
