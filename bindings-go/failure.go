@@ -102,6 +102,9 @@ func (f *Failure) toC() (*C.k8sretry_failure, error) {
 	return c, first
 }
 
+// failureCarrier is an error that knows its Failure (a response WrapTransport reports).
+type failureCarrier interface{ carriedFailure() Failure }
+
 // maxChain bounds the walk down an error's wrap chain (cyclic chains never hang).
 const maxChain = 16
 
@@ -113,6 +116,10 @@ func FailureFromError(err error) Failure {
 	f := Failure{ErrorType: fmt.Sprintf("%T", err)}
 	if err == nil {
 		return f
+	}
+	var carrier failureCarrier
+	if errors.As(err, &carrier) {
+		return carrier.carriedFailure()
 	}
 	f.Message = err.Error()
 	if errors.Is(err, context.Canceled) {
