@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::call::Call;
 use crate::decision::{Decision, GiveUpReason};
-use crate::failure::Failure;
+use crate::failure::{Failure, Verb};
 use crate::policy::Policy;
 
 /// Turns a caller's error into a [`Failure`]. Implement it for your error type, or use
@@ -104,19 +104,38 @@ fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) 
     }
 }
 
-/// Runs `op` under `policy` on tokio, retrying as the core decides. The sleep between
-/// attempts is a `tokio::time::sleep`: dropping the returned future cancels it.
+/// Runs `op`, one request with HTTP verb `verb`, under `policy` on tokio, retrying as the core
+/// decides; the sleep between attempts is a `tokio::time::sleep`, so dropping the returned future
+/// cancels it. `name` names the call in events and metrics.
 ///
-/// `name` names the call in events and metrics. The verb is unknown: the caller vouches that
-/// repeating `op` is safe. Use the step API ([`Call`]) for verb-aware loops.
+/// The verb decides what happens after an ambiguous failure (a reset connection, a timeout, a 5xx:
+/// the server may have carried the request out): `GET`, `LIST`, `PUT` and `DELETE` are sent again,
+/// `POST` and `PATCH` are not: the call gives up with [`GiveUpReason::NotIdempotent`] and the
+/// original error (a second create would make a second object). For writes that can be made safe to
+/// repeat, use the `kube` feature's helpers (`create_idempotent`, `patch_idempotent`, ...), which
+/// stamp and read back. A 429 or a refused connection is retried for every verb: the server did
+/// nothing.
+///
+/// ```
+/// # async fn run() {
+/// use k8sretry::{retry, Failure, Policy, Verb};
+/// let policy = Policy::preset("read").unwrap();
+/// let pod = retry(&policy, "read_pod", Verb::Get, || async { Ok::<_, Failure>("web-0") }).await;
+/// # }
+/// ```
 #[cfg(feature = "tokio")]
-pub async fn retry<T, E, F, Fut>(policy: &Policy, name: &str, mut op: F) -> Result<T, RetryError<E>>
+pub async fn retry<T, E, F, Fut>(
+    policy: &Policy,
+    name: &str,
+    verb: Verb,
+    mut op: F,
+) -> Result<T, RetryError<E>>
 where
     E: ToFailure,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
-    let mut call = Call::new(policy, name);
+    let mut call = Call::new(policy, name).with_verb(verb);
     let mut earlier = Vec::new();
     loop {
         match op().await {
@@ -135,13 +154,36 @@ where
     }
 }
 
-/// Runs `op` under `policy` on the current thread, sleeping with `std::thread::sleep`.
-pub fn retry_blocking<T, E, F>(policy: &Policy, name: &str, mut op: F) -> Result<T, RetryError<E>>
+/// [`retry`] for an operation that is not one request of a known verb, and that the caller
+/// declares safe to run again after any failure, including one where it may already have taken
+/// effect (a read, a whole read-modify-write that checks its own precondition, several calls that
+/// each tolerate a repeat). Every retryable failure is retried: nothing protects a write here.
+#[cfg(feature = "tokio")]
+pub async fn retry_idempotent<T, E, F, Fut>(
+    policy: &Policy,
+    name: &str,
+    op: F,
+) -> Result<T, RetryError<E>>
+where
+    E: ToFailure,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    retry(policy, name, Verb::Unknown, op).await
+}
+
+/// [`retry`] on the current thread, sleeping with `std::thread::sleep`.
+pub fn retry_blocking<T, E, F>(
+    policy: &Policy,
+    name: &str,
+    verb: Verb,
+    mut op: F,
+) -> Result<T, RetryError<E>>
 where
     E: ToFailure,
     F: FnMut() -> Result<T, E>,
 {
-    let mut call = Call::new(policy, name);
+    let mut call = Call::new(policy, name).with_verb(verb);
     let mut earlier = Vec::new();
     loop {
         match op() {
@@ -158,4 +200,18 @@ where
             },
         }
     }
+}
+
+/// [`retry_idempotent`] on the current thread: the caller declares `op` safe to run again after
+/// any failure.
+pub fn retry_blocking_idempotent<T, E, F>(
+    policy: &Policy,
+    name: &str,
+    op: F,
+) -> Result<T, RetryError<E>>
+where
+    E: ToFailure,
+    F: FnMut() -> Result<T, E>,
+{
+    retry_blocking(policy, name, Verb::Unknown, op)
 }

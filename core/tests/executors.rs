@@ -1,12 +1,14 @@
 //! The Rust executors, events and metrics, observed from outside.
+// A Failure stands in for a caller's own error type here; its size does not matter in a test.
+#![allow(clippy::result_large_err)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8sretry::{
-    BudgetChoice, Event, EventCallback, Failure, GiveUpReason, Policy, PolicyBuilder, metrics_text,
-    retry, retry_blocking,
+    BudgetChoice, Event, EventCallback, Failure, GiveUpReason, Policy, PolicyBuilder, Verb,
+    metrics_text, retry, retry_blocking, retry_blocking_idempotent, retry_idempotent,
 };
 
 #[derive(Debug, PartialEq)]
@@ -49,7 +51,7 @@ fn blocking_retries_then_returns_the_value() {
     let (callback, seen) = recording();
     let policy = fast(3).on_event(Some(callback)).build().unwrap();
     let calls = AtomicU32::new(0);
-    let out = retry_blocking(&policy, "exec_blocking_ok", || {
+    let out = retry_blocking(&policy, "exec_blocking_ok", Verb::Get, || {
         let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
         if n < 3 {
             Err(ApiError { status: 503, id: n })
@@ -80,12 +82,17 @@ fn blocking_retries_then_returns_the_value() {
 fn blocking_gives_up_with_the_original_error_and_the_earlier_ones() {
     let policy = fast(2).build().unwrap();
     let calls = AtomicU32::new(0);
-    let err = retry_blocking(&policy, "exec_blocking_max", || -> Result<(), ApiError> {
-        Err(ApiError {
-            status: 503,
-            id: calls.fetch_add(1, Ordering::SeqCst) + 1,
-        })
-    })
+    let err = retry_blocking(
+        &policy,
+        "exec_blocking_max",
+        Verb::Get,
+        || -> Result<(), ApiError> {
+            Err(ApiError {
+                status: 503,
+                id: calls.fetch_add(1, Ordering::SeqCst) + 1,
+            })
+        },
+    )
     .unwrap_err();
     assert_eq!(err.reason, GiveUpReason::MaxRetries);
     assert_eq!(err.attempts, 3, "max_retries 2 means 3 calls");
@@ -107,9 +114,12 @@ impl std::error::Error for ApiError {}
 #[test]
 fn a_give_up_prints_its_source_once_and_says_when_to_try_again() {
     let policy = fast(1).build().unwrap();
-    let err = retry_blocking(&policy, "exec_display", || -> Result<(), ApiError> {
-        Err(ApiError { status: 503, id: 0 })
-    })
+    let err = retry_blocking(
+        &policy,
+        "exec_display",
+        Verb::Get,
+        || -> Result<(), ApiError> { Err(ApiError { status: 503, id: 0 }) },
+    )
     .unwrap_err();
     assert_eq!(err.to_string(), "gave up after 2 attempt(s): MaxRetries");
     let source = std::error::Error::source(&err).map(ToString::to_string);
@@ -122,20 +132,83 @@ fn a_give_up_prints_its_source_once_and_says_when_to_try_again() {
 fn non_retryable_errors_are_returned_at_once() {
     let policy = fast(5).build().unwrap();
     let calls = AtomicU32::new(0);
-    let err = retry_blocking(&policy, "exec_404", || -> Result<(), ApiError> {
-        calls.fetch_add(1, Ordering::SeqCst);
-        Err(ApiError { status: 404, id: 0 })
-    })
+    let err = retry_blocking(
+        &policy,
+        "exec_404",
+        Verb::Get,
+        || -> Result<(), ApiError> {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(ApiError { status: 404, id: 0 })
+        },
+    )
     .unwrap_err();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(err.reason, GiveUpReason::NonRetryable);
+    // An answer the caller handles (a 404 on the first attempt) is a failed call, not a give-up.
+    let text = metrics_text();
+    assert!(
+        text.contains("k8sretry_calls_total{function=\"exec_404\",outcome=\"failed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("function=\"exec_404\",outcome=\"gave_up\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("k8sretry_giveups_total{function=\"exec_404\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_verb_decides_whether_an_ambiguous_failure_is_resent() {
+    let policy = fast(3).build().unwrap();
+    let reset = || Failure::new().with_code("ECONNRESET");
+    for (verb, attempts, reason) in [
+        (Verb::Post, 1, GiveUpReason::NotIdempotent),
+        (Verb::Patch, 1, GiveUpReason::NotIdempotent),
+        (Verb::Get, 4, GiveUpReason::MaxRetries),
+        (Verb::Put, 4, GiveUpReason::MaxRetries),
+        (Verb::Delete, 4, GiveUpReason::MaxRetries),
+    ] {
+        let calls = AtomicU32::new(0);
+        let err = retry_blocking(&policy, "exec_verb", verb, || -> Result<(), Failure> {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(reset())
+        })
+        .unwrap_err();
+        assert_eq!(
+            (calls.load(Ordering::SeqCst), err.reason),
+            (attempts, reason),
+            "{verb}"
+        );
+    }
+    // Declared idempotent: resent like a read.
+    let calls = AtomicU32::new(0);
+    let err = retry_blocking_idempotent(&policy, "exec_verb", || -> Result<(), Failure> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err(reset())
+    })
+    .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(err.reason, GiveUpReason::MaxRetries);
+    // A POST that never reached the server is sent again.
+    let calls = AtomicU32::new(0);
+    let out = retry_blocking(&policy, "exec_verb", Verb::Post, || {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            Err(Failure::new().with_code("ECONNREFUSED"))
+        } else {
+            Ok("created")
+        }
+    });
+    assert_eq!(out.unwrap(), "created");
 }
 
 #[test]
 fn io_errors_are_understood() {
     let policy = fast(1).build().unwrap();
     let calls = AtomicU32::new(0);
-    let out = retry_blocking(&policy, "exec_io", || {
+    let out = retry_blocking_idempotent(&policy, "exec_io", || {
         if calls.fetch_add(1, Ordering::SeqCst) == 0 {
             Err(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
         } else {
@@ -155,7 +228,7 @@ async fn async_retry_sleeps_the_decided_delay() {
         .unwrap();
     let started = tokio::time::Instant::now();
     let calls = AtomicU32::new(0);
-    let out = retry(&policy, "exec_async", || {
+    let out = retry(&policy, "exec_async", Verb::List, || {
         let n = calls.fetch_add(1, Ordering::SeqCst);
         async move {
             if n < 2 {
@@ -182,7 +255,7 @@ async fn dropping_the_future_cancels_the_sleep() {
         .unwrap();
     let calls = Arc::new(AtomicU32::new(0));
     let counter = Arc::clone(&calls);
-    let fut = retry(&policy, "exec_cancel", move || {
+    let fut = retry_idempotent(&policy, "exec_cancel", move || {
         counter.fetch_add(1, Ordering::SeqCst);
         async { Err::<(), _>(ApiError { status: 503, id: 0 }) }
     });

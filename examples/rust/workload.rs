@@ -3,8 +3,10 @@
 //! $K8SRETRY_NAMESPACE of $KUBECONFIG; prints one JSON line. Run by `make demo` through the fault
 //! proxy: `cargo run -p k8sretry --features kube --example workload`.
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8sretry::kube::{client_without_own_retry, create_idempotent, delete_idempotent};
-use k8sretry::{Policy, metrics_text, retry};
+use k8sretry::kube::{
+    client_without_own_retry, create_idempotent, delete_idempotent, patch_idempotent,
+};
+use k8sretry::{Policy, Verb, metrics_text, retry};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
@@ -40,11 +42,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             json!({"metadata": {"name": name}, "data": {"i": i.to_string()}}),
         )?;
         create_idempotent(&configmaps, &policy, &cm).await?;
-        retry(&policy, "get", || configmaps.get(&name)).await?;
-        retry(&policy, "patch", || {
-            configmaps.patch(&name, &patch_params, &label)
-        })
-        .await?;
+        retry(&policy, "get", Verb::Get, || configmaps.get(&name)).await?;
+        // A merge patch is safe to resend; patch_idempotent knows it from the patch type.
+        patch_idempotent(&configmaps, &policy, &name, &patch_params, &label).await?;
         operations += 3;
         if i % 4 == 0 {
             delete_idempotent(&configmaps, &policy, &name, &DeleteParams::default(), false).await?;

@@ -55,7 +55,7 @@ fn executors(c: &mut Criterion) {
     let mut group = c.benchmark_group("success path, async");
     group.bench_function("bare call", |b| b.to_async(&rt).iter(|| async { ok().await }));
     group.bench_function("k8sretry retry", |b| {
-        b.to_async(&rt).iter(|| retry(&policy, "read_pod", ok))
+        b.to_async(&rt).iter(|| retry(&policy, "read_pod", Verb::Get, ok))
     });
     group.bench_function("backon", |b| {
         b.to_async(&rt).iter(|| {
