@@ -1,4 +1,13 @@
 //! Events (DESIGN §2.7). The names come from the deployed Python decorator k8sretry replaces.
+//!
+//! Each event is also a `tracing` event (target `k8sretry`) at the level of [`Event::level`]:
+//!
+//! | level | events |
+//! |---|---|
+//! | `DEBUG` | `k8s_api_call_failed_non_retryable` on the first attempt (a 404, 409, 422...: an answer the caller handles, such as `Api::get_opt` of a missing object), and any cancelled call |
+//! | `INFO` | `k8s_api_call_succeeded_after_retry`, `k8s_api_call_recovered_lost_response` |
+//! | `WARN` | `k8s_api_call_failed_retrying` (as Python and Node log retries), and give-ups with the error returned: `k8s_api_call_failed_max_retries`, `k8s_api_call_budget_exhausted`, `k8s_api_call_circuit_open`, `k8s_api_call_deadline_exceeded`, and `k8s_api_call_failed_non_retryable` after retries |
+//! | `ERROR` | `k8s_api_call_failed_non_retryable` when a write's outcome is unknown (give-up `NotIdempotent` or `OutcomeUnknown`): it may or may not have been carried out |
 
 use std::fmt;
 use std::sync::Arc;
@@ -92,6 +101,28 @@ pub struct Event<'a> {
     pub give_up: Option<GiveUpReason>,
 }
 
+impl Event<'_> {
+    /// The `tracing` level this event is emitted at (see the module documentation): quiet for
+    /// answers the caller handles, louder as the engine has less it can tell the caller.
+    pub fn level(&self) -> tracing::Level {
+        use tracing::Level;
+        match (self.kind, self.give_up) {
+            (_, Some(GiveUpReason::Cancelled)) => Level::DEBUG,
+            (EventKind::FailedNonRetryable, Some(GiveUpReason::NonRetryable))
+                if self.attempt <= 1 =>
+            {
+                Level::DEBUG
+            }
+            (
+                EventKind::FailedNonRetryable,
+                Some(GiveUpReason::NotIdempotent | GiveUpReason::OutcomeUnknown),
+            ) => Level::ERROR,
+            (EventKind::SucceededAfterRetry | EventKind::RecoveredLostResponse, _) => Level::INFO,
+            _ => Level::WARN,
+        }
+    }
+}
+
 /// A callback that receives every event of a policy.
 pub type EventCallback = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
 
@@ -117,14 +148,80 @@ pub(crate) fn emit(event: &Event<'_>, callback: Option<&EventCallback>) {
             )
         };
     }
-    match event.kind {
-        EventKind::SucceededAfterRetry | EventKind::RecoveredLostResponse => {
-            trace_at!(tracing::Level::INFO)
-        }
-        EventKind::FailedRetrying => trace_at!(tracing::Level::WARN),
+    // tracing::event! needs its level as a constant.
+    match event.level() {
+        tracing::Level::DEBUG => trace_at!(tracing::Level::DEBUG),
+        tracing::Level::INFO => trace_at!(tracing::Level::INFO),
+        tracing::Level::WARN => trace_at!(tracing::Level::WARN),
         _ => trace_at!(tracing::Level::ERROR),
     }
     if let Some(callback) = callback {
         callback(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    fn event(kind: EventKind, attempt: u32, give_up: Option<GiveUpReason>) -> Event<'static> {
+        Event {
+            kind,
+            function: "f",
+            attempt,
+            max_retries: 3,
+            delay_seconds: None,
+            error_type: None,
+            error: None,
+            status_code: None,
+            reason: None,
+            code: None,
+            class: None,
+            give_up,
+        }
+    }
+
+    #[test]
+    fn levels() {
+        use EventKind as K;
+        use GiveUpReason as R;
+        let cases = [
+            (
+                K::FailedNonRetryable,
+                1,
+                Some(R::NonRetryable),
+                Level::DEBUG,
+            ),
+            (K::FailedNonRetryable, 1, Some(R::Cancelled), Level::DEBUG),
+            (K::FailedNonRetryable, 3, Some(R::Cancelled), Level::DEBUG),
+            (K::FailedRetrying, 1, None, Level::WARN),
+            (K::SucceededAfterRetry, 2, None, Level::INFO),
+            (K::RecoveredLostResponse, 2, None, Level::INFO),
+            (K::FailedNonRetryable, 2, Some(R::NonRetryable), Level::WARN),
+            (K::FailedMaxRetries, 4, Some(R::MaxRetries), Level::WARN),
+            (K::BudgetExhausted, 1, Some(R::BudgetExhausted), Level::WARN),
+            (K::CircuitOpen, 1, Some(R::CircuitOpen), Level::WARN),
+            (K::DeadlineExceeded, 2, Some(R::Deadline), Level::WARN),
+            (
+                K::FailedNonRetryable,
+                1,
+                Some(R::NotIdempotent),
+                Level::ERROR,
+            ),
+            (
+                K::FailedNonRetryable,
+                2,
+                Some(R::OutcomeUnknown),
+                Level::ERROR,
+            ),
+        ];
+        for (kind, attempt, give_up, level) in cases {
+            assert_eq!(
+                event(kind, attempt, give_up).level(),
+                level,
+                "{kind} attempt {attempt} {give_up:?}"
+            );
+        }
     }
 }

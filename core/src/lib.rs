@@ -50,10 +50,12 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 pub use delay::{Backoff, Jitter};
 pub use events::{Event, EventCallback, EventKind};
+pub use executor::{RetryError, ToFailure, retry_blocking, retry_blocking_idempotent};
 #[cfg(feature = "tokio")]
-pub use executor::retry;
-pub use executor::{RetryError, ToFailure, retry_blocking};
+pub use executor::{retry, retry_idempotent};
 pub use failure::{Failure, MAX_CODES, Verb, outside_text};
+#[cfg(feature = "prometheus-client")]
+pub use metrics::prometheus;
 pub use metrics::{Outcome, metrics_text};
 pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
 pub use policy::{
@@ -63,9 +65,10 @@ pub use retry_after::{parse_http_date, parse_retry_after};
 pub use rng::JitterRng;
 pub use success::SuccessRecorder;
 
-// The Rust examples of the top-level README run as doctests, so they stay true as written.
+// The crate README's examples run as doctests, so they stay true as written (the top-level
+// README's Rust examples are copies of them: tests/readme.rs checks).
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
 /// The crate version, as in `Cargo.toml`.

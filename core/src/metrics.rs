@@ -26,16 +26,25 @@ pub enum Outcome {
     SuccessAfterRetry,
     /// A write whose response was lost was found to have happened.
     Recovered,
-    /// Gave up.
+    /// Gave up: the engine stopped retrying a failure a retry might have fixed (retries, budget,
+    /// breaker or deadline used up), refused to repeat a write whose outcome is unknown, or the
+    /// caller cancelled. Counted by reason in `k8sretry_giveups_total`.
     GaveUp,
+    /// Ended on an answer no retry changes (`NotFound`, `AlreadyExists`, `Conflict`, 400, 403,
+    /// 422, ...: give-up reason `NonRetryable`), the caller's to handle. Not a give-up: such
+    /// answers are part of ordinary work (`Api::get_opt` of a missing object), so they are not in
+    /// `k8sretry_giveups_total`.
+    Failed,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 4] = [
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 5] = [
         Outcome::Success,
         Outcome::SuccessAfterRetry,
         Outcome::Recovered,
         Outcome::GaveUp,
+        Outcome::Failed,
     ];
 
     /// The label value.
@@ -45,6 +54,7 @@ impl Outcome {
             Outcome::SuccessAfterRetry => "success_after_retry",
             Outcome::Recovered => "recovered",
             Outcome::GaveUp => "gave_up",
+            Outcome::Failed => "failed",
         }
     }
 }
@@ -56,7 +66,7 @@ const DELAY_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 #[derive(Debug)]
 pub(crate) struct FunctionMetrics {
     pub(crate) name: Box<str>,
-    calls: [AtomicU64; 4],
+    calls: [AtomicU64; Outcome::ALL.len()],
     giveups: [AtomicU64; GiveUpReason::ALL.len()],
     retries: RetryCounts,
 }
@@ -70,7 +80,13 @@ impl FunctionMetrics {
         self.calls[outcome as usize].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// A call that ended with `reason`: `NonRetryable` is the server's answer (outcome `failed`),
+    /// every other reason a give-up (outcome `gave_up`, and counted by reason).
     pub(crate) fn count_give_up(&self, reason: GiveUpReason) {
+        if reason == GiveUpReason::NonRetryable {
+            self.count_outcome(Outcome::Failed);
+            return;
+        }
         self.count_outcome(Outcome::GaveUp);
         self.giveups[reason as usize].fetch_add(1, Ordering::Relaxed);
     }
@@ -154,116 +170,53 @@ pub(crate) fn register_breaker(name: &str, breaker: &Arc<CircuitBreaker>) {
     breakers.push((name.to_owned(), Arc::downgrade(breaker)));
 }
 
-/// All metrics of this process in Prometheus text exposition format (version 0.0.4).
-pub fn metrics_text() -> String {
+/// Every metric of this process at one moment: what [`metrics_text`] renders and the
+/// prometheus-client collector encodes.
+struct Snapshot {
+    /// (function, outcome, count), counts above zero.
+    calls: Vec<(Box<str>, Outcome, u64)>,
+    /// (function, class, status or 0, count).
+    retries: Vec<(Box<str>, &'static str, u16, u64)>,
+    /// (function, reason, count), counts above zero.
+    giveups: Vec<(Box<str>, GiveUpReason, u64)>,
+    /// Per bucket of [`DELAY_BUCKETS`], not cumulative.
+    delay_buckets: [u64; DELAY_BUCKETS.len()],
+    delay_count: u64,
+    delay_sum: f64,
+    budget_tokens: f64,
+    /// (breaker name, 1 while open), one line per name.
+    circuits: Vec<(String, u8)>,
+}
+
+fn snapshot() -> Snapshot {
     let registry = registry();
-    let mut out = String::new();
-    let functions: Vec<(String, Arc<FunctionMetrics>)> = registry
+    let functions: Vec<Arc<FunctionMetrics>> = registry
         .functions
         .read()
         .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|m| (m.name.to_string(), Arc::clone(m)))
-        .collect();
-
-    header(
-        &mut out,
-        "k8sretry_calls_total",
-        "counter",
-        "Calls by final outcome.",
-    );
-    for (name, m) in &functions {
+        .clone();
+    let mut calls = Vec::new();
+    let mut retries = Vec::new();
+    let mut giveups = Vec::new();
+    for m in &functions {
         for outcome in Outcome::ALL {
             let n = m.calls[outcome as usize].load(Ordering::Relaxed);
             if n > 0 {
-                let _ = writeln!(
-                    out,
-                    "k8sretry_calls_total{{function=\"{}\",outcome=\"{}\"}} {n}",
-                    escape(name),
-                    outcome.as_str()
-                );
+                calls.push((m.name.clone(), outcome, n));
             }
         }
-    }
-    header(
-        &mut out,
-        "k8sretry_retries_total",
-        "counter",
-        "Retries by failure class and status.",
-    );
-    for (name, m) in &functions {
-        let retries = m.retries.snapshot();
-        for ((class, status), n) in retries {
-            let status = if status == 0 {
-                String::new()
-            } else {
-                status.to_string()
-            };
-            let _ = writeln!(
-                out,
-                "k8sretry_retries_total{{function=\"{}\",class=\"{class}\",status=\"{status}\"}} {n}",
-                escape(name)
-            );
+        for ((class, status), n) in m.retries.snapshot() {
+            retries.push((m.name.clone(), class, status, n));
         }
-    }
-    header(
-        &mut out,
-        "k8sretry_giveups_total",
-        "counter",
-        "Calls that gave up, by reason.",
-    );
-    for (name, m) in &functions {
         for reason in GiveUpReason::ALL {
             let n = m.giveups[reason as usize].load(Ordering::Relaxed);
             if n > 0 {
-                let _ = writeln!(
-                    out,
-                    "k8sretry_giveups_total{{function=\"{}\",reason=\"{}\"}} {n}",
-                    escape(name),
-                    reason.as_str()
-                );
+                giveups.push((m.name.clone(), reason, n));
             }
         }
     }
-    header(
-        &mut out,
-        "k8sretry_retry_delay_seconds",
-        "histogram",
-        "Delays chosen before retries.",
-    );
     let h = &registry.delays;
-    let mut cumulative = 0;
-    for (bucket, bound) in h.buckets.iter().zip(DELAY_BUCKETS) {
-        cumulative += bucket.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "k8sretry_retry_delay_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-        );
-    }
-    let count = h.count.load(Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "k8sretry_retry_delay_seconds_bucket{{le=\"+Inf\"}} {count}"
-    );
-    let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-    let _ = writeln!(out, "k8sretry_retry_delay_seconds_sum {sum}");
-    let _ = writeln!(out, "k8sretry_retry_delay_seconds_count {count}");
-
-    header(
-        &mut out,
-        "k8sretry_budget_tokens",
-        "gauge",
-        "Tokens in the shared retry budget.",
-    );
-    let tokens = shared_budget().balance(SystemClock.monotonic());
-    let _ = writeln!(out, "k8sretry_budget_tokens {tokens}");
-
-    header(
-        &mut out,
-        "k8sretry_circuit_open",
-        "gauge",
-        "1 while a circuit breaker is open.",
-    );
+    let delay_buckets = std::array::from_fn(|i| h.buckets[i].load(Ordering::Relaxed));
     let breakers = registry.breakers.lock().unwrap_or_else(|p| p.into_inner());
     let mut open: BTreeMap<&str, u8> = BTreeMap::new();
     for (name, weak) in breakers.iter() {
@@ -272,7 +225,115 @@ pub fn metrics_text() -> String {
             *v = (*v).max(u8::from(b.is_open()));
         }
     }
-    for (name, v) in open {
+    Snapshot {
+        calls,
+        retries,
+        giveups,
+        delay_buckets,
+        delay_count: h.count.load(Ordering::Relaxed),
+        delay_sum: h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        budget_tokens: shared_budget().balance(SystemClock.monotonic()),
+        circuits: open.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    }
+}
+
+/// The status label: empty when the failure had none.
+fn status_label(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        status.to_string()
+    }
+}
+
+/// All metrics of this process in Prometheus text exposition format (version 0.0.4).
+///
+/// `k8sretry_calls_total{function,outcome}` counts calls by how they ended: `success`,
+/// `success_after_retry`, `recovered` (a write whose response was lost was found to have landed),
+/// `failed` (an answer no retry changes, such as a 404: the caller's to handle) and `gave_up`
+/// (counted by reason in `k8sretry_giveups_total`).
+pub fn metrics_text() -> String {
+    let snap = snapshot();
+    let mut out = String::new();
+    header(
+        &mut out,
+        "k8sretry_calls_total",
+        "counter",
+        "Calls by final outcome.",
+    );
+    for (name, outcome, n) in &snap.calls {
+        let _ = writeln!(
+            out,
+            "k8sretry_calls_total{{function=\"{}\",outcome=\"{}\"}} {n}",
+            escape(name),
+            outcome.as_str()
+        );
+    }
+    header(
+        &mut out,
+        "k8sretry_retries_total",
+        "counter",
+        "Retries by failure class and status.",
+    );
+    for (name, class, status, n) in &snap.retries {
+        let _ = writeln!(
+            out,
+            "k8sretry_retries_total{{function=\"{}\",class=\"{class}\",status=\"{}\"}} {n}",
+            escape(name),
+            status_label(*status)
+        );
+    }
+    header(
+        &mut out,
+        "k8sretry_giveups_total",
+        "counter",
+        "Calls that gave up, by reason.",
+    );
+    for (name, reason, n) in &snap.giveups {
+        let _ = writeln!(
+            out,
+            "k8sretry_giveups_total{{function=\"{}\",reason=\"{}\"}} {n}",
+            escape(name),
+            reason.as_str()
+        );
+    }
+    header(
+        &mut out,
+        "k8sretry_retry_delay_seconds",
+        "histogram",
+        "Delays chosen before retries.",
+    );
+    let mut cumulative = 0;
+    for (n, bound) in snap.delay_buckets.iter().zip(DELAY_BUCKETS) {
+        cumulative += n;
+        let _ = writeln!(
+            out,
+            "k8sretry_retry_delay_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+        );
+    }
+    let count = snap.delay_count;
+    let _ = writeln!(
+        out,
+        "k8sretry_retry_delay_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(out, "k8sretry_retry_delay_seconds_sum {}", snap.delay_sum);
+    let _ = writeln!(out, "k8sretry_retry_delay_seconds_count {count}");
+
+    header(
+        &mut out,
+        "k8sretry_budget_tokens",
+        "gauge",
+        "Tokens in the shared retry budget.",
+    );
+    let _ = writeln!(out, "k8sretry_budget_tokens {}", snap.budget_tokens);
+
+    header(
+        &mut out,
+        "k8sretry_circuit_open",
+        "gauge",
+        "1 while a circuit breaker is open.",
+    );
+    for (name, v) in &snap.circuits {
         let _ = writeln!(
             out,
             "k8sretry_circuit_open{{breaker=\"{}\"}} {v}",
@@ -292,4 +353,126 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// A [`prometheus-client`](https://docs.rs/prometheus-client) collector with the metrics of
+/// [`metrics_text`] (feature `prometheus-client`), for an application that already serves a
+/// `prometheus_client::registry::Registry`:
+///
+/// ```
+/// use prometheus_client::registry::Registry;
+///
+/// let mut registry = Registry::default();
+/// k8sretry::prometheus::register(&mut registry);
+/// let mut text = String::new();
+/// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+/// assert!(text.contains("# TYPE k8sretry_calls counter"));
+/// ```
+///
+/// The families and labels are those of [`metrics_text`]; prometheus-client writes OpenMetrics
+/// text, so a counter's `# TYPE` line names it without `_total` while its samples keep it
+/// (`k8sretry_calls_total{function="...",outcome="..."}`). Register it in a registry without a
+/// prefix to keep the names.
+#[cfg(feature = "prometheus-client")]
+pub mod prometheus {
+    use prometheus_client::collector::Collector;
+    use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+    use prometheus_client::metrics::MetricType;
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::registry::Registry;
+
+    use super::{DELAY_BUCKETS, snapshot, status_label};
+
+    /// Reads k8sretry's process-wide metrics on every scrape.
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct K8sRetryCollector;
+
+    /// Registers a [`K8sRetryCollector`] in `registry`.
+    pub fn register(registry: &mut Registry) {
+        registry.register_collector(Box::new(K8sRetryCollector));
+    }
+
+    impl Collector for K8sRetryCollector {
+        fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+            let snap = snapshot();
+            {
+                let mut family = encoder.encode_descriptor(
+                    "k8sretry_calls",
+                    "Calls by final outcome.",
+                    None,
+                    MetricType::Counter,
+                )?;
+                for (name, outcome, n) in &snap.calls {
+                    let labels = [("function", &**name), ("outcome", outcome.as_str())];
+                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+                }
+            }
+            {
+                let mut family = encoder.encode_descriptor(
+                    "k8sretry_retries",
+                    "Retries by failure class and status.",
+                    None,
+                    MetricType::Counter,
+                )?;
+                for (name, class, status, n) in &snap.retries {
+                    let status = status_label(*status);
+                    let labels = [
+                        ("function", &**name),
+                        ("class", *class),
+                        ("status", status.as_str()),
+                    ];
+                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+                }
+            }
+            {
+                let mut family = encoder.encode_descriptor(
+                    "k8sretry_giveups",
+                    "Calls that gave up, by reason.",
+                    None,
+                    MetricType::Counter,
+                )?;
+                for (name, reason, n) in &snap.giveups {
+                    let labels = [("function", &**name), ("reason", reason.as_str())];
+                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
+                }
+            }
+            {
+                let mut buckets: Vec<(f64, u64)> =
+                    DELAY_BUCKETS.into_iter().zip(snap.delay_buckets).collect();
+                let counted: u64 = snap.delay_buckets.iter().sum();
+                buckets.push((f64::INFINITY, snap.delay_count.saturating_sub(counted)));
+                encoder
+                    .encode_descriptor(
+                        "k8sretry_retry_delay_seconds",
+                        "Delays chosen before retries.",
+                        None,
+                        MetricType::Histogram,
+                    )?
+                    .encode_histogram::<NoLabelSet>(
+                        snap.delay_sum,
+                        snap.delay_count,
+                        &buckets,
+                        None,
+                    )?;
+            }
+            ConstGauge::new(snap.budget_tokens).encode(encoder.encode_descriptor(
+                "k8sretry_budget_tokens",
+                "Tokens in the shared retry budget.",
+                None,
+                MetricType::Gauge,
+            )?)?;
+            let mut family = encoder.encode_descriptor(
+                "k8sretry_circuit_open",
+                "1 while a circuit breaker is open.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (name, open) in &snap.circuits {
+                let labels = [("breaker", name.as_str())];
+                ConstGauge::new(i64::from(*open)).encode(family.encode_family(&labels)?)?;
+            }
+            Ok(())
+        }
+    }
 }
