@@ -144,7 +144,7 @@ PY_TOOLS := $(BUILD)/py-tools
 PY_TEST := $(BUILD)/py-test
 WHEELS := $(BUILD)/wheels
 PY_EXTRA := ../examples ../bench ../tests/e2e/python ../tests/cluster ../tests/vectors/generate.py
-PY_TEST_DEPS := kubernetes==37.0.2 kubernetes_asyncio==36.1.0 aiohttp==3.14.5 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6
+PY_TEST_DEPS := kubernetes==37.0.2 kubernetes_asyncio==36.1.0 aiohttp==3.14.5 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6 structlog==26.1.0 kopf==1.45.2 prometheus-client==0.26.0 anyio==4.16.0 opentelemetry-sdk==1.45.2
 
 wheel:
 	@test -x $(PY_TOOLS)/bin/maturin || { $(PYTHON) -m venv $(PY_TOOLS) && $(PY_TOOLS)/bin/pip install -q "maturin>=1.9,<2"; }
