@@ -13,7 +13,10 @@ use k8sretry::kube::{
     REQUEST_ID, apply, client_without_own_retry, create_idempotent, delete_idempotent,
     patch_idempotent, replace_idempotent, retry_on_conflict,
 };
-use k8sretry::{EventKind, GiveUpReason, Policy, PolicyBuilder, metrics_text, retry};
+use k8sretry::{
+    Class, EventKind, GiveUpReason, Policy, PolicyBuilder, Verb, metrics_text, retry,
+    retry_idempotent,
+};
 use kube::api::{
     Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions,
     WatchParams,
@@ -115,6 +118,7 @@ async fn kube_rs_through_k8sretry_against_a_real_apiserver() {
     let (mixed_ops, duplicates) = mixed_workload(&direct, &faulted).await;
     ops += mixed_ops;
     ops += lost_creates_and_foreign_objects(&direct, &faulted).await;
+    ops += a_post_is_not_resent(&direct, &faulted).await;
     ops += tower_layer(&direct).await;
     ops += lost_delete_and_uid_precondition(&direct, &faulted).await;
     ops += conflict_race(&direct, &faulted).await;
@@ -219,19 +223,20 @@ async fn mixed_workload(direct: &Client, faulted: &Client) -> (usize, usize) {
         create_idempotent(&api, &policy, &cm(Some(&name), None, "1"))
             .await
             .expect("create");
-        let got = retry(&policy, "get", || api.get(&name)).await.expect("get");
+        let got = retry(&policy, "get", Verb::Get, || api.get(&name))
+            .await
+            .expect("get");
         assert_eq!(got.data.unwrap()["v"], "1");
         let (post, replacement) = (PostParams::default(), cm(Some(&name), None, "2"));
-        retry(&policy, "replace", || {
+        // No resourceVersion: a full replace, safe to resend.
+        retry(&policy, "replace", Verb::Put, || {
             api.replace(&name, &post, &replacement)
         })
         .await
         .expect("replace");
-        retry(&policy, "patch", || {
-            api.patch(&name, &patch_params, &labelled)
-        })
-        .await
-        .expect("patch");
+        patch_idempotent(&api, &policy, &name, &patch_params, &labelled)
+            .await
+            .expect("patch");
         ops += 4;
         if i % 3 == 0 {
             delete_idempotent(&api, &policy, &name, &DeleteParams::default(), false)
@@ -262,14 +267,12 @@ async fn mixed_workload(direct: &Client, faulted: &Client) -> (usize, usize) {
         create_idempotent(&pods, &policy, &pod(&name))
             .await
             .expect("create pod");
-        retry(&policy, "get", || pods.get(&name))
+        retry(&policy, "get", Verb::Get, || pods.get(&name))
             .await
             .expect("get pod");
-        retry(&policy, "patch", || {
-            pods.patch(&name, &patch_params, &labelled)
-        })
-        .await
-        .expect("patch pod");
+        patch_idempotent(&pods, &policy, &name, &patch_params, &labelled)
+            .await
+            .expect("patch pod");
         ops += 3;
         if i % 2 == 0 {
             delete_idempotent(&pods, &policy, &name, &now, false)
@@ -374,6 +377,53 @@ async fn lost_creates_and_foreign_objects(direct: &Client, faulted: &Client) -> 
     3
 }
 
+/// `retry` with the verb POST: a generateName create whose response is lost is not sent again
+/// (NotIdempotent, the original error) and leaves exactly one object. Declared idempotent instead,
+/// the same loss is resent and makes a second object: why `retry` asks for the verb.
+async fn a_post_is_not_resent(direct: &Client, faulted: &Client) -> usize {
+    let policy = fast();
+    let ns = namespace(direct).await;
+    let api = Api::<ConfigMap>::namespaced(faulted.clone(), &ns);
+    let mine = Api::<ConfigMap>::namespaced(direct.clone(), &ns);
+    let (post, body) = (PostParams::default(), cm(None, Some("post-"), "1"));
+    let lose_one =
+        json!([{"method": "POST", "path": "/configmaps$", "fault": "drop_after", "count": 1}]);
+    plan(lose_one.clone());
+    let err = retry(&policy, "create_post", Verb::Post, || {
+        api.create(&post, &body)
+    })
+    .await
+    .expect_err("the lost response is returned");
+    assert_eq!(err.reason, GiveUpReason::NotIdempotent, "{err}");
+    assert_eq!(err.attempts, 1);
+    assert!(
+        !matches!(err.error, kube::Error::Api(_)),
+        "the original connection error: {err}"
+    );
+    assert_eq!(requests(), 1, "sent once");
+    assert_eq!(control("GET", "log", None)[0]["fault"], "drop_after");
+    let listed = mine.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(
+        listed.len(),
+        1,
+        "exactly one object: the one the lost request made"
+    );
+
+    plan(lose_one);
+    retry_idempotent(&policy, "create_declared", || api.create(&post, &body))
+        .await
+        .expect("declared idempotent: resent");
+    assert_eq!(requests(), 2);
+    let listed = mine.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(
+        listed.len(),
+        3,
+        "the lost create was sent again and made a second object"
+    );
+    plan(json!([]));
+    2
+}
+
 /// The tower layer: every request of a kube::Client goes through the engine.
 async fn tower_layer(direct: &Client) -> usize {
     let ns = namespace(direct).await;
@@ -414,7 +464,63 @@ async fn tower_layer(direct: &Client) -> usize {
         "a POST is not repeated after an ambiguous 503"
     );
     plan(json!([]));
-    2
+
+    // The Status body of a 409 tells AlreadyExists from Conflict, and kube gets it unchanged; a
+    // missing object is a quiet answer (DEBUG), like both 409s on a first attempt.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let policy = PolicyBuilder::from_json(
+        r#"{"max_retries": 8, "initial_delay": 0.05, "max_delay": 0.5, "budget": null}"#,
+    )
+    .unwrap()
+    .on_event(Some(Arc::new(move |e: &k8sretry::Event<'_>| {
+        sink.lock()
+            .unwrap()
+            .push((e.kind, e.class, e.level().to_string()));
+    })))
+    .build()
+    .unwrap();
+    let layered = Api::<ConfigMap>::namespaced(
+        k8sretry::kube_layer::client_with_retry(config("KUBECONFIG_PROXY").await, policy).unwrap(),
+        &ns,
+    );
+    let post = PostParams::default();
+    let err = layered
+        .create(&post, &cm(Some("theirs"), None, "x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err}"
+    );
+    let stale = layered.get("theirs").await.unwrap();
+    let mut newer = stale.clone();
+    newer.data = Some(BTreeMap::from([("v".to_owned(), "newer".to_owned())]));
+    layered.replace("theirs", &post, &newer).await.unwrap();
+    let mut late = stale;
+    late.data = Some(BTreeMap::from([("v".to_owned(), "late".to_owned())]));
+    let err = layered.replace("theirs", &post, &late).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"),
+        "{err}"
+    );
+    assert!(layered.get_opt("missing").await.unwrap().is_none());
+    let quiet = |class| {
+        (
+            EventKind::FailedNonRetryable,
+            Some(class),
+            "DEBUG".to_owned(),
+        )
+    };
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            quiet(Class::AlreadyExists),
+            quiet(Class::Conflict),
+            quiet(Class::NotFound)
+        ]
+    );
+    6
 }
 
 /// A delete whose response was lost is done; a UID precondition stops the retried delete from
@@ -554,7 +660,9 @@ async fn writes_exactly_once(direct: &Client, faulted: &Client) -> usize {
     let mut ops = 0;
     for i in 0..10 {
         let name = format!("w-{i}");
-        let mut current = retry(&policy, "get", || api.get(&name)).await.unwrap();
+        let mut current = retry(&policy, "get", Verb::Get, || api.get(&name))
+            .await
+            .unwrap();
         assert!(current.metadata.resource_version.is_some());
         current
             .data
@@ -794,7 +902,11 @@ async fn outage_run(ns: &str, budget: &str) -> OutageRun {
         let start = Instant::now();
         calls.push((
             start,
-            tokio::spawn(async move { retry(&policy, "get", || api.get("target")).await.is_ok() }),
+            tokio::spawn(async move {
+                retry(&policy, "get", Verb::Get, || api.get("target"))
+                    .await
+                    .is_ok()
+            }),
         ));
     }
     let (down, up, ready) = outage.await.unwrap();
