@@ -26,17 +26,25 @@ token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 # A CA for this run and the apiserver's serving certificate (IP SAN 127.0.0.1, DNS localhost).
 "$here/certs.sh" "$run/certs" k8sretry-apiserver
 openssl genrsa -out "$run/certs/sa.key" 2048 2>/dev/null
-echo "$token,k8sretry-e2e,k8sretry-e2e,\"system:masters\"" > "$run/tokens.csv"
+# A second, non-admin user (not in system:masters, so API Priority and Fairness applies to it).
+user_token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+printf '%s,k8sretry-e2e,k8sretry-e2e,"system:masters"\n%s,k8sretry-user,k8sretry-user,"k8sretry-users"\n' \
+  "$token" "$user_token" > "$run/tokens.csv"
 
 show_logs() { log "failed; last lines of the logs:"; tail -n 30 "$run"/*.log >&2 || true; }
 trap 'show_logs' ERR
 
 log "etcd on 127.0.0.1:$etcd_port"
-"$bin/etcd" --name k8sretry --data-dir "$run/etcd" \
-  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-  --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-  --initial-cluster "k8sretry=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn \
-  > "$run/etcd.log" 2>&1 &
+# Written to a script too, so fault.sh can kill etcd and start it again on the same data.
+cat > "$run/etcd.sh" <<CMD
+#!/usr/bin/env bash
+exec "$bin/etcd" --name k8sretry --data-dir "$run/etcd" \\
+  --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \\
+  --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \\
+  --initial-cluster "k8sretry=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
+CMD
+chmod 700 "$run/etcd.sh"
+"$run/etcd.sh" >> "$run/etcd.log" 2>&1 &
 echo $! > "$run/etcd.pid"
 
 log "kube-apiserver on https://127.0.0.1:$api_port"
@@ -49,7 +57,7 @@ exec "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \\
   --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$run/certs/sa.key" \\
   --service-account-signing-key-file "$run/certs/sa.key" --service-cluster-ip-range 10.0.0.0/24 \\
   --authorization-mode AlwaysAllow --token-auth-file "$run/tokens.csv" \\
-  --disable-admission-plugins ServiceAccount
+  --disable-admission-plugins ServiceAccount ${K8SRETRY_APISERVER_ARGS:-}
 CMD
 chmod 700 "$run/apiserver.sh"
 "$run/apiserver.sh" >> "$run/apiserver.log" 2>&1 &
@@ -72,7 +80,8 @@ users: [{name: k8sretry, user: {token: "$token"}}]
 contexts: [{name: k8sretry, context: {cluster: k8sretry, user: k8sretry}}]
 current-context: k8sretry
 KC
-printf 'KUBECONFIG=%s\nK8S_API=https://127.0.0.1:%s\nK8S_CA=%s\nK8S_TOKEN=%s\n' \
-  "$run/kubeconfig" "$api_port" "$run/certs/ca.crt" "$token" > "$run/env"
+sed -e "s#token: \"$token\"#token: \"$user_token\"#" "$run/kubeconfig" > "$run/kubeconfig-user"
+printf 'KUBECONFIG=%s\nK8S_API=https://127.0.0.1:%s\nK8S_CA=%s\nK8S_TOKEN=%s\nKUBECONFIG_USER=%s\nK8S_USER_TOKEN=%s\n' \
+  "$run/kubeconfig" "$api_port" "$run/certs/ca.crt" "$token" "$run/kubeconfig-user" "$user_token" > "$run/env"
 log "ready"
 cat "$run/env"
