@@ -25,7 +25,7 @@ demo: py-env node go-lib
 	$(DEMO_ENV) $(PY_TEST)/bin/python examples/demo.py
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c test-go test-python test-node test-cluster test-e2e test-dist
+TESTS := test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-dist
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -253,3 +253,5 @@ dist: wheel node lib
 # Installs each artefact of dist/ as its users would and runs the README's example for it.
 test-dist: dist stage
 	tests/dist/install.sh
+
+include mk/fuzz.mk
