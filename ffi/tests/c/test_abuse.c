@@ -287,11 +287,154 @@ static void calls(void) {
   k8sretry_policy_free(p);
 }
 
+/* The first decision of a new call of `verb` (no recovery) on failure `f`. */
+static k8sretry_decision first_decision(const k8sretry_policy *p, uint32_t verb, const k8sretry_failure *f) {
+  k8sretry_call *call = NULL;
+  k8sretry_decision d = {.action = 0};
+  CHECK_OK(k8sretry_call_begin(p, S("abuse_flags"), verb, K8SRETRY_RECOVERY_NONE, &call));
+  CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+  k8sretry_call_free(call);
+  return d;
+}
+
+/* The audit's holes: the flag and hint setters change decisions; every failure setter, the call
+ * queries and k8sretry_run take a NULL handle; the constructors and queries a NULL out-param. */
+static void setters_change_decisions(void) {
+  const char *json = "{\"jitter\": \"none\", \"budget\": null}";
+  k8sretry_policy *p = NULL;
+  CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &p, NULL, 0));
+  k8sretry_failure *f = NULL;
+  CHECK_OK(k8sretry_failure_new(&f));
+  k8sretry_decision d;
+  k8sretry_class cls = K8SRETRY_CLASS_NONE;
+
+  /* retryAfterSeconds: a 429's hint of 9 s beats the 1 s backoff; 0 is no hint. */
+  CHECK_OK(k8sretry_failure_set_status(f, 429));
+  CHECK_OK(k8sretry_failure_set_retry_after_seconds(f, 9));
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY && d.delay_nanos == 9000000000ull, "hint 9 s: %d %llu", d.action,
+        (unsigned long long)d.delay_nanos);
+  CHECK_OK(k8sretry_failure_set_retry_after_seconds(f, 0));
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY && d.delay_nanos == 1000000000ull, "no hint: %llu",
+        (unsigned long long)d.delay_nanos);
+
+  /* cancelled: a 503 that would be retried gives up Cancelled, and is retried again once cleared. */
+  CHECK_OK(k8sretry_failure_reset(f));
+  CHECK_OK(k8sretry_failure_set_status(f, 503));
+  CHECK_OK(k8sretry_failure_set_cancelled(f, true));
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_CANCELLED, "cancelled: %d %d",
+        d.action, d.give_up_reason);
+  CHECK_OK(k8sretry_failure_set_cancelled(f, false));
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "not cancelled any more: %d", d.action);
+
+  /* timeout: alone it is an ambiguous network failure (a GET is retried, a POST is not resent). */
+  CHECK_OK(k8sretry_failure_reset(f));
+  CHECK_OK(k8sretry_failure_set_timeout(f, true));
+  CHECK_OK(k8sretry_classify(p, f, &cls));
+  CHECK(cls == K8SRETRY_CLASS_NETWORK_AMBIGUOUS, "timeout class %d", cls);
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "timed-out GET: %d", d.action);
+  d = first_decision(p, K8SRETRY_VERB_POST, f);
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NOT_IDEMPOTENT,
+        "timed-out POST: %d %d", d.action, d.give_up_reason);
+  CHECK_OK(k8sretry_failure_set_timeout(f, false));
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NON_RETRYABLE,
+        "nothing set is fatal: %d %d", d.action, d.give_up_reason);
+
+  /* user_retryable: a 400 the caller's own rule retries (as Transient: a POST is still not resent). */
+  CHECK_OK(k8sretry_failure_set_status(f, 400));
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NON_RETRYABLE, "400: %d",
+        d.action);
+  CHECK_OK(k8sretry_failure_set_user_retryable(f, true));
+  CHECK_OK(k8sretry_classify(p, f, &cls));
+  CHECK(cls == K8SRETRY_CLASS_TRANSIENT, "user-retryable class %d", cls);
+  d = first_decision(p, K8SRETRY_VERB_GET, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "user-retryable GET: %d", d.action);
+  d = first_decision(p, K8SRETRY_VERB_POST, f);
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NOT_IDEMPOTENT,
+        "user-retryable POST: %d %d", d.action, d.give_up_reason);
+
+  /* The failure's own verb counts when the call's is unknown; errno 104 is ECONNRESET. */
+  CHECK_OK(k8sretry_failure_reset(f));
+  CHECK_OK(k8sretry_failure_add_errno(f, 104));
+  CHECK_OK(k8sretry_failure_set_verb(f, K8SRETRY_VERB_POST));
+  d = first_decision(p, K8SRETRY_VERB_UNKNOWN, f);
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_NOT_IDEMPOTENT,
+        "reset of a POST: %d %d", d.action, d.give_up_reason);
+  CHECK_OK(k8sretry_failure_set_verb(f, K8SRETRY_VERB_GET));
+  d = first_decision(p, K8SRETRY_VERB_UNKNOWN, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "reset of a GET: %d", d.action);
+
+  /* Every setter with a NULL handle. */
+  CHECK(k8sretry_failure_reset(NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "reset NULL");
+  CHECK(k8sretry_failure_set_status_body(NULL, S("{\"code\":429}")) == K8SRETRY_STATUS_NULL_ARGUMENT, "body NULL");
+  CHECK(k8sretry_failure_set_retry_after(NULL, S("5")) == K8SRETRY_STATUS_NULL_ARGUMENT, "retry_after NULL");
+  CHECK(k8sretry_failure_set_retry_after_seconds(NULL, 5) == K8SRETRY_STATUS_NULL_ARGUMENT, "seconds NULL");
+  CHECK(k8sretry_failure_add_code(NULL, S("ECONNRESET")) == K8SRETRY_STATUS_NULL_ARGUMENT, "add_code NULL");
+  CHECK(k8sretry_failure_add_errno(NULL, 104) == K8SRETRY_STATUS_NULL_ARGUMENT, "add_errno NULL");
+  CHECK(k8sretry_failure_set_timeout(NULL, true) == K8SRETRY_STATUS_NULL_ARGUMENT, "timeout NULL");
+  CHECK(k8sretry_failure_set_cancelled(NULL, true) == K8SRETRY_STATUS_NULL_ARGUMENT, "cancelled NULL");
+  CHECK(k8sretry_failure_set_user_retryable(NULL, true) == K8SRETRY_STATUS_NULL_ARGUMENT, "user_retryable NULL");
+  CHECK(k8sretry_failure_set_verb(NULL, K8SRETRY_VERB_GET) == K8SRETRY_STATUS_NULL_ARGUMENT, "set_verb NULL");
+  CHECK(k8sretry_failure_set_error(NULL, S("E"), S("m")) == K8SRETRY_STATUS_NULL_ARGUMENT, "set_error NULL");
+  CHECK(k8sretry_failure_set_error(f, NULL, 2, S("m")) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL error type");
+  CHECK(k8sretry_failure_set_error(f, S("E"), NULL, 2) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL message");
+  /* A refused setter leaves the failure as it was (still a GET reset). */
+  d = first_decision(p, K8SRETRY_VERB_UNKNOWN, f);
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "failure unchanged by refused setters: %d", d.action);
+
+  /* The calls' queries and k8sretry_run with NULL handles. */
+  uint32_t n = 77;
+  CHECK(k8sretry_call_on_success(NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "on_success NULL");
+  CHECK(k8sretry_call_attempts(NULL, &n) == K8SRETRY_STATUS_NULL_ARGUMENT && n == 77, "attempts NULL");
+  int count = 0;
+  k8sretry_run_result r = {.attempts = 99};
+  CHECK(k8sretry_run(NULL, S("f"), 0, never_called, &count, &r) == K8SRETRY_STATUS_NULL_ARGUMENT, "run NULL");
+  CHECK(count == 0 && r.attempts == 99, "run did nothing");
+
+  /* NULL out-params: nothing is made, nothing is written. */
+  CHECK(k8sretry_call_begin(p, S("f"), K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, NULL) ==
+            K8SRETRY_STATUS_NULL_ARGUMENT,
+        "call_begin NULL out");
+  char err[8] = "xxxxxxx";
+  CHECK(k8sretry_policy_from_json(json, strlen(json), NULL, NULL, err, sizeof err) == K8SRETRY_STATUS_NULL_ARGUMENT,
+        "from_json NULL out");
+  CHECK(k8sretry_policy_from_json(S("{\"max_retrys\": 1}"), NULL, NULL, err, sizeof err) ==
+                K8SRETRY_STATUS_NULL_ARGUMENT &&
+            strcmp(err, "xxxxxxx") == 0,
+        "from_json NULL out before the JSON: %s", err);
+  CHECK(k8sretry_policy_max_retries(p, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "max_retries NULL out");
+  CHECK(k8sretry_clock_new_manual(0, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "clock NULL out");
+  CHECK(k8sretry_is_retryable(p, f, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "is_retryable NULL out");
+  bool found = true;
+  CHECK(k8sretry_parse_retry_after(S("5"), 0, &found, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT && found,
+        "NULL seconds");
+  k8sretry_call *call = NULL;
+  CHECK_OK(k8sretry_call_begin(p, S("abuse_flags"), K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call));
+  uint64_t after = 5;
+  CHECK_OK(k8sretry_call_retry_after(call, &found, &after));
+  CHECK(!found && after == 0, "no retry-after before the end");
+  CHECK(k8sretry_call_attempts(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "attempts NULL out");
+  CHECK_OK(k8sretry_call_attempts(call, &n));
+  CHECK(n == 1, "attempts %u", n);
+  k8sretry_call_free(call);
+  CHECK(strcmp(k8sretry_give_up_reason_name(K8SRETRY_GIVE_UP_NONE), "None") == 0, "name of none");
+
+  k8sretry_failure_free(f);
+  k8sretry_policy_free(p);
+}
+
 int main(void) {
   statuses_have_messages();
   policies();
   failures();
   calls();
   lossy_status_body();
+  setters_change_decisions();
   return harness_finish("abuse");
 }
