@@ -51,6 +51,9 @@ func recoveryNamed(t *testing.T, name string) Recovery {
 func load(t *testing.T, name string, into any) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "tests", "vectors", name))
+	if os.IsNotExist(err) {
+		t.Skipf("no ../tests/vectors/%s: outside the repository (the module from a proxy)", name)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

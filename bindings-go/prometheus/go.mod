@@ -6,7 +6,7 @@ require (
 	github.com/prometheus/client_golang v1.22.0
 	github.com/prometheus/client_model v0.6.1
 	github.com/prometheus/common v0.62.0
-	k8s.io/apimachinery v0.34.2
+	k8s.io/apimachinery v0.34.0
 	k8sretry.dev/go v0.1.0
 )
 

@@ -53,23 +53,70 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 contains_block c "$root/examples/c/retry.c"
 cd "$root" && sh ffi/tests/install.sh "$scratch/c"
 
-log "Go: the module source from dist/, cgo over the unpacked libk8sretry"
-mkdir -p "$scratch/go/k8sretry-go" && tar -xzf "$dist"/k8sretry-go-*.tar.gz -C "$scratch/go/k8sretry-go"
+log "Go: go get from dist/goproxy (the module ships libk8sretry.a), no libk8sretry on the system"
+unset PKG_CONFIG_PATH LD_LIBRARY_PATH
+mkdir -p "$scratch/go/prom" && cd "$scratch/go"
 contains_block go "$root/examples/go/readme/main.go"
-cp "$root/examples/go/readme/main.go" "$scratch/go/main.go"
-cd "$scratch/go"
-cat > go.mod <<MOD
-module example.com/readme
-
-go 1.24.0
-
-require k8sretry.dev/go v0.1.0
-
-replace k8sretry.dev/go => ./k8sretry-go
-MOD
-GOFLAGS=-mod=mod GOTOOLCHAIN=local go get k8s.io/client-go@v0.34.2 >/dev/null 2>&1
+cp "$root/examples/go/readme/main.go" main.go
+printf 'module example.com/readme\n\ngo 1.24.0\n' > go.mod
+# k8sretry.dev comes only from dist/goproxy (and skips the checksum database); everything else from
+# the local module cache as a proxy, else proxy.golang.org. A scratch module cache, so that an older
+# k8sretry.dev/go@v0.1.0 downloaded before is not used.
+export GOPROXY="file://$dist/goproxy,file://$(go env GOMODCACHE)/cache/download,https://proxy.golang.org"
+export GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local GONOSUMDB=k8sretry.dev GOMODCACHE="$scratch/gomodcache"
+# Kubernetes 1.35, the oldest minor still maintained (1.35, 1.36, 1.37).
+go get k8sretry.dev/go@v0.1.0 k8s.io/client-go@v0.35.0 k8s.io/apimachinery@v0.35.0 k8s.io/api@v0.35.0 2>/dev/null
+go build -o readme .
+if ldd readme | grep -q k8sretry; then log "go: the binary needs a shared libk8sretry"; exit 1; fi
 plan '/api/v1/namespaces/default$'
-GOFLAGS=-mod=mod GOTOOLCHAIN=local LD_LIBRARY_PATH=$prefix/lib go run .
+./readme
 [ "$(faults)" = 2 ] || { log "go: the planned 503s were not met"; exit 1; }
+
+log "Go: CGO_ENABLED=0 says that cgo is required"
+if out=$(CGO_ENABLED=0 go build -o /dev/null . 2>&1); then log "go: built without cgo"; exit 1; fi
+grep -q k8sretry_requires_cgo__set_CGO_ENABLED_1 <<<"$out" || { log "go: no cgo message: $out"; exit 1; }
+
+log "Go: a fully static binary (-linkmode external -extldflags -static, tags netgo,osusergo)"
+go build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o readme-static .
+file readme-static | grep -q 'statically linked' || { log "go: not static: $(file readme-static)"; exit 1; }
+plan '/api/v1/namespaces/default$'
+./readme-static
+[ "$(faults)" = 2 ] || { log "go (static): the planned 503s were not met"; exit 1; }
+
+log "Go: k8s.io/* pinned at v0.34.0 (k8sretry.dev/go's floor) stay there and build"
+go get k8s.io/client-go@v0.34.0 k8s.io/apimachinery@v0.34.0 k8s.io/api@v0.34.0 2>/dev/null
+for m in k8s.io/client-go k8s.io/apimachinery k8s.io/api; do
+  v=$(go list -m -f '{{.Version}}' $m)
+  [ "$v" = v0.34.0 ] || { log "go: k8sretry.dev/go raised $m to $v"; exit 1; }
+done
+go build -o readme-134 .
+
+log "Go: k8sretry.dev/go/prometheus from dist/goproxy, gathered by a real registry"
+cat > prom/main.go <<'GO'
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	k8sretry "k8sretry.dev/go"
+	k8sretryprom "k8sretry.dev/go/prometheus"
+)
+
+func main() {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(k8sretryprom.NewCollector())
+	policy, _ := k8sretry.Preset("default")
+	_ = k8sretry.Do(context.Background(), policy, func(context.Context) error { return nil }, k8sretry.WithVerb(k8sretry.VerbGet))
+	families, err := reg.Gather()
+	if err != nil || len(families) == 0 {
+		panic(fmt.Sprint(len(families), err))
+	}
+	fmt.Println(len(families), "k8sretry metric families gathered")
+}
+GO
+go get k8sretry.dev/go/prometheus@v0.1.0 2>/dev/null
+go run ./prom
 
 log "every artefact of dist/ installed and ran the README's example"
