@@ -111,6 +111,14 @@ impl PyCall {
         self.inner.attempts()
     }
 
+    /// After a give-up on a retryable failure (retries, breaker, deadline or budget used up):
+    /// seconds until the whole call may be tried again (the server's hint or the next backoff),
+    /// for a reconciler's requeue; None after any other end or while the call goes on.
+    #[getter]
+    fn retry_after(&self) -> Option<f64> {
+        self.inner.retry_after().map(|d| d.as_secs_f64())
+    }
+
     #[getter]
     fn awaiting_read_back(&self) -> bool {
         self.inner.awaiting_read_back()

@@ -8,6 +8,7 @@ Faults are consumed in order, one per request matching their method:
   "drop_before": close the connection without doing anything
   "drop_after": do the request (e.g. commit the create), then close without answering
   "504_after": do the request, then answer 504 (a gateway that timed out after the server acted)
+  ("slow", seconds): wait that long, then do the request and answer
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -121,6 +123,9 @@ class FakeApiServer:
                 fault = fake._take_fault(method)
                 if fault == "drop_before":
                     return self._drop()
+                if isinstance(fault, tuple) and fault[0] == "slow":
+                    time.sleep(fault[1])
+                    fault = None
                 if isinstance(fault, tuple):
                     code, retry_after = fault
                     reason = {"503": "ServiceUnavailable", "429": "TooManyRequests", "504": "Timeout"}[code]

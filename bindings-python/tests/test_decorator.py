@@ -220,10 +220,13 @@ def test_events_are_logged_with_fields_in_extra(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.INFO, logger="k8sretry"):
         get_database_status()
     records = [r for r in caplog.records if r.name == "k8sretry"]
-    assert [r.getMessage() for r in records] == [
+    assert [r.event for r in records] == [  # type: ignore[attr-defined]
         "k8s_api_call_failed_retrying",
         "k8s_api_call_succeeded_after_retry",
     ]
+    assert records[1].getMessage() == (
+        "k8s_api_call_succeeded_after_retry, function=get_database_status, attempt=2, max_retries=3"
+    )
     first = records[0]
     assert first.levelno == logging.WARNING
     assert (first.function, first.attempt, first.max_retries, first.delay_seconds, first.status_code) == (  # type: ignore[attr-defined]

@@ -17,10 +17,11 @@ from ._client import (
     retry_on_conflict,
     wrap_client,
 )
+from ._events import configure
 from ._extract import failure_from_exception
 from ._native import CircuitBreaker, RetryBudget
 from ._policy import Policy
-from ._retry import retry_async, retry_on_connection_error, retry_on_k8s_error
+from ._retry import retry_after, retry_async, retry_on_connection_error, retry_on_k8s_error
 from .errors import K8sRetryError, PolicyError
 
 __version__: str = _native.VERSION
@@ -34,9 +35,16 @@ def classify(exc: BaseException) -> str:
     return _DEFAULT._native.classify(failure_from_exception(exc))
 
 
-def is_retryable_k8s_error(exc: BaseException) -> bool:
-    """Whether the default policy retries `exc` (for an idempotent request)."""
-    return _DEFAULT._native.is_retryable(failure_from_exception(exc))
+def is_retryable_k8s_error(
+    exception: BaseException | None = None, *, exc: BaseException | None = None
+) -> bool:
+    """Whether the default policy retries `exception` (for an idempotent request). `exc=` is the
+    same argument under its earlier name."""
+    if (exception is None) == (exc is None):
+        raise TypeError("is_retryable_k8s_error() takes one exception: exception=... (or exc=...)")
+    failed = exception if exception is not None else exc
+    assert failed is not None
+    return _DEFAULT._native.is_retryable(failure_from_exception(failed))
 
 
 def parse_retry_after(value: str, now: float | None = None) -> float | None:
@@ -59,12 +67,14 @@ __all__ = [
     "RetryBudget",
     "apply",
     "classify",
+    "configure",
     "create_idempotent",
     "delete_idempotent",
     "failure_from_exception",
     "is_retryable_k8s_error",
     "metrics_text",
     "parse_retry_after",
+    "retry_after",
     "retry_async",
     "retry_on_conflict",
     "retry_on_connection_error",

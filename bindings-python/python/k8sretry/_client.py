@@ -11,17 +11,22 @@ stamps, reads back when asked, and reports what it found.
 
 from __future__ import annotations
 
+import contextvars
 import copy
+import functools
 import inspect
 import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from . import _native
+from ._events import default_policy
 from ._policy import Policy
-from ._retry import Reader, Retrier
+from ._retry import _ACTIVE, _SYNC, Reader, Retrier, nested
+
+T = TypeVar("T")
 
 REQUEST_ID: str = _native.REQUEST_ID
 
@@ -45,11 +50,8 @@ _SCOPE = ("namespace", "group", "version", "plural")
 
 
 def _is_stream(kwargs: dict[str, Any]) -> bool:
-    """Watches, log follows, raw responses and thread-pool calls are never retried by the wrappers."""
-    return (
-        bool(kwargs.get("watch") or kwargs.get("follow") or kwargs.get("async_req"))
-        or kwargs.get("_preload_content") is False
-    )
+    """Watches, log follows and raw responses are never retried by the wrappers."""
+    return bool(kwargs.get("watch") or kwargs.get("follow")) or kwargs.get("_preload_content") is False
 
 
 def _metadata(obj: Any) -> Any:
@@ -285,13 +287,18 @@ def _verb_of(name: str) -> tuple[str, str] | None:
 
 
 class _ClientProxy:
-    """Retries every API method of `api` by the verb its name says; everything else passes through."""
+    """Retries every API method of `api` by the verb its name says; everything else passes through.
+    `isinstance(proxy, type(api))` holds (its `__class__` is the client's)."""
 
-    def __init__(self, api: Any, policy: Policy, ownership: bool) -> None:
+    def __init__(self, api: Any, policy: Policy | None, ownership: bool) -> None:
         object.__setattr__(self, "_api", api)
         object.__setattr__(self, "_policy", policy)
         object.__setattr__(self, "_ownership", ownership)
         object.__setattr__(self, "_methods", {})
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105 - isinstance(proxy, CoreV1Api), as for the client
+        return type(object.__getattribute__(self, "_api"))
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._api, name)
@@ -330,9 +337,13 @@ class _ClientProxy:
             verb, recovery = known[0], ""
             info = _Method(api, name, verb, known[1])
 
+        @functools.wraps(method)
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            if _is_stream(kwargs):
+            if _is_stream(kwargs) or nested():
+                # A stream, or a call inside another k8sretry retry loop (which retries it).
                 return getattr(api, name)(*args, **kwargs)
+            if kwargs.get("async_req"):
+                return _in_thread_pool(api, invoke, args, kwargs)
             reader, call_recovery = None, recovery
             if info is not None:
                 # A retry sends exactly the original request, whatever the caller mutates meanwhile.
@@ -340,18 +351,32 @@ class _ClientProxy:
                 args, kwargs, call_recovery, reader = _prepare_write(
                     api, info, args, kwargs, ownership, to_dict
                 )
-            retrier = Retrier(policy, name, verb=verb, recovery=call_recovery, reader=reader)
+            retrier = Retrier(
+                policy or default_policy(), name, verb=verb, recovery=call_recovery, reader=reader
+            )
 
             def attempt() -> Any:
                 return getattr(api, name)(*args, **kwargs)
 
             return _dispatch(retrier, attempt)
 
-        invoke.__name__ = name
-        invoke.__doc__ = getattr(method, "__doc__", None)
         invoke._k8sretry_unwrapped = method  # type: ignore[attr-defined]
         invoke._k8sretry_policy = policy  # type: ignore[attr-defined]
         return invoke
+
+
+def _in_thread_pool(
+    api: Any, invoke: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """`async_req=True` (kubernetes): the whole retried call runs in the client's thread pool, and
+    the `ApplyResult` the client would return gives its outcome: `.get()` returns what the call
+    finally returned or raises its final error (counted in the metrics as that, not as a success)."""
+    pool = getattr(getattr(api, "api_client", None), "pool", None)
+    if pool is None:
+        raise TypeError(f"async_req=True needs a client with a thread pool (api_client.pool), not {api!r}")
+    kwargs = {key: value for key, value in kwargs.items() if key != "async_req"}
+    context = contextvars.copy_context()  # a retry loop around this call stays the only one
+    return pool.apply_async(context.run, (invoke, *args), kwargs)
 
 
 def _prepare_write(
@@ -403,16 +428,33 @@ def _prepare_write(
     return args, kwargs, recovery, reader
 
 
-def wrap_client(api: Any, *, policy: Policy | None = None, ownership: bool = True) -> Any:
+def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True) -> T:
     """A proxy over a `kubernetes` / `kubernetes_asyncio` API object (e.g. `CoreV1Api`) whose
     methods retry by verb: `read_`/`get_`/`list_` GET, `create_` POST (stamped and read back after
     a lost response), `replace_` PUT (stamped and read back when it carries a resourceVersion),
     `patch_` PATCH (resent when its patch type is idempotent: merge, strategic merge, apply),
     `delete_` DELETE (NotFound after a lost response is success, returning None). A method whose
     verb its name does not tell is retried only when the request certainly was not carried out.
-    `connect_*`, `watch=True`, `follow=True`, `async_req=True` and `_preload_content=False` calls
-    are never retried."""
-    return _ClientProxy(api, policy or Policy.preset("default"), ownership)
+    `connect_*`, `watch=True`, `follow=True` and `_preload_content=False` calls are never retried;
+    `async_req=True` calls are retried in the client's thread pool.
+
+    Typed as the client itself: each method keeps its signature, return annotation and docstring.
+    `policy` defaults to `configure(policy=...)`'s, else the `default` preset. Over
+    `kubernetes_asyncio`, aiohttp's own resend of a PUT or DELETE after a dropped connection is
+    switched off for the client's session (it turns a lost PUT into a first-attempt Conflict that
+    cannot be told from a real one): k8sretry resends what is safe to resend."""
+    if type(api) is _ClientProxy:
+        api = cast(Any, api)._api  # wrapping twice would retry twice
+    _no_aiohttp_resend(api)
+    return cast(T, _ClientProxy(api, policy, ownership))
+
+
+def _no_aiohttp_resend(api: Any) -> None:
+    """Switches off aiohttp's resend of idempotent methods on a dropped persistent connection
+    (`ClientSession._retry_connection`) for a kubernetes_asyncio client's session."""
+    session = getattr(getattr(getattr(api, "api_client", None), "rest_client", None), "pool_manager", None)
+    if session is not None and type(getattr(session, "_retry_connection", None)) is bool:
+        session._retry_connection = False
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -506,6 +548,7 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     """Runs sync, or returns a coroutine when the first attempt returns an awaitable
     (kubernetes_asyncio methods return a coroutine)."""
     started = time.monotonic()
+    token = _ACTIVE.set(_SYNC)
     try:
         first = attempt()
     except BaseException as exc:
@@ -515,5 +558,7 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
             return retrier.finish_async(first, attempt, started)
         retrier.policy._native.succeeded(retrier.name)
         return first
+    finally:
+        _ACTIVE.reset(token)
     # Outside the `except` block: see Retrier.finish_async.
     return retrier.after_sync_failure(attempt, failed, started)

@@ -5,6 +5,13 @@ Reads the shapes of the real clients: `kubernetes` / `kubernetes_asyncio` `ApiEx
 `NewConnectionError`, `ProtocolError`, `ReadTimeoutError`), aiohttp errors (`ClientConnectorError.os_error`,
 `ServerDisconnectedError`, `ClientOSError`), `OSError.errno`, `TimeoutError`, and
 `__cause__` / `__context__` chains, at most 16 links, cycles never followed twice.
+
+Cancellation: the exception itself being a `CancelledError` (or `KeyboardInterrupt`, `SystemExit`)
+is a cancellation, and so is any failure while the current asyncio task is being cancelled
+(`Task.cancelling()`). A `CancelledError` deeper in the chain is not: `asyncio.wait_for`,
+`asyncio.timeout`, `anyio.fail_after` and aiohttp's timeouts (kubernetes_asyncio's
+`_request_timeout`) raise a `TimeoutError` whose `__cause__` is the `CancelledError` they used to
+stop the awaited call; that is a client-side timeout.
 """
 
 from __future__ import annotations
@@ -18,13 +25,20 @@ from . import _native
 
 MAX_LINKS = 16
 
-# Exceptions that mean "the caller stopped this": never retried.
+# Exceptions that mean "the caller stopped this" when they are the failure itself: never retried.
 _CANCELLED: tuple[type[BaseException], ...] = (
     asyncio.CancelledError,
     KeyboardInterrupt,
     SystemExit,
     GeneratorExit,
 )
+# ... and anywhere in the chain: a process being stopped. (A CancelledError deeper in the chain is
+# the mechanism of a timeout: see the module documentation.)
+_STOPPED: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
+
+# asyncio.TimeoutError and concurrent.futures.TimeoutError are the builtin TimeoutError from
+# Python 3.11 on, distinct classes on 3.10.
+_TIMEOUTS: tuple[type[BaseException], ...] = (TimeoutError, asyncio.TimeoutError)
 
 # Connection errors without an errno: their class says what happened.
 _OS_CLASS_CODES: tuple[tuple[type[OSError], str], ...] = (
@@ -48,6 +62,22 @@ _CLOSED_CONNECTION = frozenset(
 _TIMEOUT_CLASSES = frozenset(
     {"ReadTimeoutError", "ConnectTimeoutError", "ServerTimeoutError", "SocketTimeoutError"}
 )
+# A connection failure that names no errno and no more precise class (a bare `ConnectionError`,
+# aiohttp's `ClientConnectionError` raised by user code): the connection broke at some point, so
+# the request may or may not have been carried out. Reported as ECONNABORTED (ambiguous) when the
+# chain has no more precise code.
+_CONNECTION_CLASSES = frozenset({"ClientConnectionError", "ConnectionError"})
+_GENERIC_CONNECTION_CODE = "ECONNABORTED"
+
+
+def _current_task_cancelling() -> bool:
+    """Whether the asyncio task running this code is being cancelled (Python 3.11+)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop
+        return False
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
 
 
 def _links(exc: BaseException) -> list[BaseException]:
@@ -107,7 +137,8 @@ def failure_from_exception(
     retry_after: str | None = None
     codes: list[str] = []
     timeout = False
-    cancelled = isinstance(exc, _CANCELLED)
+    connection = False
+    cancelled = isinstance(exc, _CANCELLED) or _current_task_cancelling()
     for link in _links(exc):
         names = _class_names(link)
         link_status = getattr(link, "status", None)
@@ -116,7 +147,7 @@ def failure_from_exception(
             status = link_status or None
             body = getattr(link, "body", None)
             retry_after = _header(getattr(link, "headers", None), "retry-after")
-        if isinstance(link, _CANCELLED):
+        if isinstance(link, _STOPPED):
             cancelled = True
         if isinstance(link, socket.gaierror):
             codes.append("EAI_AGAIN" if link.errno == socket.EAI_AGAIN else "ENOTFOUND")
@@ -126,10 +157,14 @@ def failure_from_exception(
                 codes.append(name)
         elif isinstance(link, OSError):
             codes.extend(code for cls, code in _OS_CLASS_CODES if isinstance(link, cls))
-        if isinstance(link, TimeoutError) or names & _TIMEOUT_CLASSES:
+        if isinstance(link, _TIMEOUTS) or names & _TIMEOUT_CLASSES:
             timeout = True
         if names & _CLOSED_CONNECTION:
             codes.append("ECONNRESET")
+        if names & _CONNECTION_CLASSES:
+            connection = True
+    if connection and not codes and not timeout:
+        codes.append(_GENERIC_CONNECTION_CODE)
     return _native.Failure(
         status=status,
         body=body,

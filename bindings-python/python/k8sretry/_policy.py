@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable
 from typing import Any
 
 from . import _native
+from ._events import EventHandler, emit
 from .errors import PolicyError
-
-EventHandler = Callable[[dict[str, Any]], object]
-
-logger = logging.getLogger("k8sretry")
-
-_LEVELS = {
-    "k8s_api_call_failed_retrying": logging.WARNING,
-    "k8s_api_call_succeeded_after_retry": logging.INFO,
-    "k8s_api_call_recovered_lost_response": logging.INFO,
-}
 
 SHARED: Any = ...
 """The default `budget`: the one process-wide retry budget."""
 
 
 def _dispatcher(on_event: EventHandler | None) -> EventHandler:
-    """Logs every event on logger `k8sretry` (fields in `extra`), then calls `on_event`."""
+    """Logs every event (see `_events`), then calls `on_event` and the global `on_event`."""
 
     def dispatch(fields: dict[str, Any]) -> None:
-        level = _LEVELS.get(fields["event"], logging.ERROR)
-        if logger.isEnabledFor(level):
-            logger.log(level, fields["event"], extra=fields)
-        if on_event is not None:
-            on_event(fields)
+        emit(fields, on_event)
 
     return dispatch
 

@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
+import sys
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from . import _native
+from ._events import SETTINGS, EventHandler, default_policy
 from ._extract import failure_from_exception
-from ._policy import SHARED, EventHandler, Policy
+from ._policy import SHARED, Policy
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Who is retrying right now in this context: `_SYNC` inside a sync retry loop, the asyncio task
+# inside an async one. A k8sretry wrapper called while another one retries (a wrapped client's
+# method inside a decorated function, a decorated function inside another) makes a single attempt
+# and leaves the retries to the outer one: attempts never multiply (4 x 4 = 16).
+_ACTIVE: contextvars.ContextVar[object] = contextvars.ContextVar("k8sretry_active", default=None)
+_SYNC = object()
+
+
+def nested() -> bool:
+    """Whether this code runs inside the attempt of another k8sretry retry loop (same thread, or
+    same asyncio task: tasks started from inside the attempt retry on their own)."""
+    owner = _ACTIVE.get()
+    if owner is None:
+        return False
+    if owner is _SYNC:
+        return True
+    try:
+        return owner is asyncio.current_task()
+    except RuntimeError:  # no running loop: a sync call from a thread the task's context was copied to
+        return False
+
+
+def _owner() -> object:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return _SYNC
+    return task if task is not None else _SYNC
+
 
 Sleep = Callable[[float], Any]
 
@@ -50,6 +83,68 @@ def _note(exc: BaseException, text: str) -> None:
             pass
 
 
+_SHOWN_NOTES: dict[type, type] = {}
+
+
+def _with_notes_shown(cls: type[BaseException]) -> type[BaseException]:
+    """A subclass of `cls` (same name, module and qualified name) whose `str()` ends with the
+    exception's `__notes__`, which Python 3.10 tracebacks do not print; pickled as `cls`."""
+    shown = _SHOWN_NOTES.get(cls)
+    if shown is None:
+        base_str = cls.__str__
+        base_reduce = cls.__reduce__
+
+        def __str__(self: BaseException) -> str:
+            notes = getattr(self, "__notes__", None)
+            text = base_str(self)
+            return "\n".join([text, *map(str, notes)]) if isinstance(notes, list) and notes else text
+
+        def __reduce__(self: BaseException) -> Any:
+            reduced = base_reduce(self)
+            if isinstance(reduced, tuple) and reduced and reduced[0] is type(self):
+                return (cls, *reduced[1:])
+            return reduced
+
+        namespace = {
+            "__slots__": (),
+            "__str__": __str__,
+            "__reduce__": __reduce__,
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+            "_k8sretry_notes_shown": True,
+        }
+        shown = _SHOWN_NOTES[cls] = type(cls.__name__, (cls,), namespace)
+    return shown
+
+
+def _show_notes(exc: BaseException) -> None:
+    """Python 3.10 does not print `__notes__` (3.11+ does): put them where its tracebacks look,
+    the exception's `str()`. A class defined in Python gets a subclass of the same name that adds
+    the notes to its `str()` (`isinstance`, `except` and `type(exc).__name__` are unchanged); a
+    built-in exception gets them in its message (`strerror` of an OSError with an errno, else
+    `args`)."""
+    if sys.version_info >= (3, 11) or getattr(type(exc), "_k8sretry_notes_shown", False):
+        return
+    notes = getattr(exc, "__notes__", None)
+    if not isinstance(notes, list) or not notes:
+        return
+    try:
+        exc.__class__ = _with_notes_shown(type(exc))
+        return
+    except TypeError:  # a built-in type: its instances cannot change class
+        pass
+    text = "\n".join(map(str, notes))
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror is not None:
+        exc.strerror = f"{exc.strerror}\n{text}"
+    elif not exc.args:
+        exc.args = (text,)
+    elif len(exc.args) == 1 and isinstance(exc.args[0], str):
+        exc.args = (f"{exc.args[0]}\n{text}",)
+    else:
+        exc.args = (*exc.args, text)
+
+
 def _history(errors: list[BaseException], what: str) -> str:
     return "; ".join(f"{what} {i}: {type(e).__name__}: {e}"[:200] for i, e in enumerate(errors, 1))
 
@@ -68,14 +163,38 @@ def _gave_up(
     last_read: str | None,
     read_errors: list[BaseException],
 ) -> None:
-    """Attaches what happened to the request's last exception, which is then raised unchanged."""
+    """Attaches what happened to the request's last exception, which is then raised unchanged:
+    notes, and the attributes `k8sretry_give_up` (the reason), `k8sretry_attempts` and
+    `k8sretry_retry_after` (seconds until the whole call may be tried again, after a give-up on a
+    retryable failure; else None)."""
     if earlier:
         _note(exc, f"k8sretry: earlier attempts: {_history(earlier, 'attempt')}")
     if read_errors:
         _note(exc, f"k8sretry: read-backs failed: {_history(read_errors, 'read')}")
     if last_read in _OUTCOME_NOTES:
         _note(exc, _OUTCOME_NOTES[last_read])
-    _note(exc, f"k8sretry: gave up after {call.attempts} attempt(s): {reason}")
+    again_in = call.retry_after
+    again = f"; try the call again in {again_in:.3g} s" if again_in is not None else ""
+    _note(exc, f"k8sretry: gave up after {call.attempts} attempt(s): {reason}{again}")
+    for attr, value in (
+        ("k8sretry_give_up", reason),
+        ("k8sretry_attempts", call.attempts),
+        ("k8sretry_retry_after", again_in),
+    ):
+        try:
+            setattr(exc, attr, value)
+        except (AttributeError, TypeError):
+            pass
+    _show_notes(exc)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds until a call that k8sretry gave up on may be tried again as a whole (the server's
+    hint or the next backoff), for a requeue (`kopf.TemporaryError(delay=...)`, a reconciler's
+    RequeueAfter). None when the call did not give up on a retryable failure (a 404, a 409, a
+    write whose outcome is unknown...) or the exception did not come through k8sretry."""
+    value = getattr(exc, "k8sretry_retry_after", None)
+    return value if isinstance(value, float) else None
 
 
 class Retrier:
@@ -158,6 +277,7 @@ class Retrier:
         steps = self._steps(self._call(started), exc)
         sleep = self.sleep or time.sleep
         read = self.reader.read if self.reader is not None else None
+        token = _ACTIVE.set(_SYNC)
         try:
             effect, arg = next(steps)
             while True:
@@ -172,27 +292,34 @@ class Retrier:
                 effect, arg = steps.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        finally:
+            _ACTIVE.reset(token)
 
     # ------------------------------------------------------------------ async
 
     async def finish_async(self, first: Awaitable[Any], attempt: Callable[[], Any], started: float) -> Any:
         """Awaits an attempt already started (a coroutine a client method returned), then retries."""
+        token = _ACTIVE.set(_owner())
         try:
-            result = await first
-        except BaseException as exc:
-            failed = exc
-        else:
-            self.policy._native.succeeded(self.name)
-            return result
-        # Retried outside the `except` block: what later attempts raise must not get the first
-        # failure as its implicit __context__ (extraction walks that chain and would find its status).
-        return await self.after_async_failure(attempt, failed, started)
+            try:
+                result = await first
+            except BaseException as exc:
+                failed = exc
+            else:
+                self.policy._native.succeeded(self.name)
+                return result
+            # Retried outside the `except` block: what later attempts raise must not get the first
+            # failure as its implicit __context__ (extraction walks that chain and would find its status).
+            return await self.after_async_failure(attempt, failed, started)
+        finally:
+            _ACTIVE.reset(token)
 
     async def after_async_failure(
         self, attempt: Callable[[], Any], exc: BaseException, started: float
     ) -> Any:
         steps = self._steps(self._call(started), exc)
         read = self.reader.read if self.reader is not None else None
+        token = _ACTIVE.set(_owner())
         try:
             effect, arg = next(steps)
             while True:
@@ -211,6 +338,8 @@ class Retrier:
                 effect, arg = steps.send(reply)
         except StopIteration as done:
             return done.value
+        finally:
+            _ACTIVE.reset(token)
 
 
 def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
@@ -221,6 +350,35 @@ def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
     ):
         raise TypeError(f"retry_on must be a tuple of exception classes, not {retry_on!r}")
     return retry_on
+
+
+class _Bound:
+    """The policy, retry loop and success recorder of one decorated function. With `configured`,
+    they follow `configure(policy=...)`: looked up again when the settings changed."""
+
+    __slots__ = ("configured", "name", "retry_on", "sleep", "version", "retrier", "record")
+
+    def __init__(
+        self,
+        policy: Policy | None,
+        name: str,
+        retry_on: tuple[type[BaseException], ...],
+        sleep: Sleep | None,
+    ) -> None:
+        self.configured = policy is None
+        self.name, self.retry_on, self.sleep = name, retry_on, sleep
+        self.version = SETTINGS.version
+        self._bind(policy or default_policy())
+
+    def _bind(self, policy: Policy) -> None:
+        self.retrier = Retrier(policy, self.name, retry_on=self.retry_on, sleep=self.sleep)
+        self.record = policy._native.recorder(self.name).record
+
+    def current(self) -> _Bound:
+        if self.configured and self.version != SETTINGS.version:
+            self.version = SETTINGS.version
+            self._bind(default_policy())
+        return self
 
 
 def _decorator(
@@ -240,7 +398,11 @@ def _decorator(
     sleep: Sleep | None,
 ) -> Callable[[F], F]:
     retry_on = _check_retry_on(retry_on)
-    if policy is None:
+    keywords = (
+        max_retries, initial_delay, max_delay, exponential_base, jitter, retry_after_cap, deadline,
+        budget, breaker, on_event,
+    )  # fmt: skip
+    if policy is None and not (preset == "default" and keywords == _DEFAULT_KEYWORDS):
         policy = Policy(
             preset=preset,
             max_retries=max_retries,
@@ -254,48 +416,71 @@ def _decorator(
             breaker=breaker,
             on_event=on_event,
         )
-    elif on_event is not None:
+    elif policy is not None and on_event is not None:
         raise TypeError("with policy=..., give on_event to the Policy")
+    # policy None here: retry_on_k8s_error() without retry keywords, which follows configure(policy=...).
     chosen = policy
 
     def decorate(fn: F) -> F:
         name = getattr(fn, "__name__", "call")
-        retrier = Retrier(chosen, name, retry_on=retry_on, sleep=sleep)
-        # The success path is inlined (no closure, no method call): it is all most calls ever run.
-        succeeded, monotonic = chosen._native.recorder(name).record, time.monotonic
+        bound = _Bound(chosen, name, retry_on, sleep)
+        monotonic = time.monotonic
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if nested():  # inside another k8sretry retry loop: it retries
+                    return await fn(*args, **kwargs)
+                b = bound.current()
                 started = monotonic()
+                token = _ACTIVE.set(_owner())
                 try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    failed = exc
-                else:
-                    succeeded()
-                    return result
-                # Outside the `except` block: see Retrier.finish_async.
-                return await retrier.after_async_failure(lambda: fn(*args, **kwargs), failed, started)
+                    try:
+                        result = await fn(*args, **kwargs)
+                    except BaseException as exc:
+                        failed = exc
+                    else:
+                        b.record()
+                        return result
+                    # Outside the `except` block: see Retrier.finish_async.
+                    return await b.retrier.after_async_failure(lambda: fn(*args, **kwargs), failed, started)
+                finally:
+                    _ACTIVE.reset(token)
 
+            async_wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if nested():  # inside another k8sretry retry loop: it retries
+                return fn(*args, **kwargs)
+            b = bound.current()
             started = monotonic()
+            token = _ACTIVE.set(_SYNC)
             try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                failed = exc
-            else:
-                succeeded()
-                return result
-            # Outside the `except` block: see Retrier.finish_async.
-            return retrier.after_sync_failure(lambda: fn(*args, **kwargs), failed, started)
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    failed = exc
+                else:
+                    if inspect.iscoroutine(result):
+                        # A `def` that returns a coroutine (`return api.read_...(...)` over
+                        # kubernetes_asyncio): the call happens when it is awaited, so retry then.
+                        return b.retrier.finish_async(result, lambda: fn(*args, **kwargs), started)
+                    b.record()
+                    return result
+                # Outside the `except` block: see Retrier.finish_async.
+                return b.retrier.after_sync_failure(lambda: fn(*args, **kwargs), failed, started)
+            finally:
+                _ACTIVE.reset(token)
 
+        wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 30.0, None, SHARED, None, None)
 
 
 def retry_on_k8s_error(
@@ -349,6 +534,48 @@ def retry_on_connection_error(
     )  # fmt: skip
 
 
+@overload
+async def retry_async(
+    func: Callable[..., Awaitable[T]],
+    *args: Any,
+    max_retries: int = 3,
+    initial_delay: float = 1.0,
+    max_delay: float = 30.0,
+    exponential_base: float = 2.0,
+    retry_on: tuple[type[BaseException], ...] = (),
+    jitter: float | str = 0.1,
+    retry_after_cap: float = 30.0,
+    deadline: float | None = None,
+    budget: Any = SHARED,
+    breaker: _native.CircuitBreaker | None = None,
+    policy: Policy | None = None,
+    on_event: EventHandler | None = None,
+    sleep: Sleep | None = None,
+    **kwargs: Any,
+) -> T: ...
+
+
+@overload
+async def retry_async(
+    func: Callable[..., T],
+    *args: Any,
+    max_retries: int = 3,
+    initial_delay: float = 1.0,
+    max_delay: float = 30.0,
+    exponential_base: float = 2.0,
+    retry_on: tuple[type[BaseException], ...] = (),
+    jitter: float | str = 0.1,
+    retry_after_cap: float = 30.0,
+    deadline: float | None = None,
+    budget: Any = SHARED,
+    breaker: _native.CircuitBreaker | None = None,
+    policy: Policy | None = None,
+    on_event: EventHandler | None = None,
+    sleep: Sleep | None = None,
+    **kwargs: Any,
+) -> T: ...
+
+
 async def retry_async(
     func: Callable[..., Any],
     *args: Any,
@@ -367,9 +594,9 @@ async def retry_async(
     sleep: Sleep | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Awaits `func(*args, **kwargs)` with retries. The retry keywords configure the retry; every
-    other argument goes to `func`. `func` may be `async` or return an awaitable (as
-    `kubernetes_asyncio` methods do)."""
+    """Awaits `func(*args, **kwargs)` with retries and returns its result. The retry keywords
+    configure the retry; every other argument goes to `func`. `func` may be `async` or return an
+    awaitable (as `kubernetes_asyncio` methods do), or be a plain function."""
     decorate = _decorator(
         "default", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
         retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,

@@ -1,0 +1,244 @@
+"""What happens to the engine's events: the process-wide `configure(...)`, and the log lines.
+
+The engine reports events with the names of DESIGN §2.7 (`k8s_api_call_budget_exhausted`, ...)
+and these fields; `on_event` handlers get exactly those. A log line is presentation, made here:
+
+- `event` is the engine's event name, except that every give-up after a failure a retry could have
+  fixed (retries, budget, breaker or deadline used up; a write whose outcome stayed unknown) is
+  logged as `k8s_api_call_failed_max_retries`, the event the decorator k8sretry replaces logged and
+  its users alert on. Its field `give_up` says why (`MaxRetries`, `BudgetExhausted`, `CircuitOpen`,
+  `Deadline`, `NotIdempotent`, `OutcomeUnknown`), and `engine_event` keeps the engine's own name
+  when it is another.
+- the fields are those of the old decorator's lines (`function`, `attempt`, `max_retries`,
+  `delay_seconds`, `error_type`, `error`, `status_code`) plus `reason` (the Kubernetes
+  `Status.reason`) and `code` (a network error code), each only when it has a value;
+  `delay_seconds` is rounded to milliseconds.
+- under structlog (configured by the application) the line goes through
+  `structlog.get_logger("k8sretry")` with the fields as keywords; otherwise through the stdlib
+  logger `k8sretry`, with the fields in `extra` (for formatters that print them) and in the message
+  as `event, key=value, ...` (for formatters that print only the message: `logging.basicConfig`,
+  kopf's).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._policy import Policy
+
+EventHandler = Callable[[dict[str, Any]], object]
+
+logger = logging.getLogger("k8sretry")
+# The decorator k8sretry replaces logged its successes after a retry at INFO, and its users see
+# them under `logging.basicConfig()` (root at WARNING): INFO unless the application set a level.
+if logger.level == logging.NOTSET:
+    logger.setLevel(logging.INFO)
+
+MAX_RETRIES_EVENT = "k8s_api_call_failed_max_retries"
+NON_RETRYABLE_EVENT = "k8s_api_call_failed_non_retryable"
+
+# Give-ups on a failure that a retry could have fixed: logged as MAX_RETRIES_EVENT.
+GAVE_UP_ON_RETRYABLE = frozenset(
+    {"MaxRetries", "BudgetExhausted", "CircuitOpen", "Deadline", "NotIdempotent", "OutcomeUnknown"}
+)
+
+# The fields of a log line, in order, after `event`.
+LOG_FIELDS = (
+    "function",
+    "attempt",
+    "max_retries",
+    "delay_seconds",
+    "error_type",
+    "error",
+    "status_code",
+    "reason",
+    "code",
+)
+
+_LEVELS = {
+    "k8s_api_call_failed_retrying": logging.WARNING,
+    "k8s_api_call_succeeded_after_retry": logging.INFO,
+    "k8s_api_call_recovered_lost_response": logging.INFO,
+    MAX_RETRIES_EVENT: logging.ERROR,
+}
+_LEVEL_NAMES = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+}
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Any = _Unset()
+"""A keyword of `configure` left out."""
+
+
+class Settings:
+    """The process-wide settings of `configure`. `version` changes with every `configure` call,
+    so that decorators made before it pick up the new default policy."""
+
+    __slots__ = ("logger", "on_event", "policy", "version")
+
+    def __init__(self) -> None:
+        self.logger: Any = None  # None: structlog when the application configured it, else `logger`
+        self.on_event: EventHandler | None = None
+        self.policy: Policy | None = None
+        self.version = 0
+
+
+SETTINGS = Settings()
+
+
+def configure(
+    *,
+    logger: Any = UNSET,
+    on_event: EventHandler | None | _Unset = UNSET,
+    policy: Policy | None | _Unset = UNSET,
+) -> None:
+    """Process-wide defaults; a keyword left out keeps its current setting, `None` restores the default.
+
+    - `logger`: where the log lines go. A `logging.Logger`; a structlog logger (anything with
+      `.info(event, **fields)` / `.warning` / `.error` / `.debug`); `False` for no log lines; `None`
+      (default): structlog's `get_logger("k8sretry")` when the application has configured structlog,
+      else the stdlib logger `k8sretry`.
+    - `on_event`: called with every event's dict (the engine's names and fields), for metrics or
+      tracing, besides the `on_event` of the policy itself.
+    - `policy`: the policy of `wrap_client(...)` without `policy=`, and of `retry_on_k8s_error()` /
+      `retry_async(...)` used without retry keywords (the `default` preset until set). Calls
+      decorated before `configure` use it from their next call on.
+    """
+    from ._policy import Policy
+
+    if logger is not UNSET:
+        if logger is not None and logger is not False and not _loggable(logger):
+            raise TypeError(
+                f"logger must be a logging.Logger, a structlog logger, False or None, not {logger!r}"
+            )
+        SETTINGS.logger = logger
+    if not isinstance(on_event, _Unset):
+        if on_event is not None and not callable(on_event):
+            raise TypeError(f"on_event must be callable or None, not {on_event!r}")
+        SETTINGS.on_event = on_event
+    if not isinstance(policy, _Unset):
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a k8sretry.Policy or None, not {type(policy).__name__}")
+        SETTINGS.policy = policy
+    SETTINGS.version += 1
+
+
+def _loggable(obj: Any) -> bool:
+    return isinstance(obj, logging.Logger) or all(
+        callable(getattr(obj, name, None)) for name in ("debug", "info", "warning", "error")
+    )
+
+
+def default_policy() -> Policy:
+    """The configured default policy, or the `default` preset."""
+    policy = SETTINGS.policy
+    if policy is None:
+        from ._policy import Policy
+
+        policy = _DEFAULT_PRESET.get("default")
+        if policy is None:
+            policy = _DEFAULT_PRESET["default"] = Policy.preset("default")
+    return policy
+
+
+_DEFAULT_PRESET: dict[str, Policy] = {}
+
+
+# ---------------------------------------------------------------------------- presentation
+
+
+def log_line(fields: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """`(level, event, fields)` of the log line for one engine event (see the module documentation)."""
+    engine_event = fields["event"]
+    give_up = fields.get("give_up")
+    event = MAX_RETRIES_EVENT if give_up in GAVE_UP_ON_RETRYABLE else engine_event
+    line: dict[str, Any] = {}
+    for key in LOG_FIELDS:
+        value = fields.get(key)
+        if value is None:
+            continue
+        if key == "delay_seconds":
+            value = round(value, 3)
+        line[key] = value
+    if give_up is not None:
+        line["give_up"] = give_up
+    if event != engine_event:
+        line["engine_event"] = engine_event
+    if event == NON_RETRYABLE_EVENT:
+        # An answer the caller handles (a 404 of a read, a 409 of a create) is ordinary work; the
+        # caller stopping the call says nothing about the API.
+        if give_up == "Cancelled":
+            level = logging.DEBUG
+        elif (fields.get("attempt") or 1) <= 1:
+            level = logging.INFO
+        else:
+            level = logging.WARNING
+    else:
+        level = _LEVELS.get(event, logging.WARNING)
+    return level, event, line
+
+
+_PLAIN = re.compile(r"[\w./:@+\-]+")
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value if _PLAIN.fullmatch(value) else json.dumps(value)
+    return str(value)
+
+
+def message(event: str, line: dict[str, Any]) -> str:
+    """`event, key=value, ...`: the line for formatters that show only the message."""
+    return ", ".join([event, *(f"{key}={_text_value(value)}" for key, value in line.items())])
+
+
+def _structlog() -> Any:
+    """structlog's `get_logger`, when the application imported and configured structlog."""
+    structlog = sys.modules.get("structlog")
+    if structlog is None:
+        return None
+    try:
+        if not structlog.is_configured():
+            return None
+    except AttributeError:
+        return None
+    return structlog.get_logger
+
+
+def emit(fields: dict[str, Any], on_event: EventHandler | None) -> None:
+    """One engine event: its log line, then the policy's `on_event`, then the global one."""
+    target = SETTINGS.logger
+    if target is not False:
+        level, event, line = log_line(fields)
+        if target is None:
+            get_logger = _structlog()
+            target = get_logger("k8sretry") if get_logger is not None else logger
+        if isinstance(target, logging.Logger):
+            if target.isEnabledFor(level):
+                target.log(level, message(event, line), extra={"event": event, **line})
+        else:
+            # Bound first, `event` leads the rendered line, as in the old decorator's lines
+            # (structlog puts it last otherwise).
+            bind = getattr(target, "bind", None)
+            if bind is not None:
+                target = bind(event=event)
+            getattr(target, _LEVEL_NAMES[level])(event, **line)
+    if on_event is not None:
+        on_event(fields)
+    handler = SETTINGS.on_event
+    if handler is not None:
+        handler(fields)
