@@ -168,9 +168,8 @@ fn jitter(config: JitterConfig) -> Result<Jitter, PolicyError> {
                 ));
             }
         },
-        JitterConfig::Proportional(s) | JitterConfig::Object(ProportionalJitter { proportional: s }) => {
-            Jitter::Proportional(s)
-        }
+        JitterConfig::Proportional(s)
+        | JitterConfig::Object(ProportionalJitter { proportional: s }) => Jitter::Proportional(s),
     })
 }
 

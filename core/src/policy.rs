@@ -539,7 +539,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("retry_statuses"), "{err}");
-        let err = Policy::builder().deadline(Some(1e-300)).build().unwrap_err();
+        let err = Policy::builder()
+            .deadline(Some(1e-300))
+            .build()
+            .unwrap_err();
         assert!(err.to_string().contains("deadline"), "{err}");
         let err = Policy::builder()
             .not_sent_codes(["ECONNREFUSED", "econnreset"])

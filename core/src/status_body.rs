@@ -137,9 +137,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got.reason.as_deref(), Some("TooManyRequests"));
-        assert_eq!((got.code, got.details_retry_after_seconds), (Some(429), Some(7)));
-        let got = parse(r#"{"reason":"Timeout","code":1e400,"details":{"retryAfterSeconds":1e400}}"#)
-            .unwrap();
+        assert_eq!(
+            (got.code, got.details_retry_after_seconds),
+            (Some(429), Some(7))
+        );
+        let got =
+            parse(r#"{"reason":"Timeout","code":1e400,"details":{"retryAfterSeconds":1e400}}"#)
+                .unwrap();
         assert_eq!(got.reason.as_deref(), Some("Timeout"));
         assert_eq!((got.code, got.details_retry_after_seconds), (None, None));
     }
@@ -151,4 +155,3 @@ mod tests {
         }
     }
 }
-
