@@ -56,7 +56,7 @@ pub use executor::{retry, retry_idempotent};
 pub use failure::{Failure, MAX_CODES, Verb, outside_text};
 #[cfg(feature = "prometheus-client")]
 pub use metrics::prometheus;
-pub use metrics::{Outcome, metrics_text};
+pub use metrics::{MAX_FUNCTIONS, OTHER_FUNCTIONS, Outcome, metrics_text};
 pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
 pub use policy::{
     BudgetChoice, DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
