@@ -50,3 +50,23 @@ def test_a_budget_without_burst_still_fails_the_blip() -> None:
     # some calls. This is what the episode-aware ratio fixes.
     results = asyncio.run(blip(300, RetryBudget(burst=0.2)))
     assert sum(results) < 300
+
+
+def test_limits_are_checked_by_the_core_with_an_error_not_a_panic() -> None:
+    from k8sretry import CircuitBreaker
+
+    with pytest.raises(ValueError, match="open_for"):
+        CircuitBreaker(failure_threshold=1, open_for=1.8e19)  # used to raise PanicException
+    with pytest.raises(ValueError, match="burst"):
+        RetryBudget(ratio=0.5, burst=0.1)
+    with pytest.raises(ValueError, match="ttl"):
+        RetryBudget(ttl=1e9)
+
+
+@pytest.mark.parametrize("verb", ["PSOT", "post\u200b", "CONNECT", ""])
+def test_a_mistyped_verb_is_an_error_not_unknown(verb: str) -> None:
+    from k8sretry import _native
+
+    policy = _native.Policy.preset("default")
+    with pytest.raises(ValueError, match="unknown verb"):
+        _native.Call(policy, "f", verb)
