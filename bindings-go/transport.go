@@ -22,7 +22,7 @@ type transportOptions struct {
 }
 
 // WithRequestName names each request's call in events and metrics (default: the Kubernetes
-// verb and resource, "list configmaps", "patch pods/status").
+// verb and resource, "list_configmaps", "patch_pods/status", "get_version").
 func WithRequestName(name func(*http.Request) string) TransportOption {
 	return func(o *transportOptions) { o.name = name }
 }
@@ -299,7 +299,7 @@ type requestInfo struct {
 	verb     Verb
 	resource string // "configmaps", "pods/status"; "" outside /api and /apis
 	name     string
-	path     string // the first segment of a path outside /api and /apis ("/version", "/openapi")
+	path     string // the first segment of a path outside /api and /apis ("version", "openapi")
 }
 
 // namespaceSubresources are the subresources of a namespace itself (/api/v1/namespaces/x/status).
@@ -316,7 +316,7 @@ func describe(req *http.Request) requestInfo {
 	case len(parts) >= 3 && parts[0] == "apis":
 		parts = parts[3:]
 	default:
-		info.path = "/" + parts[0]
+		info.path = parts[0]
 		parts = nil
 	}
 	if len(parts) > 0 && parts[0] == "watch" {
@@ -362,11 +362,11 @@ func describe(req *http.Request) requestInfo {
 
 var verbWords = map[Verb]string{VerbGet: "get", VerbList: "list", VerbWatch: "watch", VerbPost: "create", VerbPut: "update", VerbPatch: "patch", VerbDelete: "delete"}
 
-// requestName is the default call name: "list configmaps", "get /version".
+// requestName is the default call name: "list_configmaps", "get_version".
 func requestName(req *http.Request) string {
 	info := describe(req)
 	if info.resource == "" {
-		return verbWords[info.verb] + " " + info.path
+		return verbWords[info.verb] + "_" + info.path
 	}
-	return verbWords[info.verb] + " " + info.resource
+	return verbWords[info.verb] + "_" + info.resource
 }

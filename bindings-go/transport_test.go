@@ -205,18 +205,18 @@ func TestWrapTransportNeverRetriesAWatch(t *testing.T) {
 
 func TestDescribeRequests(t *testing.T) {
 	cases := []struct{ method, url, want string }{
-		{"GET", "/api/v1/namespaces/ns/configmaps", "list configmaps"},
-		{"GET", "/api/v1/namespaces/ns/configmaps/cm", "get configmaps"},
-		{"GET", "/api/v1/namespaces/ns/configmaps?watch=true", "watch configmaps"},
-		{"GET", "/api/v1/watch/namespaces/ns/configmaps", "watch configmaps"},
-		{"GET", "/api/v1/namespaces", "list namespaces"},
-		{"GET", "/api/v1/namespaces/ns", "get namespaces"},
-		{"PUT", "/api/v1/namespaces/ns/finalize", "update namespaces/finalize"},
-		{"PATCH", "/apis/apps/v1/namespaces/ns/deployments/web/status", "patch deployments/status"},
-		{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "create selfsubjectaccessreviews"},
-		{"DELETE", "/api/v1/namespaces/ns/pods", "delete pods"},
-		{"GET", "/version", "get /version"},
-		{"OPTIONS", "/api/v1/namespaces/ns/pods/p", "create pods"},
+		{"GET", "/api/v1/namespaces/ns/configmaps", "list_configmaps"},
+		{"GET", "/api/v1/namespaces/ns/configmaps/cm", "get_configmaps"},
+		{"GET", "/api/v1/namespaces/ns/configmaps?watch=true", "watch_configmaps"},
+		{"GET", "/api/v1/watch/namespaces/ns/configmaps", "watch_configmaps"},
+		{"GET", "/api/v1/namespaces", "list_namespaces"},
+		{"GET", "/api/v1/namespaces/ns", "get_namespaces"},
+		{"PUT", "/api/v1/namespaces/ns/finalize", "update_namespaces/finalize"},
+		{"PATCH", "/apis/apps/v1/namespaces/ns/deployments/web/status", "patch_deployments/status"},
+		{"POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "create_selfsubjectaccessreviews"},
+		{"DELETE", "/api/v1/namespaces/ns/pods", "delete_pods"},
+		{"GET", "/version", "get_version"},
+		{"OPTIONS", "/api/v1/namespaces/ns/pods/p", "create_pods"},
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, "https://k"+c.url, nil)
@@ -242,7 +242,7 @@ func TestWrapTransportCountsInMetrics(t *testing.T) {
 	host, _ := apiServer(t, status(503, "ServiceUnavailable", ""))
 	var calls atomic.Int32
 	SetEventHandler(func(e Event) {
-		if e.Function == "get configmaps" {
+		if e.Function == "get_configmaps" {
 			calls.Add(1)
 		}
 	})
@@ -250,7 +250,7 @@ func TestWrapTransportCountsInMetrics(t *testing.T) {
 	if _, err := wrapped(t, host, fastPolicy(t, "")).CoreV1().ConfigMaps("default").Get(context.Background(), "cm", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if calls.Load() != 2 || !strings.Contains(MetricsText(), `function="get configmaps"`) {
+	if calls.Load() != 2 || !strings.Contains(MetricsText(), `function="get_configmaps"`) {
 		t.Fatalf("%d events", calls.Load())
 	}
 }
