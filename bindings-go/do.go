@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Error is returned when a call gives up. It unwraps to the last attempt's original error
@@ -86,4 +88,19 @@ func Do(ctx context.Context, policy *Policy, fn func(context.Context) error, opt
 		return struct{}{}, fn(ctx)
 	}, nil, o.retryIf)
 	return err
+}
+
+// RequeueAfter says when a reconciler should try again after err: the engine's Error.RetryAfter
+// (from Do, the helpers, or WrapTransport's *TransportError), else the delay a Kubernetes Status
+// error suggests (WrapTransport keeps the engine's answer there when it hands back a response).
+// False when err says nothing about when: a NotFound, a Conflict, an unknown outcome.
+func RequeueAfter(err error) (time.Duration, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter, true
+	}
+	if seconds, ok := apierrors.SuggestsClientDelay(err); ok && seconds > 0 {
+		return time.Duration(seconds) * time.Second, true
+	}
+	return 0, false
 }

@@ -250,6 +250,12 @@ func TestTheGiveUpSaysWhenToRequeue(t *testing.T) {
 	if !errors.As(err, &e) || e.Reason != GiveUpDeadline || e.RetryAfter != 30*time.Second || calls != 1 {
 		t.Fatalf("%v (%+v), %d calls", err, e, calls)
 	}
+	if after, ok := RequeueAfter(err); !ok || after != 30*time.Second {
+		t.Fatalf("RequeueAfter %v %v", after, ok)
+	}
+	if _, ok := RequeueAfter(notFound); ok {
+		t.Fatal("a NotFound says when to requeue")
+	}
 }
 
 // Do must be told what fn sends: without a verb or WithIdempotent it returns ErrNoVerb at once

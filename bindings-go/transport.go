@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // TransportOption configures WrapTransport.
@@ -42,7 +45,8 @@ func WithRequestName(name func(*http.Request) string) TransportOption {
 //
 // client-go's REST client repeats by itself a response that carries Retry-After (up to 10 times)
 // and a GET after a connection reset. The engine has already decided those, so what WrapTransport
-// hands back never asks for more: the final response has no Retry-After header, and a request
+// hands back never asks for more: the final response has no Retry-After header (when to try
+// again is kept in its Status body's details.retryAfterSeconds, see RequeueAfter), and a request
 // that got no response returns a *TransportError, whose message and type client-go does not
 // retry. A DELETE whose first response was lost and whose resend found the object gone returns
 // 200 with a Status Success body.
@@ -136,6 +140,36 @@ func (e *responseError) carriedFailure() Failure {
 		f.Body = string(e.body)
 	}
 	return f
+}
+
+// keepRetryAfter sets details.retryAfterSeconds (whole seconds, rounded up) of a JSON Status body
+// that has none; any other body is left as it is.
+func (e *responseError) keepRetryAfter(after time.Duration) {
+	if len(e.body) >= maxErrorBody || !strings.Contains(e.resp.Header.Get("Content-Type"), "json") {
+		return
+	}
+	var status map[string]json.RawMessage
+	if json.Unmarshal(e.body, &status) != nil || string(status["kind"]) != `"Status"` {
+		return
+	}
+	details := map[string]json.RawMessage{}
+	if raw, ok := status["details"]; ok && json.Unmarshal(raw, &details) != nil {
+		return
+	}
+	var existing int64
+	if json.Unmarshal(details["retryAfterSeconds"], &existing) == nil && existing > 0 {
+		return
+	}
+	details["retryAfterSeconds"] = json.RawMessage(strconv.FormatInt(int64(math.Ceil(after.Seconds())), 10))
+	status["details"], _ = json.Marshal(details)
+	body, err := json.Marshal(status)
+	if err != nil {
+		return
+	}
+	e.body = body
+	e.resp.Body = io.NopCloser(bytes.NewReader(body))
+	e.resp.ContentLength = int64(len(body))
+	e.resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 }
 
 func newResponseError(resp *http.Response) (*responseError, error) {
@@ -236,7 +270,12 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if failed, ok := engine.Err.(*responseError); ok && engine.Reason != GiveUpCancelled {
 		// The engine decided: client-go must not repeat this response because of its Retry-After.
+		// When to try again moves into the Status body, where client-go's error keeps it
+		// (apierrors.SuggestsClientDelay, RequeueAfter) and its retry loop does not look.
 		failed.resp.Header.Del("Retry-After")
+		if engine.RetryAfter > 0 {
+			failed.keepRetryAfter(engine.RetryAfter)
+		}
 		return failed.resp, nil
 	}
 	if previous != nil {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -252,5 +253,31 @@ func TestWrapTransportCountsInMetrics(t *testing.T) {
 	}
 	if calls.Load() != 2 || !strings.Contains(MetricsText(), `function="get_configmaps"`) {
 		t.Fatalf("%d events", calls.Load())
+	}
+}
+
+// A reconciler's client: a 429 asking for 30 s is past the reconcile preset's deadline, so the
+// engine gives up at once; client-go does not wait 30 s and retry (no Retry-After any more), and
+// the error still says when to requeue.
+func TestWrapTransportKeepsWhenToRequeue(t *testing.T) {
+	host, log := apiServer(t, throttled("30"), throttled("30"))
+	policy, err := Preset("reconcile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = wrapped(t, host, policy).CoreV1().ConfigMaps("default").Get(context.Background(), "cm", metav1.GetOptions{})
+	after, ok := RequeueAfter(err)
+	if !apierrors.IsTooManyRequests(err) || !ok || after != 30*time.Second || len(log()) != 1 || time.Since(start) > 5*time.Second {
+		t.Fatalf("%v: requeue %v %v after %d requests in %v", err, after, ok, len(log()), time.Since(start))
+	}
+	if s, _ := apierrors.SuggestsClientDelay(err); s != 30 {
+		t.Fatalf("details.retryAfterSeconds %d", s)
+	}
+	// Nothing to say for a NotFound.
+	host, _ = apiServer(t, status(404, "NotFound", ""))
+	_, err = wrapped(t, host, policy).CoreV1().ConfigMaps("default").Get(context.Background(), "cm", metav1.GetOptions{})
+	if _, ok := RequeueAfter(err); ok || !apierrors.IsNotFound(err) {
+		t.Fatalf("%v", err)
 	}
 }
