@@ -1,5 +1,5 @@
 // A call that meets 503 twice, then succeeds, retried by k8sretry.Do.
-// Run: PKG_CONFIG_PATH=<prefix>/lib/pkgconfig go run .
+// Run: make go-lib (places the static libk8sretry in bindings-go), then go run .
 package main
 
 import (
