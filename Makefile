@@ -109,13 +109,15 @@ GO_HOST := $(shell go env GOOS 2>/dev/null)_$(shell go env GOARCH 2>/dev/null)
 GO_TRIPLES := x86_64-unknown-linux-gnu:linux_amd64 aarch64-unknown-linux-gnu:linux_arm64 \
   x86_64-apple-darwin:darwin_amd64 aarch64-apple-darwin:darwin_arm64
 
-# Places every libk8sretry.a there is into the module: target/release's as the host's platform,
-# target/<triple>/release's as its own; copies the header and checks the copy is the same.
+# Places every libk8sretry.a there is into the module: GO_HOST_LIB (target/release's, just built) as
+# the host's platform, target/<triple>/release's as the other platforms; copies the header and
+# checks the copy is the same.
+GO_HOST_LIB ?= $(RELEASE)/libk8sretry.a
 go-lib: lib
 	@place() { mkdir -p $(GO_MODULE)/lib/$$2 && { cmp -s $$1 $(GO_MODULE)/lib/$$2/libk8sretry.a || cp $$1 $(GO_MODULE)/lib/$$2/libk8sretry.a; } && echo "[go-lib] $$1 -> $(GO_MODULE)/lib/$$2"; }; \
-	place $(RELEASE)/libk8sretry.a $(GO_HOST); \
+	place $(GO_HOST_LIB) $(GO_HOST); \
 	for pair in $(GO_TRIPLES); do \
-	  a=target/$${pair%%:*}/release/libk8sretry.a; [ -f $$a ] && place $$a $${pair##*:}; \
+	  a=target/$${pair%%:*}/release/libk8sretry.a; [ -f $$a ] && [ $${pair##*:} != $(GO_HOST) ] && place $$a $${pair##*:}; \
 	done; true
 	@mkdir -p $(GO_MODULE)/include && { cmp -s include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || cp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h; }
 	@cmp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || { echo "$(GO_MODULE)/include/k8sretry.h differs from include/k8sretry.h"; exit 1; }
