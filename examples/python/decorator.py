@@ -1,6 +1,6 @@
 """A call that meets 503 twice, then succeeds, retried by @retry_on_k8s_error.
 
-Run: pip install k8sretry-*.whl kubernetes && python decorator.py
+Run: pip install k8sretry kubernetes && python decorator.py
 """
 
 import logging
@@ -8,13 +8,10 @@ import logging
 from k8sretry import metrics_text, retry_on_k8s_error
 from kubernetes.client.exceptions import ApiException
 
-# Events carry their fields in `extra`, so a formatter can print them.
-handler = logging.StreamHandler()
-handler.setFormatter(
-    logging.Formatter("%(levelname)s %(message)s attempt=%(attempt)s delay=%(delay_seconds)s")
-)
-logging.getLogger("k8sretry").addHandler(handler)
-logging.getLogger("k8sretry").setLevel(logging.INFO)
+# Log lines name the event and its fields (`k8s_api_call_failed_retrying, function=..., attempt=...`);
+# the fields are also in each record's `extra` for JSON formatters, and structlog gets them as
+# keywords when the application has configured structlog.
+logging.basicConfig(format="%(levelname)s %(message)s")
 attempts = 0
 
 
