@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: go-lib bench dist test-dist cluster-up cluster-down test-cluster test-e2e test-runner-hooks py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
+.PHONY: go-lib bench dist test-dist cluster-up cluster-down test-cluster test-e2e py-env node test-node wheel test-python demo test test-core test-c test-c-install test-go stage vectors help lib header check-header install cbindgen
 
 help:
 	@echo "make demo   - the same workload in Python, Node, Go and Rust against a real apiserver behind the fault proxy"
@@ -25,7 +25,7 @@ demo: py-env node go-lib
 	$(DEMO_ENV) $(PY_TEST)/bin/python examples/demo.py
 
 # Every test-* target below (add a target here and it runs as part of `make test`).
-TESTS := test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-runner-hooks test-dist
+TESTS := test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-dist
 test: $(TESTS)
 	@echo "make test: all of $(TESTS) passed"
 
@@ -212,18 +212,9 @@ test-cluster: py-env
 test-e2e: py-env node stage go-lib
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
-	  node --test --test-concurrency=1 tests/e2e/node/ && \
+	  node --test tests/e2e/node/ && \
 	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
 	  $(CARGO) test -p k8sretry-e2e --features e2e --test kube_e2e -- --nocapture; \
-	  rc=$$?; tests/cluster/down.sh; exit $$rc
-
-# The runner container hooks' use of client-node (examples/runner-hooks) with k8sretry: compiled
-# (strict, skipLibCheck false), bundled with @vercel/ncc and with esbuild, zipped flat, unzipped
-# elsewhere and run with Node 24: 20 hook rounds at ~20% faults, a foreign pod never adopted, 25 lost
-# creates recovered. Starts and stops the cluster like test-e2e.
-test-runner-hooks: node
-	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
-	  examples/runner-hooks/run.sh e2e; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
 
 # ---------------------------------------------------------------- benchmarks
@@ -250,7 +241,27 @@ bench: py-env node lib
 	  $(PY_TEST)/bin/python bench/chaos.py > $(BENCH_RAW)/chaos.json; rc=$$?; tests/cluster/down.sh; exit $$rc
 	$(PYTHON) bench/report.py
 
-# ---------------------------------------------------------------- packaging: mk/dist.mk
+# ---------------------------------------------------------------- packaging
 
-include mk/dist.mk
+# dist/: the abi3 wheel, the npm tarball with the prebuilt addon, a relocatable libk8sretry
+# tarball (shared + static, header, .pc found through ${pcfiledir}), the Go modules as a file
+# GOPROXY (dist/goproxy: k8sretry.dev/go with its static library, k8sretry.dev/go/prometheus).
+LIB_DIST := libk8sretry-$(VERSION)-linux-$(shell uname -m)
+dist: wheel node lib go-lib
+	rm -rf dist && mkdir -p dist/$(LIB_DIST)
+	cp $(WHEELS)/k8sretry-*.whl dist/
+	cd $(NODE_DIR) && npm pack --silent --pack-destination ../dist >/dev/null
+	$(MAKE) --no-print-directory install PREFIX=/ DESTDIR=$(CURDIR)/dist/$(LIB_DIST)
+	sed -e 's|@PREFIX@|$${pcfiledir}/../..|' -e 's|@VERSION@|$(VERSION)|' ffi/pkgconfig/k8sretry.pc.in > dist/$(LIB_DIST)/lib/pkgconfig/k8sretry.pc
+	tar -czf dist/$(LIB_DIST).tar.gz -C dist $(LIB_DIST) && rm -rf dist/$(LIB_DIST)
+	@echo "[dist] the Go modules (with the static libk8sretry.a) in a file GOPROXY: dist/goproxy"
+	cd tests/dist/gomodzip && $(GO_ENV) go run . -version v$(VERSION) -out $(CURDIR)/dist/goproxy \
+	  k8sretry.dev/go=$(CURDIR)/$(GO_MODULE) k8sretry.dev/go/prometheus=$(CURDIR)/$(GO_PROMETHEUS)
+	@unzip -l dist/goproxy/k8sretry.dev/go/@v/v$(VERSION).zip | grep -q 'lib/$(GO_HOST)/libk8sretry.a' || { echo "[dist] the Go module has no lib/$(GO_HOST)/libk8sretry.a"; exit 1; }
+	@ls -l dist
+
+# Installs each artefact of dist/ as its users would and runs the README's example for it.
+test-dist: dist stage
+	tests/dist/install.sh
+
 include mk/fuzz.mk
