@@ -265,3 +265,4 @@ test-dist: dist stage
 	tests/dist/install.sh
 
 include mk/fuzz.mk
+include mk/e2e-faults.mk
