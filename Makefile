@@ -241,28 +241,8 @@ bench: py-env node lib
 	  $(PY_TEST)/bin/python bench/chaos.py > $(BENCH_RAW)/chaos.json; rc=$$?; tests/cluster/down.sh; exit $$rc
 	$(PYTHON) bench/report.py
 
-# ---------------------------------------------------------------- packaging
+# ---------------------------------------------------------------- packaging: mk/dist.mk
 
-# dist/: the abi3 wheel, the npm tarball with the prebuilt addon, a relocatable libk8sretry
-# tarball (shared + static, header, .pc found through ${pcfiledir}), the Go modules as a file
-# GOPROXY (dist/goproxy: k8sretry.dev/go with its static library, k8sretry.dev/go/prometheus).
-LIB_DIST := libk8sretry-$(VERSION)-linux-$(shell uname -m)
-dist: wheel node lib go-lib
-	rm -rf dist && mkdir -p dist/$(LIB_DIST)
-	cp $(WHEELS)/k8sretry-*.whl dist/
-	cd $(NODE_DIR) && npm pack --silent --pack-destination ../dist >/dev/null
-	$(MAKE) --no-print-directory install PREFIX=/ DESTDIR=$(CURDIR)/dist/$(LIB_DIST)
-	sed -e 's|@PREFIX@|$${pcfiledir}/../..|' -e 's|@VERSION@|$(VERSION)|' ffi/pkgconfig/k8sretry.pc.in > dist/$(LIB_DIST)/lib/pkgconfig/k8sretry.pc
-	tar -czf dist/$(LIB_DIST).tar.gz -C dist $(LIB_DIST) && rm -rf dist/$(LIB_DIST)
-	@echo "[dist] the Go modules (with the static libk8sretry.a) in a file GOPROXY: dist/goproxy"
-	cd tests/dist/gomodzip && $(GO_ENV) go run . -version v$(VERSION) -out $(CURDIR)/dist/goproxy \
-	  k8sretry.dev/go=$(CURDIR)/$(GO_MODULE) k8sretry.dev/go/prometheus=$(CURDIR)/$(GO_PROMETHEUS)
-	@unzip -l dist/goproxy/k8sretry.dev/go/@v/v$(VERSION).zip | grep -q 'lib/$(GO_HOST)/libk8sretry.a' || { echo "[dist] the Go module has no lib/$(GO_HOST)/libk8sretry.a"; exit 1; }
-	@ls -l dist
-
-# Installs each artefact of dist/ as its users would and runs the README's example for it.
-test-dist: dist stage
-	tests/dist/install.sh
-
+include mk/dist.mk
 include mk/fuzz.mk
 include mk/e2e-faults.mk

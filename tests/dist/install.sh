@@ -29,9 +29,11 @@ export KUBECONFIG=$KUBECONFIG_PROXY
 plan() { curl -fs --cacert "$PROXY_CA" -X PUT "$PROXY/__k8sretry/plan" -d "{\"rules\": [{\"method\": \"GET\", \"path\": \"$1\", \"fault\": \"503\", \"count\": 2}]}" >/dev/null; }
 faults() { curl -fs --cacert "$PROXY_CA" "$PROXY/__k8sretry/stats" | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["faults"].values()))'; }
 
-log "Python: pip install the abi3 wheel into a fresh venv"
+log "Python: pip install the abi3 wheel into a fresh venv (pip picks this machine's among dist/'s wheels)"
 python3 -m venv "$scratch/venv"
-"$scratch/venv/bin/pip" install -q "$dist"/k8sretry-*.whl kubernetes==37.0.2
+"$scratch/venv/bin/pip" install -q --no-index --find-links "$dist" k8sretry
+"$scratch/venv/bin/python" -c 'import importlib.metadata as m; print("[test-dist] installed", *[l for l in m.distribution("k8sretry").read_text("WHEEL").splitlines() if l.startswith("Tag")])'
+"$scratch/venv/bin/pip" install -q kubernetes==37.0.2
 readme_block python > "$scratch/readme.py"
 plan '/api/v1/namespaces$'
 (cd "$scratch" && "$scratch/venv/bin/python" -W ignore readme.py)
@@ -47,8 +49,8 @@ NODE_TLS_REJECT_UNAUTHORIZED=0 node --no-warnings readme.mjs
 [ "$(faults)" = 2 ] || { log "node: the planned 503s were not met"; exit 1; }
 
 log "C: unpack libk8sretry, build the README's program with pkg-config, shared and static"
-mkdir -p "$scratch/c" && tar -xzf "$dist"/libk8sretry-*.tar.gz -C "$scratch/c"
-prefix=$(echo "$scratch"/c/libk8sretry-*)
+mkdir -p "$scratch/c" && tar -xzf "$dist"/libk8sretry-*-linux-"$(uname -m)"-gnu.tar.gz -C "$scratch/c"
+prefix=$(echo "$scratch"/c/libk8sretry-*-linux-"$(uname -m)"-gnu)
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 contains_block c "$root/examples/c/retry.c"
 cd "$root" && sh ffi/tests/install.sh "$scratch/c"

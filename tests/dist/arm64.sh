@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# tests/dist/arm64.sh: runs dist/'s aarch64 artefacts on arm64, in a Debian arm64 rootfs
+# (tools/dist/rootfs.sh, cached in ~/.cache/k8sretry) under qemu-user through binfmt_misc:
+#   Python: the aarch64 wheel picked by pip from all of dist/'s wheels into a venv of Debian's
+#           python3, then the conformance vectors (bindings-python/tests/test_vectors.py, pytest);
+#   C:      the vectors (ffi/tests/c/test_vectors.c, compiled by zig cc for aarch64 against the
+#           tarball's libk8sretry.a and Debian arm64's libcjson) and the README program
+#           (examples/c/retry.c) through the tarball's pkg-config, shared and static;
+#   Go:     bindings-go's tests (go test -c for linux/arm64, cgo through zig cc, the module's
+#           lib/linux_arm64/libk8sretry.a), when that library is there;
+#   musl:   the README program against the linux-aarch64-musl tarball, shared (Debian's musl
+#           loader) and static, when dist/ has that tarball.
+# Nothing is installed on the host; the rootfs is unpacked into a scratch directory and removed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dist=$root/dist
+cache=${K8SRETRY_CACHE:-$HOME/.cache/k8sretry}
+log() { echo "[arm64] $*"; }
+. "$root/tools/dist/tools.sh"
+ensure_tools
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
+gnu_tar=$dist/libk8sretry-$version-linux-aarch64-gnu.tar.gz
+musl_tar=$dist/libk8sretry-$version-linux-aarch64-musl.tar.gz
+ls "$dist"/k8sretry-*-manylinux*_aarch64.whl >/dev/null && [ -f "$gnu_tar" ] ||
+  { log "dist/ has no aarch64 wheel or libk8sretry tarball: make dist DIST_PLATFORMS=linux-aarch64-gnu"; exit 1; }
+
+start=$(date +%s)
+rootfs_tar=$("$root/tools/dist/rootfs.sh" arm64)
+"$root/tools/dist/binfmt.sh" arm64
+scratch=$(mktemp -d /tmp/k8sretry-arm64.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+fs=$scratch/root
+mkdir -p "$fs" && tar -xf "$rootfs_tar" -C "$fs"
+w=$fs/k8sretry
+mkdir -p "$w/dist" "$w/bindings-python/tests" "$w/c" "$w/tests"
+cp -r "$root/tests/vectors" "$w/tests/"
+
+# pytest and its dependencies (pure Python), downloaded once on the host and installed offline.
+pytest_wheels=$cache/pywheels-pytest-9.2.0
+if [ ! -d "$pytest_wheels" ]; then
+  "$DIST_PY_TOOLS/bin/pip" download -q --only-binary=:all: --python-version 3.11 -d "$pytest_wheels.part" pytest==9.2.0
+  mv "$pytest_wheels.part" "$pytest_wheels"
+fi
+cp "$dist"/*.whl "$pytest_wheels"/*.whl "$w/dist/"
+cp "$root/bindings-python/tests/conftest.py" "$root/bindings-python/tests/test_vectors.py" "$w/bindings-python/tests/"
+
+# C, built on the host by zig cc for the rootfs (Debian 12: glibc 2.36), linked as a user of the
+# tarball would. (The library itself needs glibc 2.17 only: tests/dist/check.sh.)
+target=aarch64-linux-gnu.2.36
+tar -xzf "$gnu_tar" -C "$w/c"
+prefix_name=libk8sretry-$version-linux-aarch64-gnu
+prefix=$w/c/$prefix_name
+mkdir -p "$scratch/inc" && ln -s /usr/include/cjson "$scratch/inc/cjson"
+cjson=$(ls "$fs"/usr/lib/aarch64-linux-gnu/libcjson.so.1)
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+# The archive by path; its -lgcc_s (the unwinder) is Debian arm64's, as an arm64 gcc would link it
+# (zig's own sysroot has none).
+gcc_s=$(ls "$fs"/usr/lib/aarch64-linux-gnu/libgcc_s.so.1)
+static_libs=$(pkg-config --static --libs-only-l k8sretry | sed "s/-lk8sretry//; s|-lgcc_s|$gcc_s|")
+log "C: zig cc -target $target (vectors, README program shared and static)"
+zigcc -target $target -std=c11 -Wall -Wextra -Werror -I"$root/ffi/tests/c" -I"$scratch/inc" \
+  $(pkg-config --cflags k8sretry) "$root/ffi/tests/c/test_vectors.c" -o "$w/c/test_vectors" \
+  "$prefix/lib/libk8sretry.a" "$cjson" $static_libs
+zigcc -target $target -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags --libs k8sretry) -o "$w/c/retry_shared"
+readelf -d "$w/c/retry_shared" | grep -q 'NEEDED.*libk8sretry.so.0' || { log "retry_shared does not need libk8sretry.so.0"; exit 1; }
+zigcc -target $target -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags k8sretry) \
+  "$prefix/lib/libk8sretry.a" $static_libs -o "$w/c/retry_static"
+unset PKG_CONFIG_PATH
+
+# Go: the binding's tests for linux/arm64, when make go-lib placed an arm64 library in the module.
+go_test=false
+if [ -f "$root/bindings-go/lib/linux_arm64/libk8sretry.a" ]; then
+  log "Go: go test -c for linux/arm64 (cgo through zig cc)"
+  mkdir -p "$w/bindings-go"
+  # gcc links libgcc_s (the unwinder) by itself; zig has none, so Debian arm64's is named.
+  (cd "$root/bindings-go" && GOFLAGS=-mod=mod GOTOOLCHAIN=local GOOS=linux GOARCH=arm64 CGO_ENABLED=1 \
+    CC="$DIST_PY_TOOLS/bin/python3 -m ziglang cc -target $target" CGO_LDFLAGS="$gcc_s" \
+    go test -c -o "$w/bindings-go/k8sretry.test" .)
+  go_test=true
+fi
+
+# musl: the README program against the aarch64 musl tarball, when dist/ has it.
+musl=false
+if [ -f "$musl_tar" ]; then
+  log "musl: zig cc -target aarch64-linux-musl (README program shared and static)"
+  tar -xzf "$musl_tar" -C "$w/c"
+  mprefix=$w/c/libk8sretry-$version-linux-aarch64-musl
+  export PKG_CONFIG_PATH=$mprefix/lib/pkgconfig
+  zigcc -target aarch64-linux-musl -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags --libs k8sretry) -o "$w/c/retry_musl_shared"
+  zigcc -target aarch64-linux-musl -static -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags k8sretry) \
+    "$mprefix/lib/libk8sretry.a" -o "$w/c/retry_musl_static"
+  unset PKG_CONFIG_PATH
+  musl=true
+fi
+
+cat > "$w/run.sh" <<EOF
+set -eu
+echo "[arm64] inside: \$(uname -m), \$(python3 --version)"
+python3 -m venv /venv
+/venv/bin/pip install -q --no-index --find-links /k8sretry/dist k8sretry pytest==9.2.0
+/venv/bin/python -c 'import importlib.metadata as m, platform; print("[arm64] Python", platform.machine(), "installed", *[l for l in m.distribution("k8sretry").read_text("WHEEL").splitlines() if l.startswith("Tag")])'
+cd /tmp && /venv/bin/python -m pytest -q -p no:cacheprovider /k8sretry/bindings-python/tests/test_vectors.py
+echo "[arm64] C vectors"
+/k8sretry/c/test_vectors /k8sretry/tests/vectors
+echo "[arm64] C README program, shared and static"
+LD_LIBRARY_PATH=/k8sretry/c/$prefix_name/lib /k8sretry/c/retry_shared
+/k8sretry/c/retry_static
+if $go_test; then
+  echo "[arm64] Go tests"
+  cd /k8sretry/bindings-go
+  ./k8sretry.test -test.v -test.count=1 > /tmp/go.log 2>&1 || { cat /tmp/go.log; exit 1; }
+  echo "go test (linux/arm64): \$(grep -c '^--- PASS' /tmp/go.log) passed, \$(grep -c '^--- FAIL' /tmp/go.log) failed, \$(grep -c '^--- SKIP' /tmp/go.log) skipped"
+fi
+if $musl; then
+  echo "[arm64] musl README program, shared and static"
+  LD_LIBRARY_PATH=/k8sretry/c/libk8sretry-$version-linux-aarch64-musl/lib /k8sretry/c/retry_musl_shared
+  /k8sretry/c/retry_musl_static
+fi
+EOF
+
+log "running under qemu-aarch64 in $(basename "$rootfs_tar")"
+# A private mount namespace: /proc and /dev vanish with it, whatever happens.
+unshare --mount --propagation private sh -c \
+  'mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" &&
+   exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 chroot "$1" /bin/sh /k8sretry/run.sh' sh "$fs"
+log "passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Checks every wheel and libk8sretry tarball in dist/ without running it: format, architecture,
+platform tag and exported symbols, so that what cannot run here (macOS, Windows) is checked too.
+
+  wheels:   the tag agrees with `auditwheel show` (Linux); the native module's format and CPU match
+            the tag (ELF machine, Mach-O arch, PE machine), PyInit__native is exported, a macOS
+            module's minimum OS is the tag's, its libraries are the system's; `twine check`.
+  C:        the tarball holds the header (the repository's, byte for byte), the static and shared
+            library, a relocatable .pc and the README; both libraries are for the platform's CPU and
+            format; the shared library exports every function of the header, has its SONAME /
+            install name, and needs at most glibc 2.17 (gnu) or no glibc at all (musl).
+  manifest: dist/manifest.json matches dist/ (sizes and SHA-256).
+Prints one line per checked artefact and ends with 'N passed, N failed'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else ROOT / "dist"
+TOOLS = Path(os.environ.get("DIST_PY_TOOLS", ROOT / ".cache/build/py-tools")) / "bin"
+HEADER = (ROOT / "include/k8sretry.h").read_bytes()
+# The functions the header declares (comments removed: they name functions too).
+_CODE = re.sub(rb"/\*.*?\*/|//[^\n]*", b"", HEADER, flags=re.S)
+FUNCTIONS = sorted(set(re.findall(rb"\b(k8sretry_[a-z0-9_]+)\s*\(", _CODE)))
+
+passed = failed = 0
+
+
+def ok(what: str, problems: list[str]) -> None:
+    global passed, failed
+    if problems:
+        failed += 1
+        print(f"FAIL {what}")
+        for p in problems:
+            print(f"     {p}")
+    else:
+        passed += 1
+        print(f"ok   {what}")
+
+
+def run(*cmd: str | Path) -> str:
+    return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True).stdout
+
+
+# CPU names: wheel tag / tarball name -> what `file` says.
+FILE_ARCH = {"x86_64": "x86-64", "aarch64": "ARM aarch64", "arm64": "arm64", "amd64": "x86-64"}
+
+
+def linux_elf(path: Path, arch: str, problems: list[str]) -> str:
+    out = run("file", "-L", path)
+    if "ELF 64-bit" not in out or FILE_ARCH[arch] not in out:
+        problems.append(f"{path.name}: not a 64-bit ELF for {arch}: {out.strip()}")
+    return out
+
+
+def glibc_max(path: Path) -> tuple[int, ...]:
+    versions = re.findall(r"GLIBC_(\d+(?:\.\d+)+)", run("objdump", "-T", path))
+    return max((tuple(int(x) for x in v.split(".")) for v in versions), default=())
+
+
+def exported(path: Path, fmt: str) -> set[str]:
+    if fmt == "elf":
+        out = run("nm", "-D", "--defined-only", path)
+        return {line.split()[-1] for line in out.splitlines() if line.strip()}
+    if fmt == "macho":
+        out = run("llvm-nm", "-g", "--defined-only", path)
+        return {line.split()[-1].removeprefix("_") for line in out.splitlines() if line.strip()}
+    out = run("llvm-readobj", "--coff-exports", path)
+    return set(re.findall(r"Name: (\S+)", out))
+
+
+def macho_info(path: Path) -> tuple[str, list[str]]:
+    headers = run("llvm-objdump", "--macho", "--private-headers", path)
+    minos = re.search(r"minos (\S+)", headers)
+    libs = run("llvm-objdump", "--macho", "--dylibs-used", path).splitlines()[1:]
+    return (minos.group(1) if minos else "?"), [line.split(" (")[0].strip() for line in libs]
+
+
+SYSTEM_DYLIBS = re.compile(r"^(/usr/lib/(libSystem\.B|libiconv\.2|libcharset\.1|libc\+\+\.1)\.dylib|@rpath/.*)$")
+
+
+def check_wheel(whl: Path) -> None:
+    problems: list[str] = []
+    m = re.match(r"^k8sretry-[^-]+-cp310-abi3-(?P<plat>[^-]+)\.whl$", whl.name)
+    if not m:
+        ok(whl.name, [f"not an abi3 cp310 wheel name: {whl.name}"])
+        return
+    plats = m["plat"].split(".")
+    with zipfile.ZipFile(whl) as z, tempfile.TemporaryDirectory() as tmp:
+        natives = [n for n in z.namelist() if re.match(r"k8sretry/_native\.(abi3\.so|pyd)$", n)]
+        if len(natives) != 1:
+            ok(whl.name, [f"native modules in the wheel: {natives}"])
+            return
+        z.extract(natives[0], tmp)
+        so = Path(tmp) / natives[0]
+        plat = plats[-1]
+        if plat.startswith(("manylinux", "musllinux")):
+            arch = re.sub(r"^(many|musl)linux_?\d*(_\d+)?_", "", plat)
+            linux_elf(so, arch, problems)
+            show = run(TOOLS / "auditwheel", "show", whl)
+            want = re.search(r'consistent with the following platform tag:\s*"([^"]+)"', show)
+            got = want.group(1) if want else "?"
+            # The wheel's most specific tag (manylinux_2_17_x86_64 / musllinux_1_2_aarch64) is auditwheel's.
+            if got not in plats:
+                problems.append(f"auditwheel says {got}, the wheel is tagged {m['plat']}")
+            if "PyInit__native" not in exported(so, "elf"):
+                problems.append("PyInit__native is not exported")
+            if plat.startswith("musllinux") and glibc_max(so):
+                problems.append("a musllinux module references glibc symbols")
+            detail = f"auditwheel: {got}"
+        elif plat.startswith("macosx"):
+            mm = re.match(r"macosx_(\d+)_(\d+)_(\w+)$", plat)
+            assert mm
+            out = run("file", so)
+            if "Mach-O 64-bit" not in out or FILE_ARCH[mm[3]] not in out:
+                problems.append(f"not a Mach-O for {mm[3]}: {out.strip()}")
+            minos, libs = macho_info(so)
+            if minos != f"{mm[1]}.{mm[2]}":
+                problems.append(f"minimum macOS {minos}, tag says {mm[1]}.{mm[2]}")
+            bad = [lib for lib in libs if not SYSTEM_DYLIBS.match(lib)]
+            if bad:
+                problems.append(f"links non-system libraries: {bad}")
+            if "PyInit__native" not in exported(so, "macho"):
+                problems.append("PyInit__native is not exported")
+            detail = f"Mach-O {mm[3]}, minos {minos}, libraries: {', '.join(libs[1:])}"
+        elif plat.startswith("win"):
+            out = run("file", so)
+            if "PE32+" not in out or "x86-64" not in out:
+                problems.append(f"not a PE32+ x86-64 DLL: {out.strip()}")
+            if "PyInit__native" not in exported(so, "pe"):
+                problems.append("PyInit__native is not exported")
+            detail = "PE32+ x86-64"
+        else:
+            problems.append(f"unknown platform tag {plat}")
+            detail = ""
+    twine = subprocess.run([TOOLS / "twine", "check", "--strict", whl], capture_output=True, text=True)
+    if twine.returncode != 0:
+        problems.append("twine check: " + (twine.stdout + twine.stderr).strip())
+    ok(f"{whl.name}: {detail}; twine check", problems)
+
+
+def check_sdist(sdist: Path) -> None:
+    twine = subprocess.run([TOOLS / "twine", "check", "--strict", sdist], capture_output=True, text=True)
+    ok(f"{sdist.name}: twine check", [] if twine.returncode == 0 else [(twine.stdout + twine.stderr).strip()])
+
+
+def check_tarball(tgz: Path) -> None:
+    problems: list[str] = []
+    name = tgz.name.removesuffix(".tar.gz")
+    platform = name.split("-", 2)[2]
+    os_, arch = platform.split("-")[:2]
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(tgz) as t:
+        t.extractall(tmp, filter="tar")
+        top = Path(tmp) / name
+        lib = top / "lib"
+        shared = {
+            "linux": lib / "libk8sretry.so",
+            "macos": lib / "libk8sretry.dylib",
+            "windows": top / "bin/k8sretry.dll",
+        }[os_]
+        for need in (top / "include/k8sretry.h", lib / "libk8sretry.a", lib / "pkgconfig/k8sretry.pc", top / "README.md", shared):
+            if not need.exists():
+                problems.append(f"missing {need.relative_to(tmp)}")
+        if problems:
+            ok(tgz.name, problems)
+            return
+        if (top / "include/k8sretry.h").read_bytes() != HEADER:
+            problems.append("include/k8sretry.h differs from the repository's")
+        pc = (lib / "pkgconfig/k8sretry.pc").read_text()
+        if "prefix=${pcfiledir}/../.." not in pc:
+            problems.append("the .pc is not relocatable (prefix=${pcfiledir}/../..)")
+        fmt = {"linux": "elf", "macos": "macho", "windows": "pe"}[os_]
+        if fmt == "elf":
+            linux_elf(shared, arch, problems)
+            dyn = run("readelf", "-d", shared)
+            if "Library soname: [libk8sretry.so.0]" not in dyn:
+                problems.append("SONAME is not libk8sretry.so.0")
+            g = glibc_max(shared)
+            if platform.endswith("-gnu") and g > (2, 17):
+                problems.append(f"needs glibc {'.'.join(map(str, g))} (> 2.17)")
+            if platform.endswith("-musl") and g:
+                problems.append("a musl library references glibc symbols")
+            detail = f"ELF {arch}, " + (f"glibc >= {'.'.join(map(str, g))}" if g else "no glibc symbols")
+        elif fmt == "macho":
+            out = run("file", "-L", shared)
+            if "Mach-O 64-bit" not in out or FILE_ARCH[arch] not in out:
+                problems.append(f"not a Mach-O for {arch}: {out.strip()}")
+            minos, libs = macho_info(shared)
+            if not libs or libs[0] != "@rpath/libk8sretry.0.dylib":
+                problems.append(f"install name is {libs[:1]}, want @rpath/libk8sretry.0.dylib")
+            bad = [x for x in libs if not SYSTEM_DYLIBS.match(x)]
+            if bad:
+                problems.append(f"links non-system libraries: {bad}")
+            detail = f"Mach-O {arch}, minos {minos}"
+        else:
+            out = run("file", shared)
+            if "PE32+" not in out or "x86-64" not in out:
+                problems.append(f"not a PE32+ x86-64 DLL: {out.strip()}")
+            if not (lib / "libk8sretry.dll.a").exists():
+                problems.append("missing lib/libk8sretry.dll.a (import library)")
+            detail = "PE32+ x86-64 DLL"
+        missing = [f.decode() for f in FUNCTIONS if f.decode() not in exported(shared, fmt)]
+        if missing:
+            problems.append(f"not exported: {missing}")
+        # The static library's objects are for the same CPU (one member is enough).
+        members = run("llvm-objdump", "-f", lib / "libk8sretry.a")
+        want = {"elf": {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"},
+                "macho": {"x86_64": "mach-o 64-bit x86-64", "arm64": "mach-o arm64"},
+                "pe": {"x86_64": "coff-x86-64"}}[fmt][arch]
+        if want not in members.lower():
+            problems.append(f"libk8sretry.a has no {want} objects")
+        detail += f", {len(FUNCTIONS)} functions exported, static library {want}"
+    ok(f"{tgz.name}: {detail}", problems)
+
+
+def main() -> int:
+    wheels = sorted(DIST.glob("*.whl"))
+    tarballs = sorted(DIST.glob("libk8sretry-*.tar.gz"))
+    if not wheels or not tarballs:
+        print(f"dist/ has no wheels or libk8sretry tarballs: {DIST}")
+        return 1
+    for whl in wheels:
+        check_wheel(whl)
+    for sdist in sorted(DIST.glob("k8sretry-*.tar.gz")):
+        if not sdist.name.startswith("k8sretry-go-"):
+            check_sdist(sdist)
+    for tgz in tarballs:
+        check_tarball(tgz)
+    for crate in sorted(DIST.glob("*.crate")):
+        stem = crate.name.removesuffix(".crate")
+        with tarfile.open(crate) as t:
+            names = set(t.getnames())
+        need = [f"{stem}/{f}" for f in ("Cargo.toml", "README.md", "src/lib.rs")]
+        ok(f"{crate.name}: {len(names)} files", [f"missing {n}" for n in need if n not in names])
+    manifest = DIST / "manifest.json"
+    if manifest.exists():
+        r = subprocess.run([sys.executable, ROOT / "tools/dist/manifest.py", DIST, "--check"], capture_output=True, text=True)
+        files = len(json.loads(manifest.read_text())["files"])
+        ok(f"manifest.json: {files} files, sizes and SHA-256 match", [] if r.returncode == 0 else [r.stderr.strip()])
+    print(f"dist: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

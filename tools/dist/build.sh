@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# tools/dist/build.sh PLATFORM... : cross-builds, for each platform, the abi3 wheel (maturin --zig)
+# and the libk8sretry tarball (cargo-zigbuild: shared + static library, header, relocatable .pc,
+# README) into $DIST (default dist/). Each platform and artefact has its own CARGO_TARGET_DIR under
+# target/dist/, so a second run only re-checks (no cargo clean, no lock shared with other builds).
+# The static library is also left in target/<triple>/release/, where `make go-lib` picks it up.
+#
+#   platform            Rust target                 wheel tag             C library
+#   linux-x86_64-gnu    x86_64-unknown-linux-gnu    manylinux2014         glibc >= 2.17
+#   linux-aarch64-gnu   aarch64-unknown-linux-gnu   manylinux2014         glibc >= 2.17
+#   linux-x86_64-musl   x86_64-unknown-linux-musl   musllinux_1_2         musl >= 1.2
+#   linux-aarch64-musl  aarch64-unknown-linux-musl  musllinux_1_2         musl >= 1.2
+#   macos-x86_64        x86_64-apple-darwin         macosx_10_12          macOS >= 10.12
+#   macos-arm64         aarch64-apple-darwin        macosx_11_0           macOS >= 11
+#   windows-x86_64      x86_64-pc-windows-gnu       (none: see below)     MinGW-w64 / any C toolchain
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/tools/dist
+dist=${DIST:-$root/dist}
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
+log() { echo "[dist] $*"; }
+
+. "$here/tools.sh"
+ensure_tools
+
+triple_of() {
+  case $1 in
+    linux-x86_64-gnu) echo x86_64-unknown-linux-gnu ;;
+    linux-aarch64-gnu) echo aarch64-unknown-linux-gnu ;;
+    linux-x86_64-musl) echo x86_64-unknown-linux-musl ;;
+    linux-aarch64-musl) echo aarch64-unknown-linux-musl ;;
+    macos-x86_64) echo x86_64-apple-darwin ;;
+    macos-arm64) echo aarch64-apple-darwin ;;
+    windows-x86_64) echo x86_64-pc-windows-gnu ;;
+    *) echo "unknown platform $1 (see tools/dist/build.sh)" >&2; return 1 ;;
+  esac
+}
+
+# The wheel. maturin --zig links with zig cc against glibc 2.17 / musl 1.2 / the macOS SDK stubs
+# zig carries; --compatibility names the tag, which auditwheel checks (tests/dist/check.sh).
+build_wheel() {
+  local platform=$1 triple=$2 compat=() cargo_dir=$root/target/dist/wheel-$2
+  case $platform in
+    *-gnu) compat=(--compatibility manylinux2014) ;;
+    *-musl) compat=(--compatibility musllinux_1_2) ;;
+    windows-*)
+      # maturin 1.16 with --zig writes a .def file exporting PyInit_k8sretry._native for the dotted
+      # module name k8sretry._native, which lld-link cannot find: no Windows wheel yet.
+      log "$platform: no wheel (maturin --zig cannot link the dotted module name for windows-gnu)"
+      return 0 ;;
+  esac
+  log "$platform: wheel ($triple ${compat[*]})"
+  (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir \
+    maturin build --quiet --release --zig --target "$triple" "${compat[@]}" --out "$dist")
+}
+
+# The C library, packed like `make install` lays it out, with a .pc found through ${pcfiledir}.
+build_lib() {
+  local platform=$1 triple=$2 cargo_dir=$root/target/dist/lib-$2 zig_target=$2 private
+  local name=libk8sretry-$version-$platform
+  local out=$cargo_dir/$triple/release stage=$root/target/dist/stage/$name
+  case $platform in
+    *-gnu) zig_target=$triple.2.17 ;;
+  esac
+  # What rustc's --print native-static-libs lists for each target (the static library's needs).
+  case $platform in
+    *-gnu) private="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" ;;
+    *-musl) private="-lc" ;;
+    macos-*) private="-liconv -lSystem -lc -lm" ;;
+    windows-*) private="-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -ldbghelp" ;;
+  esac
+  log "$platform: libk8sretry ($zig_target)"
+  local flags=()
+  # A musl shared library needs the C runtime linked dynamically (rustc drops cdylib otherwise).
+  case $platform in *-musl) flags=(--config "target.$triple.rustflags=['-C','target-feature=-crt-static']") ;; esac
+  (cd "$root" && CARGO_TARGET_DIR=$cargo_dir "$DIST_PY_TOOLS/bin/cargo-zigbuild" zigbuild "${flags[@]}" --quiet --release -p k8sretry-ffi --target "$zig_target")
+
+  rm -rf "$stage" && mkdir -p "$stage/include" "$stage/lib/pkgconfig"
+  install -m 644 "$root/include/k8sretry.h" "$stage/include/"
+  install -m 644 "$out/libk8sretry.a" "$stage/lib/"
+  case $platform in
+    linux-*)
+      install -m 755 "$out/libk8sretry.so" "$stage/lib/libk8sretry.so.$version"
+      ln -s "libk8sretry.so.$version" "$stage/lib/libk8sretry.so.0"
+      ln -s libk8sretry.so.0 "$stage/lib/libk8sretry.so" ;;
+    macos-*)
+      install -m 755 "$out/libk8sretry.dylib" "$stage/lib/libk8sretry.0.dylib"
+      ln -s libk8sretry.0.dylib "$stage/lib/libk8sretry.dylib" ;;
+    windows-*)
+      mkdir -p "$stage/bin"
+      install -m 755 "$out/k8sretry.dll" "$stage/bin/"
+      install -m 644 "$out/k8sretry.dll.a" "$stage/lib/libk8sretry.dll.a" ;;
+  esac
+  sed -e 's|@PREFIX@|${pcfiledir}/../..|' -e "s|@VERSION@|$version|" \
+    -e "s|^Libs.private:.*|Libs.private: $private|" \
+    "$root/ffi/pkgconfig/k8sretry.pc.in" > "$stage/lib/pkgconfig/k8sretry.pc"
+  install -m 644 "$root/ffi/README.md" "$stage/README.md"
+  # Reproducible: sorted names, fixed owner and mtime, no gzip timestamp.
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$(dirname "$stage")" -cf - "$name" |
+    gzip -n -9 > "$dist/$name.tar.gz"
+  # For make go-lib (bindings-go/lib/GOOS_GOARCH), which takes target/<triple>/release/libk8sretry.a.
+  case $platform in
+    *-gnu|macos-*) mkdir -p "$root/target/$triple/release" && cp -p "$out/libk8sretry.a" "$root/target/$triple/release/" ;;
+  esac
+}
+
+mkdir -p "$dist"
+for platform in "$@"; do
+  triple=$(triple_of "$platform")
+  ensure_rust_target "$triple"
+  start=$(date +%s)
+  build_wheel "$platform" "$triple"
+  build_lib "$platform" "$triple"
+  log "$platform: done in $(( $(date +%s) - start )) s"
+done
