@@ -6,7 +6,10 @@ its own control endpoints (never forwarded):
   GET /__k8sretry/log    every fault injected so far: [{"n", "method", "path", "fault"}]
   GET /__k8sretry/stats  {"requests": n, "faults": {kind: n}}
 A rule: {"method": "POST" or "*", "path": regex, "fault": kind, "count": n (optional),
-         "probability": p (default 1), "retry_after": "2" | "date:+2" (an HTTP-date 2 s ahead) | null}
+         "probability": p (default 1), "retry_after": "2" | "date:+2" (an HTTP-date 2 s ahead) | null,
+         "status": [201, ...] (drop_after only, optional: drop the response only when the apiserver
+         answered with one of these statuses, e.g. a create that committed; count and probability
+         are spent when the request matches, the log has the drops that happened)}
 Kinds: "429", "503", "504": answered by the proxy with a Kubernetes Status body (not forwarded);
        "drop_before": the connection is dropped before forwarding;
        "drop_after": forwarded (the apiserver commits), then the response is dropped;
@@ -38,6 +41,9 @@ class Rule:
         self.count = spec.get("count")
         self.probability = float(spec.get("probability", 1.0))
         self.retry_after = spec.get("retry_after")
+        status = spec.get("status")
+        statuses = [status] if isinstance(status, int) else status
+        self.status = None if statuses is None else {int(x) for x in statuses}
 
     def matches(self, flow: http.HTTPFlow) -> bool:
         # The path without its query: clients differ in whether they send `?` with nothing after it.
@@ -93,14 +99,17 @@ class Faults:
         rule = self.pick(flow)
         if rule is None:
             return
-        self.log.append(
-            {
-                "n": self.requests,
-                "method": flow.request.method,
-                "path": flow.request.path.split("?")[0],
-                "fault": rule.fault,
-            }
-        )
+        entry = {
+            "n": self.requests,
+            "method": flow.request.method,
+            "path": flow.request.path.split("?")[0],
+            "fault": rule.fault,
+        }
+        if rule.fault == "drop_after" and rule.status is not None:
+            # Decided when the answer is known: logged only if it is dropped.
+            flow.metadata["k8sretry_drop_after_status"] = (rule.status, entry)
+            return
+        self.log.append(entry)
         if rule.fault in ("429", "503", "504"):
             code = int(rule.fault)
             headers = {"Content-Type": "application/json"}
@@ -132,6 +141,11 @@ class Faults:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get("k8sretry_drop_after"):
+            flow.kill()
+            return
+        pending = flow.metadata.get("k8sretry_drop_after_status")
+        if pending is not None and flow.response is not None and flow.response.status_code in pending[0]:
+            self.log.append(pending[1])
             flow.kill()
 
 
