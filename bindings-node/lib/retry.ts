@@ -13,7 +13,7 @@ export type { RetryEvent };
  * a first attempt's ordinary refusal (a 404 or 409 the caller handles) to `debug`; a success after
  * retries and a recovered lost response to `info`. `info` and `debug` are optional: a logger
  * without them does not get those lines. `@actions/core` fits:
- * `{ warn: core.warning, info: core.info, debug: core.debug }`.
+ * `{ warn: (m) => core.warning(m), info: (m) => core.info(m), debug: (m) => core.debug(m) }`.
  */
 export interface Logger {
   warn(message: string, event: RetryEvent): void;
