@@ -87,6 +87,28 @@ def test_nested_decorators_and_helpers_do_not_multiply_attempts(apiserver: Any, 
     assert sum(r.startswith("POST") for r in apiserver.requests) == 4
 
 
+def test_retry_on_conflict_leaves_wrapped_calls_their_recoveries(apiserver: Any, core: Any) -> None:
+    """retry_on_conflict re-runs a read-modify-write on Conflict: not a transient-failure loop, so
+    a wrapped replace inside it still recovers its own lost response."""
+    from k8sretry import retry_on_conflict
+
+    apiserver.objects[("default", "rmw")] = {
+        "metadata": {"name": "rmw", "namespace": "default", "resourceVersion": "1", "uid": "u"},
+        "data": {"n": "0"},
+    }
+    apiserver.version = 1
+    api = wrap_client(core, policy=FAST)
+    apiserver.fault("PUT", "drop_after")
+
+    def bump() -> Any:
+        current = api.read_namespaced_config_map("rmw", "default")
+        current.data = {"n": str(int(current.data["n"]) + 1)}
+        return api.replace_namespaced_config_map("rmw", "default", current)
+
+    assert retry_on_conflict(bump).data == {"n": "1"}
+    assert [r.split(" ")[0] for r in apiserver.requests] == ["GET", "PUT", "PUT", "GET"]
+
+
 def test_async_decorator_over_a_wrapped_asyncio_client_and_tasks_of_their_own(apiserver: Any) -> None:
     from kubernetes_asyncio import client
 
@@ -197,6 +219,22 @@ def test_aiohttp_does_not_resend_a_lost_put_itself(apiserver: Any) -> None:
 
     asyncio.run(main())
     assert [r.split(" ")[0] for r in apiserver.requests] == ["GET", "PUT", "PUT", "GET"]
+
+
+def test_kubernetes_aio_session_is_made_without_aiohttp_resend(apiserver: Any) -> None:
+    """kubernetes 37's own asyncio client makes its session on the first request."""
+    from kubernetes.aio import client
+
+    apiserver.objects[("default", "a")] = {"metadata": {"name": "a", "namespace": "default"}}
+
+    async def main() -> None:
+        async with client.ApiClient(client.Configuration(host=apiserver.url)) as api_client:
+            api = wrap_client(client.CoreV1Api(api_client), policy=FAST)
+            wrap_client(client.CoreV1Api(api_client), policy=FAST)  # the same ApiClient again
+            assert (await api.read_namespaced_config_map("a", "default")).metadata.name == "a"
+            assert api_client.rest_client.pool_manager._retry_connection is False
+
+    asyncio.run(main())
 
 
 def test_retry_async_returns_what_the_function_returns() -> None:

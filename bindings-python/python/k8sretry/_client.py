@@ -450,11 +450,26 @@ def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True)
 
 
 def _no_aiohttp_resend(api: Any) -> None:
-    """Switches off aiohttp's resend of idempotent methods on a dropped persistent connection
-    (`ClientSession._retry_connection`) for a kubernetes_asyncio client's session."""
-    session = getattr(getattr(getattr(api, "api_client", None), "rest_client", None), "pool_manager", None)
-    if session is not None and type(getattr(session, "_retry_connection", None)) is bool:
-        session._retry_connection = False
+    """Switches off aiohttp's resend of idempotent methods on a dropped connection
+    (`ClientSession._retry_connection`) for the session of a kubernetes_asyncio client, or of a
+    `kubernetes.aio` client when it makes its session (on its first request)."""
+    rest: Any = getattr(getattr(api, "api_client", None), "rest_client", None)
+    session = getattr(rest, "pool_manager", None)
+    if session is not None:
+        if type(getattr(session, "_retry_connection", None)) is bool:
+            session._retry_connection = False
+        return
+    create = getattr(rest, "_create_pool_manager", None)
+    if callable(create) and not getattr(create, "_k8sretry_no_resend", False):
+
+        def create_without_resend() -> Any:
+            made = create()
+            if type(getattr(made, "_retry_connection", None)) is bool:
+                made._retry_connection = False
+            return made
+
+        create_without_resend._k8sretry_no_resend = True  # type: ignore[attr-defined]
+        rest._create_pool_manager = create_without_resend
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -511,6 +526,7 @@ def retry_on_conflict(fn: Callable[[], Any], *, policy: Policy | None = None) ->
         getattr(fn, "__name__", "retry_on_conflict"),
         verb="PUT",
         recovery="retry_conflict",
+        exclusive=False,  # wrapped calls in `fn` keep their own retries and recoveries
     )
     return _dispatch(retrier, fn)
 
@@ -547,8 +563,10 @@ def apply(
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     """Runs sync, or returns a coroutine when the first attempt returns an awaitable
     (kubernetes_asyncio methods return a coroutine)."""
+    if retrier.exclusive and nested():  # inside another k8sretry retry loop: it retries
+        return attempt()
     started = time.monotonic()
-    token = _ACTIVE.set(_SYNC)
+    token = _ACTIVE.set(_SYNC) if retrier.exclusive else None
     try:
         first = attempt()
     except BaseException as exc:
@@ -559,6 +577,7 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
         retrier.policy._native.succeeded(retrier.name)
         return first
     finally:
-        _ACTIVE.reset(token)
+        if token is not None:
+            _ACTIVE.reset(token)
     # Outside the `except` block: see Retrier.finish_async.
     return retrier.after_sync_failure(attempt, failed, started)

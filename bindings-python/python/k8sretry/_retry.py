@@ -8,6 +8,7 @@ import functools
 import inspect
 import sys
 import time
+import types
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar, overload
 
@@ -201,7 +202,7 @@ class Retrier:
     """One configured retry loop after a failed first attempt; `after_sync_failure` /
     `after_async_failure` drive one call each (the success path is the caller's, inlined)."""
 
-    __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "reader")
+    __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "reader", "exclusive")
 
     def __init__(
         self,
@@ -213,7 +214,11 @@ class Retrier:
         retry_on: tuple[type[BaseException], ...] = (),
         sleep: Sleep | None = None,
         reader: Reader | None = None,
+        exclusive: bool = True,
     ) -> None:
+        # exclusive: k8sretry wrappers called during its attempts make one attempt each (the
+        # transient-failure loops); retry_on_conflict's loop is not one of them.
+        self.exclusive = exclusive
         self.policy = policy
         self.name = name
         self.verb = verb
@@ -277,7 +282,7 @@ class Retrier:
         steps = self._steps(self._call(started), exc)
         sleep = self.sleep or time.sleep
         read = self.reader.read if self.reader is not None else None
-        token = _ACTIVE.set(_SYNC)
+        token = _ACTIVE.set(_SYNC) if self.exclusive else None
         try:
             effect, arg = next(steps)
             while True:
@@ -293,13 +298,14 @@ class Retrier:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         finally:
-            _ACTIVE.reset(token)
+            if token is not None:
+                _ACTIVE.reset(token)
 
     # ------------------------------------------------------------------ async
 
     async def finish_async(self, first: Awaitable[Any], attempt: Callable[[], Any], started: float) -> Any:
         """Awaits an attempt already started (a coroutine a client method returned), then retries."""
-        token = _ACTIVE.set(_owner())
+        token = _ACTIVE.set(_owner()) if self.exclusive else None
         try:
             try:
                 result = await first
@@ -312,14 +318,15 @@ class Retrier:
             # failure as its implicit __context__ (extraction walks that chain and would find its status).
             return await self.after_async_failure(attempt, failed, started)
         finally:
-            _ACTIVE.reset(token)
+            if token is not None:
+                _ACTIVE.reset(token)
 
     async def after_async_failure(
         self, attempt: Callable[[], Any], exc: BaseException, started: float
     ) -> Any:
         steps = self._steps(self._call(started), exc)
         read = self.reader.read if self.reader is not None else None
-        token = _ACTIVE.set(_owner())
+        token = _ACTIVE.set(_owner()) if self.exclusive else None
         try:
             effect, arg = next(steps)
             while True:
@@ -339,7 +346,8 @@ class Retrier:
         except StopIteration as done:
             return done.value
         finally:
-            _ACTIVE.reset(token)
+            if token is not None:
+                _ACTIVE.reset(token)
 
 
 def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
@@ -374,11 +382,10 @@ class _Bound:
         self.retrier = Retrier(policy, self.name, retry_on=self.retry_on, sleep=self.sleep)
         self.record = policy._native.recorder(self.name).record
 
-    def current(self) -> _Bound:
-        if self.configured and self.version != SETTINGS.version:
-            self.version = SETTINGS.version
-            self._bind(default_policy())
-        return self
+    def refresh(self) -> None:
+        """Follows `configure(policy=...)` (called when the settings changed)."""
+        self.version = SETTINGS.version
+        self._bind(default_policy())
 
 
 def _decorator(
@@ -424,55 +431,61 @@ def _decorator(
     def decorate(fn: F) -> F:
         name = getattr(fn, "__name__", "call")
         bound = _Bound(chosen, name, retry_on, sleep)
-        monotonic = time.monotonic
+        configured = bound.configured
+        # The success path is all most calls ever run: no lookups or calls it can do without.
+        monotonic, settings, coroutine = time.monotonic, SETTINGS, types.CoroutineType
+        get_active, set_active, reset_active = _ACTIVE.get, _ACTIVE.set, _ACTIVE.reset
+        current_task = asyncio.current_task
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                if nested():  # inside another k8sretry retry loop: it retries
-                    return await fn(*args, **kwargs)
-                b = bound.current()
+                owner = get_active()
+                if owner is not None and (owner is _SYNC or owner is current_task()):
+                    return await fn(*args, **kwargs)  # inside another k8sretry retry loop: it retries
+                if configured and bound.version != settings.version:
+                    bound.refresh()
                 started = monotonic()
-                token = _ACTIVE.set(_owner())
+                token = set_active(current_task())
                 try:
-                    try:
-                        result = await fn(*args, **kwargs)
-                    except BaseException as exc:
-                        failed = exc
-                    else:
-                        b.record()
-                        return result
-                    # Outside the `except` block: see Retrier.finish_async.
-                    return await b.retrier.after_async_failure(lambda: fn(*args, **kwargs), failed, started)
-                finally:
-                    _ACTIVE.reset(token)
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    failed = exc
+                else:
+                    reset_active(token)
+                    bound.record()
+                    return result
+                reset_active(token)
+                # Outside the `except` block: see Retrier.finish_async.
+                return await bound.retrier.after_async_failure(lambda: fn(*args, **kwargs), failed, started)
 
             async_wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if nested():  # inside another k8sretry retry loop: it retries
-                return fn(*args, **kwargs)
-            b = bound.current()
+            owner = get_active()
+            if owner is not None and (owner is _SYNC or nested()):
+                return fn(*args, **kwargs)  # inside another k8sretry retry loop: it retries
+            if configured and bound.version != settings.version:
+                bound.refresh()
             started = monotonic()
-            token = _ACTIVE.set(_SYNC)
+            token = set_active(_SYNC)
             try:
-                try:
-                    result = fn(*args, **kwargs)
-                except BaseException as exc:
-                    failed = exc
-                else:
-                    if inspect.iscoroutine(result):
-                        # A `def` that returns a coroutine (`return api.read_...(...)` over
-                        # kubernetes_asyncio): the call happens when it is awaited, so retry then.
-                        return b.retrier.finish_async(result, lambda: fn(*args, **kwargs), started)
-                    b.record()
-                    return result
-                # Outside the `except` block: see Retrier.finish_async.
-                return b.retrier.after_sync_failure(lambda: fn(*args, **kwargs), failed, started)
-            finally:
-                _ACTIVE.reset(token)
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                failed = exc
+            else:
+                reset_active(token)
+                if type(result) is coroutine:
+                    # A `def` that returns a coroutine (`return api.read_...(...)` over
+                    # kubernetes_asyncio): the call happens when it is awaited, so retry then.
+                    return bound.retrier.finish_async(result, lambda: fn(*args, **kwargs), started)
+                bound.record()
+                return result
+            reset_active(token)
+            # Outside the `except` block: see Retrier.finish_async.
+            return bound.retrier.after_sync_failure(lambda: fn(*args, **kwargs), failed, started)
 
         wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
