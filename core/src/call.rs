@@ -257,16 +257,9 @@ impl Call {
             // name can't make a second object. Resend, as a retry of the call.
             (ReadOutcome::Missing, Reading::AfterAlreadyExists) => {
                 if self.attempts > self.policy.max_retries() {
-                    self.finished = true;
-                    self.metrics.count_give_up(GiveUpReason::MaxRetries);
-                    self.emit_event(Event {
-                        give_up: Some(GiveUpReason::MaxRetries),
-                        class: Some(Class::AlreadyExists),
-                        reason: Some("AlreadyExists"),
-                        status_code: Some(409),
-                        ..self.base_event(EventKind::FailedMaxRetries)
-                    });
-                    Decision::GiveUp(GiveUpReason::MaxRetries)
+                    // The 409 the request got is what the caller sees (and when to try again).
+                    let exists = Failure::new().with_status(409).with_reason("AlreadyExists");
+                    self.give_up(GiveUpReason::MaxRetries, Class::AlreadyExists, &exists)
                 } else {
                     self.attempts += 1;
                     Decision::Retry {
@@ -609,5 +602,21 @@ mod tests {
         let mut call = Call::new(&policy, "reconcile_test");
         call.on_failure(&Failure::new().with_status(404));
         assert_eq!(call.retry_after(), None, "nothing to retry after a 404");
+    }
+
+    #[test]
+    fn a_read_back_past_the_retries_gives_up_with_when_to_try_again() {
+        let policy = Policy::from_json(r#"{"max_retries": 1, "jitter": "none", "budget": null}"#)
+            .unwrap();
+        let mut call = Call::new(&policy, "create_test").with_recovery(Recovery::Create);
+        let reset = Failure::new().with_code("ECONNRESET");
+        assert!(matches!(call.on_failure(&reset), Decision::Retry { .. }));
+        let exists = Failure::new().with_status(409).with_reason("AlreadyExists");
+        assert!(matches!(call.on_failure(&exists), Decision::ReadBack { .. }));
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Missing),
+            Ok(Decision::GiveUp(GiveUpReason::MaxRetries))
+        );
+        assert_eq!(call.retry_after(), Some(Duration::from_secs(2)));
     }
 }
