@@ -606,13 +606,16 @@ mod tests {
 
     #[test]
     fn a_read_back_past_the_retries_gives_up_with_when_to_try_again() {
-        let policy = Policy::from_json(r#"{"max_retries": 1, "jitter": "none", "budget": null}"#)
-            .unwrap();
+        let policy =
+            Policy::from_json(r#"{"max_retries": 1, "jitter": "none", "budget": null}"#).unwrap();
         let mut call = Call::new(&policy, "create_test").with_recovery(Recovery::Create);
         let reset = Failure::new().with_code("ECONNRESET");
         assert!(matches!(call.on_failure(&reset), Decision::Retry { .. }));
         let exists = Failure::new().with_status(409).with_reason("AlreadyExists");
-        assert!(matches!(call.on_failure(&exists), Decision::ReadBack { .. }));
+        assert!(matches!(
+            call.on_failure(&exists),
+            Decision::ReadBack { .. }
+        ));
         assert_eq!(
             call.on_read_back(ReadOutcome::Missing),
             Ok(Decision::GiveUp(GiveUpReason::MaxRetries))
