@@ -13,7 +13,7 @@
 # Nothing is installed on the host; the rootfs is unpacked into a scratch directory and removed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$root/dist
+dist=${DIST:-$root/dist}
 cache=${K8SRETRY_CACHE:-$HOME/.cache/k8sretry}
 log() { echo "[arm64] $*"; }
 . "$root/tools/dist/tools.sh"
@@ -87,9 +87,9 @@ if [ -f "$musl_tar" ]; then
   tar -xzf "$musl_tar" -C "$w/c"
   mprefix=$w/c/libk8sretry-$version-linux-aarch64-musl
   export PKG_CONFIG_PATH=$mprefix/lib/pkgconfig
-  zigcc -target aarch64-linux-musl -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags --libs k8sretry) -o "$w/c/retry_musl_shared"
-  zigcc -target aarch64-linux-musl -static -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags k8sretry) \
-    "$mprefix/lib/libk8sretry.a" -o "$w/c/retry_musl_static"
+  zigcc -target aarch64-linux-musl -O2 -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags --libs k8sretry) -o "$w/c/retry_musl_shared"
+  zigcc -target aarch64-linux-musl -static -O2 -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-config --cflags k8sretry) \
+    "$mprefix/lib/libk8sretry.a" -lunwind -o "$w/c/retry_musl_static"
   unset PKG_CONFIG_PATH
   musl=true
 fi

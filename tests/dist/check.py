@@ -48,12 +48,15 @@ def ok(what: str, problems: list[str]) -> None:
         print(f"ok   {what}")
 
 
-def run(*cmd: str | Path) -> str:
-    return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True).stdout
+def run(*cmd: str | Path, check: bool = True) -> str:
+    return subprocess.run([str(c) for c in cmd], check=check, capture_output=True, text=True).stdout
 
 
-# CPU names: wheel tag / tarball name -> what `file` says.
-FILE_ARCH = {"x86_64": "x86-64", "aarch64": "ARM aarch64", "arm64": "arm64", "amd64": "x86-64"}
+# CPU names: wheel tag / tarball name -> what `file` says of an ELF and of a Mach-O file.
+FILE_ARCH = {"x86_64": "x86-64", "aarch64": "ARM aarch64"}
+MACHO_ARCH = {"x86_64": "x86_64", "arm64": "arm64"}
+# The oldest macOS each build supports (maturin's defaults for the wheels; the C library the same).
+MACOS_MIN = {"x86_64": "10.12", "arm64": "11.0"}
 
 
 def linux_elf(path: Path, arch: str, problems: list[str]) -> str:
@@ -81,7 +84,8 @@ def exported(path: Path, fmt: str) -> set[str]:
 
 def macho_info(path: Path) -> tuple[str, list[str]]:
     headers = run("llvm-objdump", "--macho", "--private-headers", path)
-    minos = re.search(r"minos (\S+)", headers)
+    # LC_BUILD_VERSION (minos 11.0) or, for older targets, LC_VERSION_MIN_MACOSX (version 10.12).
+    minos = re.search(r"minos (\S+)", headers) or re.search(r"LC_VERSION_MIN_MACOSX\n.*?\n\s*version (\S+)", headers, re.S)
     libs = run("llvm-objdump", "--macho", "--dylibs-used", path).splitlines()[1:]
     return (minos.group(1) if minos else "?"), [line.split(" (")[0].strip() for line in libs]
 
@@ -108,7 +112,7 @@ def check_wheel(whl: Path) -> None:
             arch = re.sub(r"^(many|musl)linux_?\d*(_\d+)?_", "", plat)
             linux_elf(so, arch, problems)
             show = run(TOOLS / "auditwheel", "show", whl)
-            want = re.search(r'consistent with the following platform tag:\s*"([^"]+)"', show)
+            want = re.search(r'consistent\s+with\s+the\s+following\s+platform\s+tag:\s*"([^"]+)"', show)
             got = want.group(1) if want else "?"
             # The wheel's most specific tag (manylinux_2_17_x86_64 / musllinux_1_2_aarch64) is auditwheel's.
             if got not in plats:
@@ -122,7 +126,7 @@ def check_wheel(whl: Path) -> None:
             mm = re.match(r"macosx_(\d+)_(\d+)_(\w+)$", plat)
             assert mm
             out = run("file", so)
-            if "Mach-O 64-bit" not in out or FILE_ARCH[mm[3]] not in out:
+            if "Mach-O 64-bit" not in out or MACHO_ARCH[mm[3]] not in out:
                 problems.append(f"not a Mach-O for {mm[3]}: {out.strip()}")
             minos, libs = macho_info(so)
             if minos != f"{mm[1]}.{mm[2]}":
@@ -193,9 +197,11 @@ def check_tarball(tgz: Path) -> None:
             detail = f"ELF {arch}, " + (f"glibc >= {'.'.join(map(str, g))}" if g else "no glibc symbols")
         elif fmt == "macho":
             out = run("file", "-L", shared)
-            if "Mach-O 64-bit" not in out or FILE_ARCH[arch] not in out:
+            if "Mach-O 64-bit" not in out or MACHO_ARCH[arch] not in out:
                 problems.append(f"not a Mach-O for {arch}: {out.strip()}")
             minos, libs = macho_info(shared)
+            if minos != MACOS_MIN[arch]:
+                problems.append(f"minimum macOS {minos}, want {MACOS_MIN[arch]} (as the wheel)")
             if not libs or libs[0] != "@rpath/libk8sretry.0.dylib":
                 problems.append(f"install name is {libs[:1]}, want @rpath/libk8sretry.0.dylib")
             bad = [x for x in libs if not SYSTEM_DYLIBS.match(x)]
@@ -213,7 +219,8 @@ def check_tarball(tgz: Path) -> None:
         if missing:
             problems.append(f"not exported: {missing}")
         # The static library's objects are for the same CPU (one member is enough).
-        members = run("llvm-objdump", "-f", lib / "libk8sretry.a")
+        # (Debian's llvm-objdump 14 stops at some members of a Mach-O archive: its exit code is not ours.)
+        members = run("llvm-objdump", "-f", lib / "libk8sretry.a", check=False)
         want = {"elf": {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"},
                 "macho": {"x86_64": "mach-o 64-bit x86-64", "arm64": "mach-o arm64"},
                 "pe": {"x86_64": "coff-x86-64"}}[fmt][arch]

