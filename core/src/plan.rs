@@ -110,7 +110,7 @@ const fn plan(recovery: Recovery, stamp: Stamp) -> Plan {
 /// never stamped. From the discovery of kube-apiserver 1.34: the resources whose only verb is
 /// `create` and which are answered, not stored (pods/eviction and bindings are left out: they
 /// act on another object). Compared after [`normalize`].
-const PERSIST_NOTHING: [&str; 8] = [
+const PERSIST_NOTHING: [&str; 9] = [
     "selfsubjectaccessreview",
     "subjectaccessreview",
     "localsubjectaccessreview",
@@ -120,13 +120,15 @@ const PERSIST_NOTHING: [&str; 8] = [
     "tokenrequest",
     // `create_namespaced_service_account_token` / `createNamespacedServiceAccountToken`.
     "serviceaccounttoken",
+    // The subresource path `serviceaccounts/token`.
+    "serviceaccountstoken",
 ];
 
-/// Lower case, without `_`/`-`, a leading `create` and `namespaced`, and a plural `s`.
+/// Lower case, without `_`/`-`/`/`, a leading `create` and `namespaced`, and a plural `s`.
 fn normalize(resource: &str) -> String {
     let mut s: String = resource
         .chars()
-        .filter(|c| *c != '_' && *c != '-')
+        .filter(|c| !matches!(c, '_' | '-' | '/'))
         .collect::<String>()
         .to_ascii_lowercase();
     for prefix in ["create", "namespaced"] {
@@ -209,6 +211,7 @@ mod tests {
             "selfsubjectaccessreviews",
             "create_namespaced_local_subject_access_review",
             "createNamespacedServiceAccountToken",
+            "serviceaccounts/token",
             "TokenReview",
         ] {
             assert_eq!(
