@@ -77,9 +77,13 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     out.retry_after_seconds = map.next_value::<Lenient<i64>>()?.value();
                 }
                 Key::Details => {
-                    let raw = map.next_value::<&serde_json::value::RawValue>()?;
-                    out.details_retry_after_seconds =
-                        parse(raw.get()).and_then(|details| details.retry_after_seconds);
+                    // One level only: `details` is read for its own `retryAfterSeconds`, and what
+                    // is nested inside it is skipped under serde_json's depth limit. (Parsing it
+                    // as a Status again recursed once per nesting level, without bound.)
+                    out.details_retry_after_seconds = map
+                        .next_value::<Lenient<Details>>()?
+                        .value()
+                        .and_then(|d| d.0);
                 }
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -87,6 +91,37 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             }
         }
         Ok(out)
+    }
+}
+
+/// `details`: a JSON object read for its `retryAfterSeconds` alone.
+struct Details(Option<i64>);
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(DetailsVisitor)
+    }
+}
+
+struct DetailsVisitor;
+
+impl<'de> Visitor<'de> for DetailsVisitor {
+    type Value = Details;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Status's details object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Details, A::Error> {
+        let mut seconds = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            if matches!(key, Key::RetryAfterSeconds) {
+                seconds = map.next_value::<Lenient<i64>>()?.value();
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Details(seconds))
     }
 }
 
@@ -146,6 +181,27 @@ mod tests {
                 .unwrap();
         assert_eq!(got.reason.as_deref(), Some("Timeout"));
         assert_eq!((got.code, got.details_retry_after_seconds), (None, None));
+    }
+
+    #[test]
+    fn deeply_nested_details_are_read_one_level_deep() {
+        // 100k levels: skipped under serde_json's depth limit, not parsed once per level.
+        let depth = 100_000;
+        let body = format!(
+            r#"{{"reason":"TooManyRequests","details":{}1{}}}"#,
+            r#"{"details":"#.repeat(depth),
+            "}".repeat(depth)
+        );
+        let got = parse(&body).unwrap();
+        assert_eq!(got.reason.as_deref(), Some("TooManyRequests"));
+        assert_eq!(got.details_retry_after_seconds, None);
+        let got = parse(r#"{"details":{"details":{"retryAfterSeconds":5},"retryAfterSeconds":2}}"#)
+            .unwrap();
+        assert_eq!(
+            got.details_retry_after_seconds,
+            Some(2),
+            "only details' own key"
+        );
     }
 
     #[test]
