@@ -758,7 +758,8 @@ enum k8sretry_status k8sretry_failure_add_code(struct k8sretry_failure *failure,
  * # Safety
  * `failure` is a live failure handle or NULL.
  */
-enum k8sretry_status k8sretry_failure_add_errno(struct k8sretry_failure *failure, int32_t errno);
+enum k8sretry_status k8sretry_failure_add_errno(struct k8sretry_failure *failure,
+                                                int32_t errno_value);
 
 /**
  * Marks a client-side timeout.

@@ -172,11 +172,11 @@ pub unsafe extern "C" fn k8sretry_failure_add_code(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn k8sretry_failure_add_errno(
     failure: *mut k8sretry_failure,
-    errno: i32,
+    errno_value: i32,
 ) -> k8sretry_status {
     unsafe {
         edit(failure, |f| {
-            update(f, |f| f.with_errno(errno));
+            update(f, |f| f.with_errno(errno_value));
             Ok(())
         })
     }

@@ -125,7 +125,7 @@ struct Input {
 /// `MaxRetries` without the `retry_after` every other `MaxRetries` give-up has (reported: `Call::
 /// on_read_back`, `(Missing, AfterAlreadyExists)`, does not go through `give_up`). Until that is
 /// fixed this one case may have none; set this to `true` with the fix.
-const READ_BACK_MAX_RETRIES_HAS_RETRY_AFTER: bool = false;
+const READ_BACK_MAX_RETRIES_HAS_RETRY_AFTER: bool = true;
 
 const PRESETS: [&str; 7] = [
     "default",

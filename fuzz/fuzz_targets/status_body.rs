@@ -26,7 +26,7 @@ const SMALL_STACK: usize = 256 << 10;
 /// aborts a process on a 2 MiB thread stack, 180 KB on the 8 MiB main thread, and the time is
 /// quadratic in the depth). Until that is fixed, bodies nested deeper than serde_json's own
 /// limit are skipped here; set this to `true` with the fix.
-const DEEP_NESTING_FIXED: bool = false;
+const DEEP_NESTING_FIXED: bool = true;
 
 /// Maximum bracket depth outside strings.
 fn nesting(text: &str) -> usize {
