@@ -54,7 +54,7 @@ import json, sys
 from pathlib import Path
 out, langs = Path(sys.argv[1]), sys.argv[2:]
 print()
-print("| language (client) | seconds (load + drain) | calls | calls/s in the load window | faults / requests at the proxy | failed | left over | retries: events / metrics | calls: workload / metrics (ok / gave up+failed) | RSS kB start -> end (max) | fds start -> end (max) |")
+print("| language (client) | seconds (load + drain) | calls | calls/s in the load window | faults / requests at the proxy | failed | left over | retries: events / metrics | calls: workload / metrics (ok / gave up+failed) | RSS MB at 10 s / warm / end (max after warm) | open fds at 10 s / warm / end (max after warm) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 bad = []
 for lang in langs:
@@ -69,18 +69,28 @@ for lang in langs:
     mc = m["calls"]
     m_ok = mc.get("success", 0) + mc.get("success_after_retry", 0) + mc.get("recovered", 0)
     m_bad = mc.get("gave_up", 0) + mc.get("failed", 0)
-    rss, fds = r["rss_kb"], r["fds"]
+    # "warm": the first sample at or after min(60 s, a quarter of the run): runtimes and
+    # connection pools grow for a while after the start; flat means no growth after that.
+    samples = r["samples"]
+    warm_at = min(60, float(r["seconds"]) / 4)
+    s10 = next((x for x in samples if x[0] >= 10), samples[0])
+    warm = next((x for x in samples if x[0] >= warm_at), samples[0])
+    end = samples[-1]
+    later = [x for x in samples if x[0] >= warm[0]]
+    mb = lambda kb: f"{kb / 1024:.0f}"  # noqa: E731
+    rss = {"10s": s10[1], "warm": warm[1], "end": end[1], "max": max(x[1] for x in later)}
+    fds = {"10s": s10[2], "warm": warm[2], "end": end[2], "max": max(x[2] for x in later)}
     print(f"| {lang} ({r['client']}) | {r['seconds']:.0f} | {r['calls']} | {r['rate']:.1f} | {faults} / {proxy['requests']} ({100 * faults / max(1, proxy['requests']):.1f}%) "
           f"| {r['failed']} | {r['left_count']} | {r['retries']} / {m['retries']} | {r['calls']} / {m['calls_total']} ({m_ok} / {m_bad}) "
-          f"| {rss['start']} -> {rss['end']} ({rss['max']}) | {fds['start']} -> {fds['end']} ({fds['max']}) |")
+          f"| {mb(rss['10s'])} / {mb(rss['warm'])} / {mb(rss['end'])} ({mb(rss['max'])}) | {fds['10s']:.0f} / {fds['warm']:.0f} / {fds['end']:.0f} ({fds['max']:.0f}) |")
     if m["calls_total"] != r["calls"] or m_ok != r["ok"] or m_bad != r["failed"]:
         bad.append(f"{lang}: metrics calls {mc} != workload calls {r['calls']} (ok {r['ok']}, failed {r['failed']})")
     if m["retries"] != r["retries"]:
         bad.append(f"{lang}: metrics retries {m['retries']} != retry events {r['retries']}")
     if r["failed"] or r["left_count"]:
         bad.append(f"{lang}: {r['failed']} calls failed {r.get('errors')}, {r['left_count']} objects left {r.get('left_in_namespace')}")
-    # Flat: the end within 20% (and 20 MB) of the start for RSS, within 20 for fds.
-    if rss["end"] > rss["start"] * 1.2 + 20_000 or fds["end"] > fds["start"] + 20:
+    # Flat: after warming up, the end within 10% (+ 10 MB) of the warm RSS; fds back near it.
+    if rss["end"] > rss["warm"] * 1.1 + 10_240 or fds["end"] > fds["warm"] + 20:
         bad.append(f"{lang}: RSS {rss} kB, fds {fds}")
 for b in bad:
     print(f"[soak] FAIL {b}")

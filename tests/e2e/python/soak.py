@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import resource
 import sys
@@ -58,6 +59,8 @@ def metric_counts(text: str) -> dict[str, Any]:
 
 
 async def main() -> None:
+    # The engine's events are counted below; without a handler, logging would print each retry.
+    logging.getLogger("k8sretry").addHandler(logging.NullHandler())
     e = env()
     counts: Counter[str] = Counter()
 

@@ -155,7 +155,8 @@ async def worker(
                 result = await call(flavour, method, *args)
             except Exception as exc:  # noqa: BLE001 - a call that gave up is what this counts
                 with stats.lock:
-                    stats.failed.append(f"{step} {name}: {type(exc).__name__} {getattr(exc, 'status', '')}")
+                    notes = "; ".join(getattr(exc, "__notes__", []))
+                    stats.failed.append(f"{step} {name}: {exc!r} [{notes}]"[:600])
                 break
             with stats.lock:
                 if step == "create":
