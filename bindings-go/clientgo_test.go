@@ -2,13 +2,16 @@ package k8sretry
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/net/http2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -145,6 +148,39 @@ func TestClientGoConnectionRefused(t *testing.T) {
 	f := FailureFromError(err)
 	if got := Classify(p, f); got.String() != "NetworkNotSent" {
 		t.Fatalf("%T %v -> %+v class %s", err, err, f, got)
+	}
+}
+
+// The apiserver resets an HTTP/2 stream (RST_STREAM INTERNAL_ERROR) when etcd goes away under a
+// request: client-go over TLS + HTTP/2 meets http2.StreamError, which may have been carried out.
+// The Go server resets a stream the same way when its handler aborts.
+func TestClientGoHTTP2StreamResetIsAmbiguous(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = create(cs)(context.Background())
+	var stream http2.StreamError
+	if !errors.As(err, &stream) || stream.Code != http2.ErrCodeInternal {
+		t.Fatalf("want an HTTP/2 stream reset, got %T %v", err, err)
+	}
+	p, _ := Preset("default")
+	f := FailureFromError(err)
+	if got := Classify(p, f); got.String() != "NetworkAmbiguous" {
+		t.Fatalf("%v -> %+v class %s", err, f, got)
+	}
+	// REFUSED_STREAM: the server did not process it; and net/http's own copy of the type, by message.
+	refused := FailureFromError(&url.Error{Op: "Post", URL: "https://k", Err: http2.StreamError{StreamID: 3, Code: http2.ErrCodeRefusedStream}})
+	bundled := FailureFromError(&url.Error{Op: "Get", URL: "https://k", Err: errors.New("stream error: stream ID 5; INTERNAL_ERROR; received from peer")})
+	if Classify(p, refused).String() != "NetworkNotSent" || Classify(p, bundled).String() != "NetworkAmbiguous" {
+		t.Fatalf("refused %+v, bundled %+v", refused, bundled)
 	}
 }
 

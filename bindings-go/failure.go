@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/net/http2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
@@ -161,7 +162,32 @@ func FailureFromError(err error) Failure {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || closedConnection(f.Message) {
 		f.Codes = append(f.Codes, "ECONNRESET")
 	}
+	if code, ok := streamReset(err, f.Message); ok {
+		f.Codes = append(f.Codes, code)
+	}
 	return f
+}
+
+// streamReset names an HTTP/2 stream reset (RST_STREAM) by the code other stacks report: the
+// apiserver resets streams with INTERNAL_ERROR when etcd goes away mid-request, and the request
+// may have been carried out (ECONNRESET); REFUSED_STREAM promises it was not (RFC 9113 §8.7:
+// ECONNREFUSED). client-go's transport is golang.org/x/net/http2 (a typed StreamError);
+// net/http's bundled copy has an unexported type with the same message.
+func streamReset(err error, msg string) (string, bool) {
+	var stream http2.StreamError
+	if errors.As(err, &stream) {
+		if stream.Code == http2.ErrCodeRefusedStream {
+			return "ECONNREFUSED", true
+		}
+		return "ECONNRESET", true
+	}
+	if strings.Contains(msg, "stream error: stream ID ") {
+		if strings.Contains(msg, "REFUSED_STREAM") {
+			return "ECONNREFUSED", true
+		}
+		return "ECONNRESET", true
+	}
+	return "", false
 }
 
 func closedConnection(msg string) bool {

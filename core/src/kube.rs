@@ -50,11 +50,18 @@ pub(crate) fn failure_from_source(
     let mut link: Option<&(dyn std::error::Error + 'static)> = Some(error);
     for _ in 0..MAX_CODES {
         let Some(error) = link else { break };
+        let mut next = None;
         if let Some(io) = error.downcast_ref::<std::io::Error>() {
             failure = match io.raw_os_error() {
                 Some(errno) => failure.with_errno(errno),
                 None => failure.with_io_kind(io.kind()),
             };
+            // `io::Error::new(kind, inner)` answers `source()` with inner's source, skipping
+            // inner itself: hyper and tokio-rustls wrap an ECONNRESET (errno 104) like that,
+            // so look at the payload next, or the reset is never seen.
+            next = io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static));
         }
         if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
             if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
@@ -67,7 +74,7 @@ pub(crate) fn failure_from_source(
         if error.to_string().contains("deadline has elapsed") {
             failure = failure.with_timeout(true); // tower's timeout layer
         }
-        link = error.source();
+        link = next.or_else(|| error.source());
     }
     failure
 }
@@ -377,5 +384,27 @@ where
                 }
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{Class, Classifier};
+
+    #[test]
+    fn an_errno_inside_a_custom_io_error_is_found() {
+        // How a reset reaches kube through hyper/rustls: io::Error::other(<errno 104>).
+        let inner = std::io::Error::from_raw_os_error(104);
+        let outer = std::io::Error::other(inner);
+        let failure = failure_from_source(Failure::new().with_verb(Verb::Post), &outer);
+        assert!(
+            failure.codes.iter().any(|c| c == "ECONNRESET"),
+            "{failure:?}"
+        );
+        assert_eq!(
+            Classifier::default().classify(&failure),
+            Class::NetworkAmbiguous
+        );
     }
 }

@@ -110,7 +110,10 @@ impl FunctionMetrics {
     }
 
     pub(crate) fn count_retry(&self, class: Class, status: Option<u16>, delay_seconds: f64) {
-        self.counters.retries.add(class, status.unwrap_or(0));
+        // Only HTTP's statuses become labels: a caller's garbage number (any u16 through the C
+        // ABI) would otherwise make a series of its own, up to 65535 per function and class.
+        let status = status.filter(|s| (100..=599).contains(s)).unwrap_or(0);
+        self.counters.retries.add(class, status);
         registry().delays.observe(delay_seconds);
     }
 }

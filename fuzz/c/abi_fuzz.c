@@ -264,14 +264,9 @@ static void set_failure_field(reader *r, k8sretry_failure *f) {
   text a = {0}, b = {0};
   switch (op) {
     case 0: {
-      /* Statuses are metric labels: every distinct one a retry meets is a series of its own (the
-       * library keeps any uint16_t; reported), and over 10^7 inputs metrics_text would render
-       * megabytes. Mostly the statuses the engine treats specially; else below 1000, or 65535. */
-      static const uint16_t COMMON[] = {0, 200, 400, 404, 408, 409, 410, 422, 429, 500, 502, 503, 504, 599, 600};
+      /* Any uint16_t: statuses outside 100-599 count in the metrics without a status label
+       * (they once made a series each, and metrics_text grew to megabytes over 10^7 inputs). */
       uint16_t status = (uint16_t)un(r, 2);
-      if (status >> 13) status = COMMON[status % (sizeof COMMON / sizeof *COMMON)];
-      else if (status != 0x1fff) status %= 1000;
-      else status = UINT16_MAX;
       st = k8sretry_failure_set_status(f, status);
       break;
     }
