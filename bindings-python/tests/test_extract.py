@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import ssl
+import threading
+from collections.abc import Iterator
 
 import aiohttp
+import kubernetes.client
 import kubernetes.client.exceptions as k8s_exc
+import kubernetes_asyncio.client
 import kubernetes_asyncio.client.exceptions as k8s_async_exc
 import pytest
 import urllib3.exceptions as u3
@@ -83,6 +88,55 @@ def test_aiohttp_errors() -> None:
     assert classify(aiohttp.ServerDisconnectedError()) == "NetworkAmbiguous"
     assert classify(aiohttp.ClientOSError(errno.ECONNRESET, "reset")) == "NetworkAmbiguous"
     assert classify(asyncio.TimeoutError()) == "NetworkAmbiguous"
+
+
+@pytest.fixture
+def closes_during_handshake() -> Iterator[str]:
+    """A server that accepts TCP connections and closes them before any TLS: an apiserver
+    stopping (or killed) under load."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_tls_errnos_are_not_os_errnos(closes_during_handshake: str) -> None:
+    config = kubernetes.client.Configuration(host=closes_during_handshake)
+    config.retries = 0
+    with pytest.raises(Exception) as raised:
+        kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(config)).read_namespace("x")
+    failure = failure_from_exception(raised.value, verb="POST")
+    assert "ENOEXEC" not in failure.codes and "ECONNRESET" in failure.codes, (raised.value, failure.codes)
+    assert classify(raised.value) == "NetworkAmbiguous"
+
+    async def read_async() -> None:
+        config = kubernetes_asyncio.client.Configuration(host=closes_during_handshake)
+        async with kubernetes_asyncio.client.ApiClient(config) as client:
+            await kubernetes_asyncio.client.CoreV1Api(client).read_namespace("x")
+
+    with pytest.raises(Exception) as raised_async:
+        asyncio.run(read_async())
+    assert classify(raised_async.value) == "NetworkAmbiguous", raised_async.value
+    # OpenSSL's kinds: EOF (8) is a broken connection; a failed verification (1) is no errno EPERM.
+    eof = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    assert failure_from_exception(eof).codes == ["ECONNRESET"]
+    refused_cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    assert failure_from_exception(refused_cert).codes == []
+    assert classify(refused_cert) == "Fatal"
 
 
 def test_oserror_errno_and_cancellation() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno as errno_names
 import socket
+import ssl
 from typing import Any
 
 from . import _native
@@ -47,6 +48,13 @@ _OS_CLASS_CODES: tuple[tuple[type[OSError], str], ...] = (
     (ConnectionAbortedError, "ECONNABORTED"),
     (BrokenPipeError, "EPIPE"),
 )
+
+# `ssl.SSLError.errno` is OpenSSL's error kind (SSL_ERROR_EOF is 8), not an OS errno: read as one,
+# an EOF during the handshake became ENOEXEC (Fatal). A TLS connection that ended early (EOF in
+# the handshake or a record, a failed syscall, close_notify before the answer) broke the
+# connection: ECONNRESET. Other TLS errors (a certificate that fails verification) keep no code:
+# Fatal, never retried.
+_TLS_CLOSED: tuple[type[ssl.SSLError], ...] = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 
 # Client classes (by name, so neither aiohttp nor urllib3 must be importable) whose meaning is
 # "the connection closed before the answer was complete".
@@ -149,7 +157,10 @@ def failure_from_exception(
             retry_after = _header(getattr(link, "headers", None), "retry-after")
         if isinstance(link, _STOPPED):
             cancelled = True
-        if isinstance(link, socket.gaierror):
+        if isinstance(link, ssl.SSLError):  # aiohttp's ClientConnectorSSLError is one too
+            if isinstance(link, _TLS_CLOSED):
+                codes.append("ECONNRESET")
+        elif isinstance(link, socket.gaierror):
             codes.append("EAI_AGAIN" if link.errno == socket.EAI_AGAIN else "ENOTFOUND")
         elif isinstance(link, OSError) and isinstance(link.errno, int) and link.errno > 0:
             name = errno_names.errorcode.get(link.errno)
