@@ -5,6 +5,7 @@
 # a libk8sretry.a instrumented with sancov. `make fuzz` runs each for FUZZ_SECONDS (or FUZZ_RUNS
 # executions) on a working corpus that grows from run to run; `make test-fuzz` (part of `make
 # test`) runs each for FUZZ_TEST_SECONDS from the committed seeds. See fuzz/README.md.
+# Included by the Makefile; clang comes from `make deps` (mk/deps.mk).
 
 .PHONY: fuzz test-fuzz fuzz-build fuzz-c-build cargo-fuzz fuzz-clang
 
@@ -33,7 +34,7 @@ cargo-fuzz:
 	  $(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
 
 fuzz-clang:
-	@command -v $(CLANG) >/dev/null || { apt-get update -qq && apt-get install -y -qq clang; }
+	@command -v $(CLANG) >/dev/null || { echo "fuzz-clang: $(CLANG) is missing: run make deps (Debian's clang)"; exit 1; }
 
 fuzz-build: cargo-fuzz
 	$(CARGO) fuzz build $(FUZZ_FLAGS)

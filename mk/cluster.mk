@@ -1,0 +1,39 @@
+# ---------------------------------------------------------------- real kube-apiserver + fault proxy
+# Included by the Makefile. cluster-up / cluster-down (tests/cluster), test-cluster (the scripts'
+# security), test-e2e (every client against the real apiserver through the fault proxy),
+# test-runner-hooks (examples/runner-hooks released and run against it). Shared variables from
+# the Makefile: PY_TEST, GO_ENV.
+
+.PHONY: cluster-up cluster-down test-cluster test-e2e test-runner-hooks
+
+# Builds (once, cached in ~/.cache/k8sretry) and starts etcd + kube-apiserver and the fault proxy.
+cluster-up:
+	tests/cluster/up.sh
+	tests/cluster/proxy.sh
+
+cluster-down:
+	tests/cluster/down.sh
+
+# The scripts' security: the proxy verifies its upstream (a server of another CA gets no request),
+# .run's credentials are 0600 in a 0700 directory and gone after down.sh, `make demo` asks before it
+# touches $$KUBECONFIG's cluster. Stops the cluster at the end, as test-e2e does.
+test-cluster: py-env
+	$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider tests/cluster
+
+# End-to-end against the real apiserver through the fault proxy; always tears the cluster down.
+test-e2e: py-env node stage go-lib
+	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
+	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
+	  node --test --test-concurrency=1 tests/e2e/node/ && \
+	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
+	  $(CARGO) test -p k8sretry-e2e --features e2e --test kube_e2e -- --nocapture; \
+	  rc=$$?; tests/cluster/down.sh; exit $$rc
+
+# The runner container hooks' use of client-node (examples/runner-hooks) with k8sretry: compiled
+# (strict, skipLibCheck false), bundled with @vercel/ncc and with esbuild, zipped flat, unzipped
+# elsewhere and run with Node 24: 20 hook rounds at ~20% faults, a foreign pod never adopted, 25 lost
+# creates recovered. Starts and stops the cluster like test-e2e.
+test-runner-hooks: node
+	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
+	  examples/runner-hooks/run.sh e2e; \
+	  rc=$$?; tests/cluster/down.sh; exit $$rc
