@@ -182,6 +182,12 @@ func TestClientGoHTTP2StreamResetIsAmbiguous(t *testing.T) {
 	if Classify(p, refused).String() != "NetworkNotSent" || Classify(p, bundled).String() != "NetworkAmbiguous" {
 		t.Fatalf("refused %+v, bundled %+v", refused, bundled)
 	}
+	// The connection closed before its first request was written (met under a graceful apiserver
+	// shutdown): not sent, so even a create is resent.
+	unsent := FailureFromError(&url.Error{Op: "Post", URL: "https://k", Err: errors.New("http2: client conn could not be established")})
+	if Classify(p, unsent).String() != "NetworkNotSent" {
+		t.Fatalf("unsent %+v", unsent)
+	}
 }
 
 func TestDoAroundClientGo(t *testing.T) {

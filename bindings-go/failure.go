@@ -165,6 +165,12 @@ func FailureFromError(err error) Failure {
 	if code, ok := streamReset(err, f.Message); ok {
 		f.Codes = append(f.Codes, code)
 	}
+	// x/net/http2 returns this when the connection closed before this, its first request, was
+	// written (awaitOpenSlotForStreamLocked): nothing was sent. Seen when the apiserver shuts
+	// down gracefully under load.
+	if strings.Contains(f.Message, "http2: client conn could not be established") {
+		f.Codes = append(f.Codes, "ECONNREFUSED")
+	}
 	return f
 }
 
