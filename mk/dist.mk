@@ -4,7 +4,8 @@
 #   make test-dist   (part of make test) the host's and arm64's artefacts only; installs the x86_64
 #                    ones and runs the README examples (tests/dist/install.sh), checks tags, formats
 #                    and symbols (tests/dist/check.sh), runs the vectors on arm64 under qemu
-#                    (tests/dist/arm64.sh)
+#                    (tests/dist/arm64.sh), publishes the npm packages to a local verdaccio and
+#                    installs k8sretry from it (tests/dist/npm-registry.sh)
 #   make dist-check  the full matrix: make dist + every check on every artefact, musl included
 #   make deps-dist   the Debian packages these need (mmdebstrap, qemu-user-static, binfmt-support, musl)
 # Cross builds: maturin --zig and cargo-zigbuild (tools/dist/build.sh), each platform in its own
@@ -25,7 +26,8 @@ deps-dist:
 
 # dist/: per platform the abi3 wheel and the libk8sretry tarball (tools/dist/build.sh, which also
 # leaves each platform's static library where go-lib takes it); the Python sdist; the crates
-# k8sretry and k8sretry-ffi; the npm tarball; the Go modules as a
+# k8sretry and k8sretry-ffi; the npm packages (tools/dist/npm.sh: k8sretry-<tag> per platform and
+# the main k8sretry with them as optional dependencies); the Go modules as a
 # file GOPROXY (dist/goproxy: k8sretry.dev/go with the static library of every platform built,
 # k8sretry.dev/go/prometheus); dist/manifest.json, manifest.tsv and SHA256SUMS over all of it.
 dist: node
@@ -36,7 +38,7 @@ dist: node
 	CARGO_TARGET_DIR=$(CURDIR)/target/dist/package $(CARGO) package --quiet --allow-dirty --no-verify -p k8sretry -p k8sretry-ffi
 	cp target/dist/package/package/k8sretry-$(VERSION).crate target/dist/package/package/k8sretry-ffi-$(VERSION).crate dist/
 	$(MAKE) --no-print-directory go-lib
-	cd $(NODE_DIR) && npm pack --silent --pack-destination ../dist >/dev/null
+	tools/dist/npm.sh $(DIST_PLATFORMS)
 	@echo "[dist] the Go modules (with the static libk8sretry.a) in a file GOPROXY: dist/goproxy"
 	cd tests/dist/gomodzip && $(GO_ENV) go run . -version v$(VERSION) -out $(CURDIR)/dist/goproxy \
 	  k8sretry.dev/go=$(CURDIR)/$(GO_MODULE) k8sretry.dev/go/prometheus=$(CURDIR)/$(GO_PROMETHEUS)
@@ -50,9 +52,11 @@ test-dist: stage deps-dist
 	tests/dist/install.sh
 	tests/dist/check.sh
 	tests/dist/arm64.sh
+	tests/dist/npm-registry.sh
 
 dist-check: deps-dist
 	$(MAKE) --no-print-directory dist
 	tests/dist/check.sh --full
 	tests/dist/arm64.sh
 	tests/dist/musl.sh
+	tests/dist/npm-registry.sh

@@ -9,6 +9,13 @@ platform tag and exported symbols, so that what cannot run here (macOS, Windows)
             library, a relocatable .pc and the README; both libraries are for the platform's CPU and
             format; the shared library exports every function of the header, has its SONAME /
             install name, and needs at most glibc 2.17 (gnu) or no glibc at all (musl).
+  npm:      each platform package (k8sretry-<tag>): package.json's name, version, main, os/cpu/libc
+            agree with the tag, the addon k8sretry.<tag>.node is for that format and CPU (ELF machine
+            and glibc <= 2.17 / no glibc for musl, Mach-O arch and minimum macOS, PE32+ x86-64) and
+            exports napi_register_module_v1, README.md; the main package k8sretry lists every platform
+            package of dist/ as an optional dependency at its exact version and carries linux-x64-gnu's
+            addon (the same bytes) in native/ when that package is built; `npm publish --dry-run`
+            passes for each, with no warning but the one about not being logged in.
   manifest: dist/manifest.json matches dist/ (sizes and SHA-256).
 Prints one line per checked artefact and ends with 'N passed, N failed'.
 """
@@ -91,6 +98,33 @@ def macho_info(path: Path) -> tuple[str, list[str]]:
 
 
 SYSTEM_DYLIBS = re.compile(r"^(/usr/lib/(libSystem\.B|libiconv\.2|libcharset\.1|libc\+\+\.1)\.dylib|@rpath/.*)$")
+
+
+def elf_libc(path: Path, arch: str, libc: str, problems: list[str]) -> str:
+    """A Linux ELF for `arch`: at most glibc 2.17 (glibc) or no glibc symbols at all (musl)."""
+    linux_elf(path, arch, problems)
+    g = glibc_max(path)
+    if libc == "glibc" and g > (2, 17):
+        problems.append(f"needs glibc {'.'.join(map(str, g))} (> 2.17)")
+    if libc == "musl" and g:
+        problems.append(f"{path.name}: built for musl, references glibc symbols")
+    return f"ELF {arch}, " + (f"glibc >= {'.'.join(map(str, g))}" if g else "no glibc symbols")
+
+
+def macho_checks(path: Path, arch: str, install_name: str, problems: list[str]) -> str:
+    """A Mach-O for `arch`, its minimum macOS the wheels' and its install name, system libraries only."""
+    out = run("file", "-L", path)
+    if "Mach-O 64-bit" not in out or MACHO_ARCH[arch] not in out:
+        problems.append(f"not a Mach-O for {arch}: {out.strip()}")
+    minos, libs = macho_info(path)
+    if minos != MACOS_MIN[arch]:
+        problems.append(f"minimum macOS {minos}, want {MACOS_MIN[arch]} (as the wheel)")
+    if not libs or libs[0] != install_name:
+        problems.append(f"install name is {libs[:1]}, want {install_name}")
+    bad = [x for x in libs if not SYSTEM_DYLIBS.match(x)]
+    if bad:
+        problems.append(f"links non-system libraries: {bad}")
+    return f"Mach-O {arch}, minos {minos}"
 
 
 def check_wheel(whl: Path) -> None:
@@ -185,29 +219,12 @@ def check_tarball(tgz: Path) -> None:
             problems.append("the .pc is not relocatable (prefix=${pcfiledir}/../..)")
         fmt = {"linux": "elf", "macos": "macho", "windows": "pe"}[os_]
         if fmt == "elf":
-            linux_elf(shared, arch, problems)
             dyn = run("readelf", "-d", shared)
             if "Library soname: [libk8sretry.so.0]" not in dyn:
                 problems.append("SONAME is not libk8sretry.so.0")
-            g = glibc_max(shared)
-            if platform.endswith("-gnu") and g > (2, 17):
-                problems.append(f"needs glibc {'.'.join(map(str, g))} (> 2.17)")
-            if platform.endswith("-musl") and g:
-                problems.append("a musl library references glibc symbols")
-            detail = f"ELF {arch}, " + (f"glibc >= {'.'.join(map(str, g))}" if g else "no glibc symbols")
+            detail = elf_libc(shared, arch, "musl" if platform.endswith("-musl") else "glibc", problems)
         elif fmt == "macho":
-            out = run("file", "-L", shared)
-            if "Mach-O 64-bit" not in out or MACHO_ARCH[arch] not in out:
-                problems.append(f"not a Mach-O for {arch}: {out.strip()}")
-            minos, libs = macho_info(shared)
-            if minos != MACOS_MIN[arch]:
-                problems.append(f"minimum macOS {minos}, want {MACOS_MIN[arch]} (as the wheel)")
-            if not libs or libs[0] != "@rpath/libk8sretry.0.dylib":
-                problems.append(f"install name is {libs[:1]}, want @rpath/libk8sretry.0.dylib")
-            bad = [x for x in libs if not SYSTEM_DYLIBS.match(x)]
-            if bad:
-                problems.append(f"links non-system libraries: {bad}")
-            detail = f"Mach-O {arch}, minos {minos}"
+            detail = macho_checks(shared, arch, "@rpath/libk8sretry.0.dylib", problems)
         else:
             out = run("file", shared)
             if "PE32+" not in out or "x86-64" not in out:
@@ -230,6 +247,99 @@ def check_tarball(tgz: Path) -> None:
     ok(f"{tgz.name}: {detail}", problems)
 
 
+# napi-rs tag -> (format, CPU as check_tarball names it, os, cpu, libc)
+NPM_TAGS = {
+    "linux-x64-gnu": ("elf", "x86_64", "linux", "x64", "glibc"),
+    "linux-arm64-gnu": ("elf", "aarch64", "linux", "arm64", "glibc"),
+    "linux-x64-musl": ("elf", "x86_64", "linux", "x64", "musl"),
+    "linux-arm64-musl": ("elf", "aarch64", "linux", "arm64", "musl"),
+    "darwin-x64": ("macho", "x86_64", "darwin", "x64", None),
+    "darwin-arm64": ("macho", "arm64", "darwin", "arm64", None),
+    "win32-x64-gnu": ("pe", "x86_64", "win32", "x64", None),
+}
+
+
+def npm_publish_dry_run(tgz: Path, problems: list[str]) -> None:
+    r = subprocess.run(["npm", "publish", "--dry-run", "--loglevel=warn", tgz], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    warnings = [line for line in (r.stdout + r.stderr).splitlines()
+                if re.match(r"npm (warn|error)", line) and "requires you to be logged in" not in line]
+    if r.returncode != 0 or warnings:
+        problems.append(f"npm publish --dry-run: exit {r.returncode}: " + "; ".join(warnings or [(r.stdout + r.stderr).strip()[-400:]]))
+
+
+def node_addon(path: Path, fmt: str, arch: str, libc: str | None, problems: list[str]) -> str:
+    if fmt == "elf":
+        detail = elf_libc(path, arch, libc or "glibc", problems)
+    elif fmt == "macho":
+        detail = macho_checks(path, arch, f"@rpath/{path.name}", problems)
+    else:
+        out = run("file", path)
+        if "PE32+" not in out or "x86-64" not in out or "DLL" not in out:
+            problems.append(f"not a PE32+ x86-64 DLL: {out.strip()}")
+        imports = set(re.findall(r"Name: (\S+\.dll)", run("llvm-readobj", "--coff-imports", path), re.I))
+        foreign = sorted(i for i in imports if not re.match(r"(?i)^(kernel32|ntdll|bcryptprimitives|advapi32|ws2_32|userenv|api-ms-win-.*)\.dll$", i))
+        if foreign:
+            problems.append(f"imports non-system DLLs (Node-API must come from node.exe at load time): {foreign}")
+        detail = f"PE32+ x86-64 DLL importing {len(imports)} system DLLs"
+    if "napi_register_module_v1" not in exported(path, fmt):
+        problems.append("napi_register_module_v1 is not exported")
+    return detail
+
+
+def check_npm(tgz: Path, version: str, platform_tgzs: dict[str, Path]) -> None:
+    problems: list[str] = []
+    tag = tgz.name.removeprefix("k8sretry-").removesuffix(f"-{version}.tgz")
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(tgz) as t:
+        t.extractall(tmp, filter="tar")
+        top = Path(tmp) / "package"
+        pkg = json.loads((top / "package.json").read_text())
+        if pkg.get("version") != version:
+            problems.append(f"version {pkg.get('version')}, want {version}")
+        if not (top / "README.md").exists():
+            problems.append("missing README.md")
+        if tgz.name == f"k8sretry-{version}.tgz":
+            want = {f"k8sretry-{t}": version for t in platform_tgzs}
+            if pkg.get("name") != "k8sretry" or pkg.get("optionalDependencies", {}) != want:
+                problems.append(f"optionalDependencies {pkg.get('optionalDependencies')}, want {want}")
+            for need in ("dist/cjs/index.js", "dist/cjs/native.js", "dist/esm/index.mjs", "dist/cjs/index.d.ts"):
+                if not (top / need).exists():
+                    problems.append(f"missing {need}")
+            natives = sorted(p.name for p in (top / "native").glob("*.node")) if (top / "native").exists() else []
+            want_natives = ["k8sretry.linux-x64-gnu.node"] if "linux-x64-gnu" in platform_tgzs else []
+            if natives != want_natives:
+                problems.append(f"native/ holds {natives}, want {want_natives}")
+            elif natives:
+                with tarfile.open(platform_tgzs["linux-x64-gnu"]) as p:
+                    member = p.extractfile("package/k8sretry.linux-x64-gnu.node")
+                    if member is None or member.read() != (top / "native" / natives[0]).read_bytes():
+                        problems.append("native/k8sretry.linux-x64-gnu.node differs from k8sretry-linux-x64-gnu's")
+            detail = f"optional dependencies {', '.join(sorted(want)) or 'none'}; native/ {', '.join(natives) or 'empty'}"
+        elif tag in NPM_TAGS:
+            fmt, arch, os_, cpu, libc = NPM_TAGS[tag]
+            node = f"k8sretry.{tag}.node"
+            want_pkg = {"name": f"k8sretry-{tag}", "main": node, "os": [os_], "cpu": [cpu]}
+            if libc:
+                want_pkg["libc"] = [libc]
+            for k, v in want_pkg.items():
+                if pkg.get(k) != v:
+                    problems.append(f"package.json {k} = {pkg.get(k)!r}, want {v!r}")
+            if not libc and "libc" in pkg:
+                problems.append("package.json has libc on a non-Linux platform")
+            extra = sorted(str(p.relative_to(top)) for p in top.rglob("*") if p.is_file())
+            if extra != sorted([node, "README.md", "package.json"]):
+                problems.append(f"files {extra}")
+            if not (top / node).exists():
+                ok(tgz.name, problems + [f"missing {node}"])
+                return
+            detail = node_addon(top / node, fmt, arch, libc, problems)
+            detail = f"{os_}/{cpu}/{libc or '-'}, {detail}, napi_register_module_v1"
+        else:
+            ok(tgz.name, [f"unknown npm package (tag {tag})"])
+            return
+    npm_publish_dry_run(tgz, problems)
+    ok(f"{tgz.name}: {detail}, npm publish --dry-run", problems)
+
+
 def main() -> int:
     wheels = sorted(DIST.glob("*.whl"))
     tarballs = sorted(DIST.glob("libk8sretry-*.tar.gz"))
@@ -243,6 +353,15 @@ def main() -> int:
             check_sdist(sdist)
     for tgz in tarballs:
         check_tarball(tgz)
+    version = (ROOT / "Cargo.toml").read_text().split('version = "', 1)[1].split('"', 1)[0]
+    npm_main = DIST / f"k8sretry-{version}.tgz"
+    platform_tgzs = {p.name.removeprefix("k8sretry-").removesuffix(f"-{version}.tgz"): p
+                     for p in sorted(DIST.glob(f"k8sretry-*-{version}.tgz"))}
+    if not npm_main.exists():
+        ok("npm: k8sretry", [f"dist/ has no {npm_main.name}"])
+    else:
+        for tgz in [*platform_tgzs.values(), npm_main]:
+            check_npm(tgz, version, platform_tgzs)
     for crate in sorted(DIST.glob("*.crate")):
         stem = crate.name.removesuffix(".crate")
         with tarfile.open(crate) as t:

@@ -39,10 +39,12 @@ plan '/api/v1/namespaces$'
 (cd "$scratch" && "$scratch/venv/bin/python" -W ignore readme.py)
 [ "$(faults)" = 2 ] || { log "python: the planned 503s were not met"; exit 1; }
 
-log "Node: npm install the tarball with its prebuilt addon"
+log "Node: npm install the main tarball and this machine's platform package's (tests/dist/npm-registry.sh: through a registry)"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 mkdir -p "$scratch/node" && cd "$scratch/node"
 npm init -y >/dev/null
-npm install --no-audit --no-fund --loglevel=error "$dist"/k8sretry-*.tgz @kubernetes/client-node@1.4.0
+npm install --no-audit --no-fund --loglevel=error "$dist/k8sretry-$version.tgz" \
+  "$dist/k8sretry-linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')-gnu-$version.tgz" @kubernetes/client-node@1.4.0
 readme_block js > readme.mjs
 plan '/api/v1/namespaces$'
 NODE_TLS_REJECT_UNAUTHORIZED=0 node --no-warnings readme.mjs
