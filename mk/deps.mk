@@ -12,6 +12,8 @@
 #   llvm           tests/dist/check.py (llvm-nm, llvm-objdump, llvm-readobj)
 #   zip unzip      test-runner-hooks (a flat zip), dist (the Go module zip)
 #   $(DIST_DEBS)   test-dist, dist-check (mk/dist.mk: mmdebstrap, qemu-user-static, binfmt-support, musl)
+#   gcc-mingw-w64-x86-64  the Windows wheel (tools/dist/build.sh): only `make dist` with
+#                  windows-x86_64 among DIST_PLATFORMS installs it (deps-windows), not make test
 
 DEBS_DEMO := curl openssl
 DEBS = $(DEBS_DEMO) libcjson-dev valgrind pkg-config clang llvm zip unzip $(DIST_DEBS)
@@ -23,10 +25,18 @@ install_debs = missing=; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/
     $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
   fi
 
-.PHONY: deps deps-demo
+DEBS_WINDOWS := gcc-mingw-w64-x86-64
+
+.PHONY: deps deps-demo deps-windows
 
 deps:
 	@$(call install_debs,$(DEBS))
 
 deps-demo:
 	@$(call install_debs,$(DEBS_DEMO))
+
+# make dist needs MinGW-w64 only when it builds windows-x86_64 (DIST_PLATFORMS is mk/dist.mk's;
+# the recipe is expanded when it runs, after every include).
+dist: deps-windows
+deps-windows:
+	@$(if $(filter windows-x86_64,$(DIST_PLATFORMS)),$(call install_debs,$(DEBS_WINDOWS)),true)

