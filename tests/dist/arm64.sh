@@ -6,6 +6,11 @@
 #   C:      the vectors (ffi/tests/c/test_vectors.c, compiled by zig cc for aarch64 against the
 #           tarball's libk8sretry.a and Debian arm64's libcjson) and the README program
 #           (examples/c/retry.c) through the tarball's pkg-config, shared and static;
+#   Node:   the npm packages installed as a user on arm64 gets them: npm (on the host, told
+#           --os linux --cpu arm64 --libc glibc) installs dist/'s main k8sretry tarball and
+#           k8sretry-linux-arm64-gnu's into a project in the rootfs; there Debian's Node 18 runs a
+#           script that must load the platform package's k8sretry.linux-arm64-gnu.node and gets the
+#           engine's decisions (two 503s retried, isRetryableError);
 #   Go:     bindings-go's tests (go test -c for linux/arm64, cgo through zig cc, the module's
 #           lib/linux_arm64/libk8sretry.a), when that library is there;
 #   musl:   the README program against the linux-aarch64-musl tarball, shared (Debian's musl
@@ -68,6 +73,46 @@ zigcc -target $target -Wall -Wextra -Werror "$root/examples/c/retry.c" $(pkg-con
   "$prefix/lib/libk8sretry.a" $static_libs -o "$w/c/retry_static"
 unset PKG_CONFIG_PATH
 
+# Node: the main package and the arm64 platform package, installed by npm as for an arm64 machine.
+npm_arm64=$dist/k8sretry-linux-arm64-gnu-$version.tgz
+[ -f "$npm_arm64" ] && [ -f "$dist/k8sretry-$version.tgz" ] ||
+  { log "dist/ has no k8sretry-$version.tgz or k8sretry-linux-arm64-gnu-$version.tgz: make dist DIST_PLATFORMS=linux-aarch64-gnu"; exit 1; }
+log "Node: npm install --os linux --cpu arm64 --libc glibc k8sretry-$version.tgz k8sretry-linux-arm64-gnu-$version.tgz"
+# The platform package is an optional dependency of the project, as it is of k8sretry: npm checks
+# a required package's os/cpu against this machine's whatever --cpu says, an optional one's against
+# --os/--cpu/--libc. (From a registry, k8sretry's own optional dependency brings it: npm-registry.sh.)
+mkdir -p "$w/node"
+cat > "$w/node/package.json" <<EOF
+{
+  "name": "k8sretry-arm64-check",
+  "private": true,
+  "dependencies": { "k8sretry": "file:$dist/k8sretry-$version.tgz" },
+  "optionalDependencies": { "k8sretry-linux-arm64-gnu": "file:$npm_arm64" }
+}
+EOF
+(cd "$w/node" && npm install --os linux --cpu arm64 --libc glibc --no-audit --no-fund --loglevel=error >/dev/null)
+installed=$(cd "$w/node/node_modules" && ls -d k8sretry-* | tr '\n' ' ')
+[ "$installed" = "k8sretry-linux-arm64-gnu " ] || { log "Node: installed platform packages: $installed"; exit 1; }
+cat > "$w/node/engine.js" <<'EOF'
+const k = require('k8sretry');
+(async () => {
+  let calls = 0;
+  const out = await k.withRetry(async () => {
+    if (++calls < 3) throw Object.assign(new Error('busy'), { code: 503 });
+    return 'ok';
+  }, { verb: 'get', logger: null });
+  const opened = [...globalThis[Symbol.for('k8sretry.native.v1')].keys()];
+  if (out !== 'ok' || calls !== 3) throw new Error(`${out} after ${calls} calls`);
+  if (!k.isRetryableError(Object.assign(new Error('x'), { code: 503 })) || k.isRetryableError(Object.assign(new Error('x'), { code: 404 }))) {
+    throw new Error('isRetryableError is wrong');
+  }
+  if (opened.length !== 1 || !opened[0].endsWith('/node_modules/k8sretry-linux-arm64-gnu/k8sretry.linux-arm64-gnu.node')) {
+    throw new Error(`opened ${opened}`);
+  }
+  console.log(`[arm64] Node ${process.version} ${process.arch} (glibc ${process.report.getReport().header.glibcVersionRuntime}): engine from ${opened[0]}, two 503s retried (${calls} calls)`);
+})().catch((e) => { console.error(e); process.exit(1); });
+EOF
+
 # Go: the binding's tests for linux/arm64, when make go-lib placed an arm64 library in the module.
 go_test=false
 if [ -f "$root/bindings-go/lib/linux_arm64/libk8sretry.a" ]; then
@@ -101,6 +146,8 @@ python3 -m venv /venv
 /venv/bin/pip install -q --no-index --find-links /k8sretry/dist k8sretry pytest==9.2.0
 /venv/bin/python -c 'import importlib.metadata as m, platform; print("[arm64] Python", platform.machine(), "installed", *[l for l in m.distribution("k8sretry").read_text("WHEEL").splitlines() if l.startswith("Tag")])'
 cd /tmp && /venv/bin/python -m pytest -q -p no:cacheprovider /k8sretry/bindings-python/tests/test_vectors.py
+echo "[arm64] Node: the npm packages"
+(cd /k8sretry/node && node engine.js)
 echo "[arm64] C vectors"
 /k8sretry/c/test_vectors /k8sretry/tests/vectors
 echo "[arm64] C README program, shared and static"
