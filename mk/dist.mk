@@ -7,7 +7,8 @@
 #                    (tests/dist/arm64.sh), publishes the npm packages to a local verdaccio and
 #                    installs k8sretry from it (tests/dist/npm-registry.sh)
 #   make dist-check  the full matrix: make dist + every check on every artefact, musl included
-#   make deps-dist   the Debian packages these need (mmdebstrap, qemu-user-static, binfmt-support, musl)
+#   make deps-dist   the Debian packages these need (mmdebstrap, qemu-user-static, binfmt-support, musl);
+#                    make deps (mk/deps.mk) installs them too, and make test runs make deps first
 # Cross builds: maturin --zig and cargo-zigbuild (tools/dist/build.sh), each platform in its own
 # target/dist/ directory, so only the first build of a platform is slow.
 
@@ -18,11 +19,10 @@ DIST_PLATFORMS_TEST := linux-x86_64-gnu linux-aarch64-gnu
 DIST_PLATFORMS ?= $(DIST_PLATFORMS_ALL)
 DIST_DEBS := mmdebstrap qemu-user-static binfmt-support musl
 
-.PHONY: dist test-dist dist-check deps deps-dist
+.PHONY: dist test-dist dist-check deps-dist
 
-deps: deps-dist
 deps-dist:
-	@dpkg -s $(DIST_DEBS) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DIST_DEBS); }
+	@$(call install_debs,$(DIST_DEBS))
 
 # dist/: per platform the abi3 wheel and the libk8sretry tarball (tools/dist/build.sh, which also
 # leaves each platform's static library where go-lib takes it); the Python sdist; the crates
@@ -47,14 +47,15 @@ dist: node
 
 # Installs the x86_64 artefacts of dist/ as their users would and runs the README's example for each;
 # then the artefacts' tags, formats and symbols; then the arm64 ones under qemu.
-test-dist: stage deps-dist
+test-dist: stage
+	@$(call need_debs,$(DIST_DEBS))
 	$(MAKE) --no-print-directory dist DIST_PLATFORMS="$(DIST_PLATFORMS_TEST)"
 	tests/dist/install.sh
 	tests/dist/check.sh
 	tests/dist/arm64.sh
 	tests/dist/npm-registry.sh
 
-dist-check: deps-dist
+dist-check: deps-dist deps-windows
 	$(MAKE) --no-print-directory dist
 	tests/dist/check.sh --full
 	tests/dist/arm64.sh
