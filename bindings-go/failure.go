@@ -157,52 +157,60 @@ func FailureFromError(err error) Failure {
 			f.Errnos = append(f.Errnos, int(errno))
 		}
 	})
-	// A connection closed before the answer arrived: Go reports EOF or an HTTP/2 message
-	// where other stacks report ECONNRESET. Named as ECONNRESET so the engine sees the same code.
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || closedConnection(f.Message) {
-		f.Codes = append(f.Codes, "ECONNRESET")
+	// Connection failures without an errno, named by the code other stacks report so the engine
+	// sees the same code: a stream reset; a connection closed before the answer arrived (EOF);
+	// the failures Go reports only by message.
+	var stream http2.StreamError
+	var code string
+	switch {
+	case errors.As(err, &stream):
+		code = streamResetCode(stream.Code == http2.ErrCodeRefusedStream)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		code = "ECONNRESET"
+	default:
+		code = messageCode(f.Message)
 	}
-	if code, ok := streamReset(err, f.Message); ok {
+	if code != "" {
 		f.Codes = append(f.Codes, code)
-	}
-	// x/net/http2 returns this when the connection closed before this, its first request, was
-	// written (awaitOpenSlotForStreamLocked): nothing was sent. Seen when the apiserver shuts
-	// down gracefully under load.
-	if strings.Contains(f.Message, "http2: client conn could not be established") {
-		f.Codes = append(f.Codes, "ECONNREFUSED")
 	}
 	return f
 }
 
-// streamReset names an HTTP/2 stream reset (RST_STREAM) by the code other stacks report: the
+// streamResetCode names an HTTP/2 stream reset (RST_STREAM) by the code other stacks report: the
 // apiserver resets streams with INTERNAL_ERROR when etcd goes away mid-request, and the request
 // may have been carried out (ECONNRESET); REFUSED_STREAM promises it was not (RFC 9113 §8.7:
-// ECONNREFUSED). client-go's transport is golang.org/x/net/http2 (a typed StreamError);
-// net/http's bundled copy has an unexported type with the same message.
-func streamReset(err error, msg string) (string, bool) {
-	var stream http2.StreamError
-	if errors.As(err, &stream) {
-		if stream.Code == http2.ErrCodeRefusedStream {
-			return "ECONNREFUSED", true
-		}
-		return "ECONNRESET", true
+// ECONNREFUSED).
+func streamResetCode(refused bool) string {
+	if refused {
+		return "ECONNREFUSED"
 	}
-	if strings.Contains(msg, "stream error: stream ID ") {
-		if strings.Contains(msg, "REFUSED_STREAM") {
-			return "ECONNREFUSED", true
-		}
-		return "ECONNRESET", true
-	}
-	return "", false
+	return "ECONNRESET"
 }
 
-func closedConnection(msg string) bool {
-	for _, s := range []string{"http2: client connection lost", "GOAWAY", "connection reset by peer", "server closed idle connection"} {
-		if strings.Contains(msg, s) {
-			return true
+// messageCodes names the connection failures Go's HTTP stacks report only by message (no errno,
+// or a type net/http's bundled http2 does not export), by the code other stacks report; the first
+// that matches counts.
+var messageCodes = []struct{ text, code string }{
+	// x/net/http2: the connection closed before this, its first request, was written
+	// (awaitOpenSlotForStreamLocked): nothing was sent. Seen when the apiserver shuts down
+	// gracefully under load.
+	{"http2: client conn could not be established", "ECONNREFUSED"},
+	// A stream reset (see streamResetCode) from net/http's own copy of http2.
+	{"REFUSED_STREAM", streamResetCode(true)},
+	{"stream error: stream ID ", streamResetCode(false)},
+	{"http2: client connection lost", "ECONNRESET"},
+	{"GOAWAY", "ECONNRESET"},
+	{"connection reset by peer", "ECONNRESET"},
+	{"server closed idle connection", "ECONNRESET"},
+}
+
+func messageCode(msg string) string {
+	for _, m := range messageCodes {
+		if strings.Contains(msg, m.text) {
+			return m.code
 		}
 	}
-	return false
+	return ""
 }
 
 // walk visits err and what it wraps (single and multiple), breadth first, at most maxChain errors.

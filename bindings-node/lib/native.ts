@@ -92,14 +92,20 @@ export function nativeTags(target: NativeTarget = currentTarget()): string[] {
   return [`${platform}-${arch}`];
 }
 
+/** A tag's addon file, `k8sretry.<tag>.node`. */
+const fileOf = (tag: string): string => `k8sretry.${tag}.node`;
+
+/** A tag's platform package, `k8sretry-<tag>`. */
+const packageOf = (tag: string): string => `k8sretry-${tag}`;
+
 /** The addon file names a target could use, best first. */
 export function nativeFileNames(target: NativeTarget = currentTarget()): string[] {
-  return nativeTags(target).map((tag) => `k8sretry.${tag}.node`);
+  return nativeTags(target).map(fileOf);
 }
 
 /** The platform packages a target could use, best first (`k8sretry-<tag>`). */
 export function nativePackageNames(target: NativeTarget = currentTarget()): string[] {
-  return nativeTags(target).map((tag) => `k8sretry-${tag}`);
+  return nativeTags(target).map(packageOf);
 }
 
 /** The package's own copy, by a path @vercel/ncc can evaluate (it relocates `path.join(__dirname,
@@ -143,18 +149,16 @@ export function nativeCandidates(target: NativeTarget, here: string): NativeCand
     out.push(c);
   };
   for (const tag of tags) {
-    const name = `k8sretry.${tag}.node`;
-    add({ file: path.join(here, name), label: path.join(here, name) });
-    add({ file: path.join(here, 'native', name), label: path.join(here, 'native', name) });
+    for (const file of [path.join(here, fileOf(tag)), path.join(here, 'native', fileOf(tag))]) add({ file, label: file });
   }
   for (const tag of tags) {
-    const pkg = `k8sretry-${tag}`;
-    const spec = `${pkg}/k8sretry.${tag}.node`;
+    const pkg = packageOf(tag);
+    const spec = `${pkg}/${fileOf(tag)}`;
     const file = resolveFrom(here, spec);
     add(file ? { file, label: file, package: pkg } : { label: `${spec} (package ${pkg}: not installed)`, package: pkg });
   }
   for (const tag of tags) {
-    const file = path.join(here, '..', '..', 'native', `k8sretry.${tag}.node`);
+    const file = path.join(here, '..', '..', 'native', fileOf(tag));
     add({ file, label: file });
   }
   return out;
@@ -247,23 +251,21 @@ export function loadNative(
     }
   }
   const tried = candidates.map((c) => c.label);
-  const names = nativeFileNames(target);
-  const packages = nativePackageNames(target);
-  const published = packages.filter((p) => PUBLISHED_TAGS.includes(p.slice('k8sretry-'.length)));
+  const tags = nativeTags(target);
+  const published = tags.find((tag) => PUBLISHED_TAGS.includes(tag));
   const found = failures.length > 0 ? `Found but could not load:\n  ${failures.join('\n  ')}\n` : '';
   const hint =
-    published.length > 0
-      ? `It comes in the package ${published[0]} (${names[packages.indexOf(published[0])]}), which npm installs ` +
-        `with k8sretry on this platform as an optional dependency: install it with \`npm install ${published[0]}\` ` +
+    published !== undefined
+      ? `It comes in the package ${packageOf(published)} (${fileOf(published)}), which npm installs ` +
+        `with k8sretry on this platform as an optional dependency: install it with \`npm install ${packageOf(published)}\` ` +
         `(the same version as k8sretry), or reinstall without --omit=optional / --no-optional. `
       : `No prebuilt engine is published for this platform (only for ${PUBLISHED_TAGS.join(', ')}): ` +
-        `build ${names[0]} from source (napi build) and point ${NATIVE_PATH_ENV} at it. `;
+        `build ${fileOf(tags[0])} from source (napi build) and point ${NATIVE_PATH_ENV} at it. `;
   throw new NativeLoadError(
-    `k8sretry: no native engine for ${target.platform}-${target.arch}` +
-      (target.libc ? ` (${target.libc})` : '') +
-      ` (${names.join(' or ')}). Looked in:\n  ${tried.join('\n  ')}\n${found}` +
+    `k8sretry: no native engine for ${describe(target)} (${tags.map(fileOf).join(' or ')}). ` +
+      `Looked in:\n  ${tried.join('\n  ')}\n${found}` +
       hint +
-      `After bundling, put the file beside the bundle (cp node_modules/${published[0] ?? packages[0]}/${names[0]} <bundle folder>/), ` +
+      `After bundling, put the file beside the bundle (cp node_modules/${packageOf(published ?? tags[0])}/${fileOf(tags[0])} <bundle folder>/), ` +
       `or set ${NATIVE_PATH_ENV} to its path.`,
     tried,
     { cause: firstError },

@@ -13,6 +13,9 @@ pub fn outside_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// How many network codes a failure keeps: bindings walk cause chains up to 16 links.
 pub const MAX_CODES: usize = 16;
 
+/// The statuses HTTP defines: what a policy may list, and what metrics label a retry with.
+pub(crate) const HTTP_STATUSES: std::ops::RangeInclusive<u16> = 100..=599;
+
 /// HTTP verb of the failed request, as far as the caller knows it.
 ///
 /// `Unknown` (a decorator around arbitrary code) means the caller vouches for idempotency.

@@ -20,6 +20,7 @@ use crate::budget::shared_budget;
 use crate::classify::Class;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::GiveUpReason;
+use crate::failure::HTTP_STATUSES;
 use crate::retry_counts::RetryCounts;
 
 /// Final outcome of a call, the `outcome` label of `k8sretry_calls_total`.
@@ -112,7 +113,7 @@ impl FunctionMetrics {
     pub(crate) fn count_retry(&self, class: Class, status: Option<u16>, delay_seconds: f64) {
         // Only HTTP's statuses become labels: a caller's garbage number (any u16 through the C
         // ABI) would otherwise make a series of its own, up to 65535 per function and class.
-        let status = status.filter(|s| (100..=599).contains(s)).unwrap_or(0);
+        let status = status.filter(|s| HTTP_STATUSES.contains(s)).unwrap_or(0);
         self.counters.retries.add(class, status);
         registry().delays.observe(delay_seconds);
     }

@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::delay::{Backoff, Jitter};
 use crate::events::EventCallback;
 use crate::failure::Failure;
+use crate::failure::HTTP_STATUSES;
 use crate::metrics::register_breaker;
 use crate::retry_after::parse_retry_after;
 use crate::rng::JitterRng;
@@ -458,7 +459,7 @@ impl PolicyBuilder {
             ("retry_statuses", &self.classifier.retry_statuses),
             ("retry_after_statuses", &self.retry_after_statuses),
         ] {
-            if let Some(bad) = statuses.iter().find(|s| !(100..=599).contains(*s)) {
+            if let Some(bad) = statuses.iter().find(|s| !HTTP_STATUSES.contains(*s)) {
                 return Err(invalid(
                     field,
                     format!("HTTP statuses are 100..=599, got {bad}"),

@@ -24,7 +24,6 @@ log() { echo "[arm64] $*"; }
 . "$root/tools/dist/tools.sh"
 ensure_tools
 
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 gnu_tar=$dist/libk8sretry-$version-linux-aarch64-gnu.tar.gz
 musl_tar=$dist/libk8sretry-$version-linux-aarch64-musl.tar.gz
 ls "$dist"/k8sretry-*-manylinux*_aarch64.whl >/dev/null && [ -f "$gnu_tar" ] ||

@@ -127,6 +127,17 @@ def macho_checks(path: Path, arch: str, install_name: str, problems: list[str]) 
     return f"Mach-O {arch}, minos {minos}"
 
 
+# Windows' own DLLs and API sets: what a DLL may import (and what else each artefact allows).
+WINDOWS_DLLS = r"kernel32|ntdll|bcryptprimitives|advapi32|ws2_32|userenv|api-ms-win-.*"
+
+
+def pe_imports(path: Path, also: str = "") -> tuple[set[str], list[str]]:
+    """The DLLs a PE file imports, and those that are neither Windows' own nor matched by `also`."""
+    imports = set(re.findall(r"Name: (\S+\.dll)", run("llvm-readobj", "--coff-imports", path), re.I))
+    allowed = re.compile(rf"(?i)^({WINDOWS_DLLS}{'|' + also if also else ''})\.dll$")
+    return imports, sorted(i for i in imports if not allowed.match(i))
+
+
 def check_wheel(whl: Path) -> None:
     problems: list[str] = []
     m = re.match(r"^k8sretry-[^-]+-cp310-abi3-(?P<plat>[^-]+)\.whl$", whl.name)
@@ -179,11 +190,9 @@ def check_wheel(whl: Path) -> None:
                 problems.append("PyInit__native is not exported")
             # abi3: the stable ABI's python3.dll, never python3X.dll; else Windows' own DLLs
             # (msvcrt.dll: MinGW-w64's C runtime, which no object crosses to Python's).
-            imports = set(re.findall(r"Name: (\S+\.dll)", run("llvm-readobj", "--coff-imports", so), re.I))
-            system = r"(?i)^(kernel32|ntdll|msvcrt|bcryptprimitives|advapi32|ws2_32|userenv|api-ms-win-.*)\.dll$"
+            imports, foreign = pe_imports(so, also=r"msvcrt|python3")
             if "python3.dll" not in imports:
                 problems.append(f"does not import python3.dll (abi3): {sorted(imports)}")
-            foreign = sorted(i for i in imports if i != "python3.dll" and not re.match(system, i))
             if foreign:
                 problems.append(f"imports DLLs Windows does not have: {foreign}")
             detail = f"PE32+ x86-64, imports python3.dll + {len(imports) - 1} system DLLs"
@@ -285,8 +294,7 @@ def node_addon(path: Path, fmt: str, arch: str, libc: str | None, problems: list
         out = run("file", path)
         if "PE32+" not in out or "x86-64" not in out or "DLL" not in out:
             problems.append(f"not a PE32+ x86-64 DLL: {out.strip()}")
-        imports = set(re.findall(r"Name: (\S+\.dll)", run("llvm-readobj", "--coff-imports", path), re.I))
-        foreign = sorted(i for i in imports if not re.match(r"(?i)^(kernel32|ntdll|bcryptprimitives|advapi32|ws2_32|userenv|api-ms-win-.*)\.dll$", i))
+        imports, foreign = pe_imports(path)
         if foreign:
             problems.append(f"imports non-system DLLs (Node-API must come from node.exe at load time): {foreign}")
         detail = f"PE32+ x86-64 DLL importing {len(imports)} system DLLs"

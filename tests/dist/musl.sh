@@ -14,7 +14,6 @@ cache=${K8SRETRY_CACHE:-$HOME/.cache/k8sretry}
 log() { echo "[musl] $*"; }
 . "$root/tools/dist/tools.sh"
 ensure_tools
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 
 # cJSON's source from Debian (apt-get source, through a private sources list: the system's is left
 # alone), once.

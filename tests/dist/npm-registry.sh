@@ -183,5 +183,5 @@ log "README example (k8sretry without native/): $(node readme.mjs)"
 rm -r "node_modules/k8sretry-$host_tag"
 if out=$(node engine.mjs 2>&1); then log "loaded without any engine?"; exit 1; fi
 grep -q "npm install k8sretry-$host_tag" <<<"$out" || { log "no install hint in: $out"; exit 1; }
-log "without it: $(grep -m1 -o 'k8sretry: no native engine for [^(]*([a-z]*)' <<<"$out") ... $(grep -m1 -o 'install it with [^(]*' <<<"$out")"
+log "without it: $(grep -m1 -o 'k8sretry: no native engine for [a-z0-9-]* ([a-z]*)' <<<"$out") ... $(grep -m1 -o 'install it with [^(]*' <<<"$out")"
 log "passed"

@@ -17,24 +17,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tools/dist
 dist=${DIST:-$root/dist}
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 log() { echo "[dist] $*"; }
 
 . "$here/tools.sh"
 ensure_tools
-
-triple_of() {
-  case $1 in
-    linux-x86_64-gnu) echo x86_64-unknown-linux-gnu ;;
-    linux-aarch64-gnu) echo aarch64-unknown-linux-gnu ;;
-    linux-x86_64-musl) echo x86_64-unknown-linux-musl ;;
-    linux-aarch64-musl) echo aarch64-unknown-linux-musl ;;
-    macos-x86_64) echo x86_64-apple-darwin ;;
-    macos-arm64) echo aarch64-apple-darwin ;;
-    windows-x86_64) echo x86_64-pc-windows-gnu ;;
-    *) echo "unknown platform $1 (see tools/dist/build.sh)" >&2; return 1 ;;
-  esac
-}
 
 # The wheel. maturin --zig links with zig cc against glibc 2.17 / musl 1.2 / the macOS SDK stubs
 # zig carries; --compatibility names the tag, which auditwheel checks (tests/dist/check.sh).
@@ -75,12 +61,9 @@ build_windows_wheel() {
 
 # The C library, packed like `make install` lays it out, with a .pc found through ${pcfiledir}.
 build_lib() {
-  local platform=$1 triple=$2 cargo_dir=$root/target/dist/lib-$2 zig_target=$2 private
+  local platform=$1 triple=$2 cargo_dir=$root/target/dist/lib-$2 private
   local name=libk8sretry-$version-$platform
   local out=$cargo_dir/$triple/release stage=$root/target/dist/stage/$name
-  case $platform in
-    *-gnu) zig_target=$triple.2.17 ;;
-  esac
   # What rustc's --print native-static-libs lists for each target (the static library's needs).
   case $platform in
     *-gnu) private="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc" ;;
@@ -88,16 +71,7 @@ build_lib() {
     macos-*) private="-liconv -lSystem -lc -lm" ;;
     windows-*) private="-lkernel32 -ladvapi32 -lntdll -luserenv -lws2_32 -ldbghelp" ;;
   esac
-  log "$platform: libk8sretry ($zig_target)"
-  local flags=() env=()
-  case $platform in
-    # A musl shared library needs the C runtime linked dynamically (rustc drops cdylib otherwise).
-    *-musl) flags=(--config "target.$triple.rustflags=['-C','target-feature=-crt-static']") ;;
-    # The oldest macOS, as the wheels (maturin's defaults); zig's own default is its newest SDK.
-    macos-x86_64) env=(MACOSX_DEPLOYMENT_TARGET=10.12) ;;
-    macos-arm64) env=(MACOSX_DEPLOYMENT_TARGET=11.0) ;;
-  esac
-  (cd "$root" && env "${env[@]}" CARGO_TARGET_DIR=$cargo_dir "$DIST_PY_TOOLS/bin/cargo-zigbuild" zigbuild "${flags[@]}" --quiet --release -p k8sretry-ffi --target "$zig_target")
+  cargo_zigbuild "$platform" "$cargo_dir" k8sretry-ffi
 
   rm -rf "$stage" && mkdir -p "$stage/include" "$stage/lib/pkgconfig"
   install -m 644 "$root/include/k8sretry.h" "$stage/include/"

@@ -23,55 +23,45 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tools/dist
 dist=${DIST:-$root/dist}
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 stage=$root/target/dist/npm
 log() { echo "[dist] $*"; }
 
 . "$here/tools.sh"
 ensure_tools
 
-# platform -> "triple tag os cpu libc what"
+# platform -> "tag os cpu libc what"
 spec_of() {
   case $1 in
-    linux-x86_64-gnu) echo "x86_64-unknown-linux-gnu linux-x64-gnu linux x64 glibc Linux_x64_with_glibc_>=_2.17" ;;
-    linux-aarch64-gnu) echo "aarch64-unknown-linux-gnu linux-arm64-gnu linux arm64 glibc Linux_arm64_with_glibc_>=_2.17" ;;
-    linux-x86_64-musl) echo "x86_64-unknown-linux-musl linux-x64-musl linux x64 musl Linux_x64_with_musl_>=_1.2" ;;
-    linux-aarch64-musl) echo "aarch64-unknown-linux-musl linux-arm64-musl linux arm64 musl Linux_arm64_with_musl_>=_1.2" ;;
-    macos-x86_64) echo "x86_64-apple-darwin darwin-x64 darwin x64 - macOS_x64_>=_10.12" ;;
-    macos-arm64) echo "aarch64-apple-darwin darwin-arm64 darwin arm64 - macOS_arm64_>=_11" ;;
-    windows-x86_64) echo "x86_64-pc-windows-gnu win32-x64-gnu win32 x64 - Windows_x64_(a_MinGW-w64_build)" ;;
+    linux-x86_64-gnu) echo "linux-x64-gnu linux x64 glibc Linux_x64_with_glibc_>=_2.17" ;;
+    linux-aarch64-gnu) echo "linux-arm64-gnu linux arm64 glibc Linux_arm64_with_glibc_>=_2.17" ;;
+    linux-x86_64-musl) echo "linux-x64-musl linux x64 musl Linux_x64_with_musl_>=_1.2" ;;
+    linux-aarch64-musl) echo "linux-arm64-musl linux arm64 musl Linux_arm64_with_musl_>=_1.2" ;;
+    macos-x86_64) echo "darwin-x64 darwin x64 - macOS_x64_>=_10.12" ;;
+    macos-arm64) echo "darwin-arm64 darwin arm64 - macOS_arm64_>=_11" ;;
+    windows-x86_64) echo "win32-x64-gnu win32 x64 - Windows_x64_(a_MinGW-w64_build)" ;;
     *) echo "unknown platform $1 (see tools/dist/npm.sh)" >&2; return 1 ;;
   esac
 }
 
-# The addon for one platform, built by cargo-zigbuild (glibc 2.17 for gnu, as the C library).
+# The addon for one platform (tools.sh's cargo_zigbuild); prints the built file.
 build_addon() {
-  local platform=$1 triple=$2 tag=$3 zig_target=$2 cargo_dir=$root/target/dist/napi-$2 flags=() env=() file
+  local platform=$1 triple=$2 tag=$3 cargo_dir=$root/target/dist/napi-$2 flags=() libnode=
   case $platform in
-    *-gnu) zig_target=$triple.2.17 ;;
-    # A musl cdylib needs the C runtime linked dynamically (rustc drops cdylib otherwise).
-    *-musl) flags=(--config "target.$triple.rustflags=['-C','target-feature=-crt-static']") ;;
-    # The oldest macOS, as the wheels; the install name is the file's, not the build directory's.
-    macos-*)
-      env=(MACOSX_DEPLOYMENT_TARGET=$([ "$platform" = macos-arm64 ] && echo 11.0 || echo 10.12))
-      flags=(--config "target.$triple.rustflags=['-C','link-arg=-Wl,-install_name,@rpath/k8sretry.$tag.node']") ;;
+    # The install name is the file's, not the build directory's.
+    macos-*) flags=(--config "target.$triple.rustflags=['-C','link-arg=-Wl,-install_name,@rpath/k8sretry.$tag.node']") ;;
     # napi-build links windows-gnu with -lnode from $LIBNODE_PATH (where a libnode.dll must exist):
     # an empty libnode.a there satisfies it, as the addon takes Node-API from node.exe at load time
     # (napi-rs's dyn-symbols, bindings-node/Cargo.toml) and imports nothing from a libnode.dll.
     windows-*)
-      local libnode=$root/target/dist/napi-libnode
-      mkdir -p "$libnode" && : > "$libnode/libnode.dll" && rm -f "$libnode/libnode.a" && ar rcs "$libnode/libnode.a"
-      env=(LIBNODE_PATH=$libnode) ;;
+      libnode=$root/target/dist/napi-libnode
+      mkdir -p "$libnode" && : > "$libnode/libnode.dll" && rm -f "$libnode/libnode.a" && ar rcs "$libnode/libnode.a" ;;
   esac
-  log "$platform: the Node addon ($zig_target)" >&2
-  (cd "$root" && env "${env[@]}" CARGO_TARGET_DIR=$cargo_dir "$DIST_PY_TOOLS/bin/cargo-zigbuild" zigbuild \
-    "${flags[@]}" --quiet --release -p k8sretry-node --target "$zig_target") >&2
+  LIBNODE_PATH=$libnode cargo_zigbuild "$platform" "$cargo_dir" k8sretry-node "${flags[@]}"
   case $platform in
-    macos-*) file=$cargo_dir/$triple/release/libk8sretry_node.dylib ;;
-    windows-*) file=$cargo_dir/$triple/release/k8sretry_node.dll ;;
-    *) file=$cargo_dir/$triple/release/libk8sretry_node.so ;;
+    macos-*) echo "$cargo_dir/$triple/release/libk8sretry_node.dylib" ;;
+    windows-*) echo "$cargo_dir/$triple/release/k8sretry_node.dll" ;;
+    *) echo "$cargo_dir/$triple/release/libk8sretry_node.so" ;;
   esac
-  echo "$file"
 }
 
 # A platform package: package.json (os, cpu, libc), the addon, README.md.
@@ -116,7 +106,8 @@ mkdir -p "$dist" "$stage"
 tags=()
 x64_gnu=
 for platform in "$@"; do
-  read -r triple tag os cpu libc what <<<"$(spec_of "$platform")"
+  read -r tag os cpu libc what <<<"$(spec_of "$platform")"
+  triple=$(triple_of "$platform")
   ensure_rust_target "$triple"
   start=$(date +%s)
   addon=$(build_addon "$platform" "$triple" "$tag")

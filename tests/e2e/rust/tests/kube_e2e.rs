@@ -17,23 +17,15 @@ use k8sretry::{
     Class, EventKind, GiveUpReason, Policy, PolicyBuilder, Verb, metrics_text, retry,
     retry_idempotent,
 };
+use kube::Client;
 use kube::api::{
     Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions,
     WatchParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 
-fn env() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster/.run/env");
-    let text = std::fs::read_to_string(path)
-        .expect("no cluster: run `make cluster-up` (make test-e2e does)");
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
+mod common;
+use common::{config, env};
 
 fn control(method: &str, path: &str, body: Option<Value>) -> Value {
     let env = env();
@@ -65,13 +57,6 @@ fn plan(rules: Value) {
 
 fn requests() -> u64 {
     control("GET", "stats", None)["requests"].as_u64().unwrap()
-}
-
-async fn config(key: &str) -> Config {
-    let kubeconfig = Kubeconfig::read_from(&env()[key]).expect("kubeconfig");
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config")
 }
 
 async fn namespace(direct: &Client) -> String {

@@ -18,27 +18,12 @@ use k8sretry::kube::{
 };
 use k8sretry::kube_layer::client_with_retry;
 use k8sretry::{Class, EventKind, Policy, PolicyBuilder, ToFailure, Verb, retry};
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 
-fn env() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster/.run/env");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-async fn config(key: &str) -> Config {
-    let kubeconfig = Kubeconfig::read_from(&env()[key]).expect("kubeconfig");
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config")
-}
+mod common;
+use common::{cluster_env, config, env};
 
 async fn namespace(direct: &Client, name: &str) -> String {
     let ns = Namespace {
@@ -349,7 +334,7 @@ fn count_connections(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_faults_kube_rs() {
-    if env().get("K8SRETRY_PROFILE").map(String::as_str) != Some("faults") {
+    if cluster_env().get("K8SRETRY_PROFILE").map(String::as_str) != Some("faults") {
         eprintln!(
             "skipped: needs the real-fault cluster profile (tests/cluster/up-faults.sh, make test-e2e-faults)"
         );

@@ -14,27 +14,12 @@ use k8sretry::kube::{
     client_without_own_retry, create_idempotent, delete_idempotent, patch_idempotent,
 };
 use k8sretry::{EventKind, PolicyBuilder, Verb, metrics_text, retry};
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Value, json};
 
-fn env() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster/.run/env");
-    std::fs::read_to_string(path)
-        .expect("no cluster")
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-async fn config(key: &str) -> Config {
-    let kubeconfig = Kubeconfig::read_from(&env()[key]).expect("kubeconfig");
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config")
-}
+mod common;
+use common::config;
 
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
