@@ -17,6 +17,10 @@ pub const DEFAULT_NOT_SENT_CODES: &[&str] = &[
     "ENETUNREACH",
     "EHOSTUNREACH",
     "UND_ERR_CONNECT_TIMEOUT",
+    // httpx (lightkube, kr8s): no connection was made, or none was free in the pool.
+    "HTTPX_CONNECT_ERROR",
+    "HTTPX_CONNECT_TIMEOUT",
+    "HTTPX_POOL_TIMEOUT",
 ];
 /// Codes after which the server may or may not have acted on the request.
 pub const DEFAULT_AMBIGUOUS_CODES: &[&str] = &[
@@ -28,6 +32,12 @@ pub const DEFAULT_AMBIGUOUS_CODES: &[&str] = &[
     "UND_ERR_HEADERS_TIMEOUT",
     "UND_ERR_BODY_TIMEOUT",
     "ERR_STREAM_PREMATURE_CLOSE",
+    // httpx: the connection broke or stalled while the request or its answer was on the wire.
+    "HTTPX_READ_ERROR",
+    "HTTPX_READ_TIMEOUT",
+    "HTTPX_WRITE_ERROR",
+    "HTTPX_WRITE_TIMEOUT",
+    "HTTPX_REMOTE_PROTOCOL_ERROR",
 ];
 
 /// What kind of failure an attempt met.

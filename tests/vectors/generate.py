@@ -133,6 +133,9 @@ def classification():
             {"codes": ["UND_ERR_CONNECT_TIMEOUT"]},
             "NetworkNotSent",
         ),
+        case("HTTPX_CONNECT_ERROR", {"codes": ["HTTPX_CONNECT_ERROR"]}, "NetworkNotSent"),
+        case("HTTPX_CONNECT_TIMEOUT", {"codes": ["HTTPX_CONNECT_TIMEOUT"]}, "NetworkNotSent"),
+        case("HTTPX_POOL_TIMEOUT", {"codes": ["HTTPX_POOL_TIMEOUT"]}, "NetworkNotSent"),
         # Codes: ambiguous.
         case("ECONNRESET", {"codes": ["ECONNRESET"]}, "NetworkAmbiguous"),
         case("ETIMEDOUT", {"codes": ["ETIMEDOUT"]}, "NetworkAmbiguous"),
@@ -152,6 +155,21 @@ def classification():
         case(
             "ERR_STREAM_PREMATURE_CLOSE",
             {"codes": ["ERR_STREAM_PREMATURE_CLOSE"]},
+            "NetworkAmbiguous",
+        ),
+        case("HTTPX_READ_ERROR", {"codes": ["HTTPX_READ_ERROR"]}, "NetworkAmbiguous"),
+        case("HTTPX_READ_TIMEOUT", {"codes": ["HTTPX_READ_TIMEOUT"]}, "NetworkAmbiguous"),
+        case("HTTPX_WRITE_ERROR", {"codes": ["HTTPX_WRITE_ERROR"]}, "NetworkAmbiguous"),
+        case("HTTPX_WRITE_TIMEOUT", {"codes": ["HTTPX_WRITE_TIMEOUT"]}, "NetworkAmbiguous"),
+        case("HTTPX_REMOTE_PROTOCOL_ERROR", {"codes": ["HTTPX_REMOTE_PROTOCOL_ERROR"]}, "NetworkAmbiguous"),
+        case(
+            "httpx connect error outside its ECONNREFUSED",
+            {"codes": ["HTTPX_CONNECT_ERROR", "ECONNREFUSED"]},
+            "NetworkNotSent",
+        ),
+        case(
+            "httpx read timeout with the timeout flag",
+            {"codes": ["HTTPX_READ_TIMEOUT"], "timeout": True},
             "NetworkAmbiguous",
         ),
         case("lower-case code", {"codes": ["econnreset"]}, "NetworkAmbiguous"),
