@@ -442,7 +442,16 @@ def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True)
     `policy` defaults to `configure(policy=...)`'s, else the `default` preset. Over
     `kubernetes_asyncio`, aiohttp's own resend of a PUT or DELETE after a dropped connection is
     switched off for the client's session (it turns a lost PUT into a first-attempt Conflict that
-    cannot be told from a real one): k8sretry resends what is safe to resend."""
+    cannot be told from a real one): k8sretry resends what is safe to resend.
+
+    A lightkube `Client` / `AsyncClient` or a kr8s `Api` (sync or async) is wrapped in place and
+    returned: a retrying transport goes under its httpx client, so each HTTP request it makes is
+    one engine call with the same recovery by verb (see `k8sretry._http`); the client raises its
+    own errors. httpx's own connect retries are switched off under it."""
+    from ._http import wrap_httpx_client
+
+    if wrap_httpx_client(api, policy, ownership):
+        return api  # lightkube / kr8s: the retrying transport is now under its HTTP client
     if type(api) is _ClientProxy:
         api = cast(Any, api)._api  # wrapping twice would retry twice
     _no_aiohttp_resend(api)
