@@ -442,7 +442,9 @@ def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True)
     `policy` defaults to `configure(policy=...)`'s, else the `default` preset. Over
     `kubernetes_asyncio`, aiohttp's own resend of a PUT or DELETE after a dropped connection is
     switched off for the client's session (it turns a lost PUT into a first-attempt Conflict that
-    cannot be told from a real one): k8sretry resends what is safe to resend.
+    cannot be told from a real one): k8sretry resends what is safe to resend. The official
+    client's own retries (urllib3's `Configuration.retries`, `client_go_retries`, `kubernetes.aio`'s
+    aiohttp_retry) are switched off for the client's `ApiClient` too: one retry layer.
 
     A lightkube `Client` / `AsyncClient` or a kr8s `Api` (sync or async) is wrapped in place and
     returned: a retrying transport goes under its httpx client, so each HTTP request it makes is
@@ -455,7 +457,35 @@ def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True)
     if type(api) is _ClientProxy:
         api = cast(Any, api)._api  # wrapping twice would retry twice
     _no_aiohttp_resend(api)
+    _no_client_retries(api)
     return cast(T, _ClientProxy(api, policy, ownership))
+
+
+def _no_client_retries(api: Any) -> None:
+    """One retry layer: the retries the official client and kubernetes_asyncio make on their own
+    are switched off for this API object's `ApiClient` (its REST client), so the attempts made are
+    the engine's. `Configuration.client_go_retries` (kubernetes 37, `kubernetes.aio`: GETs resent
+    on a 429 / 5xx with Retry-After): the REST client gets its own copy of the configuration with
+    it off (the caller's `Configuration` is not changed). `Configuration.retries` (urllib3's `Retry`,
+    3 connection retries by default, under `kubernetes`): the pool manager's pools get
+    `retries=False` (errors raised as they are, as `Configuration.retries = False` does).
+    `Configuration.retries` under `kubernetes.aio` (an aiohttp_retry `RetryClient`): not used."""
+    rest: Any = getattr(getattr(api, "api_client", None), "rest_client", None)
+    if rest is None:
+        return
+    configuration = getattr(rest, "configuration", None)
+    if getattr(configuration, "client_go_retries", False):
+        own = copy.copy(configuration)
+        own.client_go_retries = False
+        rest.configuration = own
+    if getattr(rest, "_effective_retry_options", None) is not None:
+        rest._effective_retry_options = None
+        rest.retry_client = None
+    pools = getattr(rest, "pool_manager", None)
+    pool_kw = getattr(pools, "connection_pool_kw", None)
+    if isinstance(pool_kw, dict) and pool_kw.get("retries") is not False:
+        pool_kw["retries"] = False
+        pools.clear()  # pools made with the old setting; idle connections only
 
 
 def _no_aiohttp_resend(api: Any) -> None:

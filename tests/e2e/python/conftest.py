@@ -101,7 +101,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
     faults = ", ".join(f"{k} {v}" for k, v in sorted(REPORT["faults"].items())) or "none"
-    terminalreporter.write_sep("=", "k8sretry e2e report (Python: kubernetes, kubernetes_asyncio, lightkube, kr8s)")
+    terminalreporter.write_sep(
+        "=", "k8sretry e2e report (Python: kubernetes, kubernetes_asyncio, lightkube, kr8s)"
+    )
     terminalreporter.write_line(f"operations: {REPORT['operations']}")
     terminalreporter.write_line(f"faults injected: {sum(REPORT['faults'].values())} ({faults})")
     terminalreporter.write_line(f"retries: {total('k8sretry_retries_total')}")
