@@ -14,7 +14,7 @@ pub(crate) struct PyFailure {
 impl PyFailure {
     #[new]
     #[pyo3(signature = (*, status=None, reason=None, body=None, retry_after=None, retry_after_seconds=None,
-                        codes=Vec::new(), timeout=false, cancelled=false, user_retryable=false, verb=None,
+                        codes=Vec::new(), timeout=false, cancelled=false, user_retryable=false, user_fatal=false, verb=None,
                         error_type=None, message=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -27,6 +27,7 @@ impl PyFailure {
         timeout: bool,
         cancelled: bool,
         user_retryable: bool,
+        user_fatal: bool,
         verb: Option<&str>,
         error_type: Option<String>,
         message: Option<String>,
@@ -58,6 +59,7 @@ impl PyFailure {
         f = f
             .with_timeout(timeout)
             .with_cancelled(cancelled)
+            .with_user_fatal(user_fatal)
             .with_user_retryable(user_retryable);
         if let Some(verb) = verb {
             f = f.with_verb(crate::verb(verb)?);

@@ -30,15 +30,19 @@ impl PyPolicy {
     /// A policy from JSON. `budget` and `breaker`, when given, replace the JSON's: a
     /// `RetryBudget`, `None` (off) or `"shared"`; a `CircuitBreaker` or `None`.
     #[staticmethod]
-    #[pyo3(signature = (text, *, budget=None, breaker=None, on_event=None, clock=None))]
+    #[pyo3(signature = (text, *, budget=None, breaker=None, on_event=None, clock=None, random=None))]
     fn from_json(
         text: &str,
         budget: Option<&Bound<'_, PyAny>>,
         breaker: Option<&Bound<'_, PyAny>>,
         on_event: Option<Py<PyAny>>,
         clock: Option<PyRef<'_, PyManualClock>>,
+        random: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut builder = PolicyBuilder::from_json(text).map_err(value_error)?;
+        if let Some(random) = random {
+            builder = builder.random(Some(python_random(random)));
+        }
         if let Some(budget) = budget {
             builder = builder.budget(budget_choice(budget)?);
         }
@@ -64,6 +68,11 @@ impl PyPolicy {
     #[getter]
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    /// Every setting as the JSON `from_json` reads (the engine writes it).
+    fn to_json(&self) -> String {
+        self.inner.to_json()
     }
 
     fn classify(&self, failure: &PyFailure) -> &'static str {
@@ -101,6 +110,22 @@ impl PyPolicy {
             inner: builder.build().map_err(value_error)?,
         })
     }
+}
+
+/// A Python callable as the engine's random source. What it raises, or a value that is not a
+/// number, never crosses into the engine: it is reported as unraisable and the draw is 0.
+fn python_random(random: Py<PyAny>) -> k8sretry::RandomSource {
+    std::sync::Arc::new(move || {
+        Python::with_gil(
+            |py| match random.call0(py).and_then(|v| v.extract::<f64>(py)) {
+                Ok(v) => v,
+                Err(err) => {
+                    err.write_unraisable(py, Some(random.bind(py)));
+                    0.0
+                }
+            },
+        )
+    })
 }
 
 fn budget_choice(budget: &Bound<'_, PyAny>) -> PyResult<BudgetChoice> {

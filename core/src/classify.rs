@@ -1,6 +1,6 @@
 //! Classification of a failure (DESIGN §2.2).
 //!
-//! Precedence: cancellation, then the caller's own rule, then `Status.reason`, then the HTTP
+//! Precedence: cancellation, then the caller's own rule (a veto before a "retryable"), then `Status.reason`, then the HTTP
 //! status, then network codes (outermost first), then a client-side timeout.
 
 use std::fmt;
@@ -157,6 +157,9 @@ impl Classifier {
         if failure.cancelled {
             return Class::Cancelled;
         }
+        if failure.user_fatal {
+            return Class::Fatal;
+        }
         if failure.user_retryable {
             return Class::Transient;
         }
@@ -250,6 +253,16 @@ mod tests {
         assert_eq!(classify(&f), Class::Fatal);
         let f = Failure::new().with_code("EPROTO").with_code("ECONNREFUSED");
         assert_eq!(classify(&f), Class::NetworkNotSent);
+    }
+
+    #[test]
+    fn a_callers_veto_decides_over_everything_but_a_cancellation() {
+        let vetoed = Failure::new()
+            .with_status(503)
+            .with_user_retryable(true)
+            .with_user_fatal(true);
+        assert_eq!(classify(&vetoed), Class::Fatal);
+        assert_eq!(classify(&vetoed.with_cancelled(true)), Class::Cancelled);
     }
 
     #[test]

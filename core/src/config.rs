@@ -36,13 +36,21 @@ struct PolicyConfig {
     seed: Option<u64>,
 }
 
-/// `"none" | "full" | "equal" | "decorrelated" | 0.1 | {"proportional": 0.1}`
+/// `"none" | "full" | "equal" | "decorrelated" | 0.1 | {"proportional": 0.1} | {"upward": 0.1}`
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum JitterConfig {
     Named(String),
     Proportional(f64),
     Object(ProportionalJitter),
+    Upward(UpwardJitter),
+}
+
+/// `{"upward": 0.1}`: client-go's jitter, `d` times uniform in `[1, 1+s]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpwardJitter {
+    upward: f64,
 }
 
 /// `{"proportional": 0.1}`; any other key is an error, as at the top level.
@@ -90,6 +98,59 @@ impl Policy {
     /// A policy from JSON with the snake_case keys of DESIGN §2.8 (see `tests/vectors/README.md`).
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         PolicyBuilder::from_json(text)?.build()
+    }
+}
+
+impl Policy {
+    /// The policy as the JSON [`Policy::from_json`] reads: every setting, the preset's included,
+    /// so two policies with the same JSON decide alike (an own budget or breaker is written as
+    /// its settings; a callback, clock or injected random source is not written).
+    pub fn to_json(&self) -> String {
+        use serde_json::{Value, json};
+        let backoff = self.backoff();
+        let jitter = match backoff.jitter {
+            Jitter::None => json!("none"),
+            Jitter::Full => json!("full"),
+            Jitter::Equal => json!("equal"),
+            Jitter::Decorrelated => json!("decorrelated"),
+            Jitter::Proportional(s) => json!({ "proportional": s }),
+            Jitter::Upward(s) => json!({ "upward": s }),
+        };
+        let budget = match self.budget() {
+            None => Value::Null,
+            Some(b) if Arc::ptr_eq(b, crate::budget::shared_budget()) => json!("shared"),
+            Some(b) => json!({
+                "ratio": b.ratio(),
+                "burst": b.burst(),
+                "min_per_second": b.min_per_second(),
+                "ttl": b.ttl().as_secs_f64(),
+            }),
+        };
+        let breaker = self.breaker().map_or(Value::Null, |b| {
+            json!({ "failure_threshold": b.failure_threshold(), "open_for": b.open_for().as_secs_f64() })
+        });
+        let classifier = self.classifier();
+        let mut out = json!({
+            "preset": self.name(),
+            "max_retries": self.max_retries(),
+            "initial_delay": backoff.initial_delay.as_secs_f64(),
+            "max_delay": backoff.max_delay.as_secs_f64(),
+            "exponential_base": backoff.exponential_base,
+            "jitter": jitter,
+            "retry_after_cap": self.retry_after_cap().as_secs_f64(),
+            "retry_after_statuses": self.retry_after_statuses_set(),
+            "retry_statuses": classifier.retry_statuses,
+            "not_sent_codes": classifier.not_sent_codes,
+            "ambiguous_codes": classifier.ambiguous_codes,
+            "retry_timeouts": classifier.retry_timeouts,
+            "deadline": self.deadline().map(|d| d.as_secs_f64()),
+            "budget": budget,
+            "breaker": breaker,
+        });
+        if let (Some(seed), Value::Object(map)) = (self.seed(), &mut out) {
+            map.insert("seed".into(), json!(seed));
+        }
+        out.to_string()
     }
 }
 
@@ -163,13 +224,14 @@ fn jitter(config: JitterConfig) -> Result<Jitter, PolicyError> {
                 return Err(invalid(
                     "jitter",
                     format!(
-                        "unknown mode {other:?} (expected none, full, equal, decorrelated, a number, or {{\"proportional\": s}})"
+                        "unknown mode {other:?} (expected none, full, equal, decorrelated, a number, {{\"proportional\": s}} or {{\"upward\": s}})"
                     ),
                 ));
             }
         },
         JitterConfig::Proportional(s)
         | JitterConfig::Object(ProportionalJitter { proportional: s }) => Jitter::Proportional(s),
+        JitterConfig::Upward(UpwardJitter { upward: s }) => Jitter::Upward(s),
     })
 }
 
@@ -209,6 +271,41 @@ fn breaker(config: BreakerConfig) -> Result<Arc<CircuitBreaker>, PolicyError> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn to_json_reads_back_as_the_same_policy() {
+        for text in [
+            r#"{"preset": "mutation"}"#,
+            r#"{"preset": "read", "max_retries": 2, "jitter": {"upward": 0.5}, "seed": 7, "deadline": 3}"#,
+            r#"{"budget": {"ratio": 0.5, "min_per_second": 3, "ttl": 2}, "breaker": {"failure_threshold": 2, "open_for": 1}}"#,
+            r#"{"budget": null, "jitter": "decorrelated", "retry_statuses": [503]}"#,
+        ] {
+            let policy = Policy::from_json(text).unwrap();
+            let json = policy.to_json();
+            assert_eq!(Policy::from_json(&json).unwrap().to_json(), json, "{text}");
+        }
+        let json = Policy::preset("default").unwrap().to_json();
+        assert!(
+            json.contains(r#""budget":"shared""#) && !json.contains("seed"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn upward_jitter_is_client_gos() {
+        let source: crate::RandomSource = Arc::new(|| 0.25);
+        let policy = PolicyBuilder::from_json(
+            r#"{"initial_delay": 10, "max_delay": 100, "jitter": {"upward": 0.5}}"#,
+        )
+        .unwrap()
+        .random(Some(source))
+        .build()
+        .unwrap();
+        let delay = policy.backoff().delay(1, None, policy.rng());
+        assert!((delay - 11.25).abs() < 1e-9, "{delay}");
+        assert!(Policy::from_json(r#"{"jitter": {"upward": -1}}"#).is_err());
+    }
     use crate::policy::Policy;
 
     #[test]

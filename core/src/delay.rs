@@ -17,6 +17,9 @@ pub enum Jitter {
     Proportional(f64),
     /// `min(max_delay, U[initial_delay, 3 * previous])`.
     Decorrelated,
+    /// `d` times uniform in `[1, 1+s]`, `s >= 0`: client-go's `wait.Jitter(d, s)`, never below
+    /// the backoff (the official Python client's `kubernetes.utils.retry` uses it).
+    Upward(f64),
 }
 
 /// The backoff parameters of a policy.
@@ -52,6 +55,7 @@ impl Backoff {
             Jitter::Full => d * rng.next_unit(),
             Jitter::Equal => d / 2.0 + d / 2.0 * rng.next_unit(),
             Jitter::Proportional(s) => d * (1.0 - s + 2.0 * s * rng.next_unit()),
+            Jitter::Upward(s) => d * (1.0 + s * rng.next_unit()),
             Jitter::Decorrelated => {
                 let low = self.initial_delay.as_secs_f64();
                 let high = (3.0 * previous.unwrap_or(low)).max(low);

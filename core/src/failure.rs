@@ -130,6 +130,9 @@ pub struct Failure {
     pub cancelled: bool,
     /// The caller's own rule (Python `retry_on`, for example) says this error is retryable.
     pub user_retryable: bool,
+    /// The caller's own rule (a predicate that vetoes a retry) says this error is not retryable:
+    /// classified `Fatal`, over `user_retryable` and everything but a cancellation.
+    pub user_fatal: bool,
     /// Verb of the failed request.
     pub verb: Verb,
     /// Type name of the original error, for events (`ApiException`, `FetchError`, ...).
@@ -209,6 +212,12 @@ impl Failure {
     /// Marks an error that the caller's own rule declares retryable.
     pub fn with_user_retryable(mut self, retryable: bool) -> Failure {
         self.user_retryable = retryable;
+        self
+    }
+
+    /// Marks an error that the caller's own rule declares not retryable (a veto).
+    pub fn with_user_fatal(mut self, fatal: bool) -> Failure {
+        self.user_fatal = fatal;
         self
     }
 

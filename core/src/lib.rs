@@ -62,7 +62,7 @@ pub use policy::{
     BudgetChoice, DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
 };
 pub use retry_after::{parse_http_date, parse_retry_after};
-pub use rng::JitterRng;
+pub use rng::{JitterRng, RandomSource};
 pub use success::SuccessRecorder;
 
 // The crate README's examples run as doctests, so they stay true as written (the top-level

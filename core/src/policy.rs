@@ -15,7 +15,7 @@ use crate::failure::Failure;
 use crate::failure::HTTP_STATUSES;
 use crate::metrics::register_breaker;
 use crate::retry_after::parse_retry_after;
-use crate::rng::JitterRng;
+use crate::rng::{JitterRng, RandomSource};
 
 /// Names of the presets of DESIGN §2.8.
 /// `conflict` is client-go's `retry.DefaultRetry` for `retry_on_conflict` (5 attempts, 10 ms,
@@ -77,6 +77,7 @@ struct Inner {
     budget: Option<Arc<RetryBudget>>,
     breaker: Option<Arc<CircuitBreaker>>,
     rng: JitterRng,
+    seed: Option<u64>,
     clock: Arc<dyn Clock>,
     on_event: Option<EventCallback>,
 }
@@ -163,9 +164,19 @@ impl Policy {
         self.inner.clock.as_ref()
     }
 
-    /// The status and code sets.
+    /// Statuses whose Retry-After is honoured.
+    pub fn retry_after_statuses_set(&self) -> &[u16] {
+        &self.inner.retry_after_statuses
+    }
+
+    /// The classification sets.
     pub fn classifier(&self) -> &Classifier {
         &self.inner.classifier
+    }
+
+    /// The seed of the jitter generator, when the policy was given one (and no random source).
+    pub fn seed(&self) -> Option<u64> {
+        self.inner.seed
     }
 
     pub(crate) fn rng(&self) -> &JitterRng {
@@ -239,6 +250,7 @@ pub struct PolicyBuilder {
     budget: BudgetChoice,
     breaker: Option<Arc<CircuitBreaker>>,
     seed: Option<u64>,
+    random: Option<RandomSource>,
     clock: Arc<dyn Clock>,
     on_event: Option<EventCallback>,
 }
@@ -283,6 +295,7 @@ impl PolicyBuilder {
             budget: BudgetChoice::Shared,
             breaker: None,
             seed: None,
+            random: None,
             clock: Arc::new(SystemClock),
             on_event: None,
         })
@@ -378,6 +391,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Draws the jitter from `source` (uniform in `[0, 1)`) instead of the policy's own generator:
+    /// a caller's random function, or a test's fixed value. Wins over `seed`.
+    pub fn random(mut self, source: Option<RandomSource>) -> Self {
+        self.random = source;
+        self
+    }
+
     /// Seeds the jitter RNG: the same seed gives the same delays in every language.
     pub fn seed(mut self, seed: Option<u64>) -> Self {
         self.seed = seed;
@@ -430,6 +450,14 @@ impl PolicyBuilder {
                 format!("proportional jitter must be between 0 and 1, got {s}"),
             ));
         }
+        if let Jitter::Upward(s) = self.jitter
+            && !(0.0..=1000.0).contains(&s)
+        {
+            return Err(invalid(
+                "jitter",
+                format!("upward jitter must be between 0 and 1000, got {s}"),
+            ));
+        }
         let retry_after_cap = seconds("retry_after_cap", self.retry_after_cap)?;
         let deadline = match self.deadline {
             // Below a millisecond a deadline rounds away to nothing (1e-300 was a 0 ns deadline).
@@ -474,9 +502,15 @@ impl PolicyBuilder {
         if let Some(breaker) = &self.breaker {
             register_breaker(&self.name, breaker);
         }
-        let rng = match self.seed {
-            Some(seed) => JitterRng::seeded(seed),
-            None => JitterRng::from_entropy(),
+        let seed = if self.random.is_some() {
+            None
+        } else {
+            self.seed
+        };
+        let rng = match (self.random, self.seed) {
+            (Some(source), _) => JitterRng::injected(source),
+            (None, Some(seed)) => JitterRng::seeded(seed),
+            (None, None) => JitterRng::from_entropy(),
         };
         Ok(Policy {
             inner: Arc::new(Inner {
@@ -495,6 +529,7 @@ impl PolicyBuilder {
                 budget,
                 breaker: self.breaker,
                 rng,
+                seed,
                 clock: self.clock,
                 on_event: self.on_event,
             }),

@@ -5,14 +5,28 @@
 //! gives the same sequence on every platform and through every binding. (A `rand` generator
 //! would need a mutex around it to be shared; jitter needs uniformity, not cryptography.)
 
+use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A caller's own random source: uniform draws from `[0, 1)` (a test's fixed value, a language's
+/// `random.random`). Values outside `[0, 1)` (or NaN) are brought into it.
+pub type RandomSource = Arc<dyn Fn() -> f64 + Send + Sync>;
 
 const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// A lock-free SplitMix64 generator.
-#[derive(Debug)]
+/// A lock-free SplitMix64 generator, or a caller's own source.
 pub struct JitterRng {
     state: AtomicU64,
+    source: Option<RandomSource>,
+}
+
+impl fmt::Debug for JitterRng {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JitterRng")
+            .field("injected", &self.source.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl JitterRng {
@@ -20,6 +34,15 @@ impl JitterRng {
     pub fn seeded(seed: u64) -> JitterRng {
         JitterRng {
             state: AtomicU64::new(seed),
+            source: None,
+        }
+    }
+
+    /// Draws from `source` instead (`next_unit`; `next_u64` stays SplitMix64 from seed 0).
+    pub fn injected(source: RandomSource) -> JitterRng {
+        JitterRng {
+            state: AtomicU64::new(0),
+            source: Some(source),
         }
     }
 
@@ -48,8 +71,17 @@ impl JitterRng {
         mix(z)
     }
 
-    /// A uniform draw from `[0, 1)` with 53 bits of precision.
+    /// A uniform draw from `[0, 1)` with 53 bits of precision (or the injected source's draw,
+    /// brought into `[0, 1)`: NaN is 0, values at or above 1 are the largest value below 1).
     pub fn next_unit(&self) -> f64 {
+        if let Some(source) = &self.source {
+            let v = source();
+            return if v.is_nan() || v <= 0.0 {
+                0.0
+            } else {
+                v.min(1.0 - f64::EPSILON / 2.0)
+            };
+        }
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
@@ -79,5 +111,14 @@ mod tests {
             let u = rng.next_unit();
             assert!((0.0..1.0).contains(&u));
         }
+    }
+    #[test]
+    fn an_injected_source_is_drawn_and_kept_in_range() {
+        for (given, drawn) in [(0.25, 0.25), (0.0, 0.0), (-1.0, 0.0), (f64::NAN, 0.0)] {
+            let rng = JitterRng::injected(Arc::new(move || given));
+            assert_eq!(rng.next_unit(), drawn);
+        }
+        let rng = JitterRng::injected(Arc::new(|| 7.0));
+        assert!(rng.next_unit() < 1.0);
     }
 }

@@ -248,9 +248,15 @@ def _response_body(response: Any) -> Any:
 
 
 def failure_from_exception(
-    exc: BaseException, retry_on: tuple[type[BaseException], ...] = (), verb: str | None = None
+    exc: BaseException,
+    retry_on: tuple[type[BaseException], ...] = (),
+    verb: str | None = None,
+    *,
+    vouched: bool = False,
+    vetoed: bool = False,
 ) -> _native.Failure:
-    """The Failure the engine classifies for `exc`."""
+    """The Failure the engine classifies for `exc`. `vouched`: the caller's own rule says it is
+    retryable (as `retry_on` does by class); `vetoed`: the caller's rule says it is not."""
     answered = False
     status: int | None = None
     body: Any = None
@@ -311,7 +317,8 @@ def failure_from_exception(
         codes=codes,
         timeout=timeout,
         cancelled=cancelled,
-        user_retryable=bool(retry_on) and isinstance(exc, retry_on),
+        user_retryable=vouched or (bool(retry_on) and isinstance(exc, retry_on)),
+        user_fatal=vetoed,
         verb=verb,
         error_type=type(exc).__name__,
         message=_message(exc),

@@ -202,7 +202,9 @@ class Retrier:
     """One configured retry loop after a failed first attempt; `after_sync_failure` /
     `after_async_failure` drive one call each (the success path is the caller's, inlined)."""
 
-    __slots__ = ("policy", "name", "verb", "recovery", "retry_on", "sleep", "reader", "exclusive")
+    __slots__ = (
+        "policy", "name", "verb", "recovery", "retry_on", "sleep", "reader", "exclusive", "retry_if", "vouch",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -215,7 +217,14 @@ class Retrier:
         sleep: Sleep | None = None,
         reader: Reader | None = None,
         exclusive: bool = True,
+        retry_if: Callable[[Exception], bool] | None = None,
+        vouch: bool = False,
     ) -> None:
+        # retry_if: the caller's predicate over a failed attempt's exception. False vetoes a retry
+        # (the engine classifies the failure Fatal); True leaves it to the engine, or with `vouch`
+        # declares it retryable (the official client's on_error: the caller vouches).
+        self.retry_if = retry_if
+        self.vouch = vouch
         # exclusive: k8sretry wrappers called during its attempts make one attempt each (the
         # transient-failure loops); retry_on_conflict's loop is not one of them.
         self.exclusive = exclusive
@@ -231,6 +240,17 @@ class Retrier:
         elapsed = time.monotonic() - started
         return _native.Call(self.policy._native, self.name, self.verb, self.recovery, elapsed)
 
+    def _failure(self, exc: BaseException) -> _native.Failure:
+        """The Failure of an attempt's exception, with the caller's predicate applied (never to a
+        cancellation or a process being stopped: those are not `Exception`s)."""
+        vouched = vetoed = False
+        if self.retry_if is not None and isinstance(exc, Exception):
+            if self.retry_if(exc):
+                vouched = self.vouch
+            else:
+                vetoed = True
+        return failure_from_exception(exc, self.retry_on, self.verb, vouched=vouched, vetoed=vetoed)
+
     def _steps(self, call: _native.Call, exc: BaseException) -> Generator[tuple[int, Any], Any, Any]:
         """The loop after a failed first attempt, as a generator of effects shared by the sync and
         async drivers: it yields `(SLEEP, seconds)`, `(READ, None)` or `(ATTEMPT, None)` and gets
@@ -241,7 +261,7 @@ class Retrier:
         found: Any = None
         last_read: str | None = None
         reader = self.reader
-        action, delay, reason = call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
+        action, delay, reason = call.on_failure(self._failure(exc))
         while True:
             if action == "retry":
                 if delay > 0:
@@ -252,7 +272,7 @@ class Retrier:
                     return result
                 earlier.append(exc)
                 exc = result
-                action, delay, reason = call.on_failure(failure_from_exception(exc, self.retry_on, self.verb))
+                action, delay, reason = call.on_failure(self._failure(exc))
             elif action == "read_back" and reader is not None:
                 if delay > 0:
                     yield SLEEP, delay
