@@ -34,6 +34,16 @@ def test_mypy_strict_sees_the_client_class_and_rejects_a_misspelt_method(tmp_pat
     assert out.rstrip().endswith("Found 1 error in 1 file (checked 1 source file)"), out
 
 
+def test_mypy_strict_sees_client_go_and_lightkube_types(tmp_path: Path) -> None:
+    from mypy import api
+
+    script = Path(__file__).parent / "typing" / "client_go_types.py"
+    out, err, status = api.run(["--strict", "--cache-dir", str(tmp_path / "cache"), str(script)])
+    revealed = [line.split("Revealed type is ", 1)[1] for line in out.splitlines() if "Revealed type" in line]
+    assert revealed == ['"int"', '"str"', '"float"', '"bool"', '"lightkube.core.client.Client"'], out + err
+    assert status == 0 and "Success: no issues found" in out, out
+
+
 def test_methods_keep_signature_annotations_and_docstring(core: Any) -> None:
     api = wrap_client(core)
     method = api.read_namespaced_config_map

@@ -24,7 +24,7 @@ from typing import Any, TypeVar, cast
 from . import _native
 from ._events import default_policy
 from ._policy import Policy
-from ._retry import _ACTIVE, _SYNC, Reader, Retrier, nested
+from ._retry import _ACTIVE, _SYNC, Reader, Retrier, RetryIf, Sleep, nested
 
 T = TypeVar("T")
 
@@ -290,10 +290,11 @@ class _ClientProxy:
     """Retries every API method of `api` by the verb its name says; everything else passes through.
     `isinstance(proxy, type(api))` holds (its `__class__` is the client's)."""
 
-    def __init__(self, api: Any, policy: Policy | None, ownership: bool) -> None:
+    def __init__(self, api: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None) -> None:
         object.__setattr__(self, "_api", api)
         object.__setattr__(self, "_policy", policy)
         object.__setattr__(self, "_ownership", ownership)
+        object.__setattr__(self, "_sleep", sleep)
         object.__setattr__(self, "_methods", {})
 
     @property  # type: ignore[misc]
@@ -321,7 +322,7 @@ class _ClientProxy:
         return f"wrap_client({self._api!r})"
 
     def _wrap(self, name: str) -> Callable[..., Any]:
-        api, policy, ownership = self._api, self._policy, self._ownership
+        api, policy, ownership, sleep = self._api, self._policy, self._ownership, self._sleep
         method = getattr(api, name)
         known = _verb_of(name)
         to_dict = getattr(getattr(api, "api_client", None), "sanitize_for_serialization", None)
@@ -352,7 +353,12 @@ class _ClientProxy:
                     api, info, args, kwargs, ownership, to_dict
                 )
             retrier = Retrier(
-                policy or default_policy(), name, verb=verb, recovery=call_recovery, reader=reader
+                policy or default_policy(),
+                name,
+                verb=verb,
+                recovery=call_recovery,
+                reader=reader,
+                sleep=sleep,
             )
 
             def attempt() -> Any:
@@ -428,7 +434,9 @@ def _prepare_write(
     return args, kwargs, recovery, reader
 
 
-def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True) -> T:
+def wrap_client(
+    api: T, *, policy: Policy | None = None, ownership: bool = True, sleep: Sleep | None = None
+) -> T:
     """A proxy over a `kubernetes` / `kubernetes_asyncio` API object (e.g. `CoreV1Api`) whose
     methods retry by verb: `read_`/`get_`/`list_` GET, `create_` POST (stamped and read back after
     a lost response), `replace_` PUT (stamped and read back when it carries a resourceVersion),
@@ -439,6 +447,8 @@ def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True)
     `async_req=True` calls are retried in the client's thread pool.
 
     Typed as the client itself: each method keeps its signature, return annotation and docstring.
+    `sleep` does every wait between attempts (`time.sleep`, or `asyncio.sleep` for async clients,
+    by default).
     `policy` defaults to `configure(policy=...)`'s, else the `default` preset. Over
     `kubernetes_asyncio`, aiohttp's own resend of a PUT or DELETE after a dropped connection is
     switched off for the client's session (it turns a lost PUT into a first-attempt Conflict that
@@ -452,13 +462,13 @@ def wrap_client(api: T, *, policy: Policy | None = None, ownership: bool = True)
     own errors. httpx's own connect retries are switched off under it."""
     from ._http import wrap_httpx_client
 
-    if wrap_httpx_client(api, policy, ownership):
+    if wrap_httpx_client(api, policy, ownership, sleep):
         return api  # lightkube / kr8s: the retrying transport is now under its HTTP client
     if type(api) is _ClientProxy:
         api = cast(Any, api)._api  # wrapping twice would retry twice
     _no_aiohttp_resend(api)
     _no_client_retries(api)
-    return cast(T, _ClientProxy(api, policy, ownership))
+    return cast(T, _ClientProxy(api, policy, ownership, sleep))
 
 
 def _no_client_retries(api: Any) -> None:
@@ -473,7 +483,7 @@ def _no_client_retries(api: Any) -> None:
     rest: Any = getattr(getattr(api, "api_client", None), "rest_client", None)
     if rest is None:
         return
-    configuration = getattr(rest, "configuration", None)
+    configuration: Any = getattr(rest, "configuration", None)
     if getattr(configuration, "client_go_retries", False):
         own = copy.copy(configuration)
         own.client_go_retries = False
@@ -481,7 +491,7 @@ def _no_client_retries(api: Any) -> None:
     if getattr(rest, "_effective_retry_options", None) is not None:
         rest._effective_retry_options = None
         rest.retry_client = None
-    pools = getattr(rest, "pool_manager", None)
+    pools: Any = getattr(rest, "pool_manager", None)
     pool_kw = getattr(pools, "connection_pool_kw", None)
     if isinstance(pool_kw, dict) and pool_kw.get("retries") is not False:
         pool_kw["retries"] = False
@@ -521,6 +531,7 @@ def create_idempotent(
     *,
     policy: Policy | None = None,
     ownership: bool = True,
+    sleep: Sleep | None = None,
 ) -> Any:
     """`create(body)` with retries; after a lost response, `read(name)` and return the object if it
     carries this call's request id. Works with sync and async callables (await the result)."""
@@ -535,7 +546,12 @@ def create_idempotent(
     sent = stamp(body, request_id, False) if stamp_as != "none" else copy.deepcopy(body)
     reader = Reader(lambda: read(name), _judge_by_name(request_id), "GET")
     retrier = Retrier(
-        policy or Policy.preset("mutation"), function, verb="POST", recovery=recovery, reader=reader
+        policy or Policy.preset("mutation"),
+        function,
+        verb="POST",
+        recovery=recovery,
+        reader=reader,
+        sleep=sleep,
     )
     return _dispatch(retrier, lambda: create(sent))
 
@@ -545,6 +561,7 @@ def delete_idempotent(
     *args: Any,
     missing_ok: bool = False,
     policy: Policy | None = None,
+    sleep: Sleep | None = None,
     **kwargs: Any,
 ) -> Any:
     """`delete(*args, **kwargs)` with retries; NotFound after a lost response (or any NotFound with
@@ -552,20 +569,31 @@ def delete_idempotent(
     UID so a retried delete never removes a newer object of the same name."""
     function = getattr(delete, "__name__", "delete")
     recovery, _ = _native.plan("DELETE", resource=function, missing_ok=missing_ok)
-    retrier = Retrier(policy or Policy.preset("mutation"), function, verb="DELETE", recovery=recovery)
+    retrier = Retrier(
+        policy or Policy.preset("mutation"), function, verb="DELETE", recovery=recovery, sleep=sleep
+    )
     return _dispatch(retrier, lambda: delete(*args, **kwargs))
 
 
-def retry_on_conflict(fn: Callable[[], Any], *, policy: Policy | None = None) -> Any:
+def retry_on_conflict(
+    fn: Callable[[], Any],
+    *,
+    policy: Policy | None = None,
+    sleep: Sleep | None = None,
+    retry_if: RetryIf | None = None,
+) -> Any:
     """Re-runs a read-modify-write `fn` when it fails with Conflict (client-go's RetryOnConflict:
     5 attempts, 10 ms apart, jitter 0.1 by default). After a failure that leaves the write's outcome
-    unknown (a lost response) it is not re-run: the change may have landed already."""
+    unknown (a lost response) it is not re-run: the change may have landed already.
+    `retry_if(exc)` returning False vetoes a re-run; `sleep` does the waits."""
     retrier = Retrier(
         policy or Policy.preset("conflict"),
         getattr(fn, "__name__", "retry_on_conflict"),
         verb="PUT",
         recovery="retry_conflict",
         exclusive=False,  # wrapped calls in `fn` keep their own retries and recoveries
+        sleep=sleep,
+        retry_if=retry_if,
     )
     return _dispatch(retrier, fn)
 
@@ -577,6 +605,7 @@ def apply(
     field_manager: str,
     force: bool = True,
     policy: Policy | None = None,
+    sleep: Sleep | None = None,
     **kwargs: Any,
 ) -> Any:
     """Server-side apply: `patch_method(*args, body=body, field_manager=..., force=...,
@@ -595,7 +624,7 @@ def apply(
     recovery, _ = _native.plan("PATCH", resource=function, patch_type="apply")
     args, kwargs, sent = copy.deepcopy(args), copy.deepcopy(kwargs), copy.deepcopy(body)
     kwargs.update(body=sent, field_manager=field_manager, force=force, _content_type=APPLY_PATCH)
-    retrier = Retrier(policy, function, verb="PATCH", recovery=recovery)
+    retrier = Retrier(policy, function, verb="PATCH", recovery=recovery, sleep=sleep)
     return _dispatch(retrier, lambda: method(*args, **kwargs))
 
 

@@ -193,7 +193,7 @@ def _answer(link: BaseException, names: set[str]) -> Answer | None:
     """What the server answered, when `link` carries an HTTP answer: (status, body, Retry-After,
     Status.reason, Status.details.retryAfterSeconds). None when it carries none."""
     own_status = getattr(link, "status", None)
-    response = getattr(link, "response", None)
+    response: Any = getattr(link, "response", None)
     code = _int(getattr(response, "status_code", None))
     if code is not None and _is_headers(getattr(response, "headers", None)):
         # httpx's HTTPStatusError and what wraps it: lightkube's ApiError (.status: a Status object),

@@ -29,7 +29,7 @@ from . import _native
 from ._client import REQUEST_ID, _judge_by_label, _judge_by_name, _meta_field, stamp
 from ._events import default_policy
 from ._policy import Policy
-from ._retry import Reader, Retrier, nested
+from ._retry import Reader, Retrier, Sleep, nested
 
 _JSON = "application/json"
 # A delete's answer when it is done without one (NotFound after a lost response).
@@ -209,10 +209,13 @@ class RetryingTransport:
     """An httpx (or httpx2) transport that runs every request through the engine. Works with the
     sync and the async client (`handle_request` / `handle_async_request`)."""
 
-    def __init__(self, inner: Any, policy: Policy | None, ownership: bool) -> None:
+    def __init__(
+        self, inner: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None
+    ) -> None:
         self.inner = inner
         self.policy = policy
         self.ownership = ownership
+        self.sleep = sleep
         no_transport_retries(inner)
 
     # -------------------------------------------------------------- sync
@@ -288,7 +291,12 @@ class RetryingTransport:
         if plan.read is not None and plan.judge is not None:
             reader = Reader(read, plan.judge, plan.read_verb)
         return Retrier(
-            self.policy or default_policy(), plan.name, verb=plan.verb, recovery=plan.recovery, reader=reader
+            self.policy or default_policy(),
+            plan.name,
+            verb=plan.verb,
+            recovery=plan.recovery,
+            reader=reader,
+            sleep=self.sleep,
         )
 
     def close(self) -> None:
@@ -315,12 +323,12 @@ class RetryingTransport:
 def no_transport_retries(transport: Any) -> None:
     """Switches off httpx's own connect retries (`HTTPTransport(retries=n)`, kept by httpcore's
     connection pool): under the engine they would multiply its attempts unseen."""
-    pool = getattr(transport, "_pool", None)
+    pool: Any = getattr(transport, "_pool", None)
     if isinstance(getattr(pool, "_retries", None), int):
         pool._retries = 0
 
 
-def install(http_client: Any, policy: Policy | None, ownership: bool) -> None:
+def install(http_client: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None) -> None:
     """Puts the retrying transport under an httpx / httpx2 `Client` or `AsyncClient` (once)."""
     mounts = getattr(http_client, "_mounts", {})
     for key, transport in [(None, getattr(http_client, "_transport", None)), *mounts.items()]:
@@ -328,16 +336,16 @@ def install(http_client: Any, policy: Policy | None, ownership: bool) -> None:
             continue
         if isinstance(transport, RetryingTransport):
             # Wrapped again (kr8s hands out one cached Api per kubeconfig): the latest settings.
-            transport.policy, transport.ownership = policy, ownership
+            transport.policy, transport.ownership, transport.sleep = policy, ownership, sleep
             continue
-        wrapped = RetryingTransport(transport, policy, ownership)
+        wrapped = RetryingTransport(transport, policy, ownership, sleep)
         if key is None:
             http_client._transport = wrapped
         else:
             mounts[key] = wrapped
 
 
-def wrap_httpx_client(api: Any, policy: Policy | None, ownership: bool) -> bool:
+def wrap_httpx_client(api: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None) -> bool:
     """Wraps a lightkube `Client` / `AsyncClient` or a kr8s `Api` (sync or async) in place, or
     returns False when `api` is neither."""
     module = type(api).__module__.split(".")[0]
@@ -346,17 +354,17 @@ def wrap_httpx_client(api: Any, policy: Policy | None, ownership: bool) -> bool:
         http_client = getattr(generic, "_client", None)
         if http_client is None:
             raise TypeError(f"wrap_client: this lightkube client has no HTTP client to wrap: {api!r}")
-        install(http_client, policy, ownership)
+        install(http_client, policy, ownership, sleep)
         return True
     if module == "kr8s" and callable(getattr(api, "_create_session", None)):
         if getattr(api, "_session", None) is not None:
-            install(api._session, policy, ownership)
+            install(api._session, policy, ownership, sleep)
         create = api._create_session
         settings = getattr(create, "_k8sretry_settings", None)
         if settings is not None:
-            settings[:] = [policy, ownership]
+            settings[:] = [policy, ownership, sleep]
             return True
-        settings = [policy, ownership]
+        settings = [policy, ownership, sleep]
 
         async def create_session() -> None:
             # kr8s makes a new httpx.AsyncClient on first use and after re-authenticating.

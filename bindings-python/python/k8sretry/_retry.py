@@ -51,6 +51,8 @@ def _owner() -> object:
 
 
 Sleep = Callable[[float], Any]
+# A predicate over a failed attempt's exception: False vetoes the retry the engine would make.
+RetryIf = Callable[[Exception], bool]
 
 # The effects the shared loop asks its driver for.
 SLEEP, READ, ATTEMPT = range(3)
@@ -384,7 +386,7 @@ class _Bound:
     """The policy, retry loop and success recorder of one decorated function. With `configured`,
     they follow `configure(policy=...)`: looked up again when the settings changed."""
 
-    __slots__ = ("configured", "name", "retry_on", "sleep", "version", "retrier", "record")
+    __slots__ = ("configured", "name", "retry_on", "sleep", "retry_if", "version", "retrier", "record")
 
     def __init__(
         self,
@@ -392,14 +394,17 @@ class _Bound:
         name: str,
         retry_on: tuple[type[BaseException], ...],
         sleep: Sleep | None,
+        retry_if: RetryIf | None = None,
     ) -> None:
         self.configured = policy is None
-        self.name, self.retry_on, self.sleep = name, retry_on, sleep
+        self.name, self.retry_on, self.sleep, self.retry_if = name, retry_on, sleep, retry_if
         self.version = SETTINGS.version
         self._bind(policy or default_policy())
 
     def _bind(self, policy: Policy) -> None:
-        self.retrier = Retrier(policy, self.name, retry_on=self.retry_on, sleep=self.sleep)
+        self.retrier = Retrier(
+            policy, self.name, retry_on=self.retry_on, sleep=self.sleep, retry_if=self.retry_if
+        )
         self.record = policy._native.recorder(self.name).record
 
     def refresh(self) -> None:
@@ -423,11 +428,18 @@ def _decorator(
     policy: Policy | None,
     on_event: EventHandler | None,
     sleep: Sleep | None,
+    retry_if: RetryIf | None = None,
+    seed: int | None = None,
+    random: Callable[[], float] | None = None,
 ) -> Callable[[F], F]:
     retry_on = _check_retry_on(retry_on)
+    if retry_if is not None and not callable(retry_if):
+        raise TypeError(f"retry_if must be a callable taking the exception, not {type(retry_if).__name__}")
+    if sleep is not None and not callable(sleep):
+        raise TypeError(f"sleep must be a callable taking seconds, not {type(sleep).__name__}")
     keywords = (
         max_retries, initial_delay, max_delay, exponential_base, jitter, retry_after_cap, deadline,
-        budget, breaker, on_event,
+        budget, breaker, on_event, seed, random,
     )  # fmt: skip
     if policy is None and not (preset == "default" and keywords == _DEFAULT_KEYWORDS):
         policy = Policy(
@@ -442,15 +454,17 @@ def _decorator(
             budget=budget,
             breaker=breaker,
             on_event=on_event,
+            seed=seed,
+            random=random,
         )
-    elif policy is not None and on_event is not None:
-        raise TypeError("with policy=..., give on_event to the Policy")
+    elif policy is not None and (on_event is not None or seed is not None or random is not None):
+        raise TypeError("with policy=..., give on_event, seed and random to the Policy")
     # policy None here: retry_on_k8s_error() without retry keywords, which follows configure(policy=...).
     chosen = policy
 
     def decorate(fn: F) -> F:
         name = getattr(fn, "__name__", "call")
-        bound = _Bound(chosen, name, retry_on, sleep)
+        bound = _Bound(chosen, name, retry_on, sleep, retry_if)
         configured = bound.configured
         # The success path is all most calls ever run: no lookups or calls it can do without.
         monotonic, settings, coroutine = time.monotonic, SETTINGS, types.CoroutineType
@@ -513,7 +527,7 @@ def _decorator(
     return decorate
 
 
-_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 30.0, None, SHARED, None, None)
+_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 30.0, None, SHARED, None, None, None, None)
 
 
 def retry_on_k8s_error(
@@ -531,16 +545,24 @@ def retry_on_k8s_error(
     policy: Policy | None = None,
     on_event: EventHandler | None = None,
     sleep: Sleep | None = None,
+    retry_if: RetryIf | None = None,
+    seed: int | None = None,
+    random: Callable[[], float] | None = None,
 ) -> Callable[[F], F]:
     """Retries a `def` or `async def` on transient Kubernetes API failures (DESIGN §2.2).
 
     After the last attempt the original exception is re-raised unchanged, with notes that
     tell the attempts made. With `policy=`, the policy's settings apply and the other retry
     keywords are ignored.
+
+    `retry_if(exc)` returning False vetoes a retry the engine would make (the failure counts as
+    Fatal); it is never asked about a cancellation. `sleep` does every wait (`time.sleep` /
+    `asyncio.sleep` by default; it may return an awaitable in async code). `seed` makes the
+    jitter repeat; `random` (returning a float in [0, 1)) is its source instead.
     """
     return _decorator(
         "default", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
-        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,
+        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep, retry_if, seed, random,
     )  # fmt: skip
 
 
@@ -559,11 +581,14 @@ def retry_on_connection_error(
     policy: Policy | None = None,
     on_event: EventHandler | None = None,
     sleep: Sleep | None = None,
+    retry_if: RetryIf | None = None,
+    seed: int | None = None,
+    random: Callable[[], float] | None = None,
 ) -> Callable[[F], F]:
     """Like `retry_on_k8s_error`, but only connection-level failures are retried (no statuses)."""
     return _decorator(
         "connection", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
-        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,
+        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep, retry_if, seed, random,
     )  # fmt: skip
 
 
@@ -584,6 +609,9 @@ async def retry_async(
     policy: Policy | None = None,
     on_event: EventHandler | None = None,
     sleep: Sleep | None = None,
+    retry_if: RetryIf | None = None,
+    seed: int | None = None,
+    random: Callable[[], float] | None = None,
     **kwargs: Any,
 ) -> T: ...
 
@@ -605,6 +633,9 @@ async def retry_async(
     policy: Policy | None = None,
     on_event: EventHandler | None = None,
     sleep: Sleep | None = None,
+    retry_if: RetryIf | None = None,
+    seed: int | None = None,
+    random: Callable[[], float] | None = None,
     **kwargs: Any,
 ) -> T: ...
 
@@ -625,6 +656,9 @@ async def retry_async(
     policy: Policy | None = None,
     on_event: EventHandler | None = None,
     sleep: Sleep | None = None,
+    retry_if: RetryIf | None = None,
+    seed: int | None = None,
+    random: Callable[[], float] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Awaits `func(*args, **kwargs)` with retries and returns its result. The retry keywords
@@ -632,7 +666,7 @@ async def retry_async(
     awaitable (as `kubernetes_asyncio` methods do), or be a plain function."""
     decorate = _decorator(
         "default", max_retries, initial_delay, max_delay, exponential_base, retry_on, jitter,
-        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep,
+        retry_after_cap, deadline, budget, breaker, policy, on_event, sleep, retry_if, seed, random,
     )  # fmt: skip
 
     async def once() -> Any:
