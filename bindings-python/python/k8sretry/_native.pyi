@@ -13,6 +13,7 @@ __all__ = [
     "StepError",
     "SuccessRecorder",
     "VERSION",
+    "event_text",
     "metrics_text",
     "parse_retry_after",
     "plan",
