@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"runtime/cgo"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -32,6 +33,12 @@ var eventHandler atomic.Pointer[func(Event)]
 // SetEventHandler sets (nil clears) the process-wide event handler, which sees the events of
 // every call (besides the logger of the call's context, see ContextWithLogger). It is called from
 // the goroutine that reported the failure or success, so it must be safe for concurrent use.
+//
+// The handler runs inside libk8sretry's (Rust) frames, which a panic must not cross: a panic in
+// the handler (or in the logger the event goes to) is recovered there, and the call goes on as
+// if the handler had returned. The panic is reported as an error-level log line
+// "k8sretry_event_handler_panicked" with the fields event (the event's name), function, panic
+// (the value) and stack, to the logger the call's events go to (see ContextWithLogger).
 func SetEventHandler(handler func(Event)) {
 	if handler == nil {
 		eventHandler.Store(nil)
@@ -54,6 +61,12 @@ func goK8sretryEvent(sink C.uintptr_t, e *C.k8sretry_event) {
 	if handler == nil && sink == 0 {
 		return
 	}
+	// A panic must not unwind through the Rust frames below (golang/go#16150): recovered here.
+	defer func() {
+		if r := recover(); r != nil {
+			reportHandlerPanic(uintptr(sink), C.GoString(e.name), goString(e.function), r, debug.Stack())
+		}
+	}()
 	event := Event{
 		Name:         C.GoString(e.name),
 		Function:     goString(e.function),

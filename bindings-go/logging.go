@@ -4,7 +4,9 @@ package k8sretry
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/cgo"
 	"sync/atomic"
 
 	"github.com/go-logr/logr"
@@ -123,3 +125,30 @@ func logLogr(l logr.Logger, e Event) {
 		l.Error(eventError(e.Error), e.Name, fields(e, false)...)
 	}
 }
+
+// reportHandlerPanic logs a panic recovered from an event handler or logger (see SetEventHandler)
+// to the call's logger, or the default one. A logger that panics again is given up on: nothing
+// may unwind into libk8sretry.
+func reportHandlerPanic(sink uintptr, event, function string, value any, stack []byte) {
+	defer func() { _ = recover() }()
+	ctx := context.Background()
+	l := defaultLogger.Load()
+	if sink != 0 {
+		if s, ok := cgo.Handle(sink).Value().(*callSink); ok {
+			ctx = s.ctx
+			if cl, ok := s.ctx.Value(slogKey{}).(*slog.Logger); ok && cl != nil {
+				l = cl
+			} else if lr, err := logr.FromContext(s.ctx); err == nil {
+				lr.Error(fmt.Errorf("panic: %v", value), handlerPanicked, "event", event, "function", function, "panic", fmt.Sprint(value), "stack", string(stack))
+				return
+			}
+		}
+	}
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Log(ctx, slog.LevelError, handlerPanicked, "event", event, "function", function, "panic", fmt.Sprint(value), "stack", string(stack))
+}
+
+// handlerPanicked is the message of the log line that reports a panic in an event handler.
+const handlerPanicked = "k8sretry_event_handler_panicked"

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
@@ -211,5 +214,117 @@ func TestTheDefaultLoggerAndTheHandler(t *testing.T) {
 	_ = Do(context.Background(), fastPolicy(t, ""), failing(apierrors.NewServiceUnavailable("x")), WithVerb(VerbGet), WithName("default_logger"))
 	if r := records(); len(r) != 2 {
 		t.Fatalf("%v", r)
+	}
+}
+
+// A panic in an event handler must not unwind through libk8sretry's frames: it is recovered,
+// reported to the call's logger, and the call and later SetEventHandler calls go on.
+func TestAPanickingEventHandlerIsRecoveredAndReported(t *testing.T) {
+	l, records := jsonLogger()
+	ctx := ContextWithLogger(context.Background(), l)
+	p := fastPolicy(t, `, "max_retries": 2`)
+	var handled atomic.Int32
+	SetEventHandler(func(Event) {
+		handled.Add(1)
+		panic("handler bug")
+	})
+	err := Do(ctx, p, failing(apierrors.NewServiceUnavailable("restarting")), WithVerb(VerbGet), WithName("panicky"))
+	cleared := make(chan struct{})
+	go func() {
+		SetEventHandler(nil)
+		close(cleared)
+	}()
+	select {
+	case <-cleared:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SetEventHandler after a panicking handler did not return")
+	}
+	if err != nil {
+		t.Fatalf("the call failed: %v", err)
+	}
+	if handled.Load() != 2 {
+		t.Fatalf("the handler ran %d times, want 2 (retrying, succeeded after retry)", handled.Load())
+	}
+	var panics []record
+	for _, r := range records() {
+		if r["msg"] == handlerPanicked {
+			panics = append(panics, r)
+		}
+	}
+	if len(panics) != 2 {
+		t.Fatalf("%d panics reported, want 2: %v", len(panics), records())
+	}
+	first := panics[0]
+	stack, _ := first["stack"].(string)
+	if first["level"] != "ERROR" || first["panic"] != "handler bug" || first["event"] != "k8s_api_call_failed_retrying" ||
+		first["function"] != "panicky" || !strings.Contains(stack, "TestAPanickingEventHandlerIsRecoveredAndReported") {
+		t.Fatalf("report %v", first)
+	}
+	// Events flow again once the handler is replaced.
+	var seen atomic.Int32
+	SetEventHandler(func(Event) { seen.Add(1) })
+	defer SetEventHandler(nil)
+	_ = Do(ctx, p, failing(apierrors.NewServiceUnavailable("restarting")), WithVerb(VerbGet), WithName("after_panic"))
+	if seen.Load() != 2 {
+		t.Fatalf("the next handler saw %d events, want 2", seen.Load())
+	}
+}
+
+// DESIGN §7: an error whose text carries a bearer token, a Secret's data and the request body
+// puts none of them in any log line or event.
+func TestNoCredentialsBodiesOrSecretDataInLogsOrEvents(t *testing.T) {
+	const (
+		token  = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpjaSJ9.c2lnbmF0dXJlLW5vdC1yZWFs"
+		secret = "c3VwZXItc2VjcmV0LXBhc3N3b3JkLTQy"
+		body   = "request-body-canary"
+	)
+	leaky := fmt.Errorf("Put \"https://127.0.0.1:6443/api/v1/namespaces/default/secrets/db\": Authorization: Bearer %s; "+
+		"data.password=%s; request body: {\"kind\":\"Secret\",\"data\":{\"password\":\"%s\"},\"stringData\":{\"note\":\"%s\"}}\n"+
+		"response body: %s %s: %w", token, secret, secret, body, body, secret, apierrors.NewServiceUnavailable("restarting"))
+	l, records := jsonLogger()
+	ctx := ContextWithLogger(context.Background(), l)
+	var mu sync.Mutex
+	var events []Event
+	SetEventHandler(func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e)
+	})
+	defer SetEventHandler(nil)
+	var logrLines []string
+	logrCtx := logr.NewContext(context.Background(), funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		logrLines = append(logrLines, prefix+" "+args)
+	}, funcr.Options{Verbosity: 1}))
+	p := fastPolicy(t, `, "max_retries": 1`)
+	for _, c := range []context.Context{ctx, logrCtx} {
+		if err := Do(c, p, failing(leaky, leaky), WithVerb(VerbPut), WithName("replace_secret")); !errors.Is(err, leaky) {
+			t.Fatalf("the caller gets its own error back: %v", err)
+		}
+	}
+	var texts []string
+	for _, r := range records() {
+		line, _ := json.Marshal(r)
+		texts = append(texts, string(line))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	texts = append(texts, logrLines...)
+	for _, e := range events {
+		texts = append(texts, fmt.Sprintf("%+v", e))
+	}
+	if len(records()) != 2 || len(logrLines) != 2 || len(events) != 4 {
+		t.Fatalf("%d slog lines, %d logr lines, %d events; want 2, 2, 4: %v", len(records()), len(logrLines), len(events), texts)
+	}
+	for _, text := range texts {
+		for _, gone := range []string{token, secret, body, `\"kind\"`, "stringData"} {
+			if strings.Contains(text, gone) {
+				t.Errorf("%q in %s", gone, text)
+			}
+		}
+		if !strings.Contains(text, "secrets/db") || !strings.Contains(text, "Bearer [redacted]") {
+			t.Errorf("the rest of the error is gone: %s", text)
+		}
 	}
 }

@@ -6,8 +6,14 @@
  *    k8sretry_string_free). K8SRETRY_STATUS_OK is 0; k8sretry_status_message() describes the rest.
  *  - Writes its out-params only when it returns K8SRETRY_STATUS_OK.
  *  - NULL for a required pointer gives K8SRETRY_STATUS_NULL_ARGUMENT, never a crash.
- *  - Strings are (const char *, size_t len) pairs, need no NUL, and must be UTF-8
- *    (else K8SRETRY_STATUS_INVALID_UTF8). They are copied; the caller keeps ownership.
+ *  - Strings are (const char *, size_t len) pairs, need no NUL, and are copied; the caller keeps
+ *    ownership. Names and settings the program chose (preset and function names, policy JSON, the
+ *    fields of a k8sretry_request) must be UTF-8, else K8SRETRY_STATUS_INVALID_UTF8: a typo is
+ *    the caller's to fix. Text from outside the program, which a k8sretry_failure describes
+ *    (reason, Status body, Retry-After, codes, error type and message) and
+ *    k8sretry_parse_retry_after reads, is read lossily (an invalid byte becomes U+FFFD, never
+ *    an error): a server's or a client's bytes must never fail a call or change a decision.
+ *  - Strings the library hands out (events, messages) are always whole UTF-8.
  *  - A Rust panic never crosses the boundary: it becomes K8SRETRY_STATUS_PANIC.
  *  - There is no thread-local "last error": the status says what happened.
  *  - Handles come from a _new/_begin/_from_* function and go back to the matching _free, once;
@@ -17,7 +23,8 @@
  *  - k8sretry_policy and k8sretry_clock are immutable (a clock only moves forward) and may be
  *    shared by any number of threads; the retry budget and breaker inside are thread-safe.
  *  - k8sretry_failure and k8sretry_call belong to one thread at a time.
- *  - The event callback may be called from any thread that reports a failure or success.
+ *  - The event callback may be called from any thread that reports a failure or success; see
+ *    k8sretry_event_fn for what it must not do.
  */
 
 #ifndef K8SRETRY_H
@@ -486,7 +493,10 @@ typedef struct k8sretry_event {
    */
   struct k8sretry_str error_type;
   /**
-   * Error message (len 0 when none).
+   * Error message (len 0 when none), as events carry it (DESIGN §7): the first line, nothing
+   * from the first `{` or `<` on, credentials (`Bearer <token>`, `password=...`, URL user info,
+   * base64 and hex keys) replaced by `[redacted]`, at most 256 bytes, whole UTF-8; `…` ends
+   * text that was cut. `reason` goes through the same rule.
    */
   struct k8sretry_str error;
   /**
@@ -500,7 +510,16 @@ typedef struct k8sretry_event {
 } k8sretry_event;
 
 /**
- * Receives events. Called from the thread that reported the failure or success.
+ * Receives events. Called synchronously, from inside `k8sretry_call_on_failure`,
+ * `_on_read_back`, `_on_success` or `k8sretry_run`, on the thread that reported the failure or
+ * success. The callback:
+ * - must return normally: it must not unwind (a C++ exception, a Rust panic, a Go panic: Go's
+ *   cgo callbacks must `recover`), nor `longjmp` out, since it would cross the library's Rust
+ *   frames (undefined behaviour) and leave the registration counted as running, so that the next
+ *   `k8sretry_set_event_callback` would wait for ever;
+ * - must not call back into the call handle the event is about (that call is in the middle of
+ *   its step); other handles, and `k8sretry_set_event_callback` itself, are allowed;
+ * - must be safe to call from several threads at once, with the same `userdata`.
  */
 typedef void (*k8sretry_event_fn)(void *userdata, const struct k8sretry_event *event);
 
@@ -669,9 +688,11 @@ enum k8sretry_status k8sretry_run(const struct k8sretry_policy *policy,
                                   struct k8sretry_run_result *out);
 
 /**
- * Sets (or, with NULL, clears) the process-wide event callback. When this returns, the previous
- * callback is not running on any other thread and is never called again, so its userdata may be
- * freed. It may be called from inside a callback (that callback's own call is not waited for).
+ * Sets (or, with NULL, clears) the process-wide event callback. It waits (yielding the thread)
+ * until every call of the previous callback that began before the swap has returned, so when it
+ * returns the previous callback is not running on any other thread and is never called again,
+ * and its userdata may be freed. It may be called from inside a callback (that callback's own
+ * call is not waited for); a callback that never returns makes it wait for ever.
  *
  * # Safety
  * `callback`, if not NULL, stays callable with `userdata` until replaced.
@@ -704,6 +725,7 @@ enum k8sretry_status k8sretry_failure_set_status(struct k8sretry_failure *failur
 
 /**
  * Sets the Kubernetes `Status.reason`.
+ * Read lossily (see the header's conventions).
  *
  * # Safety
  * `failure` is a live failure handle or NULL; `reason` points to `len` readable bytes.
@@ -714,7 +736,7 @@ enum k8sretry_status k8sretry_failure_set_reason(struct k8sretry_failure *failur
 
 /**
  * Reads a raw Kubernetes `Status` JSON body for its reason, code and `retryAfterSeconds`
- * (fields already set win). Text that is not a `Status` changes nothing.
+ * (fields already set win). Text that is not a `Status` changes nothing; read lossily.
  *
  * # Safety
  * `failure` is a live failure handle or NULL; `body` points to `len` readable bytes.
@@ -725,6 +747,7 @@ enum k8sretry_status k8sretry_failure_set_status_body(struct k8sretry_failure *f
 
 /**
  * Sets the raw `Retry-After` header value.
+ * Read lossily (see the header's conventions).
  *
  * # Safety
  * `failure` is a live failure handle or NULL; `value` points to `len` readable bytes.
@@ -744,6 +767,7 @@ enum k8sretry_status k8sretry_failure_set_retry_after_seconds(struct k8sretry_fa
 
 /**
  * Adds a network error code (`ECONNRESET`, `UND_ERR_SOCKET`, ...), outermost first.
+ * Read lossily (see the header's conventions).
  *
  * # Safety
  * `failure` is a live failure handle or NULL; `code` points to `len` readable bytes.
@@ -796,7 +820,8 @@ enum k8sretry_status k8sretry_failure_set_user_retryable(struct k8sretry_failure
 enum k8sretry_status k8sretry_failure_set_verb(struct k8sretry_failure *failure, uint32_t verb);
 
 /**
- * Sets the error's type name and message, which events report.
+ * Sets the error's type name and message, which events report (the message through the rule of
+ * `k8sretry_event.error`). Both are read lossily (see the header's conventions).
  *
  * # Safety
  * `failure` is a live failure handle or NULL; the strings point to their lengths in bytes.

@@ -58,15 +58,54 @@ function isWatch(params: unknown): boolean {
   return isParams(params) && params.watch === true;
 }
 
-function snapshot(body: unknown): Params {
-  try {
-    return structuredClone(body) as Params;
-  } catch {
-    // Something structuredClone refuses (a function inside): copy the levels stamp() writes to.
-    const copy = { ...(body as Params) };
-    if (isParams(copy.metadata)) copy.metadata = { ...copy.metadata };
-    return copy;
+/**
+ * A copy of a request's arguments as they are at call time, which every attempt sends: a caller
+ * that reuses one params object (a loop setting `params.name`, a review body filled in again) must
+ * not have a retry send whatever the object holds by then. Copied deeply: plain objects and arrays,
+ * client-node's model classes (V1Pod, ...: anything whose class has `getAttributeTypeMap`, kept an
+ * instance of its class), Dates, Buffers and typed arrays, Maps and Sets. Functions and other
+ * objects (streams, agents, signals, middleware with state) are behaviour, not data: passed as
+ * they are. Shared and cyclic references stay shared and cyclic.
+ */
+function copyRequest<V>(value: V, seen: Map<object, unknown> = new Map()): V {
+  if (typeof value !== 'object' || value === null) return value;
+  const known = seen.get(value);
+  if (known !== undefined) return known as V;
+  let out: unknown;
+  if (value instanceof Date) out = new Date(value.getTime());
+  else if (Buffer.isBuffer(value)) out = Buffer.from(value);
+  else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) out = structuredClone(value);
+  else if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    seen.set(value, copy);
+    for (const item of value) copy.push(copyRequest(item, seen));
+    return copy as V;
+  } else if (value instanceof Map) {
+    const copy = new Map();
+    seen.set(value, copy);
+    for (const [k, v] of value) copy.set(copyRequest(k, seen), copyRequest(v, seen));
+    return copy as V;
+  } else if (value instanceof Set) {
+    const copy = new Set();
+    seen.set(value, copy);
+    for (const v of value) copy.add(copyRequest(v, seen));
+    return copy as V;
+  } else {
+    const proto = Object.getPrototypeOf(value) as { constructor?: { getAttributeTypeMap?: unknown } } | null;
+    const model = proto !== null && typeof proto.constructor?.getAttributeTypeMap === 'function';
+    if (proto !== Object.prototype && proto !== null && !model) return value;
+    const copy = Object.create(proto) as Params;
+    seen.set(value, copy);
+    for (const key of Object.keys(value)) {
+      const item = copyRequest((value as unknown as Params)[key], seen);
+      // An own `__proto__` key (JSON.parse makes them) stays a key, not the copy's prototype.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else copy[key] = item;
+    }
+    return copy as V;
   }
+  seen.set(value, out);
+  return out as V;
 }
 
 function metadataOf(obj: unknown): Meta | undefined {
@@ -226,20 +265,29 @@ function wrapMethod(target: object, name: string, options: ClientRetryOptions): 
   if (verb === 'POST' || verb === 'PUT') return wrapWrite(target, method, retrier, planner, read, list);
   if (verb === 'PATCH') return wrapPatch(target, method, retrier, planner);
   // Reads, lists and deletes: the plan does not depend on the call; it is asked for only when a
-  // first attempt fails, and the caller's arguments are sent again as given.
+  // first attempt fails. Every attempt sends the params as they were at call time.
   return function retried(params?: unknown, callOptions?: unknown): Promise<unknown> {
     // client-node 1.x methods take (params, options?): those calls skip the rest-arguments array
     // and `apply`, which cost a third of this path.
     if (arguments.length > 2 || isWatch(params)) return retriedGeneral(method, target, retrier, Array.from(arguments));
-    if (arguments.length < 2) return retrier.run(() => method.call(target, params));
-    return retrier.run(() => method.call(target, params, callOptions));
+    const sent = copyRequest(params);
+    if (arguments.length < 2) return retrier.run(() => method.call(target, sent));
+    return retrier.run(() => method.call(target, sent, callOptions));
   };
 }
 
-/** A call of any shape: a watch goes through untouched, anything else is retried. */
+/** The arguments of a call as they are now (see copyRequest); client-node 1.x's per-call options
+ * (middleware, an HTTP library, auth methods) are passed as they are. */
+function argsNow(callArgs: unknown[], positional: boolean): unknown[] {
+  return positional ? callArgs.map((arg) => copyRequest(arg)) : [copyRequest(callArgs[0]), ...callArgs.slice(1)];
+}
+
+/** A call of any shape: a watch goes through untouched, anything else is retried with its
+ * arguments as they were at call time. */
 function retriedGeneral(method: Method, target: object, retrier: Retrier, callArgs: unknown[]): Promise<unknown> {
   if (isWatch(callArgs[0])) return Promise.resolve(method.apply(target, callArgs));
-  return retrier.run(() => method.apply(target, callArgs));
+  const sent = argsNow(callArgs, callArgs.length > 2);
+  return retrier.run(() => method.apply(target, sent));
 }
 
 /** A method whose verb its name does not tell: a write without a recovery. A result that is not a
@@ -247,9 +295,12 @@ function retriedGeneral(method: Method, target: object, retrier: Retrier, callAr
 function wrapOther(target: object, name: string, method: Method, options: ClientRetryOptions): Method {
   const retrier = new Retrier(options, name, 'POST', { recovery: 'none' });
   return function retriedOther(...callArgs: unknown[]): unknown {
+    // The first call gets the caller's own arguments (a synchronous helper may keep them); a
+    // retry sends copies taken at call time.
+    const sent = callArgs.map((arg) => copyRequest(arg));
     const first = method.apply(target, callArgs);
     if (typeof (first as { then?: unknown } | null)?.then !== 'function') return first;
-    return retrier.run((n) => (n === 0 ? (first as Promise<unknown>) : method.apply(target, callArgs)));
+    return retrier.run((n) => (n === 0 ? (first as Promise<unknown>) : method.apply(target, sent)));
   };
 }
 
@@ -268,16 +319,23 @@ function wrapWrite(
     const params = callArgs[0];
     if (isWatch(params)) return Promise.resolve(method.apply(target, callArgs));
     // Positional (0.x) style, or no body: nothing to stamp or read back by.
-    if (!isParams(params) || !isParams(params.body)) return retrier.run(() => method.apply(target, callArgs));
+    if (!isParams(params) || !isParams(params.body)) {
+      const sent = argsNow(callArgs, !isParams(params) || callArgs.length > 2);
+      return retrier.run(() => method.apply(target, sent));
+    }
     const plan = planner.plan(bodyFacts(params.body));
-    // A replace that needs no stamp sends the caller's arguments again as given.
-    if (!create && plan.stamp === 'none') return retrier.run(() => method.apply(target, callArgs), plan);
-    const body = snapshot(params.body);
+    const copy = copyRequest(params);
+    // A replace that needs no stamp sends the params as they were at call time.
+    if (!create && plan.stamp === 'none') {
+      const sent = [copy, ...callArgs.slice(1)];
+      return retrier.run(() => method.apply(target, sent), plan);
+    }
+    const body = copy.body as Params;
     const requestId = stamp(body, plan.stamp);
-    const sent = [{ ...params, body }, ...callArgs.slice(1)];
+    const sent = [copy, ...callArgs.slice(1)];
     // A replace is read back by the name in its path, a create by the name in its body.
-    const name = create ? metadataOf(body)?.name : params.name;
-    const scope = scopeOf(params);
+    const name = create ? metadataOf(body)?.name : copy.name;
+    const scope = scopeOf(copy);
     const reader = readerFor(
       read && ((n: string) => read.call(target, { ...scope, name: n })),
       list && ((selector: string) => list.call(target, { ...scope, labelSelector: selector })),
@@ -345,15 +403,19 @@ function wrapPatch(target: object, method: Method, retrier: Retrier, planner: Pl
   const observable = isClientNodeApi(target);
   return function retriedPatch(params?: unknown, callOptions?: unknown): Promise<unknown> {
     const callArgs = Array.from(arguments);
-    if (!observable || callArgs.length > 2) return retrier.run(() => method.apply(target, callArgs));
+    if (!observable || callArgs.length > 2) {
+      const sent = argsNow(callArgs, !isParams(params) || callArgs.length > 2);
+      return retrier.run(() => method.apply(target, sent));
+    }
     const seen: { type?: string } = {};
     const first = observing(callOptions, seen);
+    const sent = copyRequest(params);
     if (first === undefined) {
-      // Nothing to observe with: the caller's arguments as given, the patch type unknown.
-      return retrier.run(() => method.apply(target, callArgs));
+      // Nothing to observe with: the patch type stays unknown.
+      return retrier.run(() => method.call(target, sent, callOptions));
     }
     const plan: CallPlan = { recovery: () => planner.plan({ patch: seen.type }).recovery };
-    return retrier.run((n) => method.call(target, params, n === 0 ? first : observing(callOptions, seen)), plan);
+    return retrier.run((n) => method.call(target, sent, n === 0 ? first : observing(callOptions, seen)), plan);
   };
 }
 
@@ -442,7 +504,7 @@ export function createIdempotent<T>(args: CreateIdempotentArgs<T>, options: Retr
       canGet: typeof args.read === 'function',
       canList: typeof args.list === 'function',
     });
-    body = snapshot(args.body);
+    body = copyRequest(args.body);
     const requestId = stamp(body, answer.stamp);
     const labelled = answer.stamp === 'annotation_and_label';
     const reader = readerFor(args.read, args.list, metadataOf(body)?.name, requestId, labelled);

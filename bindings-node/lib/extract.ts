@@ -77,6 +77,7 @@ export function failureFrom(err: unknown, verb?: string): FailureInit {
   const first = isObject(err) ? err : undefined;
   failure.errorType = first ? String((first.constructor as { name?: unknown } | undefined)?.name ?? 'Object') : typeof err;
   const message = first && typeof first.message === 'string' ? first.message : String(err);
-  failure.message = message.split('\n')[0].slice(0, 500);
+  // Whole: the engine makes the text events carry (DESIGN §7: first line, no bodies or credentials).
+  failure.message = message;
   return failure;
 }

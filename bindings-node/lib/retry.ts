@@ -80,7 +80,7 @@ export function levelOf(event: RetryEvent): 'warn' | 'info' | 'debug' {
  * attempt=1/4 status=503 reason=ServiceUnavailable delay_seconds=0.673`: the function (a
  * read-back's is `<function>/read_back`), the attempt of at most max_retries + 1, the give-up
  * reason, HTTP status and Status reason, the network error code, the delay before the next
- * attempt, and the error's first line when there is no status.
+ * attempt, and the error (as the engine passes it on: DESIGN §7) when there is no status.
  */
 export function formatEvent(event: RetryEvent): string {
   const parts = [event.event, `function=${event.function}`, `attempt=${event.attempt}/${event.max_retries + 1}`];
@@ -92,8 +92,8 @@ export function formatEvent(event: RetryEvent): string {
     parts.push(`delay_seconds=${event.delay_seconds.toFixed(3)}`);
   }
   if ((event.status_code === undefined || event.status_code === null) && event.error) {
-    const line = event.error.split('\n')[0];
-    parts.push(`error=${JSON.stringify(line.length > 200 ? `${line.slice(0, 200)}...` : line)}`);
+    // Already one bounded line without bodies or credentials (the engine's rule, DESIGN §7).
+    parts.push(`error=${JSON.stringify(event.error)}`);
   }
   return parts.join(' ');
 }

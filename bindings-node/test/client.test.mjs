@@ -351,6 +351,91 @@ test('a retry sends the original request even if the caller mutates its objects 
   assert.ok(api.objects.has('default/snap'));
 });
 
+test('every verb retries the params as they were at call time, not as the caller left them', async () => {
+  // A caller that reuses one params object (a loop over names, a review body filled in again)
+  // changes it while the first attempt's 503 is being waited out: the retry must still send the
+  // original request (it would delete a different object otherwise).
+  const mutate = [];
+  const core = withRetryClient(api.core, { ...options, sleep: async () => mutate.shift()?.() });
+  const calls = [
+    ['GET', () => {
+      const p = { name: 'a', namespace: 'default' };
+      mutate.push(() => Object.assign(p, { name: 'b' }));
+      return core.readNamespacedConfigMap(p);
+    }],
+    ['GET', () => {
+      const p = { namespace: 'default', labelSelector: 'app=a' };
+      mutate.push(() => Object.assign(p, { labelSelector: 'app=b', namespace: 'other' }));
+      return core.listNamespacedConfigMap(p);
+    }],
+    ['DELETE', () => {
+      const p = { name: 'a', namespace: 'default', body: { gracePeriodSeconds: 1 } };
+      mutate.push(() => { p.name = 'b'; p.body.gracePeriodSeconds = 9; });
+      return core.deleteNamespacedConfigMap(p);
+    }],
+    ['PATCH', () => {
+      const p = { name: 'a', namespace: 'default', body: { data: { k: 'original' } } };
+      mutate.push(() => { p.name = 'b'; p.body.data.k = 'mutated'; });
+      return core.patchNamespacedConfigMap(p, mergePatch());
+    }],
+    ['PUT', () => {
+      const p = { name: 'a', namespace: 'default', body: { metadata: { name: 'a' }, data: { k: 'original' } } };
+      mutate.push(() => { p.name = 'b'; p.body.data.k = 'mutated'; });
+      return core.replaceNamespacedConfigMap(p);
+    }],
+    ['PUT', () => {
+      // A replace with resourceVersion: stamped, also from the call-time copy.
+      const p = { name: 'a', namespace: 'default', body: { metadata: { name: 'a', resourceVersion: '1' }, data: { k: 'original' } } };
+      mutate.push(() => { p.name = 'b'; p.body.data.k = 'mutated'; });
+      return core.replaceNamespacedConfigMap(p);
+    }],
+  ];
+  for (const [method, call] of calls) {
+    api.reset();
+    put('a', { k: 'v' });
+    put('b', { k: 'v' });
+    api.fault(method, { status: 503 });
+    await call();
+    assert.equal(api.requests.length, 2, String(api.requests));
+    assert.equal(api.requests[1], api.requests[0], `${method}: the retry went to ${api.requests[1]}`);
+    assert.equal(String(api.queries[1]), String(api.queries[0]), method);
+    assert.deepEqual(api.bodies[1]?.data, api.bodies[0]?.data, method);
+    assert.equal(api.bodies[1]?.gracePeriodSeconds, api.bodies[0]?.gracePeriodSeconds, method);
+    assert.ok(api.objects.has('default/b'), `${method}: b untouched`);
+    if (method === 'PATCH' || method === 'PUT') assert.equal(api.objects.get('default/a').data.k, 'original', method);
+    if (method === 'DELETE') assert.ok(!api.objects.has('default/a'), 'a deleted');
+  }
+});
+
+test('the call-time copy keeps Dates, Buffers and client-node model classes; functions pass as they are', async () => {
+  const seen = [];
+  const fake = {
+    readNamespacedThing(p) {
+      seen.push(p);
+      if (seen.length === 1) return Promise.reject(Object.assign(new Error('unavailable'), { code: 503 }));
+      return Promise.resolve('ok');
+    },
+  };
+  const when = new Date('2026-01-02T03:04:05Z');
+  const pod = Object.assign(new k8s.V1Pod(), { metadata: { name: 'p' } });
+  const hook = () => 'hook';
+  const p = { name: 'a', when, raw: Buffer.from('abc'), pod, hook };
+  const client = withRetryClient(fake, { ...options, sleep: async () => {
+    p.name = 'b';
+    when.setTime(0);
+    p.raw[0] = 0x7a;
+    pod.metadata.name = 'q';
+  } });
+  assert.equal(await client.readNamespacedThing(p), 'ok');
+  const [first, second] = seen;
+  assert.equal(second.name, 'a');
+  assert.ok(second.when instanceof Date && second.when.toISOString() === '2026-01-02T03:04:05.000Z');
+  assert.ok(Buffer.isBuffer(second.raw) && second.raw.toString() === 'abc');
+  assert.ok(second.pod instanceof k8s.V1Pod && second.pod.metadata.name === 'p');
+  assert.equal(second.hook, hook);
+  assert.equal(first, second, 'every attempt sends the same copy');
+});
+
 test('properties pass through, this is the raw client, streams are untouched', async () => {
   const core = withRetryClient(api.core, options);
   assert.equal(core.configuration, api.core.configuration);

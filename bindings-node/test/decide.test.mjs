@@ -32,7 +32,9 @@ test('text fields arrive whole: the separator inside one is replaced, and the la
   const [event] = native.takeEvents(call);
   assert.equal(event.code, 'ECONNRESET');
   assert.equal(event.error_type, 'Fetch\uFFFDError');
-  assert.equal(event.error, 'reset\0by peer');
+  // The message reached the engine whole (a separator-replaced field would read 'reset\uFFFDby'),
+  // and events carry it by the engine's rule (DESIGN §7): control characters become spaces.
+  assert.equal(event.error, 'reset by peer');
 });
 
 test('numbers and flags: status, Retry-After seconds, cancelled, timeout, user-retryable', () => {

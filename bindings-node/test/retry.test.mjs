@@ -198,3 +198,44 @@ test('a verb that is no verb is an error with a code, not a silent UNKNOWN', asy
     (e) => e.code === 'K8SRETRY_INVALID_ARGUMENT' && /POTS/.test(e.message),
   );
 });
+
+test('DESIGN §7: no bearer token, Secret data or request body in any log line or event', async () => {
+  const token = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpjaSJ9.c2lnbmF0dXJlLW5vdC1yZWFs';
+  const secret = 'c3VwZXItc2VjcmV0LXBhc3N3b3JkLTQy';
+  const body = 'request-body-canary';
+  const leaky =
+    'Put "https://127.0.0.1:6443/api/v1/namespaces/default/secrets/db": ' +
+    `Authorization: Bearer ${token}; data.password=${secret}; request body: ` +
+    `{"kind":"Secret","data":{"password":"${secret}"},"stringData":{"note":"${body}"}}\n` +
+    `response body: ${body} ${secret}`;
+  const lines = [];
+  const events = [];
+  const log = (message, event) => lines.push(`${message} ${JSON.stringify(event)}`);
+  const options = {
+    policy: new Policy({ initialDelay: 0.001, maxDelay: 0.002, budget: false, maxRetries: 1 }),
+    logger: { warn: log, info: log, debug: log },
+    onEvent: (event) => events.push(event),
+    sleep: () => {},
+    name: 'replace_secret',
+  };
+  // A connection error (no status: its text is in the log line) and an API error with a status.
+  for (const make of [() => Object.assign(new Error(leaky), { code: 'ECONNREFUSED' }), () => apiError(503, {}, leaky)]) {
+    const errors = [];
+    await assert.rejects(
+      withRetry(async () => {
+        const err = make();
+        if (err.code === 503) err.message = leaky;
+        errors.push(err);
+        throw err;
+      }, options),
+      (err) => err === errors[1] && err.message === leaky,
+    );
+  }
+  assert.equal(lines.length, 4, lines.join('\n'));
+  assert.equal(events.length, 4);
+  for (const text of [...lines, ...events.map((e) => JSON.stringify(e))]) {
+    for (const gone of [token, secret, body, '\\"kind\\"', 'stringData']) assert.ok(!text.includes(gone), `${gone} in ${text}`);
+    assert.ok(text.includes('secrets/db') && text.includes('Bearer [redacted]'), text);
+  }
+  assert.ok(Buffer.byteLength(events[0].error) <= 256);
+});

@@ -4,7 +4,8 @@
 //! One job per module: policies (`policy`), their shared budget and breaker (`budget`,
 //! `breaker`), the manual clock (`clock`), events to a Python callable (`events`), failures
 //! (`failure`), one call's steps (`call`), the recovery plan of a request (`plan`), the success
-//! recorder (`success`), and process-wide text: metrics and Retry-After (`metrics`).
+//! recorder (`success`), and process-wide text: metrics, Retry-After and the error text of events
+//! (`metrics`).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("StepError", m.py().get_type::<call::StepError>())?;
     m.add_function(wrap_pyfunction!(metrics::parse_retry_after, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::metrics_text, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::event_text, m)?)?;
     m.add_function(wrap_pyfunction!(plan::plan, m)?)?;
     m.add("PRESETS", k8sretry::PRESETS.to_vec())?;
     m.add("VERSION", k8sretry::VERSION)?;

@@ -1,4 +1,4 @@
-//! Process-wide text: the metrics exposition and the Retry-After parser.
+//! Process-wide text: the metrics exposition, the Retry-After parser and the error text of events.
 
 use pyo3::prelude::*;
 
@@ -12,4 +12,11 @@ pub(crate) fn parse_retry_after(value: &str, now: f64) -> Option<f64> {
 #[pyfunction]
 pub(crate) fn metrics_text() -> String {
     k8sretry::metrics_text()
+}
+
+/// Error text as events and log lines carry it (DESIGN §7): first line, no bodies, no
+/// credentials, at most 256 bytes.
+#[pyfunction]
+pub(crate) fn event_text(text: &str) -> String {
+    k8sretry::event_text(text).into_owned()
 }

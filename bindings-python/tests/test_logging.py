@@ -381,3 +381,70 @@ def test_configure_routes_logs_and_events_and_sets_the_default_policy() -> None:
     calls.clear()
     events.clear()
     assert read() == "ok" and events == []
+
+
+# DESIGN §7: error text that carries a bearer token, a Secret's data and the request body.
+TOKEN = (
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0"
+    ".eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpjaSJ9.c2lnbmF0dXJlLW5vdC1yZWFs"
+)
+SECRET = "c3VwZXItc2VjcmV0LXBhc3N3b3JkLTQy"
+BODY = "request-body-canary"
+LEAKY = (
+    'Put "https://127.0.0.1:6443/api/v1/namespaces/default/secrets/db": '
+    f"Authorization: Bearer {TOKEN}; data.password={SECRET}; request body: "
+    f'{{"kind":"Secret","data":{{"password":"{SECRET}"}},"stringData":{{"note":"{BODY}"}}}}\n'
+    f"response body: {BODY} {SECRET}"
+)
+
+
+class LeakyError(Exception):
+    """A client error whose message embeds the request (as some clients' errors do)."""
+
+
+def test_no_credentials_bodies_or_secret_data_in_logs_or_events() -> None:
+    import logging
+
+    from k8sretry.kopf import temporary_error
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    target = logging.getLogger("k8sretry.test_leaks")
+    target.setLevel(logging.DEBUG)
+    target.addHandler(Keep())
+    target.propagate = False
+    events: list[dict[str, Any]] = []
+    k8sretry.configure(logger=target)
+    try:
+        # The text in the reason (kubernetes' ApiException) and in the message (any other error).
+        for error in (ApiException(status=503, reason=LEAKY), LeakyError(LEAKY)):
+
+            @retry_on_k8s_error(
+                max_retries=1,
+                retry_on=(LeakyError,),
+                jitter=0,
+                budget=None,
+                sleep=lambda d: None,
+                on_event=events.append,
+            )
+            def replace_secret() -> None:
+                raise error  # noqa: B023 (called right here)
+
+            with pytest.raises(type(error)) as info:
+                replace_secret()
+            assert info.value is error
+    finally:
+        k8sretry.configure(logger=None)
+    texts = [json.dumps(e) for e in events]
+    texts += [r.getMessage() + " " + json.dumps({k: str(v) for k, v in vars(r).items()}) for r in records]
+    assert len(events) == 4 and len(records) == 4, texts
+    texts.append(str(temporary_error(LeakyError(LEAKY), default_delay=1.0)))
+    for text in texts:
+        for gone in (TOKEN, SECRET, BODY, '\\"kind\\"', "stringData"):
+            assert gone not in text, text
+        assert "secrets/db" in text and "Bearer [redacted]" in text, text
+    assert len(events[0]["error"].encode()) <= 256

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::classify::Class;
 use crate::decision::GiveUpReason;
+use crate::event_text::event_text;
 
 /// Which event happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,7 +88,8 @@ pub struct Event<'a> {
     pub delay_seconds: Option<f64>,
     /// Type name of the error.
     pub error_type: Option<&'a str>,
-    /// Message of the error.
+    /// Message of the error; emitted events carry it through [`event_text`] (first line, no
+    /// bodies or credentials, at most [`crate::MAX_EVENT_TEXT`] bytes).
     pub error: Option<&'a str>,
     /// HTTP status of the failure.
     pub status_code: Option<u16>,
@@ -126,8 +128,16 @@ impl Event<'_> {
 /// A callback that receives every event of a policy.
 pub type EventCallback = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
 
-/// Emits `event` as a `tracing` event (target `k8sretry`) and to the policy's callback.
+/// Emits `event` as a `tracing` event (target `k8sretry`) and to the policy's callback, its
+/// `error` and `reason` passed through [`event_text`] (DESIGN §7: no bodies, no credentials).
 pub(crate) fn emit(event: &Event<'_>, callback: Option<&EventCallback>) {
+    let error = event.error.map(event_text);
+    let reason = event.reason.map(event_text);
+    let event = &Event {
+        error: error.as_deref(),
+        reason: reason.as_deref(),
+        ..event.clone()
+    };
     macro_rules! trace_at {
         ($level:expr) => {
             tracing::event!(

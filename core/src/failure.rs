@@ -137,7 +137,7 @@ pub struct Failure {
     pub verb: Verb,
     /// Type name of the original error, for events (`ApiException`, `FetchError`, ...).
     pub error_type: Option<String>,
-    /// Short message of the original error, for events.
+    /// Message of the original error, for events (which carry it through [`crate::event_text`]).
     pub message: Option<String>,
 }
 

@@ -23,6 +23,7 @@ mod clock;
 mod config;
 mod decision;
 mod delay;
+mod event_text;
 mod events;
 mod executor;
 mod failure;
@@ -49,6 +50,7 @@ pub use classify::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 pub use delay::{Backoff, Jitter};
+pub use event_text::{MAX_EVENT_TEXT, event_text};
 pub use events::{Event, EventCallback, EventKind};
 pub use executor::{RetryError, ToFailure, retry_blocking, retry_blocking_idempotent};
 #[cfg(feature = "tokio")]

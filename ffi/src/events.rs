@@ -33,7 +33,10 @@ pub struct k8sretry_event {
     pub code: k8sretry_str,
     /// Error type name (len 0 when none).
     pub error_type: k8sretry_str,
-    /// Error message (len 0 when none).
+    /// Error message (len 0 when none), as events carry it (DESIGN §7): the first line, nothing
+    /// from the first `{` or `<` on, credentials (`Bearer <token>`, `password=...`, URL user info,
+    /// base64 and hex keys) replaced by `[redacted]`, at most 256 bytes, whole UTF-8; `…` ends
+    /// text that was cut. `reason` goes through the same rule.
     pub error: k8sretry_str,
     /// Class of the failure (`K8SRETRY_CLASS_NONE` when none).
     pub class_: k8sretry_class,
@@ -41,7 +44,16 @@ pub struct k8sretry_event {
     pub give_up_reason: k8sretry_give_up_reason,
 }
 
-/// Receives events. Called from the thread that reported the failure or success.
+/// Receives events. Called synchronously, from inside `k8sretry_call_on_failure`,
+/// `_on_read_back`, `_on_success` or `k8sretry_run`, on the thread that reported the failure or
+/// success. The callback:
+/// - must return normally: it must not unwind (a C++ exception, a Rust panic, a Go panic: Go's
+///   cgo callbacks must `recover`), nor `longjmp` out, since it would cross the library's Rust
+///   frames (undefined behaviour) and leave the registration counted as running, so that the next
+///   `k8sretry_set_event_callback` would wait for ever;
+/// - must not call back into the call handle the event is about (that call is in the middle of
+///   its step); other handles, and `k8sretry_set_event_callback` itself, are allowed;
+/// - must be safe to call from several threads at once, with the same `userdata`.
 pub type k8sretry_event_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const k8sretry_event)>;
 
@@ -69,9 +81,11 @@ fn slot() -> std::sync::MutexGuard<'static, Option<Arc<Registered>>> {
     CALLBACK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Sets (or, with NULL, clears) the process-wide event callback. When this returns, the previous
-/// callback is not running on any other thread and is never called again, so its userdata may be
-/// freed. It may be called from inside a callback (that callback's own call is not waited for).
+/// Sets (or, with NULL, clears) the process-wide event callback. It waits (yielding the thread)
+/// until every call of the previous callback that began before the swap has returned, so when it
+/// returns the previous callback is not running on any other thread and is never called again,
+/// and its userdata may be freed. It may be called from inside a callback (that callback's own
+/// call is not waited for); a callback that never returns makes it wait for ever.
 ///
 /// # Safety
 /// `callback`, if not NULL, stays callable with `userdata` until replaced.

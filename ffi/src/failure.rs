@@ -72,6 +72,7 @@ pub unsafe extern "C" fn k8sretry_failure_set_status(
 }
 
 /// Sets the Kubernetes `Status.reason`.
+/// Read lossily (see the header's conventions).
 ///
 /// # Safety
 /// `failure` is a live failure handle or NULL; `reason` points to `len` readable bytes.
@@ -91,7 +92,7 @@ pub unsafe extern "C" fn k8sretry_failure_set_reason(
 }
 
 /// Reads a raw Kubernetes `Status` JSON body for its reason, code and `retryAfterSeconds`
-/// (fields already set win). Text that is not a `Status` changes nothing.
+/// (fields already set win). Text that is not a `Status` changes nothing; read lossily.
 ///
 /// # Safety
 /// `failure` is a live failure handle or NULL; `body` points to `len` readable bytes.
@@ -111,6 +112,7 @@ pub unsafe extern "C" fn k8sretry_failure_set_status_body(
 }
 
 /// Sets the raw `Retry-After` header value.
+/// Read lossily (see the header's conventions).
 ///
 /// # Safety
 /// `failure` is a live failure handle or NULL; `value` points to `len` readable bytes.
@@ -147,6 +149,7 @@ pub unsafe extern "C" fn k8sretry_failure_set_retry_after_seconds(
 }
 
 /// Adds a network error code (`ECONNRESET`, `UND_ERR_SOCKET`, ...), outermost first.
+/// Read lossily (see the header's conventions).
 ///
 /// # Safety
 /// `failure` is a live failure handle or NULL; `code` points to `len` readable bytes.
@@ -250,7 +253,8 @@ pub unsafe extern "C" fn k8sretry_failure_set_verb(
     }
 }
 
-/// Sets the error's type name and message, which events report.
+/// Sets the error's type name and message, which events report (the message through the rule of
+/// `k8sretry_event.error`). Both are read lossily (see the header's conventions).
 ///
 /// # Safety
 /// `failure` is a live failure handle or NULL; the strings point to their lengths in bytes.

@@ -33,12 +33,16 @@ fn status_of(error: &PolicyError) -> k8sretry_status {
     }
 }
 
-/// Copies `message` into `buf` (NUL-terminated, truncated to `buf_len`); no-op when `buf` is NULL.
+/// Copies `message` into `buf`, NUL-terminated and truncated to `buf_len` bytes on a character
+/// boundary (what is written is always whole UTF-8); no-op when `buf` is NULL.
 fn write_message(message: &str, buf: *mut c_char, buf_len: usize) {
     if buf.is_null() || buf_len == 0 {
         return;
     }
-    let n = message.len().min(buf_len - 1);
+    let mut n = message.len().min(buf_len - 1);
+    while !message.is_char_boundary(n) {
+        n -= 1;
+    }
     unsafe {
         std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), n);
         *buf.add(n) = 0;

@@ -157,12 +157,14 @@ def _class_names(exc: BaseException) -> set[str]:
 
 
 def _message(exc: BaseException) -> str:
+    """The error's own text, whole: events carry it through the engine's rule (DESIGN §7: first
+    line, no bodies or credentials, bounded); other log text goes through `_native.event_text`."""
     reason = getattr(exc, "reason", None)
     try:
         text = reason if isinstance(reason, str) and reason else str(exc)
     except Exception:  # noqa: BLE001 - a client's __str__ that fails (aiohttp's without request_info)
         text = type(exc).__name__
-    return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
+    return text.strip() or type(exc).__name__
 
 
 def _from_httpx(link: BaseException) -> bool:

@@ -13,6 +13,7 @@ __all__ = [
     "StepError",
     "SuccessRecorder",
     "VERSION",
+    "event_text",
     "metrics_text",
     "parse_retry_after",
     "plan",
@@ -125,6 +126,7 @@ class Call:
 
 def parse_retry_after(value: str, now: float) -> float | None: ...
 def metrics_text() -> str: ...
+def event_text(text: str) -> str: ...
 def plan(
     verb: str,
     *,

@@ -1,5 +1,6 @@
 /* Every entry point fed NULLs, garbage JSON, invalid UTF-8 and out-of-range values:
  * a status comes back, nothing crashes, out-params stay untouched on failure. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -53,6 +54,24 @@ static void policies(void) {
   CHECK(strstr(err, "max_retrys") != NULL, "message names the key: %s", err);
   CHECK(k8sretry_policy_from_json(S("{\"max_retrys\": 1}"), NULL, &p, NULL, 0) == K8SRETRY_STATUS_INVALID_POLICY,
         "NULL err buffer");
+  /* A message cut to the buffer never ends in half a UTF-8 character: "clé" is c l 0xC3 0xA9, and a
+   * buffer that ends between 0xC3 and 0xA9 gets the message up to the "cl". */
+  const char *accented = "{\"cl\xc3\xa9\": 1}";
+  k8sretry_policy_from_json(S(accented), NULL, &p, err, sizeof err);
+  const char *e_acute = strstr(err, "\xc3\xa9");
+  CHECK(e_acute != NULL, "the message names the key: %s", err);
+  if (e_acute != NULL) {
+    size_t at = (size_t)(e_acute - err);
+    char cut[256];
+    memset(cut, 'x', sizeof cut);
+    CHECK(k8sretry_policy_from_json(S(accented), NULL, &p, cut, at + 2) == K8SRETRY_STATUS_INVALID_POLICY,
+          "accented key");
+    CHECK(strlen(cut) == at && strncmp(cut, err, at) == 0, "cut before the character: %zu bytes, not %zu", strlen(cut),
+          at);
+    memset(cut, 'x', sizeof cut);
+    k8sretry_policy_from_json(S(accented), NULL, &p, cut, at + 3);
+    CHECK(strlen(cut) == at + 2, "the whole character once it fits: %zu", strlen(cut));
+  }
   CHECK(k8sretry_policy_from_json(BAD_UTF8, 3, NULL, &p, NULL, 0) == K8SRETRY_STATUS_INVALID_UTF8, "bad utf8 json");
   CHECK(k8sretry_policy_from_json(NULL, 5, NULL, &p, NULL, 0) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL json");
   uint32_t n = 77;
@@ -221,6 +240,57 @@ static void lossy_status_body(void) {
   CHECK_OK(k8sretry_call_retry_after(call, &found, &after));
   CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && found && after == 8000000000ull, "requeue after 8 s: %llu",
         (unsigned long long)after);
+  k8sretry_call_free(call);
+  k8sretry_failure_free(f);
+  k8sretry_policy_free(p);
+}
+
+/* The error text of events (DESIGN §7): read lossily (U+FFFD for a bad byte, never
+ * K8SRETRY_STATUS_INVALID_UTF8: the bytes are a client's or a server's), first line only, no
+ * bodies, no credentials, at most 256 bytes. */
+static char event_error[512];
+static size_t event_error_len;
+static int events_seen;
+
+static void keep_error(void *userdata, const k8sretry_event *event) {
+  (void)userdata;
+  events_seen++;
+  event_error_len = event->error.len < sizeof event_error ? event->error.len : sizeof event_error - 1;
+  memcpy(event_error, event->error.data, event_error_len);
+  event_error[event_error_len] = 0;
+}
+
+static void event_error_text(void) {
+  const char *json = "{\"jitter\": \"none\", \"budget\": null, \"max_retries\": 1}";
+  k8sretry_policy *p = NULL;
+  CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &p, NULL, 0));
+  const char *token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJjaSJ9.c2lnbmF0dXJlLW5vdC1yZWFs";
+  const char *secret = "c3VwZXItc2VjcmV0LXBhc3N3b3JkLTQy";
+  char message[1024];
+  snprintf(message, sizeof message,
+           "Put \"https://127.0.0.1:6443/api/v1/namespaces/default/secrets/db\": bad \xff" " byte; "
+           "Authorization: Bearer %s; data.password=%s; request body: "
+           "{\"kind\":\"Secret\",\"data\":{\"password\":\"%s\"},\"stringData\":{\"note\":\"request-body-canary\"}}\n"
+           "response body: request-body-canary",
+           token, secret, secret);
+  k8sretry_failure *f = NULL;
+  CHECK_OK(k8sretry_failure_new(&f));
+  CHECK_OK(k8sretry_failure_set_status(f, 503));
+  CHECK_OK(k8sretry_failure_set_error(f, S("StatusError"), S(message)));
+  CHECK_OK(k8sretry_set_event_callback(keep_error, NULL));
+  k8sretry_call *call = NULL;
+  CHECK_OK(k8sretry_call_begin(p, S("replace_secret"), K8SRETRY_VERB_PUT, K8SRETRY_RECOVERY_NONE, &call));
+  k8sretry_decision d = {0};
+  CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+  CHECK(events_seen == 1 && d.action == K8SRETRY_ACTION_RETRY, "one retrying event: %d", events_seen);
+  CHECK_OK(k8sretry_set_event_callback(NULL, NULL));
+  CHECK(event_error_len > 0 && event_error_len <= 256, "error of %zu bytes", event_error_len);
+  CHECK(strstr(event_error, "bad \xef\xbf\xbd byte") != NULL, "the bad byte read as U+FFFD: %s", event_error);
+  CHECK(strstr(event_error, "secrets/db") && strstr(event_error, "Bearer [redacted]"), "what is left: %s",
+        event_error);
+  CHECK(!strstr(event_error, token) && !strstr(event_error, secret) && !strstr(event_error, "canary") &&
+            !strstr(event_error, "\"kind\""),
+        "no token, Secret data or body: %s", event_error);
   k8sretry_call_free(call);
   k8sretry_failure_free(f);
   k8sretry_policy_free(p);
@@ -435,6 +505,7 @@ int main(void) {
   failures();
   calls();
   lossy_status_body();
+  event_error_text();
   setters_change_decisions();
   return harness_finish("abuse");
 }
