@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { clusterEnv } from '../../../tests/e2e/node/cluster.mjs';
 
 import * as k8s from '@kubernetes/client-node';
 
@@ -31,12 +32,7 @@ const STRESS_SEED = Number(process.env.STRESS_SEED ?? 2);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const REQUEST_ID = 'k8sretry.dev/request-id';
 
-const env = Object.fromEntries(
-  readFileSync(new URL('../../../tests/cluster/.run/env', import.meta.url), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-);
+const env = clusterEnv();
 const kc = new k8s.KubeConfig();
 kc.loadFromFile(env.KUBECONFIG);
 const core = kc.makeApiClient(k8s.CoreV1Api);
