@@ -48,13 +48,14 @@ fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # http2 off: killing a flow must reset a real connection, not one HTTP/2 stream.
+. "$here/lib.sh"
 "$venv/bin/mitmdump" --mode "reverse:$upstream" ${verify[@]+"${verify[@]}"} --listen-host 127.0.0.1 --listen-port "$port" \
   --set http2=false --set confdir="$dir/mitm" -s "$here/faults.py" -q > "$dir/proxy.log" 2>&1 &
-echo $! > "$dir/proxy.pid"
+write_pidfile "$dir/proxy.pid" $!
 # Ready when it answers its control endpoint over TLS that its own CA (written on start) verifies.
 for i in $(seq 1 100); do
   curl -fs --cacert "$dir/mitm/mitmproxy-ca-cert.pem" "https://127.0.0.1:$port/__k8sretry/stats" >/dev/null 2>&1 && break
-  kill -0 "$(cat "$dir/proxy.pid")" 2>/dev/null || { log "mitmdump exited:"; cat "$dir/proxy.log" >&2; exit 1; }
+  owned_pid "$dir/proxy.pid" >/dev/null || { log "mitmdump exited:"; cat "$dir/proxy.log" >&2; exit 1; }
   [ "$i" = 100 ] && { log "proxy not answering"; cat "$dir/proxy.log" >&2; exit 1; }
   sleep 0.2
 done

@@ -41,7 +41,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 class Upstream:
-    """An HTTPS server with CA a's certificate that records the Authorization headers it receives."""
+    """An HTTPS server with a certificate of `certs` that records the Authorization headers it receives
+    and answers /readyz "ok" to anyone, as an apiserver does (test_local_only.py's user cluster)."""
 
     def __init__(self, certs: Path) -> None:
         seen = self.seen = []
@@ -49,7 +50,9 @@ class Upstream:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 seen.append(self.headers.get("Authorization"))
-                body = b'{"kind": "Status", "status": "Success"}'
+                body = (
+                    b"ok" if self.path.startswith("/readyz") else b'{"kind": "Status", "status": "Success"}'
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -64,6 +67,7 @@ class Upstream:
         context.load_cert_chain(certs / "server.crt", certs / "server.key")
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.ca = certs / "ca.crt"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -116,7 +120,7 @@ def start_proxy(tmp_path: Path) -> Iterator[StartProxy]:
         pidfile = state / "proxy.pid"
         if pidfile.exists():
             try:
-                os.kill(int(pidfile.read_text()), signal.SIGTERM)
+                os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
             except ProcessLookupError:
                 pass
 

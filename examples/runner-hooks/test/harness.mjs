@@ -8,12 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import * as k8s from '@kubernetes/client-node';
 
-export const env = Object.fromEntries(
-  readFileSync(new URL('../../../tests/cluster/.run/env', import.meta.url), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-);
+import { clusterEnv } from '../../../tests/e2e/node/cluster.mjs';
+
+// The local cluster's settings, only once tests/cluster/local-env.sh found that .run is the
+// throw-away apiserver up.sh started (never another cluster).
+export const env = clusterEnv();
 export const kc = new k8s.KubeConfig();
 kc.loadFromFile(env.KUBECONFIG);
 export const core = kc.makeApiClient(k8s.CoreV1Api);

@@ -3,11 +3,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -48,18 +48,21 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	f, err := os.Open(filepath.Join("..", "..", "cluster", ".run", "env"))
+	// .run/env, only once tests/cluster/local-env.sh found that .run is the throw-away apiserver
+	// up.sh started (loopback, its own token, live pids): never another cluster.
+	out, err := exec.Command(filepath.Join("..", "..", "cluster", "local-env.sh")).Output()
 	if err != nil {
-		fmt.Println("no cluster: run `make cluster-up` (make test-e2e does)")
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			fmt.Print(string(exit.Stderr))
+		}
+		fmt.Println("no local cluster: run `make cluster-up` (make test-e2e does):", err)
 		os.Exit(2)
 	}
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if k, v, ok := strings.Cut(scanner.Text(), "="); ok {
-			env[k] = v
-		}
+	if err := json.Unmarshal(out, &env); err != nil {
+		fmt.Println("tests/cluster/local-env.sh:", err)
+		os.Exit(2)
 	}
-	f.Close()
 	// The proxy's control endpoints, its certificate verified against mitmproxy's CA.
 	pem, err := os.ReadFile(env["PROXY_CA"])
 	if err != nil {

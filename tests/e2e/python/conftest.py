@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -20,10 +21,12 @@ REPORT: dict[str, Any] = {"operations": 0, "faults": Counter(), "duplicates": 0,
 
 
 def cluster_env() -> dict[str, str]:
-    env_file = RUN / "env"
-    if not env_file.exists():
-        pytest.exit("no cluster: run `make cluster-up` (make test-e2e does)", returncode=2)
-    return dict(line.split("=", 1) for line in env_file.read_text().split() if "=" in line)
+    """.run/env of the local cluster; stops the session unless tests/cluster/local-env.sh finds that
+    .run is the throw-away apiserver up.sh started (loopback, its own token, live pids)."""
+    done = subprocess.run([str(RUN.parent / "local-env.sh")], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.exit(f"{done.stderr.strip()}\nrun `make cluster-up` (make test-e2e does)", returncode=2)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 class Proxy:
