@@ -16,6 +16,8 @@ opened=${2:-}
 log() { echo "[hooks-arm64] $*"; }
 run_dir=$root/tests/cluster/.run
 [ -f "$run_dir/env" ] || { log "no cluster: make cluster-up (tests/cluster/up.sh, proxy.sh) first"; exit 1; }
+# Only the local throw-away cluster (local-env.sh checks it is the one up.sh started).
+"$root/tests/cluster/local-env.sh" >/dev/null
 . "$run_dir/env"
 start=$(date +%s)
 rootfs_tar=$("$root/tools/dist/rootfs.sh" arm64)

@@ -9,14 +9,17 @@
 //                     createDockerSecret too), waitForPodPhases(Running)  (prepare-job.ts)
 //         step        createSecretForEnvs, createContainerStepPod, waitForPodPhases(Succeeded),
 //                     getPodStatus, deletePod, deleteSecret  (run-container-step.ts)
-//         create_pod  createJobPod of the job pod's name once: the stale pod and lost creates
+//         create_pod  createJobPod of the job pod's name once: the stale pod
+//         create_pods <n>  createJobPod for runners <ACTIONS_RUNNER_POD_NAME>-1..n, one after
+//                     another in this process (their getJobPodName reads the env at each call):
+//                     the lost creates, without n process starts
 // Every step first runs isAuthPermissionsOK (13 SelfSubjectAccessReviews at once), as their index.ts
 // does before any hook. Prints `RESULT <json>`; env as the runner sets it (KUBECONFIG,
 // ACTIONS_RUNNER_POD_NAME, ACTIONS_RUNNER_KUBERNETES_NAMESPACE).
 'use strict';
 const path = require('path');
 
-const [lib, step] = process.argv.slice(2);
+const [lib, step, count] = process.argv.slice(2);
 const k8s = require(path.resolve(lib, 'k8s', 'index.js'));
 const constants = require(path.resolve(lib, 'hooks', 'constants.js'));
 const { PodPhase } = require(path.resolve(lib, 'k8s', 'utils.js'));
@@ -47,9 +50,35 @@ async function run() {
       const pod = await k8s.createJobPod(constants.getJobPodName(), container, []);
       return { pod: pod.metadata.name, annotations: pod.metadata.annotations ?? {} };
     }
+    case 'create_pods': {
+      const prefix = constants.getRunnerPodName();
+      const results = [];
+      for (let i = 1; i <= Number(count); i += 1) {
+        process.env.ACTIONS_RUNNER_POD_NAME = `${prefix}-${i}`;
+        try {
+          const pod = await k8s.createJobPod(constants.getJobPodName(), container, []);
+          results.push({ ok: true, pod: pod.metadata.name, annotations: pod.metadata.annotations ?? {} });
+        } catch (err) {
+          results.push({ ok: false, ...failure(err) });
+        }
+      }
+      return { results };
+    }
     default:
       throw new Error(`unknown step ${step}`);
   }
+}
+
+/** What a rejected call says: client-node's code and reason, k8sretry's give-up. */
+function failure(err) {
+  const e = err ?? {};
+  let reason;
+  try {
+    reason = typeof e.body === 'string' ? JSON.parse(e.body).reason : undefined;
+  } catch {
+    reason = undefined;
+  }
+  return { type: e.constructor?.name, message: String(e.message ?? e).split('\n')[0], code: e.code, reason, giveUp: e.k8sretry?.reason, attempts: e.k8sretry?.attempts };
 }
 
 run().then(
@@ -58,16 +87,7 @@ run().then(
     process.exit(0);
   },
   (err) => {
-    const e = err ?? {};
-    let reason;
-    try {
-      reason = typeof e.body === 'string' ? JSON.parse(e.body).reason : undefined;
-    } catch {
-      reason = undefined;
-    }
-    console.log(
-      `RESULT ${JSON.stringify({ ok: false, type: e.constructor?.name, message: String(e.message ?? e).split('\n')[0], code: e.code, reason, giveUp: e.k8sretry?.reason, attempts: e.k8sretry?.attempts })}`,
-    );
+    console.log(`RESULT ${JSON.stringify({ ok: false, ...failure(err) })}`);
     process.exit(1);
   },
 );

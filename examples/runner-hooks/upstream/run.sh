@@ -79,6 +79,8 @@ process.on('exit', () => {
   process.stderr.write(`OPENED ${cache ? [...cache.keys()].join(',') : 'nothing'}\n`);
 });
 JS
+  # Only the local throw-away cluster (tests/cluster/local-env.sh checks it is the one up.sh started).
+  "$root/tests/cluster/local-env.sh" >/dev/null
   . "$root/tests/cluster/.run/env"
   ns=upstream-load-$$
   for v in 20.20.2 22.23.3 24.21.0; do
