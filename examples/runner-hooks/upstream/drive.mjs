@@ -28,7 +28,7 @@ import { batch, control, controllers, core, env, plan, roundPlan } from '../test
 const [lib, release, nodeBin] = process.argv.slice(2);
 if (!lib || !release || !nodeBin) throw new Error('usage: node drive.mjs <packages/k8s/lib> <release folder> <node binary>');
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
-const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 5);
 const FAULTS = Number(process.env.FAULTS ?? 0.2);
 const SEED = Number(process.env.SEED ?? 1);
 const STRESS = Number(process.env.STRESS ?? 25);
