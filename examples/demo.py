@@ -273,14 +273,16 @@ def direct_client(target: External | None, env: Mapping[str, str]) -> client.Cor
 
 
 class Proxy:
-    """The proxy's control endpoints, its certificate verified against mitmproxy's CA."""
+    """The proxy's control endpoints, its certificate verified against mitmproxy's CA, called with
+    the control token (PROXY_TOKEN)."""
 
-    def __init__(self, url: str, cafile: str) -> None:
-        self.url, self.ssl = url, ssl.create_default_context(cafile=cafile)
+    def __init__(self, url: str, cafile: str, token: str) -> None:
+        self.url, self.token, self.ssl = url, token, ssl.create_default_context(cafile=cafile)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/__k8sretry/{path}", data=data, method=method)
+        request.add_header("X-K8sretry-Control-Token", self.token)
         with urllib.request.urlopen(request, context=self.ssl, timeout=10) as response:
             return json.loads(response.read())
 
@@ -427,7 +429,7 @@ def run(target: External | None) -> int:
         cluster_script("proxy.sh", external=external)
         env = read_env(RUN_EXTERNAL) if external else local_env()
         direct = direct_client(target, env)
-        proxy = Proxy(env["PROXY"], env["PROXY_CA"])
+        proxy = Proxy(env["PROXY"], env["PROXY_CA"], env["PROXY_TOKEN"])
         say(f"this run's namespaces carry the label {RUN_LABEL}={run_id}")
         rows = []
         for language in LANGUAGES:

@@ -5,7 +5,8 @@
 # apart from the local cluster's so that nothing ever takes that cluster for the local one. The proxy verifies the apiserver's certificate against K8S_CA (the system
 # trust store when K8S_CA is empty; K8SRETRY_PROXY_INSECURE_UPSTREAM=1 turns that off, with a
 # warning). Its clients verify the proxy against mitmproxy's CA, .run/mitm/mitmproxy-ca-cert.pem
-# (PROXY_CA in .run/env, certificate-authority in .run/kubeconfig-proxy).
+# (PROXY_CA in .run/env, certificate-authority in .run/kubeconfig-proxy). Its control endpoints
+# require the header X-K8sretry-Control-Token: PROXY_TOKEN in .run/env.
 set -euo pipefail
 umask 077
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +16,8 @@ log() { echo "[cluster-proxy] $*" >&2; }
 [ -f "$run/env" ] || { log "no cluster: run up.sh first"; exit 1; }
 [ -n "${K8SRETRY_RUN:-}" ] || "$here/local-env.sh" >/dev/null
 . "$run/env"
-if [ -n "${PROXY:-}" ] && owned_pid "$run/proxy.pid" >/dev/null && curl -fs --cacert "${PROXY_CA:-/dev/null}" "$PROXY/__k8sretry/stats" >/dev/null 2>&1; then
+if [ -n "${PROXY:-}" ] && owned_pid "$run/proxy.pid" >/dev/null &&
+  curl -fs --cacert "${PROXY_CA:-/dev/null}" -H "X-K8sretry-Control-Token: ${PROXY_TOKEN:-}" "$PROXY/__k8sretry/stats" >/dev/null 2>&1; then
   log "already running at $PROXY"; exit 0
 fi
 
@@ -29,5 +31,6 @@ grep -qF "certificate-authority: \"$ca\"" "$run/kubeconfig-proxy" || { log "coul
   env_line PROXY "https://127.0.0.1:$port"
   env_line PROXY_CA "$ca"
   env_line KUBECONFIG_PROXY "$run/kubeconfig-proxy"
+  env_line PROXY_TOKEN "$(cat "$run/proxy-token")"
 } >> "$run/env"
 log "fault proxy at https://127.0.0.1:$port"

@@ -78,6 +78,7 @@ ENV = {
     "PROXY": "https://127.0.0.1:1",
     "PROXY_CA": "/dev/null",
     "KUBECONFIG_PROXY": "x",
+    "PROXY_TOKEN": "x",
 }
 SCRIPTS = {
     "status.sh": "exit 1",

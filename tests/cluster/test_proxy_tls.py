@@ -83,10 +83,10 @@ class Proxy:
         self.port, self.state, self.stderr = port, state, stderr
         self.ca = state / "mitm" / "mitmproxy-ca-cert.pem"
 
-    def get(self, path: str = "/api/v1/namespaces") -> tuple[int, str]:
+    def get(self, path: str = "/api/v1/namespaces", headers: dict[str, str] | None = None) -> tuple[int, str]:
         """A GET through the proxy, the proxy's certificate verified against mitmproxy's CA."""
         context = ssl.create_default_context(cafile=self.ca)
-        request = urllib.request.Request(f"https://127.0.0.1:{self.port}{path}")
+        request = urllib.request.Request(f"https://127.0.0.1:{self.port}{path}", headers=headers or {})
         request.add_header("Authorization", TOKEN)
         try:
             with urllib.request.urlopen(request, context=context, timeout=20) as response:
@@ -189,3 +189,20 @@ def test_the_confdir_is_private(upstream: Upstream, pki: dict[str, Path], start_
     files = list((proxy.state / "mitm").iterdir())
     assert any(f.name == "mitmproxy-ca.pem" for f in files)  # the CA's private key
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_the_control_endpoints_need_the_token(
+    upstream: Upstream, pki: dict[str, Path], start_proxy: StartProxy
+) -> None:
+    """Another local user reaches the port too: without DIR/proxy-token's token, no plan, no log."""
+    proxy = start_proxy(upstream.url, str(pki["a"] / "ca.crt"))
+    token = (proxy.state / "proxy-token").read_text().strip()
+    assert stat.S_IMODE((proxy.state / "proxy-token").stat().st_mode) == 0o600
+    before = len(upstream.seen)
+    for headers in ({}, {"X-K8sretry-Control-Token": "guess"}, {"X-K8sretry-Control-Token": ""}):
+        for path in ("/__k8sretry/stats", "/__k8sretry/log", "/__k8sretry/plan"):
+            status, _ = proxy.get(path, headers)
+            assert status == 403, (path, headers)
+    status, body = proxy.get("/__k8sretry/stats", {"X-K8sretry-Control-Token": token})
+    assert status == 200 and '"requests"' in body
+    assert upstream.seen[before:] == []  # control requests are never forwarded

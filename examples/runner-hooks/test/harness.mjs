@@ -19,11 +19,11 @@ export const core = kc.makeApiClient(k8s.CoreV1Api);
 export const batch = kc.makeApiClient(k8s.BatchV1Api);
 export const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-// The proxy's control endpoints (its certificate verified against mitmproxy's CA).
+// The proxy's control endpoints (its certificate verified against mitmproxy's CA, its token sent).
 const proxyCa = readFileSync(env.PROXY_CA);
 export function control(method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa }, (res) => {
+    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa, headers: { 'x-k8sretry-control-token': env.PROXY_TOKEN } }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => resolve(JSON.parse(data)));

@@ -74,7 +74,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("no certificate in", env["PROXY_CA"])
 		os.Exit(2)
 	}
-	control = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	control = &http.Client{Transport: controlToken{&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
 	// The engine's events of every call are logged to slog.Default() unless a context says
 	// otherwise: hundreds of retries here, so none (the report below counts them).
 	k8sretry.SetDefaultLogger(slog.New(slog.DiscardHandler))
@@ -121,6 +121,15 @@ func TestMain(m *testing.M) {
 
 // control reaches the proxy's control endpoints (made in TestMain).
 var control *http.Client
+
+// controlToken sends the token the proxy's control endpoints require (PROXY_TOKEN).
+type controlToken struct{ base http.RoundTripper }
+
+func (c controlToken) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("X-K8sretry-Control-Token", env["PROXY_TOKEN"])
+	return c.base.RoundTrip(req)
+}
 
 func proxyCall(t *testing.T, method, path string, body any, out any) {
 	t.Helper()

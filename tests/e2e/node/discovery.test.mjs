@@ -35,7 +35,7 @@ function get(path) {
 const proxyCa = readFileSync(env.PROXY_CA);
 function control(method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa }, (res) => {
+    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa, headers: { 'x-k8sretry-control-token': env.PROXY_TOKEN } }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => resolve(JSON.parse(data)));

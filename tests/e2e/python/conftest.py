@@ -30,14 +30,16 @@ def cluster_env() -> dict[str, str]:
 
 
 class Proxy:
-    def __init__(self, url: str, cafile: str) -> None:
-        """The proxy's control endpoints at `url`, its certificate verified against `cafile`."""
-        self.url = url
+    def __init__(self, url: str, cafile: str, token: str) -> None:
+        """The proxy's control endpoints at `url`, its certificate verified against `cafile`, called
+        with the control `token` (PROXY_TOKEN)."""
+        self.url, self.token = url, token
         self.ssl = ssl.create_default_context(cafile=cafile)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/__k8sretry/{path}", data=data, method=method)
+        request.add_header("X-K8sretry-Control-Token", self.token)
         with urllib.request.urlopen(request, context=self.ssl, timeout=10) as response:
             return json.loads(response.read())
 
@@ -67,7 +69,7 @@ def env() -> dict[str, str]:
 
 @pytest.fixture
 def proxy(env: dict[str, str]) -> Any:
-    p = Proxy(env["PROXY"], env["PROXY_CA"])
+    p = Proxy(env["PROXY"], env["PROXY_CA"], env["PROXY_TOKEN"])
     p.plan([])
     yield p
     p.plan([])
