@@ -40,6 +40,11 @@ test-e2e: py-env node stage go-lib
 # faults (rounds, a stale pod, lost creates). Starts and stops the cluster like test-e2e.
 test-runner-hooks: node
 	bindings-node/scripts/cross-addon.sh linux-aarch64-gnu
-	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
-	  examples/runner-hooks/run.sh e2e && examples/runner-hooks/upstream/run.sh e2e arm64; \
-	  rc=$$?; tests/cluster/down.sh; exit $$rc
+	# The upstream build (npm ci, build, lint, jest, zip) runs while the example's e2e uses the
+	# cluster; its own cluster part waits for the example to finish. Its log follows the example's.
+	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh || { tests/cluster/down.sh; exit 1; }; \
+	  w=$$(mktemp -d /tmp/k8sretry-trh.XXXXXX); \
+	  { examples/runner-hooks/upstream/run.sh e2e arm64 --wait $$w/done > $$w/upstream.log 2>&1; echo $$? > $$w/upstream.rc; } & \
+	  examples/runner-hooks/run.sh e2e; rc=$$?; touch $$w/done; wait; \
+	  cat $$w/upstream.log; [ $$rc = 0 ] && rc=$$(cat $$w/upstream.rc); rm -rf $$w; \
+	  tests/cluster/down.sh; exit $$rc

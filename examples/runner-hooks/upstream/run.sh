@@ -15,14 +15,24 @@
 #      20, 22 and 24 (each must open the engine beside index.js), then drive.mjs (rounds under ~20%
 #      faults, a stale pod, lost creates; see there); with `arm64` too: ../../../tests/dist/hooks-arm64.sh
 #      runs the same zip under qemu with Node 20 and 24 for arm64.
-# Usage: run.sh [e2e] [arm64]   env: HOOKS_MIRROR, NODE_VERSION (24.21.0), drive.mjs's (ROUNDS, ...)
+# Usage: run.sh [e2e] [arm64] [--wait FILE]   env: HOOKS_MIRROR, NODE_VERSION (24.21.0), drive.mjs's
+# (ROUNDS, ...). --wait FILE: build, lint, test and release at once, then wait for FILE to exist
+# before using the cluster (make test-runner-hooks builds this while the example's e2e runs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 COMMIT=cf62bccba0d59addaf08a115f96ebcd81fb499d8 # their main on 2026-12-05: "Bump the all-dependencies group ... (#388)"
 log() { echo "[upstream] $*"; }
-e2e=false arm64=false
-for a in "$@"; do case $a in e2e) e2e=true ;; arm64) arm64=true ;; *) echo "usage: run.sh [e2e] [arm64]" >&2; exit 2 ;; esac; done
+e2e=false arm64=false wait_for=
+while [ $# -gt 0 ]; do
+  case $1 in
+    e2e) e2e=true ;;
+    arm64) arm64=true ;;
+    --wait) wait_for=${2:?--wait needs a file}; shift ;;
+    *) echo "usage: run.sh [e2e] [arm64] [--wait FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
 node_bin=$("$root/bindings-node/scripts/node-bin.sh" "${NODE_VERSION:-24.21.0}")
 export PATH=$node_bin:$PATH
 scratch=$(mktemp -d /tmp/k8sretry-upstream.XXXXXX)
@@ -72,6 +82,10 @@ mkdir "$rel" && unzip -q "$zip" -d "$rel"
 log "built, linted, tested and released in $(( $(date +%s) - start )) s"
 
 if $e2e; then
+  if [ -n "$wait_for" ]; then
+    log "waiting for $wait_for (the cluster is in use)"
+    while [ ! -e "$wait_for" ]; do sleep 2; done
+  fi
   # Which engine a process opened: the loader's cache, printed at exit (the hook calls process.exit).
   cat > "$scratch/opened.cjs" <<'JS'
 process.on('exit', () => {
