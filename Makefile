@@ -45,10 +45,11 @@ GO_HOST := $(shell go env GOOS 2>/dev/null)_$(shell go env GOARCH 2>/dev/null)
 need_debs = missing=; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q ' installed$$' || missing="$$missing $$p"; done; \
   [ -z "$$missing" ] || { echo "$@: Debian package(s) missing:$$missing; run make deps"; exit 1; }
 
-.PHONY: help demo test check-clean-tree
+.PHONY: help demo demo-clean test check-clean-tree
 
 help:
 	@echo "make demo   - the same workload in Python, Node, Go and Rust against a real apiserver behind the fault proxy"
+	@echo "make demo-clean - deletes the namespaces an interrupted demo left (local cluster; \$$KUBECONFIG's after asking)"
 	@echo "make test   - every test-* target: $(TESTS)"
 	@echo "make deps   - the Debian packages the targets need (make test and make demo run it)"
 
@@ -64,6 +65,12 @@ demo: deps-demo py-env node go-lib
 	cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo-go ./workload
 	$(CARGO) build --quiet -p k8sretry --features kube --example workload
 	$(DEMO_ENV) $(PY_TEST)/bin/python examples/demo.py
+
+# After a demo cut short (kill -9): deletes the namespaces it left (label k8sretry.dev/demo-run) in
+# the local cluster, or in $$KUBECONFIG's after asking, and what it left for a user's cluster
+# (tests/cluster/.run-external: its proxy, the copied credentials).
+demo-clean: py-env
+	$(PY_TEST)/bin/python examples/demo.py clean
 
 # Every test-* target (add a target here and it runs as part of `make test`). After all of them,
 # check-clean-tree: make test leaves the work tree as it found it.

@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--no-outage", action="store_true", help="leave out the outage")
     options = parser.parse_args()
     env = cluster_env()
-    proxy = Proxy(env["PROXY"], env["PROXY_CA"])
+    proxy = Proxy(env["PROXY"], env["PROXY_CA"], env["PROXY_TOKEN"])
     direct = client.CoreV1Api(api_client(env["KUBECONFIG"]))
     runs = [run_rate(float(rate), env, proxy, direct) for rate in options.rates.split(",")]
     # Added latency: over the median operation of the run with the fewest faults (0% in make bench).

@@ -32,8 +32,19 @@ test-e2e: py-env node stage go-lib
 # The runner container hooks' use of client-node (examples/runner-hooks) with k8sretry: compiled
 # (strict, skipLibCheck false), bundled with @vercel/ncc and with esbuild, zipped flat, unzipped
 # elsewhere and run with Node 24: 20 hook rounds at ~20% faults, a foreign pod never adopted, 25 lost
-# creates recovered. Starts and stops the cluster like test-e2e.
+# creates recovered. Then their own repository adopted (examples/runner-hooks/upstream/run.sh): the
+# patch on a fresh copy of actions/runner-container-hooks at a named commit, their build, lint and
+# cluster-free jest suites, their flat release zip (carrying the x64 and arm64 engines: the arm64
+# addon is cross-built into bindings-node/native first) run on x64 with Node 20, 22, 24 and on arm64
+# under qemu with Node 20 and 24 (tests/dist/hooks-arm64.sh), and their functions driven under
+# faults (rounds, a stale pod, lost creates). Starts and stops the cluster like test-e2e.
 test-runner-hooks: node
-	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
-	  examples/runner-hooks/run.sh e2e; \
-	  rc=$$?; tests/cluster/down.sh; exit $$rc
+	bindings-node/scripts/cross-addon.sh linux-aarch64-gnu
+	# The upstream build (npm ci, build, lint, jest, zip) runs while the example's e2e uses the
+	# cluster; its own cluster part waits for the example to finish. Its log follows the example's.
+	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh || { tests/cluster/down.sh; exit 1; }; \
+	  w=$$(mktemp -d /tmp/k8sretry-trh.XXXXXX); \
+	  { examples/runner-hooks/upstream/run.sh e2e arm64 --wait $$w/done > $$w/upstream.log 2>&1; echo $$? > $$w/upstream.rc; } & \
+	  examples/runner-hooks/run.sh e2e; rc=$$?; touch $$w/done; wait; \
+	  cat $$w/upstream.log; [ $$rc = 0 ] && rc=$$(cat $$w/upstream.rc); rm -rf $$w; \
+	  tests/cluster/down.sh; exit $$rc

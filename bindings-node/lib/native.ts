@@ -8,19 +8,27 @@
 // an optional dependency of `k8sretry`, so npm installs only the one that fits. `k8sretry` itself
 // also carries linux-x64-gnu's file in `native/` for bundlers (step 2).
 //
-// Where the file is looked for, in order:
-// 1. `$K8SRETRY_NATIVE_PATH` (a path to the .node file), when set: only there.
-// 2. The package's own `native/` folder (`dist/cjs/../../native/`), written as a literal path so
-//    that @vercel/ncc sees it and copies the file into the bundle (it rewrites this expression
-//    to the copy's place, `<bundle>/native/`). linux-x64 only.
-// 3. Beside the running code (`__dirname`), and in `native/` below it: the bundle's folder after
-//    ncc, after a flat zip of it, or wherever an esbuild user copied the file.
+// Where the file is looked for, in order (only files that are provably k8sretry's):
+// 1. `$K8SRETRY_NATIVE_PATH` (an absolute path to the .node file), when set: only there. A
+//    relative path is an error (it would depend on the working directory).
+// 2. Beside the running code (`__dirname`), and in `native/` below it: the bundle's folder after
+//    ncc, after a flat zip of it, or wherever `k8sretry-native copy` (bin/k8sretry-native.js) put
+//    the files for an esbuild/webpack bundle.
+// 3. The package's own `native/` folder (`dist/cjs/../../native/`), written as one literal path per
+//    Linux tag so that @vercel/ncc sees each and copies the file into the bundle (it rewrites the
+//    expression to the copy's place, `<bundle>/native/`): one ncc bundle made on x64 carries the
+//    engines for linux x64 and arm64 (glibc and musl), whichever the package holds. A path outside
+//    the running code's folder is used only when the running code is that package's own
+//    (`<root>/dist/cjs` with `<root>/package.json` naming k8sretry): a bundle that was not
+//    rewritten (esbuild, unzipped to /tmp/x/esbuild/) never opens `/tmp/native/…`.
 // 4. The platform packages, found by Node's own resolution from `__dirname`
-//    (`require.resolve('k8sretry-<tag>/k8sretry.<tag>.node')`), best tag first.
-// 5. The package's own `native/` folder for the other tags (a source build, `napi build`).
+//    (`require.resolve('k8sretry-<tag>/k8sretry.<tag>.node')`, its package.json naming
+//    `k8sretry-<tag>`), best tag first, as napi-rs's own loader does.
+// 5. The package's own `native/` folder for the other tags (a source build, `napi build`), under
+//    the same rule as step 3.
 // Tags: linux-<arch>-gnu and linux-<arch>-musl (this process's C library first), darwin-<arch>,
-// win32-<arch>-gnu and win32-<arch>-msvc. A file that exists but fails to load is reported and
-// the next one is tried.
+// win32-<arch>-gnu and win32-<arch>-msvc. The first file that exists is opened; if it fails to load,
+// that is a NativeLoadError naming the file and Node's reason (never skipped silently).
 import fs = require('fs');
 import path = require('path');
 import { createRequire } from 'module';
@@ -108,23 +116,59 @@ export function nativePackageNames(target: NativeTarget = currentTarget()): stri
   return nativeTags(target).map(packageOf);
 }
 
-/** The package's own copy, by a path @vercel/ncc can evaluate (it relocates `path.join(__dirname,
- * '<literal>')` and copies the file). Only linux-x64-gnu is carried by `k8sretry` itself. */
-function packaged(): string | undefined {
-  if (process.platform === 'linux' && process.arch === 'x64') {
-    return path.join(__dirname, '../../native/k8sretry.linux-x64-gnu.node');
+/** The Linux tags the package itself carries in `native/` (tools/dist/npm.sh puts every Linux
+ * engine it builds there), so that one bundle serves every Linux runner. */
+export const PACKAGED_TAGS: readonly string[] = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'linux-arm64-musl'];
+
+/** The package's own copies, by paths @vercel/ncc can evaluate: it relocates each
+ * `path.join(__dirname, '<literal>')` whose file exists when it bundles, copies the file and rewrites
+ * the expression to `<bundle>/native/<file>`. One literal per tag (a template would hide them). */
+function packaged(): Record<string, string> {
+  return {
+    'linux-x64-gnu': path.join(__dirname, '../../native/k8sretry.linux-x64-gnu.node'),
+    'linux-arm64-gnu': path.join(__dirname, '../../native/k8sretry.linux-arm64-gnu.node'),
+    'linux-x64-musl': path.join(__dirname, '../../native/k8sretry.linux-x64-musl.node'),
+    'linux-arm64-musl': path.join(__dirname, '../../native/k8sretry.linux-arm64-musl.node'),
+  };
+}
+
+/** The root of the k8sretry package the code in `here` belongs to, when it provably does: `here`
+ * is `<root>/dist/cjs` (or `dist/esm`) and `<root>/package.json` names k8sretry. Undefined for a
+ * bundle (its folder is not `dist/cjs` of a k8sretry package). The path is built from `here`, a
+ * parameter, so that ncc does not take package.json for an asset. */
+export function ownPackageRoot(here: string): string | undefined {
+  const dir = path.resolve(here);
+  if (!['cjs', 'esm'].includes(path.basename(dir)) || path.basename(path.dirname(dir)) !== 'dist') return undefined;
+  const root = path.dirname(path.dirname(dir));
+  return packageName(root) === 'k8sretry' ? root : undefined;
+}
+
+/** The `name` in `<dir>/package.json`, or undefined. */
+function packageName(dir: string): string | undefined {
+  try {
+    const name = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name;
+    return typeof name === 'string' ? name : undefined;
+  } catch {
+    return undefined;
   }
-  return undefined;
+}
+
+/** Whether `file` is inside `dir` (or is in it). */
+function inside(dir: string, file: string): boolean {
+  const rel = path.relative(path.resolve(dir), path.resolve(file));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
 /** A platform package's file as Node resolves it from `here` (node_modules upwards), or undefined
  * when it is not installed. `createRequire`, not `require.resolve`: a bundler leaves it alone. */
-function resolveFrom(here: string, spec: string): string | undefined {
+function resolveFrom(here: string, spec: string, pkg: string): string | undefined {
+  let file: string;
   try {
-    return createRequire(path.join(here, 'k8sretry-native.js')).resolve(spec);
+    file = createRequire(path.join(here, 'k8sretry-native.js')).resolve(spec);
   } catch {
     return undefined;
   }
+  return packageName(path.dirname(file)) === pkg ? file : undefined;
 }
 
 /** One place the loader looks: a file path, or a platform package that is not installed. */
@@ -137,8 +181,9 @@ export interface NativeCandidate {
   package?: string;
 }
 
-/** Every place the loader looks for a target's engine, in order (steps 3 to 5 of the top of this
- * file; the literal path of step 2 is added by loadNative for this process only). */
+/** Every place the loader looks for a target's engine, in order (steps 2, 4 and 5 of the top of
+ * this file; the literal paths of step 3 are added by loadNative for this process only). Step 5
+ * only when `here` is provably inside a k8sretry package (ownPackageRoot). */
 export function nativeCandidates(target: NativeTarget, here: string): NativeCandidate[] {
   const tags = nativeTags(target);
   const out: NativeCandidate[] = [];
@@ -154,12 +199,28 @@ export function nativeCandidates(target: NativeTarget, here: string): NativeCand
   for (const tag of tags) {
     const pkg = packageOf(tag);
     const spec = `${pkg}/${fileOf(tag)}`;
-    const file = resolveFrom(here, spec);
+    const file = resolveFrom(here, spec, pkg);
     add(file ? { file, label: file, package: pkg } : { label: `${spec} (package ${pkg}: not installed)`, package: pkg });
   }
-  for (const tag of tags) {
-    const file = path.join(here, '..', '..', 'native', fileOf(tag));
-    add({ file, label: file });
+  const root = ownPackageRoot(here);
+  if (root !== undefined) {
+    for (const tag of tags) {
+      const file = path.join(root, 'native', fileOf(tag));
+      add({ file, label: file });
+    }
+  }
+  return out;
+}
+
+/** The package's literal paths (step 3) that may be used from `here`: those ncc rewrote into the
+ * running code's folder, or all of them when the code runs from the k8sretry package itself. */
+export function packagedCandidates(target: NativeTarget, here: string, files: Record<string, string>): NativeCandidate[] {
+  const root = ownPackageRoot(here);
+  const out: NativeCandidate[] = [];
+  for (const tag of nativeTags(target)) {
+    const file = files[tag];
+    if (file === undefined) continue;
+    if (inside(here, file) || (root !== undefined && inside(root, file))) out.push({ file, label: file });
   }
   return out;
 }
@@ -225,35 +286,56 @@ export function loadNative(
 ): Loaded {
   const override = env[NATIVE_PATH_ENV];
   if (override) {
+    if (!path.isAbsolute(override)) {
+      throw new NativeLoadError(
+        `k8sretry: ${NATIVE_PATH_ENV}=${override} is a relative path: it must be the absolute path of the .node file ` +
+          `(a relative one would depend on the working directory)`,
+        [override],
+      );
+    }
     try {
       return open(override);
     } catch (err) {
       throw new NativeLoadError(
-        `k8sretry: cannot load its native engine from ${NATIVE_PATH_ENV}=${override} on ${describe(target)}: ${String((err as Error)?.message ?? err)}`,
+        `k8sretry: cannot load its native engine from ${NATIVE_PATH_ENV}=${override} on ${describe(target)}: ${firstLine(err)}`,
         [override],
         { cause: err },
       );
     }
   }
   const own =
-    here === __dirname && target.platform === process.platform && target.arch === process.arch ? packaged() : undefined;
-  const candidates: NativeCandidate[] = own !== undefined ? [{ file: own, label: own }] : [];
-  for (const c of nativeCandidates(target, here)) if (c.label !== own) candidates.push(c);
-  const failures: string[] = [];
-  let firstError: unknown;
+    here === __dirname && target.platform === process.platform && target.arch === process.arch
+      ? packagedCandidates(target, here, packaged())
+      : [];
+  // Beside the code first, then the package's literal paths, then the rest.
+  const rest = nativeCandidates(target, here);
+  const beside = rest.filter((c) => c.package === undefined && c.file !== undefined && inside(here, c.file));
+  const candidates: NativeCandidate[] = [];
+  const seen = new Set<string>();
+  for (const c of [...beside, ...own, ...rest]) {
+    const key = c.file !== undefined ? path.resolve(c.file) : c.label;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    candidates.push(c);
+  }
   for (const c of candidates) {
     if (c.file === undefined || !exists(c.file)) continue;
     try {
       return open(c.file);
     } catch (err) {
-      if (firstError === undefined) firstError = err;
-      failures.push(`${c.file}: ${String((err as Error)?.message ?? err).split('\n')[0]}`);
+      const tried = candidates.slice(0, candidates.indexOf(c) + 1).map((x) => x.label);
+      throw new NativeLoadError(
+        `k8sretry: its native engine for ${describe(target)} was found at ${c.file} but failed to load: ${firstLine(err)}. ` +
+          `Looked in:\n  ${tried.join('\n  ')}\n` +
+          `Replace the file with the one for this platform (${fileOf(nativeTags(target)[0])}), remove it, or set ${NATIVE_PATH_ENV} to the right file.`,
+        tried,
+        { cause: err },
+      );
     }
   }
   const tried = candidates.map((c) => c.label);
   const tags = nativeTags(target);
   const published = tags.find((tag) => PUBLISHED_TAGS.includes(tag));
-  const found = failures.length > 0 ? `Found but could not load:\n  ${failures.join('\n  ')}\n` : '';
   const hint =
     published !== undefined
       ? `It comes in the package ${packageOf(published)} (${fileOf(published)}), which npm installs ` +
@@ -263,13 +345,16 @@ export function loadNative(
         `build ${fileOf(tags[0])} from source (napi build) and point ${NATIVE_PATH_ENV} at it. `;
   throw new NativeLoadError(
     `k8sretry: no native engine for ${describe(target)} (${tags.map(fileOf).join(' or ')}). ` +
-      `Looked in:\n  ${tried.join('\n  ')}\n${found}` +
+      `Looked in:\n  ${tried.join('\n  ')}\n` +
       hint +
-      `After bundling, put the file beside the bundle (cp node_modules/${packageOf(published ?? tags[0])}/${fileOf(tags[0])} <bundle folder>/), ` +
+      `After bundling, put the file beside the bundle (\`npx k8sretry-native copy --platforms ${tags[0]} --to <bundle folder>\`), ` +
       `or set ${NATIVE_PATH_ENV} to its path.`,
     tried,
-    { cause: firstError },
   );
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
 }
 
 export const native: Loaded = loadNative();

@@ -17,6 +17,12 @@ use crate::failure::{Failure, Verb};
 use crate::metrics::{self, FunctionMetrics, Outcome};
 use crate::policy::Policy;
 
+/// Retries a read-back gets per retry of the call's own (DESIGN §4): `READ_BACK_RETRY_FACTOR *
+/// max_retries`. A read-back confirms a write that may already have landed, and giving up turns
+/// that success into an error; a read is safe to repeat. With a share `p` of reads failing, a
+/// read-back then fails with `p^(4n+1)` where the call's own request fails with `p^(n+1)`.
+const READ_BACK_RETRY_FACTOR: u32 = 4;
+
 /// Why a read-back was asked for: what its outcome means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reading {
@@ -42,7 +48,8 @@ pub struct Call {
     finished: bool,
     /// Set while the engine waits for a read-back's outcome.
     reading: Option<Reading>,
-    /// Retries of read-backs (a read-back has retries of its own, as a read).
+    /// Retries of read-backs: their own count, up to `READ_BACK_RETRY_FACTOR` times the policy's
+    /// `max_retries`.
     read_retries: u32,
     previous_read_backoff: Option<f64>,
     /// Metrics and events of the read-backs: `<function>/read_back`, made on the first one.
@@ -190,7 +197,8 @@ impl Call {
         }
         let retry = self.attempts; // retries made so far + 1
         let previous = self.previous_backoff;
-        let scheduled = match self.schedule(retry, previous, failure, now) {
+        let max_retries = self.policy.max_retries();
+        let scheduled = match self.schedule(retry, max_retries, previous, failure, now) {
             Ok(scheduled) => scheduled,
             Err(reason) => return Ok(self.give_up(reason, class, failure)),
         };
@@ -271,8 +279,9 @@ impl Call {
         })
     }
 
-    /// A read-back failed: retried as a read, on its own count; past that, the write's outcome
-    /// is unknown.
+    /// A read-back failed: retried as a read, on its own count (`READ_BACK_RETRY_FACTOR` times the
+    /// call's retries, within the same deadline, budget and breaker); past that, the write's
+    /// outcome is unknown.
     fn read_failed(&mut self, reading: Reading, failure: &Failure) -> Decision {
         let class = self.policy.classify(failure);
         let now = self.now();
@@ -285,7 +294,8 @@ impl Call {
         }
         let retry = self.read_retries + 1;
         let previous = self.previous_read_backoff;
-        let scheduled = match self.schedule(retry, previous, failure, now) {
+        let max_retries = READ_BACK_RETRY_FACTOR.saturating_mul(self.policy.max_retries());
+        let scheduled = match self.schedule(retry, max_retries, previous, failure, now) {
             Ok(scheduled) => scheduled,
             Err(GiveUpReason::MaxRetries) => {
                 return self.give_up(GiveUpReason::OutcomeUnknown, class, failure);
@@ -298,6 +308,7 @@ impl Call {
         self.emit_event(Event {
             function: &read_metrics.name,
             attempt: retry,
+            max_retries,
             ..self.failure_event(
                 EventKind::FailedRetrying,
                 Some(class),
@@ -320,17 +331,19 @@ impl Call {
             .clone()
     }
 
-    /// Max retries, breaker, delay, deadline, budget: the retry numbered `retry` either passes
-    /// all of them (and withdraws from the budget) or gives up with the first that refuses.
+    /// Max retries (`max_retries`: the policy's, or a read-back's own), breaker, delay, deadline,
+    /// budget: the retry numbered `retry` either passes all of them (and withdraws from the
+    /// budget) or gives up with the first that refuses.
     fn schedule(
         &self,
         retry: u32,
+        max_retries: u32,
         previous: Option<f64>,
         failure: &Failure,
         now: Duration,
     ) -> Result<Scheduled, GiveUpReason> {
         let policy = &self.policy;
-        if retry > policy.max_retries() {
+        if retry > max_retries {
             return Err(GiveUpReason::MaxRetries);
         }
         if let Some(breaker) = policy.breaker()

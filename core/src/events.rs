@@ -82,7 +82,7 @@ pub struct Event<'a> {
     pub function: &'a str,
     /// 1-based number of the attempt this event is about.
     pub attempt: u32,
-    /// The policy's `max_retries`.
+    /// The policy's `max_retries` (a read-back's own allowance in its events, DESIGN §4).
     pub max_retries: u32,
     /// Delay before the next attempt (`FailedRetrying` only).
     pub delay_seconds: Option<f64>,

@@ -3,7 +3,8 @@
 #   1. npm ci (the pinned client-node, ncc, esbuild, typescript), k8sretry from its packed tarball
 #      (bindings-node, `make node` first), tsc with strict and skipLibCheck false;
 #   2. ncc build -> dist/, `zip -r -j` (flat), unzipped into a scratch folder elsewhere; the same
-#      with esbuild (the .node copied beside the bundle); each started once with Node 24 to load;
+#      with esbuild (`npx k8sretry-native copy --platforms linux --to dist-esbuild/` puts the
+#      engines beside the bundle); each started once with Node 24 to load;
 #   3. with `e2e`: test/e2e.mjs drives the released hook with Node 24 against the apiserver of
 #      tests/cluster behind the fault proxy (make test-runner-hooks starts and stops both).
 # Usage: run.sh [e2e]   env: NODE_VERSION (24.21.0), and test/e2e.mjs's (ROUNDS, FAULTS, ...).
@@ -30,9 +31,9 @@ npx ncc build lib/index.js -o dist --no-cache 2>&1 | sed 's/^/  /'
 mkdir "$scratch/ncc" && unzip -q "$scratch/hooks-ncc.zip" -d "$scratch/ncc"
 ls "$scratch/ncc" | sed 's/^/  unzipped: /'
 
-log "esbuild bundle with the .node copied beside it, zipped flat the same way"
+log "esbuild bundle, the engines put beside it by the package's one command, zipped flat the same way"
 npx esbuild lib/index.js --bundle --platform=node --target=node20 --outfile=dist-esbuild/index.js --log-level=warning
-cp node_modules/k8sretry/native/*.node dist-esbuild/
+npx k8sretry-native copy --platforms linux --to dist-esbuild/ | sed 's/^/  /'
 (cd "$here" && zip -q -r -j "$scratch/hooks-esbuild.zip" dist-esbuild)
 mkdir "$scratch/esbuild" && unzip -q "$scratch/hooks-esbuild.zip" -d "$scratch/esbuild"
 
@@ -51,8 +52,9 @@ echo "$out" | grep -q 'no native engine for linux-x64' && echo "$out" | grep -q 
 log "without its .node: $(echo "$out" | grep -m1 'no native engine')"
 
 if [ "${1:-}" = e2e ]; then
-  # runner_hooks with 8 retries: at ~20% faulted requests, 4 attempts leave about 1 call in 600
-  # failing (0.2^4), 9 attempts about 1 in 2 million; see README.md.
+  # runner_hooks with 8 retries for the rounds: at ~20% faulted requests, 4 attempts leave about 1
+  # call in 600 failing (0.2^4), 9 attempts about 1 in 2 million. The lost-create stress runs with
+  # the default runner_hooks (STRESS_POLICY unset); see README.md.
   export HOOK_POLICY=${HOOK_POLICY-'{"preset": "runner_hooks", "max_retries": 8}'}
   log "the released (ncc, flat) hook with Node $("$node_bin" --version) against the apiserver behind the fault proxy, policy $HOOK_POLICY"
   node test/e2e.mjs "$scratch/ncc" "$node_bin"

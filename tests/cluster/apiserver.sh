@@ -4,17 +4,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 run="$here/.run"
-. "$run/env"
+. "$here/lib.sh"
 case "${1:-}" in
   stop)
-    pid=$(cat "$run/apiserver.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
+    stop_pidfile "$run/apiserver.pid" >/dev/null
     ;;
   start)
     "$run/apiserver.sh" >> "$run/apiserver.log" 2>&1 &
-    echo $! > "$run/apiserver.pid"
+    write_pidfile "$run/apiserver.pid" $!
     for _ in $(seq 1 200); do
       "$here/status.sh" && exit 0
       sleep 0.1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# fault.sh ACTION: real faults of the etcd and kube-apiserver that up.sh started (by pid, from .run/),
+# fault.sh ACTION: real faults of the etcd and kube-apiserver that up.sh started (by pid, from .run/,
+# each pid checked to still be the process up.sh started: lib.sh's owned_pid),
 # for the real-fault e2e scenarios (profile-faults.sh starts the cluster they need).
 #
 #   etcd-pause        SIGSTOP etcd: the apiserver's writes hang and time out (504 Timeout), some commit
@@ -16,11 +17,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 run="$here/.run"
 [ -f "$run/env" ] || { echo "no cluster: run up.sh first" >&2; exit 1; }
-. "$run/env"
+. "$here/lib.sh"
 stamp() { echo "$1 $(date +%s.%3N)"; }
-pid_of() { cat "$run/$1.pid"; }
-wait_exit() { # pid, tenths of a second
-  for _ in $(seq 1 "$2"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+pid_of() { # name: its pid, or stop when the pidfile names no process of ours
+  owned_pid "$run/$1.pid" || { echo "$1 is not running (no live process of $run/$1.pid)" >&2; exit 1; }
+}
+wait_exit() { # name, tenths of a second: until its pidfile names no live process of ours
+  for _ in $(seq 1 "$2"); do owned_pid "$run/$1.pid" >/dev/null || return 0; sleep 0.1; done
   return 1
 }
 ready() { "$here/status.sh" >/dev/null 2>&1; }
@@ -35,10 +38,10 @@ case "${1:-}" in
   etcd-kill)
     pid=$(pid_of etcd)
     kill -CONT "$pid" 2>/dev/null || true
-    kill -KILL "$pid"; wait_exit "$pid" 50 || true; stamp "$1" ;;
+    kill -KILL "$pid"; wait_exit etcd 50 || true; stamp "$1" ;;
   etcd-start)
     "$run/etcd.sh" >> "$run/etcd.log" 2>&1 &
-    echo $! > "$run/etcd.pid"
+    write_pidfile "$run/etcd.pid" $!
     port=$(sed -n 's#.*--listen-client-urls "http://127.0.0.1:\([0-9]*\)".*#\1#p' "$run/etcd.sh")
     for _ in $(seq 1 200); do
       curl -fs "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"health":"true"' && { stamp "$1"; exit 0; }
@@ -49,16 +52,16 @@ case "${1:-}" in
     pid=$(pid_of apiserver)
     start=$(date +%s.%N)
     kill -TERM "$pid"
-    wait_exit "$pid" 600 || { echo "kube-apiserver still running 60 s after SIGTERM" >&2; exit 1; }
+    wait_exit apiserver 600 || { echo "kube-apiserver still running 60 s after SIGTERM" >&2; exit 1; }
     stamp "$1"
     python3 -c "import sys, time; print(f'shutdown took {time.time() - float(sys.argv[1]):.1f} s')" "$start" >&2 ;;
   apiserver-kill)
     pid=$(pid_of apiserver)
-    kill -KILL "$pid"; wait_exit "$pid" 50 || true; stamp "$1" ;;
+    kill -KILL "$pid"; wait_exit apiserver 50 || true; stamp "$1" ;;
   apiserver-start)
     "$run/apiserver.sh" >> "$run/apiserver.log" 2>&1 &
-    echo $! > "$run/apiserver.pid"
+    write_pidfile "$run/apiserver.pid" $!
     wait_ready; stamp "$1" ;;
   wait-ready) wait_ready; stamp "$1" ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -1,7 +1,10 @@
 """mitmproxy addon: injects faults between Kubernetes clients and a real kube-apiserver.
 
 Real clients cannot add test headers, so a plan of method + path rules decides. The proxy answers
-its own control endpoints (never forwarded):
+its own control endpoints (never forwarded), only to requests with the header X-K8sretry-Control-Token
+equal to the token in the file $K8SRETRY_PROXY_TOKEN_FILE (mitm.sh writes a random one, 0600; 403
+otherwise, and always when no token file was given): another local user cannot change the plan or
+read the log.
   PUT /__k8sretry/plan   {"seed": 1, "rules": [rule, ...]}: replaces the plan, clears the log
   GET /__k8sretry/log    every fault injected so far: [{"n", "method", "path", "fault"}]
   GET /__k8sretry/stats  {"requests": n, "faults": {kind: n}}
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hmac
 import json
+import os
 import random
 import re
 import time
@@ -31,6 +36,16 @@ from typing import Any
 from mitmproxy import http
 
 REASONS = {429: "TooManyRequests", 503: "ServiceUnavailable", 504: "Timeout"}
+TOKEN_HEADER = "X-K8sretry-Control-Token"
+
+
+def control_token() -> str | None:
+    """The token the control endpoints require (mitm.sh's DIR/proxy-token), None when not given."""
+    path = os.environ.get("K8SRETRY_PROXY_TOKEN_FILE")
+    if not path:
+        return None
+    with open(path) as f:
+        return f.read().strip() or None
 
 
 class Rule:
@@ -57,6 +72,7 @@ def is_watch(flow: http.HTTPFlow) -> bool:
 
 class Faults:
     def __init__(self) -> None:
+        self.token = control_token()
         self.set_plan({"seed": 0, "rules": []})
 
     def set_plan(self, plan: dict[str, Any]) -> None:
@@ -79,6 +95,10 @@ class Faults:
     def control(self, flow: http.HTTPFlow) -> None:
         path = flow.request.path.split("?")[0]
         body: Any
+        given = flow.request.headers.get(TOKEN_HEADER, "")
+        if self.token is None or not hmac.compare_digest(given.encode(), self.token.encode()):
+            flow.response = http.Response.make(403, f"control endpoints need {TOKEN_HEADER}".encode())
+            return
         if path == "/__k8sretry/plan" and flow.request.method in ("PUT", "POST"):
             self.set_plan(json.loads(flow.request.get_text() or "{}"))
             body = {"rules": len(self.rules)}

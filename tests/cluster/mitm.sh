@@ -9,7 +9,8 @@
 # the credentials that clients send through the proxy.
 #
 # DIR gets (0600 files, DIR 0700): mitm/ (mitmproxy's confdir: its CA key, and mitm/mitmproxy-ca-cert.pem,
-# the CA that clients of the proxy must trust), proxy.pid, proxy.log.
+# the CA that clients of the proxy must trust), proxy.pid, proxy.log, proxy-token (a random token the
+# control endpoints /__k8sretry/* require in the header X-K8sretry-Control-Token).
 # mitmproxy is installed once into $K8SRETRY_CACHE/mitm-11.0.2 (default ~/.cache/k8sretry).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,14 +48,17 @@ else
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -c 'import secrets; print(secrets.token_hex(16))' > "$dir/proxy-token"
+control=(-H "X-K8sretry-Control-Token: $(cat "$dir/proxy-token")")
 # http2 off: killing a flow must reset a real connection, not one HTTP/2 stream.
-"$venv/bin/mitmdump" --mode "reverse:$upstream" ${verify[@]+"${verify[@]}"} --listen-host 127.0.0.1 --listen-port "$port" \
+. "$here/lib.sh"
+K8SRETRY_PROXY_TOKEN_FILE="$dir/proxy-token" "$venv/bin/mitmdump" --mode "reverse:$upstream" ${verify[@]+"${verify[@]}"} --listen-host 127.0.0.1 --listen-port "$port" \
   --set http2=false --set confdir="$dir/mitm" -s "$here/faults.py" -q > "$dir/proxy.log" 2>&1 &
-echo $! > "$dir/proxy.pid"
+write_pidfile "$dir/proxy.pid" $!
 # Ready when it answers its control endpoint over TLS that its own CA (written on start) verifies.
 for i in $(seq 1 100); do
-  curl -fs --cacert "$dir/mitm/mitmproxy-ca-cert.pem" "https://127.0.0.1:$port/__k8sretry/stats" >/dev/null 2>&1 && break
-  kill -0 "$(cat "$dir/proxy.pid")" 2>/dev/null || { log "mitmdump exited:"; cat "$dir/proxy.log" >&2; exit 1; }
+  curl -fs --cacert "$dir/mitm/mitmproxy-ca-cert.pem" "${control[@]}" "https://127.0.0.1:$port/__k8sretry/stats" >/dev/null 2>&1 && break
+  owned_pid "$dir/proxy.pid" >/dev/null || { log "mitmdump exited:"; cat "$dir/proxy.log" >&2; exit 1; }
   [ "$i" = 100 ] && { log "proxy not answering"; cat "$dir/proxy.log" >&2; exit 1; }
   sleep 0.2
 done

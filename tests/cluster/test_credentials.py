@@ -10,7 +10,9 @@ Run by `make test-cluster`; it stops the cluster at the end, as `make test-e2e` 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import ssl
 import stat
 import subprocess
@@ -22,7 +24,10 @@ RUN = HERE / ".run"
 
 
 def read_env() -> dict[str, str]:
-    return dict(line.split("=", 1) for line in (RUN / "env").read_text().splitlines() if "=" in line)
+    """.run/env through local-env.sh, which must find the cluster up.sh started to be the local one."""
+    done = subprocess.run([str(HERE / "local-env.sh")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 def get(url: str, cafile: str, token: str) -> tuple[int, bytes]:
@@ -37,6 +42,10 @@ def test_credentials_are_private_verified_and_removed_by_down() -> None:
         subprocess.run([str(HERE / "up.sh")], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([str(HERE / "proxy.sh")], check=True)
         env = read_env()
+        # Every line quoted for `source` (lib.sh's env_line).
+        lines = (RUN / "env").read_text().splitlines()
+        assert all(re.fullmatch(r"[A-Z0-9_]+='[^']*'", line) for line in lines), lines
+        assert subprocess.run([str(HERE / "status.sh")]).returncode == 0
 
         assert stat.S_IMODE(RUN.stat().st_mode) == 0o700
         for name in ("tokens.csv", "kubeconfig", "kubeconfig-proxy", "env"):
@@ -62,7 +71,7 @@ def test_credentials_are_private_verified_and_removed_by_down() -> None:
         assert get(f"{env['K8S_API']}/readyz", env["K8S_CA"], token) == (200, b"ok")
         status, body = get(f"{env['PROXY']}/api/v1/namespaces/default", env["PROXY_CA"], token)
         assert status == 200 and b'"default"' in body
-        pids = [int((RUN / f"{name}.pid").read_text()) for name in ("proxy", "apiserver", "etcd")]
+        pids = [int((RUN / f"{name}.pid").read_text().split()[0]) for name in ("proxy", "apiserver", "etcd")]
     finally:
         subprocess.run([str(HERE / "down.sh")], check=False)
 

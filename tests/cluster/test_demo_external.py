@@ -2,7 +2,9 @@
 
 Runs examples/demo.py's functions with a fake kubeconfig whose server is https://127.0.0.1:1: with
 neither K8SRETRY_DEMO_YES=1 nor a typed "yes" it refuses without opening a socket, starting a
-process or writing a file. Needs the demo's imports (`kubernetes`, `yaml`: the py-test venv).
+process or writing a file. What it copies goes to .run-external, never the local cluster's .run; its
+own client uses the context consented to even when the kubeconfig changed since, and only for the
+server the proxy fronts. Needs the demo's imports (`kubernetes`, `yaml`: the py-test venv).
 Run by `make test-cluster`.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import shlex
 import socket
 import stat
 import subprocess
@@ -48,13 +51,15 @@ class Tty(io.StringIO):
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The demo's .run moved to tmp_path; sockets, processes and the consent variables forbidden."""
+    """The demo's .run-external (returned) and .run moved to tmp_path; sockets, processes and the
+    consent variables forbidden."""
 
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"the demo touched something: {args!r}")
 
-    run = tmp_path / "run"
-    monkeypatch.setattr(demo, "RUN", run)
+    run = tmp_path / "run-external"
+    monkeypatch.setattr(demo, "RUN_EXTERNAL", run)
+    monkeypatch.setattr(demo, "RUN", tmp_path / "run")
     monkeypatch.setattr(socket.socket, "connect", forbidden)
     monkeypatch.setattr(socket, "create_connection", forbidden)
     monkeypatch.setattr(subprocess, "run", forbidden)
@@ -133,7 +138,7 @@ def test_the_copy_for_the_proxy_is_private_with_its_ca(tmp_path: Path, isolated:
     files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in isolated.iterdir()}
     assert files == {"kubeconfig": 0o600, "env": 0o600, "upstream-ca.crt": 0o600}
     assert (isolated / "upstream-ca.crt").read_bytes() == CA_PEM
-    env = dict(line.split("=", 1) for line in (isolated / "env").read_text().splitlines())
+    env = dict(word.split("=", 1) for word in shlex.split((isolated / "env").read_text()))
     ca_copy = str(isolated / "upstream-ca.crt")
     assert env == {"KUBECONFIG": str(config), "K8S_API": "https://127.0.0.1:1", "K8S_CA": ca_copy}
     copied = (isolated / "kubeconfig").read_text()
@@ -145,5 +150,25 @@ def test_the_copy_for_the_proxy_is_private_with_its_ca(tmp_path: Path, isolated:
 def test_no_ca_named_means_the_system_store(tmp_path: Path, isolated: Path) -> None:
     config = kubeconfig(tmp_path / "config", '{server: "https://127.0.0.1:1"}')
     demo.use_external(demo.read_external(str(config)), {})
-    assert "K8S_CA=\n" in (isolated / "env").read_text()
+    assert "K8S_CA=''\n" in (isolated / "env").read_text()
     assert not (isolated / "upstream-ca.crt").exists()
+    assert not (isolated.parent / "run").exists()  # the local cluster's .run is not written
+
+
+def test_the_demo_client_uses_the_context_consented_to(tmp_path: Path, isolated: Path) -> None:
+    """A context switched (or the file rewritten) after consent is not what the demo writes to."""
+    (tmp_path / "ca.pem").write_bytes(CA_PEM)
+    config = kubeconfig(tmp_path / "config", '{server: "https://127.0.0.1:1", certificate-authority: ca.pem}')
+    target = demo.read_external(str(config))
+    # While proxy.sh starts (up to a minute), the user switches to another context.
+    kubeconfig(tmp_path / "config", '{server: "https://10.0.0.9:6443"}', "{token: other-token}")
+
+    direct = demo.direct_client(target, {"K8S_API": "https://127.0.0.1:1"})
+
+    configuration = direct.api_client.configuration
+    assert configuration.host == "https://127.0.0.1:1"
+    assert configuration.api_key == {"BearerToken": "Bearer secret-token"}
+    assert configuration.ssl_ca_cert == str(tmp_path / "ca.pem")
+    # The proxy (.run-external/env) fronting another server than the one consented to: refused.
+    with pytest.raises(demo.Refused, match="consented"):
+        demo.direct_client(target, {"K8S_API": "https://10.0.0.9:6443"})

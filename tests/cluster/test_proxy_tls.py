@@ -41,7 +41,8 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 class Upstream:
-    """An HTTPS server with CA a's certificate that records the Authorization headers it receives."""
+    """An HTTPS server with a certificate of `certs` that records the Authorization headers it receives
+    and answers /readyz "ok" to anyone, as an apiserver does (test_local_only.py's user cluster)."""
 
     def __init__(self, certs: Path) -> None:
         seen = self.seen = []
@@ -49,7 +50,9 @@ class Upstream:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 seen.append(self.headers.get("Authorization"))
-                body = b'{"kind": "Status", "status": "Success"}'
+                body = (
+                    b"ok" if self.path.startswith("/readyz") else b'{"kind": "Status", "status": "Success"}'
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -64,6 +67,7 @@ class Upstream:
         context.load_cert_chain(certs / "server.crt", certs / "server.key")
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.ca = certs / "ca.crt"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -79,10 +83,10 @@ class Proxy:
         self.port, self.state, self.stderr = port, state, stderr
         self.ca = state / "mitm" / "mitmproxy-ca-cert.pem"
 
-    def get(self, path: str = "/api/v1/namespaces") -> tuple[int, str]:
+    def get(self, path: str = "/api/v1/namespaces", headers: dict[str, str] | None = None) -> tuple[int, str]:
         """A GET through the proxy, the proxy's certificate verified against mitmproxy's CA."""
         context = ssl.create_default_context(cafile=self.ca)
-        request = urllib.request.Request(f"https://127.0.0.1:{self.port}{path}")
+        request = urllib.request.Request(f"https://127.0.0.1:{self.port}{path}", headers=headers or {})
         request.add_header("Authorization", TOKEN)
         try:
             with urllib.request.urlopen(request, context=context, timeout=20) as response:
@@ -116,7 +120,7 @@ def start_proxy(tmp_path: Path) -> Iterator[StartProxy]:
         pidfile = state / "proxy.pid"
         if pidfile.exists():
             try:
-                os.kill(int(pidfile.read_text()), signal.SIGTERM)
+                os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
             except ProcessLookupError:
                 pass
 
@@ -185,3 +189,20 @@ def test_the_confdir_is_private(upstream: Upstream, pki: dict[str, Path], start_
     files = list((proxy.state / "mitm").iterdir())
     assert any(f.name == "mitmproxy-ca.pem" for f in files)  # the CA's private key
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+
+
+def test_the_control_endpoints_need_the_token(
+    upstream: Upstream, pki: dict[str, Path], start_proxy: StartProxy
+) -> None:
+    """Another local user reaches the port too: without DIR/proxy-token's token, no plan, no log."""
+    proxy = start_proxy(upstream.url, str(pki["a"] / "ca.crt"))
+    token = (proxy.state / "proxy-token").read_text().strip()
+    assert stat.S_IMODE((proxy.state / "proxy-token").stat().st_mode) == 0o600
+    before = len(upstream.seen)
+    for headers in ({}, {"X-K8sretry-Control-Token": "guess"}, {"X-K8sretry-Control-Token": ""}):
+        for path in ("/__k8sretry/stats", "/__k8sretry/log", "/__k8sretry/plan"):
+            status, _ = proxy.get(path, headers)
+            assert status == 403, (path, headers)
+    status, body = proxy.get("/__k8sretry/stats", {"X-K8sretry-Control-Token": token})
+    assert status == 200 and '"requests"' in body
+    assert upstream.seen[before:] == []  # control requests are never forwarded

@@ -60,6 +60,6 @@ for i in $(seq 1 100); do
   sleep 0.1
 done
 # The e2e suites run their real-fault scenarios only against this profile.
-echo "K8SRETRY_PROFILE=faults" >> "$run/env"
+echo "K8SRETRY_PROFILE='faults'" >> "$run/env"
 log "ready: $K8S_API (APF level k8sretry-tiny for group k8sretry-users)"
 cat "$run/env"

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Starts etcd + kube-apiserver on 127.0.0.1 with throw-away state (building them once, cached),
 # waits for /readyz, and writes a kubeconfig. State, logs and pids live in tests/cluster/.run/.
-# Prints the lines of .run/env (KUBECONFIG=..., K8S_API=..., K8S_CA=..., K8S_TOKEN=...).
+# Prints the lines of .run/env (KUBECONFIG='...', K8S_API='...', K8S_CA='...', K8S_TOKEN='...').
 # The apiserver serves a certificate of a throw-away CA made here (certs.sh): every client verifies
 # it against .run/certs/ca.crt (K8S_CA), nobody skips verification.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 run="$here/.run"
 log() { echo "[cluster-up] $*" >&2; }
+. "$here/lib.sh"
 
+# Reused only when status.sh finds the local apiserver of .run running (local-env.sh: our pids, our
+# token, loopback); anything else in .run (a stale or foreign env) is stopped by pid and removed.
 if [ -f "$run/env" ] && "$here/status.sh" >/dev/null 2>&1; then
   log "already running"; cat "$run/env"; exit 0
 fi
@@ -45,7 +48,7 @@ exec "$bin/etcd" --name k8sretry --data-dir "$run/etcd" \\
 CMD
 chmod 700 "$run/etcd.sh"
 "$run/etcd.sh" >> "$run/etcd.log" 2>&1 &
-echo $! > "$run/etcd.pid"
+write_pidfile "$run/etcd.pid" $!
 
 log "kube-apiserver on https://127.0.0.1:$api_port"
 # Written to a script so apiserver.sh can stop and restart it on the same port (outage tests).
@@ -61,13 +64,13 @@ exec "$bin/kube-apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \\
 CMD
 chmod 700 "$run/apiserver.sh"
 "$run/apiserver.sh" >> "$run/apiserver.log" 2>&1 &
-echo $! > "$run/apiserver.pid"
+write_pidfile "$run/apiserver.pid" $!
 
 for i in $(seq 1 120); do
   if curl -fs --cacert "$run/certs/ca.crt" -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" 2>/dev/null | grep -q '^ok$'; then
     break
   fi
-  kill -0 "$(cat "$run/apiserver.pid")" 2>/dev/null || { log "kube-apiserver exited"; false; }
+  owned_pid "$run/apiserver.pid" >/dev/null || { log "kube-apiserver exited"; false; }
   [ "$i" = 120 ] && { log "not ready after 60 s"; false; }
   sleep 0.5
 done
@@ -81,7 +84,13 @@ contexts: [{name: k8sretry, context: {cluster: k8sretry, user: k8sretry}}]
 current-context: k8sretry
 KC
 sed -e "s#token: \"$token\"#token: \"$user_token\"#" "$run/kubeconfig" > "$run/kubeconfig-user"
-printf 'KUBECONFIG=%s\nK8S_API=https://127.0.0.1:%s\nK8S_CA=%s\nK8S_TOKEN=%s\nKUBECONFIG_USER=%s\nK8S_USER_TOKEN=%s\n' \
-  "$run/kubeconfig" "$api_port" "$run/certs/ca.crt" "$token" "$run/kubeconfig-user" "$user_token" > "$run/env"
+{
+  env_line KUBECONFIG "$run/kubeconfig"
+  env_line K8S_API "https://127.0.0.1:$api_port"
+  env_line K8S_CA "$run/certs/ca.crt"
+  env_line K8S_TOKEN "$token"
+  env_line KUBECONFIG_USER "$run/kubeconfig-user"
+  env_line K8S_USER_TOKEN "$user_token"
+} > "$run/env"
 log "ready"
 cat "$run/env"

@@ -13,8 +13,8 @@ platform tag and exported symbols, so that what cannot run here (macOS, Windows)
             agree with the tag, the addon k8sretry.<tag>.node is for that format and CPU (ELF machine
             and glibc <= 2.17 / no glibc for musl, Mach-O arch and minimum macOS, PE32+ x86-64) and
             exports napi_register_module_v1, README.md; the main package k8sretry lists every platform
-            package of dist/ as an optional dependency at its exact version and carries linux-x64-gnu's
-            addon (the same bytes) in native/ when that package is built; `npm publish --dry-run`
+            package of dist/ as an optional dependency at its exact version, carries every Linux
+            platform package's addon (the same bytes) in native/ and bin/k8sretry-native.js; `npm publish --dry-run`
             passes for each, with no warning but the one about not being logged in.
   manifest: dist/manifest.json matches dist/ (sizes and SHA-256).
 Prints one line per checked artefact and ends with 'N passed, N failed'.
@@ -318,18 +318,20 @@ def check_npm(tgz: Path, version: str, platform_tgzs: dict[str, Path]) -> None:
             want = {f"k8sretry-{t}": version for t in platform_tgzs}
             if pkg.get("name") != "k8sretry" or pkg.get("optionalDependencies", {}) != want:
                 problems.append(f"optionalDependencies {pkg.get('optionalDependencies')}, want {want}")
-            for need in ("dist/cjs/index.js", "dist/cjs/native.js", "dist/esm/index.mjs", "dist/cjs/index.d.ts"):
+            for need in ("dist/cjs/index.js", "dist/cjs/native.js", "dist/esm/index.mjs", "dist/cjs/index.d.ts", "bin/k8sretry-native.js"):
                 if not (top / need).exists():
                     problems.append(f"missing {need}")
             natives = sorted(p.name for p in (top / "native").glob("*.node")) if (top / "native").exists() else []
-            want_natives = ["k8sretry.linux-x64-gnu.node"] if "linux-x64-gnu" in platform_tgzs else []
+            linux = sorted(t for t in platform_tgzs if t.startswith("linux-"))
+            want_natives = sorted(f"k8sretry.{t}.node" for t in linux)
             if natives != want_natives:
                 problems.append(f"native/ holds {natives}, want {want_natives}")
-            elif natives:
-                with tarfile.open(platform_tgzs["linux-x64-gnu"]) as p:
-                    member = p.extractfile("package/k8sretry.linux-x64-gnu.node")
-                    if member is None or member.read() != (top / "native" / natives[0]).read_bytes():
-                        problems.append("native/k8sretry.linux-x64-gnu.node differs from k8sretry-linux-x64-gnu's")
+            else:
+                for t in linux:
+                    with tarfile.open(platform_tgzs[t]) as p:
+                        member = p.extractfile(f"package/k8sretry.{t}.node")
+                        if member is None or member.read() != (top / "native" / f"k8sretry.{t}.node").read_bytes():
+                            problems.append(f"native/k8sretry.{t}.node differs from k8sretry-{t}'s")
             detail = f"optional dependencies {', '.join(sorted(want)) or 'none'}; native/ {', '.join(natives) or 'empty'}"
         elif tag in NPM_TAGS:
             fmt, arch, os_, cpu, libc = NPM_TAGS[tag]

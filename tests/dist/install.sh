@@ -26,8 +26,8 @@ contains_block() {
 "$root/tests/cluster/proxy.sh"
 . "$root/tests/cluster/.run/env"
 export KUBECONFIG=$KUBECONFIG_PROXY
-plan() { curl -fs --cacert "$PROXY_CA" -X PUT "$PROXY/__k8sretry/plan" -d "{\"rules\": [{\"method\": \"GET\", \"path\": \"$1\", \"fault\": \"503\", \"count\": 2}]}" >/dev/null; }
-faults() { curl -fs --cacert "$PROXY_CA" "$PROXY/__k8sretry/stats" | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["faults"].values()))'; }
+plan() { curl -fs --cacert "$PROXY_CA" -H "X-K8sretry-Control-Token: $PROXY_TOKEN" -X PUT "$PROXY/__k8sretry/plan" -d "{\"rules\": [{\"method\": \"GET\", \"path\": \"$1\", \"fault\": \"503\", \"count\": 2}]}" >/dev/null; }
+faults() { curl -fs --cacert "$PROXY_CA" -H "X-K8sretry-Control-Token: $PROXY_TOKEN" "$PROXY/__k8sretry/stats" | python3 -c 'import json,sys; print(sum(json.load(sys.stdin)["faults"].values()))'; }
 
 log "Python: pip install the abi3 wheel into a fresh venv (pip picks this machine's among dist/'s wheels)"
 python3 -m venv "$scratch/venv"

@@ -169,7 +169,8 @@ if ! "$root/tests/cluster/status.sh" >/dev/null 2>&1; then
   "$root/tests/cluster/up.sh" >/dev/null
   started_cluster=true
 fi
-KUBECONFIG=$(sed -n 's/^KUBECONFIG=//p' "$root/tests/cluster/.run/env")
+"$root/tests/cluster/local-env.sh" >/dev/null
+KUBECONFIG=$(. "$root/tests/cluster/.run/env" && echo "$KUBECONFIG")
 export KUBECONFIG
 log "README example: $(node readme.mjs)"
 

@@ -16,7 +16,7 @@ mkdir -p "$out"
 
 "$cluster/up.sh" >/dev/null && "$cluster/proxy.sh" || { "$cluster/down.sh"; exit 1; }
 . "$cluster/.run/env"
-control() { curl -fsS --cacert "$PROXY_CA" -X "$1" "$PROXY/__k8sretry/$2" ${3:+-d "$3"}; }
+control() { curl -fsS --cacert "$PROXY_CA" -H "X-K8sretry-Control-Token: $PROXY_TOKEN" -X "$1" "$PROXY/__k8sretry/$2" ${3:+-d "$3"}; }
 # About 20% of all requests: every verb faulted by what the real apiserver or the network does.
 PLAN='{"seed": 7, "rules": [
   {"method": "POST", "path": "/configmaps$", "fault": "drop_after", "probability": 0.06},

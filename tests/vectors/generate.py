@@ -1120,6 +1120,8 @@ def decisions():
                 R("ours", expect=RECOVERED),
             ],
         ),
+        # A read-back confirms a write that may have landed: it gets 4 retries for each of the
+        # call's own (DESIGN 4), here 12 for max_retries 3, with the policy's backoff.
         scenario(
             "create: a read-back failing past its retries leaves the outcome unknown",
             [
@@ -1127,8 +1129,54 @@ def decisions():
                 F(RESET, expect=retry(1.0)),
                 F(EXISTS, expect=read_back(0.0)),
             ]
-            + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0)]
+            + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0, 16.0, *[30.0] * 7)]
             + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
+        ),
+        scenario(
+            "create: a read-back has 4 times the call's retries (max_retries 1: 4)",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+            ]
+            + [R("failed", RESET, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0)]
+            + [R("failed", RESET, expect=give_up("OutcomeUnknown"))],
+            {"max_retries": 1},
+        ),
+        scenario(
+            "create: the 12th read-back retry finds ours (half the reads dropped, 11 in a row)",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(0.1)),
+                F(EXISTS, expect=read_back(0.0)),
+            ]
+            + [R("failed", RESET, expect=read_back(0.1)) for _ in range(12)]
+            + [R("ours", expect=RECOVERED)],
+            {"initial_delay": 0.1, "max_delay": 0.1},
+        ),
+        scenario(
+            "create_adopt with max_retries 0: a failed read-back is not retried",
+            [
+                begin(verb="POST", recovery="create_adopt"),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", RESET, expect=give_up("OutcomeUnknown")),
+            ],
+            {"max_retries": 0},
+        ),
+        scenario(
+            "create: the call's deadline ends read-back retries before their count",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                advance(1),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", S503, expect=read_back(1.0)),
+                advance(1),
+                R("failed", S503, expect=read_back(2.0)),
+                advance(2),
+                R("failed", S503, expect=give_up("Deadline")),
+            ],
+            {"deadline": 6},
         ),
         scenario(
             "create: a read-back refused by the server leaves the outcome unknown",

@@ -5,9 +5,11 @@
 #                                 os/cpu/libc, a short README;
 #   k8sretry-<version>.tgz        the main package (bindings-node's dist/ and README, `make node`
 #                                 first) with every platform package built here as an optional
-#                                 dependency at its exact version, and linux-x64-gnu's addon in
-#                                 native/ too (when built here) for bundlers: @vercel/ncc copies it by
-#                                 the literal path in lib/native.ts.
+#                                 dependency at its exact version, and every Linux addon built here
+#                                 (x64/arm64, glibc/musl) in native/ too, for bundlers: @vercel/ncc
+#                                 copies each by its literal path in lib/native.ts, so one bundle made
+#                                 on x64 loads on every Linux runner; bin/k8sretry-native copies them
+#                                 beside an esbuild/webpack bundle.
 # The packages are staged in target/dist/npm/ and packed with npm pack.
 #
 #   platform            Rust target                 npm tag          os/cpu/libc
@@ -104,7 +106,7 @@ EOF
 
 mkdir -p "$dist" "$stage"
 tags=()
-x64_gnu=
+linux_addons=()
 for platform in "$@"; do
   read -r tag os cpu libc what <<<"$(spec_of "$platform")"
   triple=$(triple_of "$platform")
@@ -113,7 +115,7 @@ for platform in "$@"; do
   addon=$(build_addon "$platform" "$triple" "$tag")
   platform_package "$tag" "$os" "$cpu" "$libc" "$what" "$addon"
   tags+=("$tag")
-  [ "$tag" = linux-x64-gnu ] && x64_gnu=$addon
+  case $tag in linux-*) linux_addons+=("$tag=$addon") ;; esac
   log "$platform: npm package done in $(( $(date +%s) - start )) s"
 done
 
@@ -123,8 +125,9 @@ node_dir=$root/bindings-node
 [ -f "$node_dir/dist/cjs/index.js" ] && [ -f "$node_dir/dist/esm/index.mjs" ] || { log "bindings-node/dist is not built: make node"; exit 1; }
 rm -rf "$main" && mkdir -p "$main/native"
 cp -r "$node_dir/dist" "$main/dist"
+cp -r "$node_dir/bin" "$main/bin"
 cp "$node_dir/README.md" "$main/"
-if [ -n "$x64_gnu" ]; then install -m 755 "$x64_gnu" "$main/native/k8sretry.linux-x64-gnu.node"; fi
+for entry in "${linux_addons[@]}"; do install -m 755 "${entry#*=}" "$main/native/k8sretry.${entry%%=*}.node"; done
 TAGS="${tags[*]}" VERSION=$version node -e '
   const fs = require("fs");
   const pkg = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
@@ -135,4 +138,4 @@ TAGS="${tags[*]}" VERSION=$version node -e '
   fs.writeFileSync(process.argv[2], JSON.stringify(pkg, null, 2) + "\n");
 ' "$node_dir/package.json" "$main/package.json"
 (cd "$main" && npm pack --silent --pack-destination "$dist" >/dev/null)
-log "k8sretry: $(basename "$dist")/k8sretry-$version.tgz (optional dependencies: ${tags[*]:-none}$([ -n "$x64_gnu" ] && echo '; native/k8sretry.linux-x64-gnu.node'))"
+log "k8sretry: $(basename "$dist")/k8sretry-$version.tgz (optional dependencies: ${tags[*]:-none}; native/: $(cd "$main/native" && ls | tr '\n' ' '))"

@@ -3,11 +3,11 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -48,18 +48,21 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	f, err := os.Open(filepath.Join("..", "..", "cluster", ".run", "env"))
+	// .run/env, only once tests/cluster/local-env.sh found that .run is the throw-away apiserver
+	// up.sh started (loopback, its own token, live pids): never another cluster.
+	out, err := exec.Command(filepath.Join("..", "..", "cluster", "local-env.sh")).Output()
 	if err != nil {
-		fmt.Println("no cluster: run `make cluster-up` (make test-e2e does)")
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			fmt.Print(string(exit.Stderr))
+		}
+		fmt.Println("no local cluster: run `make cluster-up` (make test-e2e does):", err)
 		os.Exit(2)
 	}
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if k, v, ok := strings.Cut(scanner.Text(), "="); ok {
-			env[k] = v
-		}
+	if err := json.Unmarshal(out, &env); err != nil {
+		fmt.Println("tests/cluster/local-env.sh:", err)
+		os.Exit(2)
 	}
-	f.Close()
 	// The proxy's control endpoints, its certificate verified against mitmproxy's CA.
 	pem, err := os.ReadFile(env["PROXY_CA"])
 	if err != nil {
@@ -71,7 +74,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("no certificate in", env["PROXY_CA"])
 		os.Exit(2)
 	}
-	control = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	control = &http.Client{Transport: controlToken{&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
 	// The engine's events of every call are logged to slog.Default() unless a context says
 	// otherwise: hundreds of retries here, so none (the report below counts them).
 	k8sretry.SetDefaultLogger(slog.New(slog.DiscardHandler))
@@ -118,6 +121,15 @@ func TestMain(m *testing.M) {
 
 // control reaches the proxy's control endpoints (made in TestMain).
 var control *http.Client
+
+// controlToken sends the token the proxy's control endpoints require (PROXY_TOKEN).
+type controlToken struct{ base http.RoundTripper }
+
+func (c controlToken) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("X-K8sretry-Control-Token", env["PROXY_TOKEN"])
+	return c.base.RoundTrip(req)
+}
 
 func proxyCall(t *testing.T, method, path string, body any, out any) {
 	t.Helper()

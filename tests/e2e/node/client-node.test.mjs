@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { clusterEnv } from './cluster.mjs';
 
 const pkg = new URL('../../../bindings-node/', import.meta.url);
 const require = createRequire(new URL('package.json', pkg));
@@ -16,12 +17,7 @@ const k8s = require('@kubernetes/client-node');
 const { K8sRetryError, Policy, REQUEST_ID, apply, classify, deleteIdempotent, metricsText, retryOnConflict, withRetryClient } =
   require(new URL('dist/cjs/index.js', pkg).pathname);
 
-const env = Object.fromEntries(
-  readFileSync(new URL('../../cluster/.run/env', import.meta.url), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-);
+const env = clusterEnv();
 const FAST = new Policy({ maxRetries: 8, initialDelay: 0.05, maxDelay: 0.5, retryAfterCap: 2, budget: false });
 const report = { operations: 0, faults: {}, duplicates: 0, started: Date.now() };
 
@@ -29,7 +25,7 @@ const report = { operations: 0, faults: {}, duplicates: 0, started: Date.now() }
 const proxyCa = readFileSync(env.PROXY_CA);
 function control(method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa }, (res) => {
+    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa, headers: { 'x-k8sretry-control-token': env.PROXY_TOKEN } }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => resolve(JSON.parse(data)));

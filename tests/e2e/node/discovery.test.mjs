@@ -10,6 +10,7 @@ import https from 'node:https';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import { clusterEnv } from './cluster.mjs';
 
 const pkg = new URL('../../../bindings-node/', import.meta.url);
 const require = createRequire(new URL('package.json', pkg));
@@ -17,12 +18,7 @@ const k8s = require('@kubernetes/client-node');
 const { native } = require(new URL('dist/cjs/native.js', pkg).pathname);
 const { Policy, withRetryClient } = require(new URL('dist/cjs/index.js', pkg).pathname);
 
-const env = Object.fromEntries(
-  readFileSync(new URL('../../cluster/.run/env', import.meta.url), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-);
+const env = clusterEnv();
 const FAST = new Policy({ maxRetries: 4, initialDelay: 0.05, maxDelay: 0.2, budget: false });
 
 function get(path) {
@@ -39,7 +35,7 @@ function get(path) {
 const proxyCa = readFileSync(env.PROXY_CA);
 function control(method, path, body) {
   return new Promise((resolve, reject) => {
-    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa }, (res) => {
+    const req = https.request(`${env.PROXY}/__k8sretry/${path}`, { method, ca: proxyCa, headers: { 'x-k8sretry-control-token': env.PROXY_TOKEN } }, (res) => {
       let data = '';
       res.on('data', (c) => (data += c));
       res.on('end', () => resolve(JSON.parse(data)));

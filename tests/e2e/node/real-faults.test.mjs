@@ -11,23 +11,20 @@
 // Every call must end successfully; afterwards each namespace holds exactly the expected objects.
 // Skipped outside that cluster profile (the ordinary test-e2e run loads every file here).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { clusterEnv } from './cluster.mjs';
 
 const pkg = new URL('../../../bindings-node/', import.meta.url);
 const require = createRequire(new URL('package.json', pkg));
 const k8s = require('@kubernetes/client-node');
 const { Policy, REQUEST_ID, classify, retryAfterDelay, withRetryClient } = require(new URL('dist/cjs/index.js', pkg).pathname);
 
-const envFile = new URL('../../cluster/.run/env', import.meta.url);
-const env = existsSync(envFile)
-  ? Object.fromEntries(readFileSync(envFile, 'utf8').trim().split('\n').map((line) => line.split(/=(.*)/s).slice(0, 2)))
-  : {};
+const env = clusterEnv({ optional: true });
 const skip = env.K8SRETRY_PROFILE !== 'faults' && 'needs the real-fault cluster profile (tests/cluster/up-faults.sh, make test-e2e-faults)';
 const FAULT = new URL('../../cluster/fault.sh', import.meta.url).pathname;
 const run = promisify(execFile);

@@ -15,15 +15,14 @@ import https from 'node:https';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { clusterEnv } from './cluster.mjs';
 
 const pkg = new URL('../../../bindings-node/', import.meta.url);
 const require = createRequire(new URL('package.json', pkg));
 const k8s = require('@kubernetes/client-node');
 const { Policy, metricsText, withRetryClient } = require(new URL('dist/cjs/index.js', pkg).pathname);
 
-const env = Object.fromEntries(
-  readFileSync(new URL('../../cluster/.run/env', import.meta.url), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)),
-);
+const env = clusterEnv();
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const RATE = Number(process.env.SOAK_RATE ?? 200);
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -20,21 +21,25 @@ REPORT: dict[str, Any] = {"operations": 0, "faults": Counter(), "duplicates": 0,
 
 
 def cluster_env() -> dict[str, str]:
-    env_file = RUN / "env"
-    if not env_file.exists():
-        pytest.exit("no cluster: run `make cluster-up` (make test-e2e does)", returncode=2)
-    return dict(line.split("=", 1) for line in env_file.read_text().split() if "=" in line)
+    """.run/env of the local cluster; stops the session unless tests/cluster/local-env.sh finds that
+    .run is the throw-away apiserver up.sh started (loopback, its own token, live pids)."""
+    done = subprocess.run([str(RUN.parent / "local-env.sh")], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.exit(f"{done.stderr.strip()}\nrun `make cluster-up` (make test-e2e does)", returncode=2)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 class Proxy:
-    def __init__(self, url: str, cafile: str) -> None:
-        """The proxy's control endpoints at `url`, its certificate verified against `cafile`."""
-        self.url = url
+    def __init__(self, url: str, cafile: str, token: str) -> None:
+        """The proxy's control endpoints at `url`, its certificate verified against `cafile`, called
+        with the control `token` (PROXY_TOKEN)."""
+        self.url, self.token = url, token
         self.ssl = ssl.create_default_context(cafile=cafile)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/__k8sretry/{path}", data=data, method=method)
+        request.add_header("X-K8sretry-Control-Token", self.token)
         with urllib.request.urlopen(request, context=self.ssl, timeout=10) as response:
             return json.loads(response.read())
 
@@ -64,7 +69,7 @@ def env() -> dict[str, str]:
 
 @pytest.fixture
 def proxy(env: dict[str, str]) -> Any:
-    p = Proxy(env["PROXY"], env["PROXY_CA"])
+    p = Proxy(env["PROXY"], env["PROXY_CA"], env["PROXY_TOKEN"])
     p.plan([])
     yield p
     p.plan([])

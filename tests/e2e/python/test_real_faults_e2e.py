@@ -34,7 +34,7 @@ FAULT = Path(RUN).parent / "fault.sh"
 CLIENTS = ["kubernetes", "kubernetes_asyncio"]
 
 pytestmark = pytest.mark.skipif(
-    not (RUN / "env").exists() or "K8SRETRY_PROFILE=faults" not in (RUN / "env").read_text(),
+    not (RUN / "env").exists() or "K8SRETRY_PROFILE='faults'" not in (RUN / "env").read_text(),
     reason="needs the real-fault cluster profile (tests/cluster/up-faults.sh, make test-e2e-faults)",
 )
 

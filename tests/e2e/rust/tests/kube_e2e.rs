@@ -33,6 +33,10 @@ fn control(method: &str, path: &str, body: Option<Value>) -> Value {
     let mut cmd = Command::new("curl");
     // The proxy's certificate verified against mitmproxy's CA.
     cmd.args(["-s", "--cacert", &env["PROXY_CA"], "-X", method, &url]);
+    cmd.args([
+        "-H",
+        &format!("X-K8sretry-Control-Token: {}", env["PROXY_TOKEN"]),
+    ]);
     if let Some(body) = body {
         cmd.args(["-d", &body.to_string()]);
     }

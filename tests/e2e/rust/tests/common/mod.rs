@@ -6,15 +6,23 @@ use std::collections::BTreeMap;
 use kube::Config;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-/// tests/cluster/.run/env as a map; empty when no cluster runs.
+/// tests/cluster/.run/env as a map; empty when no cluster was started. Panics unless
+/// tests/cluster/local-env.sh finds that .run is the throw-away apiserver up.sh started (loopback,
+/// its own token, live pids): nothing here ever runs against another cluster.
 pub fn cluster_env() -> BTreeMap<String, String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster/.run/env");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    let cluster = concat!(env!("CARGO_MANIFEST_DIR"), "/../../cluster");
+    if !std::path::Path::new(cluster).join(".run/env").exists() {
+        return BTreeMap::new();
+    }
+    let out = std::process::Command::new(format!("{cluster}/local-env.sh"))
+        .output()
+        .expect("run tests/cluster/local-env.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("local-env.sh prints one JSON object")
 }
 
 /// The running cluster's settings; stops the test when no cluster runs.
