@@ -35,9 +35,7 @@ def runs(doc, scenario, n=None, lam=None):
     return [
         r
         for r in doc["runs"]
-        if r["scenario"] == scenario
-        and (n is None or r["n"] == n)
-        and (lam is None or r["lambda"] == lam)
+        if r["scenario"] == scenario and (n is None or r["n"] == n) and (lam is None or r["lambda"] == lam)
     ]
 
 
@@ -48,9 +46,7 @@ def shade(ax, start, end, label):
 
 def over_time(doc, scenario, out, title, with_429):
     rows = 2 if with_429 else 1
-    fig, axes = plt.subplots(
-        rows, len(RATES), figsize=(15, 4.2 * rows), sharex=True, squeeze=False
-    )
+    fig, axes = plt.subplots(rows, len(RATES), figsize=(15, 4.2 * rows), sharex=True, squeeze=False)
     model = doc["model"]
     start = model["warm_up_s"]
     for col, lam in enumerate(RATES):
@@ -117,9 +113,7 @@ def amplification(doc, out):
     ax.set_xticks(RATES, [f"{r:g}" for r in RATES])
     ax.set_xlabel("\u03bb: calls per second per process")
     ax.set_ylabel("attempts per first attempt during the outage")
-    ax.set_title(
-        "(a) 60 s outage: amplification against \u03bb\n(lines N = 1,000; dots N = 10, 100, 10,000)"
-    )
+    ax.set_title("(a) 60 s outage: amplification against \u03bb\n(lines N = 1,000; dots N = 10, 100, 10,000)")
     ax.set_ylim(0, None)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -145,7 +139,8 @@ def main():
         doc,
         "b_restart",
         results / "fleet-restart.svg",
-        "(b) restart, capacity ramps to 1.2 N\u00b7\u03bb over 30 s: attempts / N\u00b7\u03bb and the 429 share",
+        "(b) restart, capacity ramps to 1.2 N\u00b7\u03bb over 30 s: "
+        "attempts / N\u00b7\u03bb and the 429 share",
         True,
     )
     amplification(doc, results / "fleet-amplification.svg")

@@ -365,3 +365,148 @@ fn decide(decision: Decision) -> Next {
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn process(kind: Kind) -> (Process, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(0.0));
+        (Process::new(kind, &clock, 1), clock)
+    }
+
+    /// The retry delays a call of `kind` gets for `answer` until it gives up, in seconds.
+    fn delays(kind: Kind, answer: Answer) -> Vec<f64> {
+        let (mut p, _clock) = process(kind);
+        let mut call = p.begin(0, 0);
+        let mut out = Vec::new();
+        loop {
+            call.attempts += 1;
+            match p.on_failure(&mut call, answer, 0) {
+                Next::Retry(d) => out.push(d as f64 / NANOS),
+                Next::GiveUp => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn seed_decorator_doubles_from_one_second_three_times_and_ignores_retry_after() {
+        assert_eq!(delays(Kind::Seed, Answer::Unavailable), [1.0, 2.0, 4.0]);
+        assert_eq!(delays(Kind::Seed, Answer::TooMany(32)), [1.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn runner_hooks_take_retry_after_capped_at_30_s_and_jitter_the_backoff() {
+        assert_eq!(delays(Kind::Hooks, Answer::TooMany(32)), [30.0, 30.0, 30.0]);
+        let d = delays(Kind::Hooks, Answer::Unavailable);
+        assert_eq!(d.len(), 3);
+        for (i, x) in d.iter().enumerate() {
+            let base = 2f64.powi(i as i32);
+            assert!((0.5 * base..=1.5 * base).contains(x), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn client_go_retries_only_with_retry_after_ten_times_sleeping_it() {
+        assert!(delays(Kind::ClientGo, Answer::Unavailable).is_empty());
+        assert_eq!(delays(Kind::ClientGo, Answer::TooMany(4)), vec![4.0; 10]);
+    }
+
+    #[test]
+    fn client_go_limiter_lets_a_burst_of_ten_then_five_per_second() {
+        let (mut p, _clock) = process(Kind::ClientGo);
+        let waits: Vec<u64> = (0..12).map(|_| p.throttle(S)).collect();
+        assert_eq!(&waits[..10], &[0; 10]);
+        assert_eq!(waits[10], S / 5);
+        assert_eq!(waits[11], 2 * S / 5);
+    }
+
+    #[test]
+    fn grpc_throttles_retries_once_five_tokens_are_gone() {
+        let (mut p, _clock) = process(Kind::Grpc);
+        let mut retried = 0;
+        for _ in 0..5 {
+            let mut call = p.begin(0, 0);
+            call.attempts = 1;
+            if matches!(
+                p.on_failure(&mut call, Answer::Unavailable, 0),
+                Next::Retry(_)
+            ) {
+                retried += 1;
+            }
+        }
+        // 10 -> 9, 8, 7, 6 retry; at 5 (<= maxTokens / 2) not.
+        assert_eq!(retried, 4);
+        // Successes give 0.1 each: 11 of them lift 5 above the threshold again.
+        for _ in 0..11 {
+            let mut call = p.begin(0, 0);
+            call.attempts = 1;
+            p.on_success(&mut call);
+        }
+        let mut call = p.begin(0, 0);
+        call.attempts = 1;
+        // 6.1 - 1 = 5.1 > 5: retried.
+        assert!(matches!(
+            p.on_failure(&mut call, Answer::Unavailable, 0),
+            Next::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn aws_quota_drains_by_five_and_never_refills_with_time() {
+        let (mut p, _clock) = process(Kind::Aws);
+        let mut retries = 0;
+        for i in 0..300u64 {
+            let mut call = p.begin(0, i * S);
+            call.attempts = 1;
+            if matches!(
+                p.on_failure(&mut call, Answer::Unavailable, i * S),
+                Next::Retry(_)
+            ) {
+                retries += 1;
+            }
+        }
+        assert_eq!(retries, 100); // 500 / 5
+        // A first attempt that succeeds gives 1 back; a retry that succeeds gives its 5.
+        let mut ok = p.begin(0, 0);
+        ok.attempts = 1;
+        p.on_success(&mut ok);
+        assert!(matches!(p.state, State::Aws(1)));
+    }
+
+    #[test]
+    fn finagle_allows_its_reserve_plus_a_fifth_of_requests_per_ten_seconds() {
+        let (mut p, _clock) = process(Kind::Finagle);
+        let mut retries = 0;
+        // 50 requests in one second, each failing and asking for retries until refused.
+        for _ in 0..50 {
+            let mut call = p.begin(0, 0);
+            for _ in 0..3 {
+                call.attempts += 1;
+                if matches!(
+                    p.on_failure(&mut call, Answer::Unavailable, 0),
+                    Next::Retry(_)
+                ) {
+                    retries += 1;
+                }
+            }
+        }
+        assert_eq!(retries, 100 + 10); // 10/s * 10 s + 0.2 * 50
+        // Ten seconds later the window has emptied.
+        let mut call = p.begin(0, 10 * S);
+        call.attempts = 1;
+        assert!(matches!(
+            p.on_failure(&mut call, Answer::Unavailable, 10 * S),
+            Next::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn the_engine_honours_retry_after_up_to_its_cap() {
+        let d = delays(Kind::K8sretry, Answer::TooMany(8));
+        assert!(!d.is_empty());
+        assert!(d.iter().all(|&x| x >= 8.0), "{d:?}");
+    }
+}

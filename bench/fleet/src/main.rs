@@ -34,7 +34,7 @@ const EXACT_UP_TO: u32 = 100;
 /// Simulated calls per second of a run, at least (small fleets are replicated up to it): a
 /// 1-second rate of a fleet making 2 calls/s is mostly Poisson noise, and the checks are about
 /// the policy, so the per-second counts are the mean of independent fleets.
-const CALLS_PER_SECOND: f64 = 400.0;
+const CALLS_PER_SECOND: f64 = 1_000.0;
 
 /// Processes simulated for a fleet of `n` at `lambda`: all of them up to 100, else as many as
 /// make ~150,000 calls (each stands for n / sample processes).
@@ -189,14 +189,17 @@ fn main() -> ExitCode {
         );
         for x in extra {
             let sampled = all.iter().find(|m| {
-                m.kind == x.kind && m.scenario == x.scenario && m.n == x.n && m.lambda == x.lambda
+                m.spec.kind == x.spec.kind
+                    && m.spec.scenario == x.spec.scenario
+                    && m.spec.n == x.spec.n
+                    && m.spec.lambda == x.spec.lambda
             });
             for m in sampled.into_iter().chain(std::iter::once(x)) {
                 comparison_text.push_str(&format!(
                     "| {} | {} of {} | {:.3} | {:.2} | {} | {:.3}% | {} |\n",
-                    m.scenario.name(),
-                    m.sample,
-                    m.n,
+                    m.spec.scenario.name(),
+                    m.spec.sample,
+                    m.spec.n,
                     m.amplification,
                     m.peak.unwrap_or(0.0),
                     m.settle.map_or("-".into(), |s| if m.settled {
@@ -218,7 +221,7 @@ fn main() -> ExitCode {
          [attempts over time in (a)](fleet-outage.svg), [in (b) with the 429 share](fleet-restart.svg), \
          [amplification against λ](fleet-amplification.svg).\n\n\
          Every fleet of N <= 100 is simulated process by process, as R independent fleets of N (each \
-         with its own server) whose per-second counts are averaged, R making at least 400 calls/s \
+         with its own server) whose per-second counts are averaged, R making at least 1,000 calls/s \
          (column `simulated`: `all x R`). A larger fleet is a sample of its processes (`S sampled`), \
          each standing for N / S processes: in (a), (c) and (d) processes are independent and \
          identically distributed, and in (b) the server counts each sampled attempt with its \

@@ -6,19 +6,14 @@ use serde_json::{Value, json};
 
 use crate::clients::Kind;
 use crate::server::Scenario;
-use crate::sim::{Bin, Outcome};
+use crate::sim::{Bin, Outcome, Spec};
 
 /// The 5-second window in which the attempt rate must be within 10% of the calls made.
 const SETTLE_WINDOW: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    pub scenario: Scenario,
-    pub kind: Kind,
-    pub n: u32,
-    pub lambda: f64,
-    pub sample: u32,
-    pub replicas: u32,
+    pub spec: Spec,
     /// Attempts per first attempt in the fault's window.
     pub amplification: f64,
     /// The fleet's attempt rate in the fault's window / N·λ.
@@ -101,12 +96,7 @@ pub fn measure(o: &Outcome) -> Metrics {
     });
     let series = scenario == Scenario::Outage || scenario == Scenario::Restart;
     Metrics {
-        scenario,
-        kind: spec.kind,
-        n: spec.n,
-        lambda: spec.lambda,
-        sample: spec.sample,
-        replicas: spec.replicas,
+        spec,
         amplification: attempts / first.max(1e-9),
         attempt_rate: attempts / seconds / demand,
         retry_rate: (attempts - first) / seconds / demand,
@@ -152,12 +142,12 @@ fn round(x: f64, digits: i32) -> f64 {
 impl Metrics {
     pub fn to_json(&self) -> Value {
         json!({
-            "scenario": self.scenario.name(),
-            "policy": self.kind.name(),
-            "n": self.n,
-            "lambda": self.lambda,
-            "sample": self.sample,
-            "replicas": self.replicas,
+            "scenario": self.spec.scenario.name(),
+            "policy": self.spec.kind.name(),
+            "n": self.spec.n,
+            "lambda": self.spec.lambda,
+            "sample": self.spec.sample,
+            "replicas": self.spec.replicas,
             "attempts_per_first_attempt": round(self.amplification, 4),
             "attempt_rate_over_demand": round(self.attempt_rate, 4),
             "retry_rate_over_demand": round(self.retry_rate, 4),
@@ -191,14 +181,14 @@ pub struct Check {
 }
 
 fn cell(m: &Metrics) -> String {
-    format!("N={} λ={}", m.n, m.lambda)
+    format!("N={} λ={}", m.spec.n, m.spec.lambda)
 }
 
 /// The checks of issue #22 for k8sretry's default policy.
 pub fn checks(all: &[Metrics]) -> Vec<Check> {
     let ours = |s: Scenario| -> Vec<&Metrics> {
         all.iter()
-            .filter(|m| m.kind == Kind::K8sretry && m.scenario == s)
+            .filter(|m| m.spec.kind == Kind::K8sretry && m.spec.scenario == s)
             .collect()
     };
     let mut out = Vec::new();
@@ -291,7 +281,7 @@ pub fn checks(all: &[Metrics]) -> Vec<Check> {
         &|m| m.success,
         &|v| v >= 1.0,
         false,
-        &|v| format!("{:.4}%", v * 100.0),
+        &|v| pct(v),
     );
     let d = ours(Scenario::Faults);
     worst(
@@ -300,7 +290,7 @@ pub fn checks(all: &[Metrics]) -> Vec<Check> {
         &|m| m.success,
         &|v| v >= 0.9999,
         false,
-        &|v| format!("{:.4}%", v * 100.0),
+        &|v| pct(v),
     );
     // The fleet's retry rate grows with N·λ, never with N alone: cells with the same N·λ and
     // more processes retry no more (within 25%, or 5% of N·λ for noise).
@@ -309,8 +299,8 @@ pub fn checks(all: &[Metrics]) -> Vec<Check> {
     let mut pairs = 0;
     for x in &a {
         for y in &a {
-            let same = (x.demand() - y.demand()).abs() < 1e-6 * x.demand();
-            if same && x.n > y.n {
+            let same = (x.spec.demand() - y.spec.demand()).abs() < 1e-6 * x.spec.demand();
+            if same && x.spec.n > y.spec.n {
                 pairs += 1;
                 let allowed = (1.25 * y.retry_rate).max(y.retry_rate + 0.05);
                 let ratio = x.retry_rate / y.retry_rate.max(1e-9);
@@ -342,12 +332,6 @@ pub fn checks(all: &[Metrics]) -> Vec<Check> {
         });
     }
     out
-}
-
-impl Metrics {
-    fn demand(&self) -> f64 {
-        f64::from(self.n) * self.lambda
-    }
 }
 
 /// A share as a percentage; below 100% never rounds up to it.
@@ -397,23 +381,23 @@ pub fn markdown(all: &[Metrics], checks: &[Check], header: &str, extra: &str) ->
         let _ = writeln!(s);
         let columns = 7 + 2 * usize::from(recovery) + 2 * usize::from(restart);
         let _ = writeln!(s, "|{}", "---|".repeat(columns - 1));
-        for m in all.iter().filter(|m| m.scenario == scenario) {
-            let sampled = if m.sample < m.n {
-                format!("{} sampled", m.sample)
-            } else if m.replicas > 1 {
-                format!("all x {}", m.replicas)
+        for m in all.iter().filter(|m| m.spec.scenario == scenario) {
+            let sampled = if m.spec.sample < m.spec.n {
+                format!("{} sampled", m.spec.sample)
+            } else if m.spec.replicas > 1 {
+                format!("all x {}", m.spec.replicas)
             } else {
                 "all".into()
             };
-            let name = if m.kind == Kind::K8sretry {
-                format!("**{}**", m.kind.name())
+            let name = if m.spec.kind == Kind::K8sretry {
+                format!("**{}**", m.spec.kind.name())
             } else {
-                m.kind.name().to_string()
+                m.spec.kind.name().to_string()
             };
             let _ = write!(
                 s,
                 "| {} | {} | {} | {} | {:.2} | {:.2} |",
-                m.n, m.lambda, name, sampled, m.amplification, m.attempt_rate
+                m.spec.n, m.spec.lambda, name, sampled, m.amplification, m.attempt_rate
             );
             if recovery {
                 let _ = write!(s, " {:.2} | {} |", m.peak.unwrap_or(0.0), m.settle_text());

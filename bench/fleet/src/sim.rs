@@ -288,7 +288,67 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
             free.push(id);
         }
     }
-    out.unfinished = out.calls - out.succeeded - out.gave_up;
+    out.unfinished = calls.iter().filter(|c| c.is_some()).count() as u64;
     out.bins = bins;
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(scenario: Scenario, kind: Kind, n: u32, sample: u32) -> Spec {
+        Spec {
+            scenario,
+            kind,
+            n,
+            lambda: 2.0,
+            sample,
+            replicas: 1,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn without_retries_every_attempt_is_a_first_attempt_and_the_outage_fails_its_calls() {
+        let o = run(spec(Scenario::Outage, Kind::NoRetry, 50, 50));
+        let attempts: f64 = o.bins.iter().map(|b| b.attempts).sum();
+        let first: f64 = o.bins.iter().map(|b| b.first).sum();
+        let arrivals: f64 = o.bins.iter().map(|b| b.arrivals).sum();
+        assert_eq!(attempts, first);
+        assert_eq!(arrivals, o.calls as f64);
+        // 60 s of 200 fail: about 30% of the calls.
+        let failed = o.gave_up as f64 / o.calls as f64;
+        assert!((0.27..0.33).contains(&failed), "{failed}");
+        assert_eq!(o.unfinished, 0);
+    }
+
+    #[test]
+    fn a_sampled_process_counts_for_its_weight() {
+        let o = run(spec(Scenario::Faults, Kind::NoRetry, 1_000, 100));
+        let arrivals: f64 = o.bins.iter().map(|b| b.arrivals).sum();
+        assert_eq!(arrivals, 10.0 * o.calls as f64);
+        // ~1,000 processes x 2 calls/s x 100 s.
+        assert!((190_000.0..210_000.0).contains(&arrivals), "{arrivals}");
+    }
+
+    #[test]
+    fn retry_after_is_checked_against_the_previous_answer() {
+        // client-go sleeps exactly the Retry-After: never early.
+        let o = run(spec(Scenario::Restart, Kind::ClientGo, 100, 100));
+        assert!(o.hinted > 100, "{}", o.hinted);
+        assert_eq!(o.early, 0);
+        // The seed decorator never reads it: early whenever its backoff is shorter.
+        let o = run(spec(Scenario::Restart, Kind::Seed, 100, 100));
+        assert!(o.early > o.hinted / 2, "{} of {}", o.early, o.hinted);
+    }
+
+    #[test]
+    fn every_call_ends_once() {
+        for kind in Kind::ALL {
+            let o = run(spec(Scenario::Restart, kind, 100, 100));
+            assert_eq!(o.succeeded + o.gave_up + o.unfinished, o.calls, "{kind:?}");
+            assert!(o.succeeded > 0, "{kind:?}");
+        }
+    }
 }
