@@ -5,7 +5,9 @@
 //! published rules (src/clients.rs). Writes `fleet.json` and `fleet.md` to the output directory
 //! and prints the acceptance checks; exits 1 when one fails.
 //!
-//! Usage: k8sretry-fleet [--out DIR] [--quick] [--threads N]
+//! Usage: k8sretry-fleet [--out DIR] [--quick] [--threads N] [--policies k8sretry,client-go,...]
+//! [--scenarios a_outage,b_restart,c_blip1,c_blip5,d_faults]
+//! (seeds do not depend on the filters: a filtered run gives the same figures for what it runs).
 
 mod clients;
 mod report;
@@ -55,6 +57,25 @@ struct Args {
     out: String,
     quick: bool,
     threads: usize,
+    /// Only these policies / scenarios (all when empty): for tuning, a run of k8sretry alone.
+    policies: Vec<Kind>,
+    scenarios: Vec<Scenario>,
+}
+
+/// A comma-separated list of names, each one of `all`'s.
+fn names<T: Copy>(
+    list: &str,
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<Vec<T>, String> {
+    list.split(',')
+        .map(|n| {
+            all.iter().copied().find(|&x| name(x) == n).ok_or_else(|| {
+                let known: Vec<&str> = all.iter().map(|&x| name(x)).collect();
+                format!("unknown name {n:?} (expected one of: {})", known.join(", "))
+            })
+        })
+        .collect()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -64,6 +85,8 @@ fn parse_args() -> Result<Args, String> {
         threads: std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .min(2),
+        policies: Vec::new(),
+        scenarios: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -77,9 +100,18 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|&t| t > 0)
                     .ok_or("--threads needs a positive number")?
             }
+            "--policies" => {
+                let list = it.next().ok_or("--policies needs a list")?;
+                args.policies = names(&list, &Kind::ALL, Kind::name)?;
+            }
+            "--scenarios" => {
+                let list = it.next().ok_or("--scenarios needs a list")?;
+                args.scenarios = names(&list, &Scenario::ALL, Scenario::name)?;
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (expected --out DIR, --quick, --threads N)"
+                    "unknown argument {other:?} (expected --out DIR, --quick, --threads N, \
+                     --policies k8sretry,..., --scenarios a_outage,...)"
                 ));
             }
         }
@@ -113,11 +145,16 @@ fn main() -> ExitCode {
     };
     let mut specs = Vec::new();
     let mut seed = 1u64;
+    let wanted_policy = |k: Kind| args.policies.is_empty() || args.policies.contains(&k);
+    let wanted_scenario = |s: Scenario| args.scenarios.is_empty() || args.scenarios.contains(&s);
     for scenario in Scenario::ALL {
         for &n in fleets {
             for &lambda in rates {
                 for kind in Kind::ALL {
                     seed += 1;
+                    if !wanted_policy(kind) || !wanted_scenario(scenario) {
+                        continue;
+                    }
                     let sample = sample(scenario, n, lambda);
                     specs.push(Spec {
                         scenario,
@@ -134,8 +171,11 @@ fn main() -> ExitCode {
     }
     // A sampled fleet against the same fleet simulated exactly (N = 1,000, λ = 2), k8sretry.
     let mut comparisons = Vec::new();
-    if !args.quick {
+    if !args.quick && wanted_policy(Kind::K8sretry) {
         for scenario in [Scenario::Outage, Scenario::Restart] {
+            if !wanted_scenario(scenario) {
+                continue;
+            }
             seed += 1;
             comparisons.push(Spec {
                 scenario,
