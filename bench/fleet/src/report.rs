@@ -380,7 +380,7 @@ pub fn markdown(all: &[Metrics], checks: &[Check], header: &str, extra: &str) ->
         }
         let _ = writeln!(s);
         let columns = 7 + 2 * usize::from(recovery) + 2 * usize::from(restart);
-        let _ = writeln!(s, "|{}", "---|".repeat(columns - 1));
+        let _ = writeln!(s, "|{}", "---|".repeat(columns));
         for m in all.iter().filter(|m| m.spec.scenario == scenario) {
             let sampled = if m.spec.sample < m.spec.n {
                 format!("{} sampled", m.spec.sample)
@@ -416,4 +416,58 @@ pub fn markdown(all: &[Metrics], checks: &[Check], header: &str, extra: &str) ->
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim;
+
+    #[test]
+    fn every_table_row_has_its_header_s_columns() {
+        let mut all = Vec::new();
+        for scenario in Scenario::ALL {
+            for kind in [Kind::K8sretry, Kind::NoRetry] {
+                let spec = Spec {
+                    scenario,
+                    kind,
+                    n: 10,
+                    lambda: 2.0,
+                    sample: 10,
+                    replicas: 1,
+                    seed: 3,
+                };
+                all.push(measure(&sim::run(spec)));
+            }
+        }
+        let md = markdown(&all, &checks(&all), "# t", "");
+        let mut columns = None;
+        for line in md.lines() {
+            if !line.starts_with('|') {
+                columns = None;
+                continue;
+            }
+            let n = line.matches('|').count();
+            assert_eq!(*columns.get_or_insert(n), n, "{line}");
+        }
+        assert_eq!(md.matches("| 10 | 2 | **k8sretry** |").count(), 5);
+    }
+
+    #[test]
+    fn without_retries_nothing_is_amplified_and_the_outage_settles_at_once() {
+        let spec = Spec {
+            scenario: Scenario::Outage,
+            kind: Kind::NoRetry,
+            n: 100,
+            lambda: 2.0,
+            sample: 100,
+            replicas: 1,
+            seed: 5,
+        };
+        let m = measure(&sim::run(spec));
+        assert_eq!(m.amplification, 1.0);
+        assert_eq!(m.settle, Some(0.0));
+        assert!(m.settled);
+        assert!(m.peak.unwrap() < 1.5, "{:?}", m.peak);
+    }
 }
