@@ -345,6 +345,101 @@ fn pct(x: f64) -> String {
     }
 }
 
+/// One row per policy, the worst cell over every N (and λ where not split): the table at a
+/// glance that the top README copies.
+pub fn summary(all: &[Metrics]) -> String {
+    let mut s = String::from(
+        "## Summary: each policy's worst cell over N = 10 to 10,000\n\n\
+         | policy | (a) attempts / first attempt, λ = 0.2 / 2 / 20 | (a) peak after recovery / N·λ | \
+         (a) back within 10% | (b) worst 429 share after +60 s | (b) attempts before Retry-After | \
+         (c) calls succeeded, blips | (d) calls succeeded, 1% faults |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    let worst = |kind: Kind, scenario: Scenario, f: &dyn Fn(&Metrics) -> f64, max: bool| {
+        let values = all
+            .iter()
+            .filter(|m| m.spec.kind == kind && m.spec.scenario == scenario)
+            .map(f);
+        if max {
+            values.fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            values.fold(f64::INFINITY, f64::min)
+        }
+    };
+    for kind in Kind::ALL {
+        if !all.iter().any(|m| m.spec.kind == kind) {
+            continue;
+        }
+        let amplification: Vec<String> = [0.2, 2.0, 20.0]
+            .iter()
+            .map(|&lambda| {
+                let v = all
+                    .iter()
+                    .filter(|m| {
+                        m.spec.kind == kind
+                            && m.spec.scenario == Scenario::Outage
+                            && m.spec.lambda == lambda
+                    })
+                    .map(|m| m.amplification)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                format!("{v:.2}")
+            })
+            .collect();
+        let settle = worst(
+            kind,
+            Scenario::Outage,
+            &|m| {
+                if m.settled {
+                    m.settle.unwrap_or(0.0)
+                } else {
+                    f64::INFINITY
+                }
+            },
+            true,
+        );
+        let (early, hinted) = all
+            .iter()
+            .filter(|m| m.spec.kind == kind && m.spec.scenario == Scenario::Restart)
+            .fold((0, 0), |(e, h), m| (e + m.early, h + m.hinted));
+        let blips = worst(kind, Scenario::Blip1, &|m| m.success, false).min(worst(
+            kind,
+            Scenario::Blip5,
+            &|m| m.success,
+            false,
+        ));
+        let name = if kind == Kind::K8sretry {
+            format!("**{}**", kind.name())
+        } else {
+            kind.name().to_string()
+        };
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.2} | {} | {} | {} | {} | {} |",
+            amplification.join(" / "),
+            worst(kind, Scenario::Outage, &|m| m.peak.unwrap_or(0.0), true),
+            if settle.is_finite() {
+                format!("{settle:.0} s")
+            } else {
+                "never".into()
+            },
+            pct(worst(
+                kind,
+                Scenario::Restart,
+                &|m| m.late_429.unwrap_or(0.0),
+                true
+            )),
+            if hinted == 0 {
+                "-".to_string()
+            } else {
+                pct(early as f64 / hinted as f64)
+            },
+            pct(blips),
+            pct(worst(kind, Scenario::Faults, &|m| m.success, false)),
+        );
+    }
+    s
+}
+
 /// The table of every run, a section per scenario, k8sretry first in each cell.
 pub fn markdown(all: &[Metrics], checks: &[Check], header: &str, extra: &str) -> String {
     let mut s = String::new();
@@ -359,7 +454,8 @@ pub fn markdown(all: &[Metrics], checks: &[Check], header: &str, extra: &str) ->
             c.detail
         );
     }
-    let _ = writeln!(s, "\n{extra}");
+    let _ = writeln!(s, "\n{}", summary(all));
+    let _ = writeln!(s, "{extra}");
     for scenario in Scenario::ALL {
         let _ = writeln!(s, "\n## {}\n", scenario.title());
         let restart = scenario == Scenario::Restart;
