@@ -86,6 +86,8 @@ impl Kind {
 pub enum Next {
     /// Send again after this many nanoseconds.
     Retry(u64),
+    /// Send nothing; after this many nanoseconds ask the engine again ([`Process::resume`]).
+    Wait(u64),
     /// Return the failure.
     GiveUp,
 }
@@ -283,6 +285,15 @@ impl Process {
         }
     }
 
+    /// A wait the engine asked for ([`Next::Wait`]) has been slept: ask it again.
+    pub fn resume(&mut self, call: &mut CallState) -> Next {
+        let engine = call.engine.as_mut().expect("only the engine waits");
+        match engine.resume() {
+            Ok(decision) => decide(decision),
+            Err(e) => panic!("resume out of order: {e}"),
+        }
+    }
+
     /// The attempt `call.attempts` got `answer` (not Ok) at `now`.
     pub fn on_failure(&mut self, call: &mut CallState, answer: Answer, now: u64) -> Next {
         let retry = call.attempts; // the retry this would be
@@ -356,6 +367,7 @@ impl Process {
 fn decide(decision: Decision) -> Next {
     match decision {
         Decision::Retry { delay } => Next::Retry(nanos(delay)),
+        Decision::Wait { delay } => Next::Wait(nanos(delay)),
         Decision::GiveUp(_) => Next::GiveUp,
         // A GET never asks for a read-back and never ends as Done or Recovered.
         other => panic!("unexpected decision for a GET: {other:?}"),
@@ -386,6 +398,7 @@ mod tests {
             call.attempts += 1;
             match p.on_failure(&mut call, answer, 0) {
                 Next::Retry(d) => out.push(d as f64 / NANOS),
+                Next::Wait(_) => panic!("no deadline, no wait"),
                 Next::GiveUp => return out,
             }
         }
