@@ -237,6 +237,16 @@ impl Process {
         }
     }
 
+    /// A process running the engine with `policy` (tests: a deadline, a budget of no tokens).
+    #[cfg(test)]
+    pub fn with_policy(policy: Policy) -> Process {
+        Process {
+            kind: Kind::K8sretry,
+            state: State::Engine(policy),
+            rng: Rng::new(1),
+        }
+    }
+
     /// A call begins at `now` (the engine's clock reads `now` already).
     pub fn begin(&mut self, process: u32, now: u64) -> CallState {
         let engine = match &mut self.state {
@@ -514,6 +524,32 @@ mod tests {
             p.on_failure(&mut call, Answer::Unavailable, 10 * S),
             Next::Retry(_)
         ));
+    }
+
+    #[test]
+    fn a_budget_refused_retry_with_a_deadline_waits_then_resumes() {
+        let clock = Arc::new(ManualClock::new(0.0));
+        let empty = RetryBudget::new(0.0, 0, Duration::from_secs(10))
+            .with_burst(0.0)
+            .and_then(|b| b.with_min_per_episode(0))
+            .expect("a budget");
+        let policy = Policy::builder()
+            .budget(BudgetChoice::Own(Arc::new(empty)))
+            .deadline(Some(60.0))
+            .clock(clock.clone())
+            .seed(Some(1))
+            .build()
+            .expect("a policy");
+        let mut p = Process::with_policy(policy);
+        let mut call = p.begin(0, 0);
+        call.attempts = 1;
+        let Next::Wait(delay) = p.on_failure(&mut call, Answer::Unavailable, 0) else {
+            panic!("expected a wait");
+        };
+        assert!(delay > 0);
+        clock.advance(Duration::from_nanos(delay));
+        // Still no token: another wait or a give-up, never a retry out of nothing.
+        assert!(!matches!(p.resume(&mut call), Next::Retry(_)));
     }
 
     #[test]
