@@ -86,6 +86,8 @@ impl Kind {
 pub enum Next {
     /// Send again after this many nanoseconds.
     Retry(u64),
+    /// Send nothing; after this many nanoseconds ask the engine again (`Call::resume`).
+    Wait(u64),
     /// Return the failure.
     GiveUp,
 }
@@ -98,6 +100,8 @@ pub struct CallState {
     /// Monotonic nanoseconds before which the last answer's Retry-After said not to send.
     pub not_before: Option<u64>,
     engine: Option<Call>,
+    /// Set while the engine waits (`Decision::Wait`): the next Send event resumes instead.
+    pub waiting: bool,
     /// AWS: the tokens the last retry took (given back on success).
     aws_cost: u32,
 }
@@ -250,6 +254,7 @@ impl Process {
             attempts: 0,
             not_before: None,
             engine,
+            waiting: false,
             aws_cost: 0,
         }
     }
@@ -281,6 +286,14 @@ impl Process {
             }
             _ => {}
         }
+    }
+
+    /// A wait the engine asked for has been slept: its next decision.
+    pub fn resume(&mut self, call: &mut CallState) -> Next {
+        let engine = call.engine.as_mut().expect("only the engine waits");
+        decide(engine.resume().unwrap_or(Decision::GiveUp(
+            k8sretry::GiveUpReason::NonRetryable,
+        )))
     }
 
     /// The attempt `call.attempts` got `answer` (not Ok) at `now`.
@@ -357,6 +370,7 @@ fn decide(decision: Decision) -> Next {
     match decision {
         Decision::Retry { delay } => Next::Retry(nanos(delay)),
         Decision::GiveUp(_) => Next::GiveUp,
+        Decision::Wait { delay } => Next::Wait(nanos(delay)),
         // A GET never asks for a read-back and never ends as Done or Recovered.
         other => panic!("unexpected decision for a GET: {other:?}"),
     }

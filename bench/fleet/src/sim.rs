@@ -243,6 +243,25 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
         // Send the attempt.
         let state = calls[id as usize].as_mut().expect("a call in flight");
         let process = &mut processes[state.process as usize];
+        if state.waiting {
+            // The engine deferred a retry: nothing was sent; ask it again now.
+            state.waiting = false;
+            match process.resume(state) {
+                Next::Retry(delay) => {
+                    queue.push(now + delay, Event::Send { call: id, throttle: false });
+                }
+                Next::Wait(delay) => {
+                    state.waiting = true;
+                    queue.push(now + delay, Event::Send { call: id, throttle: false });
+                }
+                Next::GiveUp => {
+                    out.gave_up += 1;
+                    calls[id as usize] = None;
+                    free.push(id);
+                }
+            }
+            continue;
+        }
         if let Some(not_before) = state.not_before {
             out.hinted += 1;
             if now < not_before {
@@ -274,6 +293,11 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                     Next::Retry(delay) => {
                         let throttle = process.throttles();
                         queue.push(now + delay, Event::Send { call: id, throttle });
+                        false
+                    }
+                    Next::Wait(delay) => {
+                        state.waiting = true;
+                        queue.push(now + delay, Event::Send { call: id, throttle: false });
                         false
                     }
                     Next::GiveUp => {
