@@ -1,22 +1,24 @@
-//! Retry budget (DESIGN §2.6): retries stay a fraction of first attempts during an outage, but a
-//! blip that the servers ride out in a second is not failed.
+//! Retry budget (docs/design.md section 5): retries stay a fraction of first attempts during an
+//! outage, for one process and for a fleet of them, but a blip is not failed.
 //!
 //! Every first attempt deposits and every retry withdraws; both count for `ttl` (a sliding window
-//! of ten slots), so the budget refills as time passes. A retry is allowed while
-//! `withdrawals < max(r(age) * deposits, floor)`, with `floor = min_per_second * ttl` (a
-//! minimum, not a bonus) and a ratio that depends on how long the current failure episode has
-//! lasted:
+//! of ten slots), so the budget refills as time passes. A retry is allowed while the current
+//! failure episode has taken fewer than `min_per_episode` retries, or while
 //!
-//! `r(age) = ratio + (burst - ratio) / (1 + (age / 1 s)^2)`
+//! `withdrawals < ratio * deposits + (burst - ratio) * D0 / (1 + (age / tau)^4)`
 //!
-//! where an episode begins with the first retry asked for after the last success. Early in an
-//! episode `r` is near `burst` (3: every call may use the retries of the default policy), so N
-//! concurrent calls that fail twice within a second all get their retries; as the episode goes on
-//! without a single success, `r` falls toward `ratio` (0.2), and because earlier retries stay in
-//! the window, the whole of a sustained outage stays near `ratio` of its first attempts (a 10 s
-//! outage at 100 calls/s: at most ~1.23 attempts per first attempt, measured by `make bench`).
-//! This is Envoy's and gRPC's idea (retries as a fraction of traffic) with AWS's observation that
-//! successes are what tell a blip from an outage: any success ends the episode.
+//! (or below the fleet-unsafe `min_per_second * ttl`, 0 by default), where an episode begins with
+//! the first retry asked for after the last success, `age` is its age, `D0` the deposits in the
+//! window when it began (and in its first 0.5 s), and `tau` grows from 1 s to 5 s with `D0`. Early
+//! in an episode every call the process was making may use the retries of the default policy, so
+//! N concurrent calls that fail twice within a second all get their retries and a busy process
+//! rides out a 5 s blip; as the episode goes on without a success, the allowance falls to `ratio`
+//! (0.1) of the first attempts, and since the burst is a multiple of `D0` (not of the first
+//! attempts that keep coming), an outage pays for it once. There is no per-second floor: a floor
+//! per process multiplies with the number of processes. A success ends the episode only after a
+//! second without a failed retry ask, so 429s among successes (partial overload) keep the budget
+//! at its ratio. Envoy's and gRPC's idea (retries as a fraction of traffic) with AWS's observation
+//! that successes tell a blip from an outage; the constants come from `make bench-fleet`.
 //!
 //! Lock-free: each slot is one `AtomicU64` packing the slot's epoch (high 32 bits) and its count
 //! (low 32 bits), updated with compare-and-swap; deposits and withdrawals have their own slots.
@@ -178,7 +180,8 @@ impl RetryBudget {
         ))
     }
 
-    /// The budget of DESIGN §2.6 (ratio 0.2, 10 per second, 10 s).
+    /// The default budget (docs/design.md section 5): ratio 0.1, burst 3, no floor per second,
+    /// 3 retries per episode, 10 s.
     pub fn default_budget() -> RetryBudget {
         RetryBudget::new(
             Self::DEFAULT_RATIO,

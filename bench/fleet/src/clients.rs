@@ -291,9 +291,11 @@ impl Process {
     /// A wait the engine asked for has been slept: its next decision.
     pub fn resume(&mut self, call: &mut CallState) -> Next {
         let engine = call.engine.as_mut().expect("only the engine waits");
-        decide(engine.resume().unwrap_or(Decision::GiveUp(
-            k8sretry::GiveUpReason::NonRetryable,
-        )))
+        decide(
+            engine
+                .resume()
+                .unwrap_or(Decision::GiveUp(k8sretry::GiveUpReason::NonRetryable)),
+        )
     }
 
     /// The attempt `call.attempts` got `answer` (not Ok) at `now`.
@@ -401,6 +403,7 @@ mod tests {
             match p.on_failure(&mut call, answer, 0) {
                 Next::Retry(d) => out.push(d as f64 / NANOS),
                 Next::GiveUp => return out,
+                Next::Wait(_) => panic!("no policy here has a deadline: nothing waits"),
             }
         }
     }

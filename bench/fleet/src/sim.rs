@@ -248,11 +248,23 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
             state.waiting = false;
             match process.resume(state) {
                 Next::Retry(delay) => {
-                    queue.push(now + delay, Event::Send { call: id, throttle: false });
+                    queue.push(
+                        now + delay,
+                        Event::Send {
+                            call: id,
+                            throttle: false,
+                        },
+                    );
                 }
                 Next::Wait(delay) => {
                     state.waiting = true;
-                    queue.push(now + delay, Event::Send { call: id, throttle: false });
+                    queue.push(
+                        now + delay,
+                        Event::Send {
+                            call: id,
+                            throttle: false,
+                        },
+                    );
                 }
                 Next::GiveUp => {
                     out.gave_up += 1;
@@ -297,7 +309,13 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                     }
                     Next::Wait(delay) => {
                         state.waiting = true;
-                        queue.push(now + delay, Event::Send { call: id, throttle: false });
+                        queue.push(
+                            now + delay,
+                            Event::Send {
+                                call: id,
+                                throttle: false,
+                            },
+                        );
                         false
                     }
                     Next::GiveUp => {
