@@ -303,7 +303,7 @@ impl Call {
         }
         if policy
             .budget()
-            .is_none_or(|budget| budget.try_withdraw(now))
+            .is_none_or(|budget| budget.try_withdraw_deferred(now))
         {
             self.metrics.count_retry(class, failure.status, 0.0);
             self.emit(

@@ -972,16 +972,24 @@ def decisions():
             },
         ),
         scenario(
-            "budget: the extra allowance fades while the episode lasts; a success ends it",
+            "budget: the extra allowance fades while the episode lasts; a quiet success ends it",
             [
                 *[begin(c) for c in "abcde"],
-                F(S503, "a", retry(1.0)),  # the episode begins: r = 3, 15 tokens
-                advance(3),  # r = 0.2 + 2.8 / (1 + 3^2) = 0.48: 2.4 tokens, 1 taken
-                F(S503, "b", retry(1.0)),
-                F(S503, "c", give_up("BudgetExhausted")),
+                # The episode begins with 5 first attempts in the window: tokens =
+                # ratio * 5 + (burst - ratio) * 5 / (1 + (age / tau)^4), tau = 1 + 4 * 5 / 20 = 2 s.
+                F(S503, "a", retry(1.0)),  # age 0: 1 + 14 = 15 tokens, 1 taken
+                advance(3),  # age 3: 1 + 14 / (1 + 1.5^4) = 3.31 tokens
+                F(S503, "b", retry(1.0)),  # 2 taken
+                F(S503, "c", retry(1.0)),  # 3 taken
+                F(S503, "e", give_up("BudgetExhausted")),  # 0.31 left
                 begin("s"),
-                succeed("s"),  # the server answers: the episode is over
-                F(S503, "d", retry(1.0)),  # a new one: r = 3 again
+                succeed("s"),  # within a second of a failed retry: the episode goes on
+                F(S503, "d", give_up("BudgetExhausted")),  # 1.2 + 14 / 6.06 - 3 = 0.51
+                advance(1),
+                begin("t"),
+                succeed("t"),  # a second without a failed retry: the episode is over
+                begin("f"),
+                F(S503, "f", retry(1.0)),  # a new one: 8 first attempts * 3 - 3 taken
             ],
             {
                 "budget": {
@@ -989,7 +997,7 @@ def decisions():
                     "min_per_second": 0,
                     "ttl": 10,
                     "min_per_episode": 0,
-                }
+                },
             },
         ),
         scenario(
@@ -1005,8 +1013,9 @@ def decisions():
                 advance(100),  # per episode, not per second: time alone gives nothing back
                 begin("c"),
                 F(S503, "c", give_up("BudgetExhausted")),
+                advance(1),
                 begin("s"),
-                succeed("s"),  # the episode is over
+                succeed("s"),  # a second after the last failed retry: the episode is over
                 begin("d"),
                 F(S503, "d", retry(1.0)),
             ],
