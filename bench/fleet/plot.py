@@ -82,7 +82,7 @@ def over_time(doc, scenario, out, title, with_429):
     axes[0][0].legend(fontsize=8, loc="upper right")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(out)
+    fig.savefig(out, metadata={"Date": None})
     plt.close(fig)
 
 
@@ -117,7 +117,7 @@ def amplification(doc, out):
     ax.set_ylim(0, None)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out)
+    fig.savefig(out, metadata={"Date": None})
     plt.close(fig)
 
 
