@@ -68,8 +68,9 @@ struct Scheduled {
 enum Gate {
     /// Every gate let it through (the budget's token is taken).
     Go(Scheduled),
-    /// Only the budget refused, and the policy has a deadline that the delay fits before: the
-    /// call may wait and ask again.
+    /// Only the budget refused, and the policy has a deadline that the delay fits before, or
+    /// the failure episode is young ([`crate::RetryBudget::DEFER_HORIZON`]): the call may wait and
+    /// ask again.
     Defer(Scheduled),
     /// A gate refused.
     Stop(GiveUpReason),
@@ -277,8 +278,8 @@ impl Call {
     /// After a [`Decision::Wait`] has been slept: the deferred retry is due. The breaker, the
     /// deadline and the budget are asked again; if they let it through the answer is `Retry`
     /// with a zero delay (the wait was the delay), else the slot is used up and the call waits
-    /// the next slot's backoff, or gives up `BudgetExhausted` when no slot is left or the next
-    /// wait would pass the deadline. Out of order (no wait pending, or after the end) it is a
+    /// the next slot's backoff, or gives up `BudgetExhausted` when no slot is left, the next
+    /// wait would pass the deadline, or (without a deadline) the episode is no longer young. Out of order (no wait pending, or after the end) it is a
     /// [`StepError`].
     pub fn resume(&mut self) -> Result<Decision, StepError> {
         if self.finished {
@@ -325,10 +326,15 @@ impl Call {
             .backoff()
             .delay(retry, self.previous_backoff, policy.rng());
         let delay = duration(backoff);
-        if policy
-            .deadline()
-            .is_some_and(|deadline| elapsed.saturating_add(delay) > deadline)
-        {
+        // Wait again while the deadline leaves time for it, or, without a deadline, while the
+        // episode is young (a blip); an old episode is an outage: give up.
+        let may_wait = match policy.deadline() {
+            Some(deadline) => elapsed.saturating_add(delay) <= deadline,
+            None => policy
+                .budget()
+                .is_some_and(|budget| budget.episode_is_young(now)),
+        };
+        if !may_wait {
             return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
         }
         let scheduled = Scheduled {
@@ -449,7 +455,8 @@ impl Call {
 
     /// Max retries, breaker, delay (backoff, or the server's hint spread), deadline, budget:
     /// the retry numbered `retry` either passes all of them (and withdraws from the budget), is
-    /// refused by the budget alone with a deadline it fits before ([`Gate::Defer`]), or gives
+    /// refused by the budget alone with a deadline it fits before or in a young episode
+    /// ([`Gate::Defer`]), or gives
     /// up with the first gate that refuses. RNG draws, in order: the backoff's jitter (as the
     /// jitter mode draws), then, when the hint decides the delay and the spread is not 0, one
     /// for the spread.
@@ -501,7 +508,7 @@ impl Call {
         if let Some(budget) = policy.budget()
             && !budget.try_withdraw(now)
         {
-            if policy.deadline().is_some() {
+            if policy.deadline().is_some() || budget.episode_is_young(now) {
                 return Gate::Defer(scheduled);
             }
             return Gate::Stop(GiveUpReason::BudgetExhausted);
