@@ -770,7 +770,7 @@ mod tests {
         r#"{"ratio": 0, "burst": 0, "min_per_second": 0, "min_per_episode": 1, "ttl": 10}"#;
 
     #[test]
-    fn a_refused_retry_waits_when_a_deadline_leaves_time_and_gives_up_without_one() {
+    fn a_refused_retry_waits_with_a_deadline_or_in_a_young_episode_and_gives_up_in_an_old_one() {
         let clock = Arc::new(crate::clock::ManualClock::new(0.0));
         let json = format!(
             r#"{{"jitter": "none", "deadline": 30, "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
@@ -810,20 +810,43 @@ mod tests {
         assert_eq!(call.attempts(), 3);
         assert_eq!(call.resume(), Err(StepError::NoWaitPending));
 
-        let policy = Policy::from_json(&format!(
+        // No deadline: a refused retry waits while the episode is young (a blip), and gives up
+        // once it is older than the horizon (an outage).
+        let clock = Arc::new(crate::clock::ManualClock::new(0.0));
+        let policy = crate::policy::PolicyBuilder::from_json(&format!(
             r#"{{"jitter": "none", "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
         ))
+        .unwrap()
+        .clock(clock.clone())
+        .build()
         .unwrap();
         let mut call = Call::new(&policy, "wait_test");
         assert!(matches!(
             call.on_failure(&unavailable),
             Decision::Retry { .. }
         ));
+        assert_eq!(call.on_failure(&unavailable), two, "young episode: wait");
+        clock.advance_seconds(2.0);
         assert_eq!(
-            call.on_failure(&unavailable),
-            Decision::GiveUp(GiveUpReason::BudgetExhausted),
-            "no deadline: no wait"
+            call.resume(),
+            Ok(Decision::Wait {
+                delay: Duration::from_secs(4)
+            }),
+            "refused again at 2 s: still young"
         );
+        clock.advance_seconds(8.0);
+        assert_eq!(
+            call.resume(),
+            Ok(Decision::GiveUp(GiveUpReason::BudgetExhausted)),
+            "refused at 10 s: the episode is an outage now"
+        );
+        let mut late = Call::new(&policy, "wait_test");
+        assert_eq!(
+            late.on_failure(&unavailable),
+            Decision::GiveUp(GiveUpReason::BudgetExhausted),
+            "a call that fails in an old episode gives up at once"
+        );
+        assert!(!late.awaiting_resume());
     }
 
     #[test]
