@@ -268,7 +268,12 @@ for fn in (refused, late):
         pass
 """
     lines = json_lines(run(STRUCTLOG_JSON, scenario).stdout)
-    gave_up = [line for line in lines if line["event"] != "k8s_api_call_failed_retrying"]
+    # A refused retry in a young failure episode waits first (k8s_api_call_retry_deferred).
+    gave_up = [
+        line
+        for line in lines
+        if line["event"] not in ("k8s_api_call_failed_retrying", "k8s_api_call_retry_deferred")
+    ]
     assert gave_up == [
         {
             "event": "k8s_api_call_failed_max_retries",
@@ -308,8 +313,10 @@ def test_engine_events_keep_their_names_for_on_event() -> None:
 
     with pytest.raises(ApiException):
         refused()
+    # The episode is young (nothing sleeps): each of the 3 slots is waited out, then it gives up.
     assert [(e["event"], e["give_up"]) for e in events] == [
-        ("k8s_api_call_budget_exhausted", "BudgetExhausted")
+        *[("k8s_api_call_retry_deferred", None)] * 3,
+        ("k8s_api_call_budget_exhausted", "BudgetExhausted"),
     ]
 
 

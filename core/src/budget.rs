@@ -91,6 +91,11 @@ impl RetryBudget {
     /// Default retries every failure episode may use whatever the traffic: one call's retries
     /// under the default policy.
     pub const DEFAULT_MIN_PER_EPISODE: u32 = 3;
+    /// A retry the budget refuses while the failure episode is younger than this waits (sends
+    /// nothing, asks again at its next slot) instead of giving up: a blip this short ends
+    /// before the call's slots do. Older episodes are outages; their refused retries give up,
+    /// so no backlog of waiting calls comes back at recovery.
+    pub const DEFER_HORIZON: Duration = Duration::from_secs(10);
     /// Default window.
     pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 
@@ -273,6 +278,13 @@ impl RetryBudget {
         self.episode_retries.fetch_add(1, Ordering::AcqRel);
         self.add(&self.withdrawals, id, 1);
         true
+    }
+
+    /// Whether a failure episode is running at `now` and began less than [`Self::DEFER_HORIZON`]
+    /// ago: a refused retry may wait for its next slot. Lock-free (two atomic loads).
+    pub fn episode_is_young(&self, now: Duration) -> bool {
+        self.episode_age(now, false)
+            .is_some_and(|age| age < Self::DEFER_HORIZON.as_secs_f64())
     }
 
     /// Tokens available at `now`.

@@ -29,18 +29,33 @@ fn simulate(
     .clock(clock.clone())
     .build()
     .unwrap();
-    // (time in ns, call index, attempt)
-    let mut timeline: BinaryHeap<Reverse<(u64, usize, u32)>> = starts
+    // (time in ns, call index, attempt to send, whether a wait ends here instead)
+    let mut timeline: BinaryHeap<Reverse<(u64, usize, u32, bool)>> = starts
         .iter()
         .enumerate()
-        .map(|(i, t)| Reverse(((t * 1e9) as u64, i, 1)))
+        .map(|(i, t)| Reverse(((t * 1e9) as u64, i, 1, false)))
         .collect();
     let mut calls: Vec<Option<Call>> = starts.iter().map(|_| None).collect();
     let (mut now, mut attempts, mut first, mut succeeded) = (0u64, 0u64, 0u64, 0u64);
-    while let Some(Reverse((t, i, attempt))) = timeline.pop() {
+    while let Some(Reverse((t, i, attempt, resume))) = timeline.pop() {
         clock.advance_seconds((t - now) as f64 / 1e9);
         now = t;
         let seconds = t as f64 / 1e9;
+        if resume {
+            let call = calls[i].as_mut().unwrap();
+            // A wait (Decision::Wait) is over: nothing was sent; ask again.
+            match call.resume().unwrap() {
+                Decision::Retry { delay } => {
+                    timeline.push(Reverse((t + delay.as_nanos() as u64, i, attempt, false)))
+                }
+                Decision::Wait { delay } => {
+                    timeline.push(Reverse((t + delay.as_nanos() as u64, i, attempt, true)))
+                }
+                Decision::GiveUp(_) => {}
+                other => panic!("a GET: {other:?}"),
+            }
+            continue;
+        }
         if seconds < until {
             attempts += 1;
             first += u64::from(attempt == 1);
@@ -55,11 +70,17 @@ fn simulate(
             continue;
         }
         match call.on_failure(&Failure::new().with_status(503)) {
-            Decision::Retry { delay } => {
-                timeline.push(Reverse((t + delay.as_nanos() as u64, i, attempt + 1)))
+            Decision::Retry { delay } => timeline.push(Reverse((
+                t + delay.as_nanos() as u64,
+                i,
+                attempt + 1,
+                false,
+            ))),
+            Decision::Wait { delay } => {
+                timeline.push(Reverse((t + delay.as_nanos() as u64, i, attempt + 1, true)))
             }
             Decision::GiveUp(_) => {}
-            other => panic!("a GET without a deadline: {other:?}"),
+            other => panic!("a GET: {other:?}"),
         }
     }
     (attempts, first, succeeded)
