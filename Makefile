@@ -52,6 +52,7 @@ help:
 	@echo "make demo-clean - deletes the namespaces an interrupted demo left (local cluster; \$$KUBECONFIG's after asking)"
 	@echo "make test   - every test-* target: $(TESTS)"
 	@echo "make deps   - the Debian packages the targets need (make test and make demo run it)"
+	@echo "make bench-fleet - the fleet simulator: N processes x λ calls/s through outages, restarts, blips; k8sretry beside the policies users run (bench/results/fleet.md)"
 
 # The demo: the same workload in Python, Node, Go and Rust (examples/) against a real kube-apiserver
 # behind the fault proxy (or $$KUBECONFIG's cluster, still through the proxy), then one table.

@@ -248,7 +248,7 @@ def test_events_are_logged_with_fields_in_extra(caplog: pytest.LogCaptureFixture
 
 
 def test_the_budget_refuses_retries_in_an_outage() -> None:
-    budget = RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0)
+    budget = RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0)
     calls = []
 
     @retry_on_k8s_error(budget=budget, sleep=lambda d: None)

@@ -251,7 +251,9 @@ def test_budget_and_deadline_give_ups_reach_the_max_retries_alert() -> None:
 from kubernetes.client.exceptions import ApiException
 from k8sretry import RetryBudget, retry_on_k8s_error
 
-@retry_on_k8s_error(budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0), sleep=lambda d: None)
+NO_RETRY = RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0)
+
+@retry_on_k8s_error(budget=NO_RETRY, sleep=lambda d: None)
 def refused():
     raise ApiException(status=503, reason="Service Unavailable")
 
@@ -266,7 +268,12 @@ for fn in (refused, late):
         pass
 """
     lines = json_lines(run(STRUCTLOG_JSON, scenario).stdout)
-    gave_up = [line for line in lines if line["event"] != "k8s_api_call_failed_retrying"]
+    # A refused retry in a young failure episode waits first (k8s_api_call_retry_deferred).
+    gave_up = [
+        line
+        for line in lines
+        if line["event"] not in ("k8s_api_call_failed_retrying", "k8s_api_call_retry_deferred")
+    ]
     assert gave_up == [
         {
             "event": "k8s_api_call_failed_max_retries",
@@ -297,7 +304,7 @@ def test_engine_events_keep_their_names_for_on_event() -> None:
     events: list[dict[str, Any]] = []
 
     @retry_on_k8s_error(
-        budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0),
+        budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0),
         sleep=lambda d: None,
         on_event=events.append,
     )
@@ -306,8 +313,10 @@ def test_engine_events_keep_their_names_for_on_event() -> None:
 
     with pytest.raises(ApiException):
         refused()
+    # The episode is young (nothing sleeps): each of the 3 slots is waited out, then it gives up.
     assert [(e["event"], e["give_up"]) for e in events] == [
-        ("k8s_api_call_budget_exhausted", "BudgetExhausted")
+        *[("k8s_api_call_retry_deferred", None)] * 3,
+        ("k8s_api_call_budget_exhausted", "BudgetExhausted"),
     ]
 
 

@@ -28,7 +28,13 @@ class StepError(RuntimeError): ...
 @final
 class RetryBudget:
     def __new__(
-        cls, ratio: float = 0.2, min_per_second: int = 10, ttl: float = 10.0, *, burst: float | None = None
+        cls,
+        ratio: float = 0.1,
+        min_per_second: int = 0,
+        ttl: float = 10.0,
+        *,
+        burst: float | None = None,
+        min_per_episode: int | None = None,
     ) -> RetryBudget: ...
     def balance(self) -> float: ...
 
