@@ -41,7 +41,7 @@ fuzz-build: cargo-fuzz
 
 fuzz-c-build: fuzz-clang
 	CARGO_TARGET_DIR=$(CURDIR)/$(FUZZ_C_DIR) RUSTFLAGS="$(FUZZ_C_RUSTFLAGS)" \
-	  $(CARGO) build --release -p k8sretry-ffi --target $(FUZZ_HOST)
+	  $(CARGO) build --locked --release -p k8sretry-ffi --target $(FUZZ_HOST)
 	@$(MAKE) --no-print-directory $(FUZZ_C)
 
 $(FUZZ_C): fuzz/c/abi_fuzz.c include/k8sretry.h $(FUZZ_C_LIB)
