@@ -288,7 +288,8 @@ GO_PLATFORMS = {
 
 
 def go_h1(files: dict[str, bytes]) -> str:
-    """golang.org/x/mod/sumdb/dirhash.Hash1: what go.sum records for these files."""
+    """golang.org/x/mod/sumdb/dirhash.Hash1: what go.sum records for these files (a zip's: named
+    as in the zip, module@version/ prefix included; a go.mod's: "go.mod")."""
     lines = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
     return "h1:" + base64.b64encode(hashlib.sha256(lines.encode()).digest()).decode()
 
@@ -345,10 +346,10 @@ def check_go_module(path: str, directory: str, version: str, tarballs: list[Path
             if member is None or member.read() != files[name]:
                 problems.append(f"{name} is not {tgz.name}'s lib/libk8sretry.a")
         with tempfile.TemporaryDirectory() as tmp:
-            a = Path(tmp) / "libk8sretry.a"
+            a = Path(tmp) / f"{goplat}-libk8sretry.a"
             a.write_bytes(files[name])
             static_lib_arch(a, fmt, arch, problems)
-    h1 = go_h1(files)
+    h1 = go_h1({prefix + n: b for n, b in files.items()})
     mod_h1 = go_h1({"go.mod": (at / f"v{version}.mod").read_bytes()})
     ziphash = at / f"v{version}.ziphash"
     if not ziphash.exists() or ziphash.read_text().strip() != h1:
@@ -360,8 +361,9 @@ def check_go_module(path: str, directory: str, version: str, tarballs: list[Path
             problems.append(f"dist/goproxy/go.sum lacks {line!r}")
     if files.get("go.mod") != (at / f"v{version}.mod").read_bytes():
         problems.append(f"v{version}.mod differs from the zip's go.mod")
-    platforms = ", ".join(n.split("/")[1] for n in sorted(libs)) or "no libraries"
-    ok(f"Go module {path}@v{version}: {len(files)} files ({platforms}, the tarballs' own), {h1}", problems)
+    platforms = ", ".join(n.split("/")[1] for n in sorted(libs))
+    libraries = f"; libraries {platforms}, the tarballs' own" if libs else ""
+    ok(f"Go module {path}@v{version}: {len(files)} files, the tracked ones{libraries}; {h1}", problems)
 
 
 # napi-rs tag -> (format, CPU as check_tarball names it, os, cpu, libc)
