@@ -36,7 +36,10 @@ cargo-fuzz:
 fuzz-clang:
 	@command -v $(CLANG) >/dev/null || { echo "fuzz-clang: $(CLANG) is missing: run make deps (Debian's clang)"; exit 1; }
 
+# cargo fuzz has no --locked: cargo metadata --locked first stops the build when fuzz/Cargo.lock
+# would change (cargo fuzz then resolves the same lock).
 fuzz-build: cargo-fuzz
+	$(CARGO) metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
 	$(CARGO) fuzz build $(FUZZ_FLAGS)
 
 fuzz-c-build: fuzz-clang
