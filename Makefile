@@ -64,7 +64,7 @@ demo: deps-demo py-env node go-lib
 	@echo "[demo] building the Node, Go and Rust workloads"
 	cd examples/node && npm install --no-audit --no-fund --loglevel=error
 	cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo-go ./workload
-	$(CARGO) build --quiet -p k8sretry --features kube --example workload
+	$(CARGO) build --locked --quiet -p k8sretry --features kube --example workload
 	$(DEMO_ENV) $(PY_TEST)/bin/python examples/demo.py
 
 # After a demo cut short (kill -9): deletes the namespaces it left (label k8sretry.dev/demo-run) in

@@ -16,7 +16,7 @@ VALGRIND := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-l
 .PHONY: lib cbindgen header check-header test-c stage test-c-install install
 
 lib:
-	$(CARGO) build --release -p k8sretry-ffi
+	$(CARGO) build --locked --release -p k8sretry-ffi
 
 # cbindgen, pinned: the committed header must be byte-for-byte what this version generates.
 cbindgen:

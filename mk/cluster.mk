@@ -26,7 +26,7 @@ test-e2e: py-env node stage go-lib
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
 	  node --test --test-concurrency=1 tests/e2e/node/ && \
 	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
-	  $(CARGO) test -p k8sretry-e2e --features e2e --test kube_e2e -- --nocapture; \
+	  $(CARGO) test --locked -p k8sretry-e2e --features e2e --test kube_e2e -- --nocapture; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
 
 # The runner container hooks' use of client-node (examples/runner-hooks) with k8sretry: compiled

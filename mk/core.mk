@@ -8,11 +8,11 @@
 test-core:
 	$(PYTHON) tests/vectors/generate.py --check
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p k8sretry --features kube,prometheus-client --all-targets -- -D warnings
-	$(CARGO) clippy -p k8sretry-e2e --features e2e --all-targets -- -D warnings
-	$(CARGO) test --workspace --exclude k8sretry-e2e
-	$(CARGO) test -p k8sretry --features kube,prometheus-client
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p k8sretry --features kube,prometheus-client --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p k8sretry-e2e --features e2e --all-targets -- -D warnings
+	$(CARGO) test --locked --workspace --exclude k8sretry-e2e
+	$(CARGO) test --locked -p k8sretry --features kube,prometheus-client
 
 # Rewrite the vector files from tests/vectors/generate.py.
 vectors:

@@ -15,7 +15,7 @@ test-e2e-faults: py-env node stage go-lib
 	  $(PY_TEST)/bin/python -m pytest -v -s -p no:cacheprovider -W ignore::Warning tests/e2e/python/test_real_faults_e2e.py && \
 	  node --test tests/e2e/node/real-faults.test.mjs && \
 	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v -run 'TestRealFaults' ./... 2>&1 | grep -vE '^=== RUN'; exit $${PIPESTATUS[0]}) && \
-	  $(CARGO) test -p k8sretry-e2e --features e2e --test real_faults -- --nocapture; \
+	  $(CARGO) test --locked -p k8sretry-e2e --features e2e --test real_faults -- --nocapture; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
 
 
@@ -34,10 +34,10 @@ waves: stage go-lib
 # the end, the engine's metrics against the workload's own counts (tests/e2e/soak.sh). Not part of
 # make test.
 soak: py-env node stage go-lib
-	$(CARGO) test -p k8sretry-e2e --features e2e --test soak --no-run
+	$(CARGO) test --locked -p k8sretry-e2e --features e2e --test soak --no-run
 	cd tests/e2e/go && $(GO_ENV) go test -c -o $(CURDIR)/$(BUILD)/soak-go.test .
 	SOAK_PYTHON="$(PY_TEST)/bin/python tests/e2e/python/soak.py" \
 	SOAK_NODE="node tests/e2e/node/soak.mjs" \
 	SOAK_GO="cd tests/e2e/go && K8SRETRY_SOAK=1 $(CURDIR)/$(BUILD)/soak-go.test -test.run '^TestSoak$$' -test.v -test.timeout 60m" \
-	SOAK_RUST="K8SRETRY_SOAK=1 $(CARGO) test -q -p k8sretry-e2e --features e2e --test soak -- --nocapture" \
+	SOAK_RUST="K8SRETRY_SOAK=1 $(CARGO) test --locked -q -p k8sretry-e2e --features e2e --test soak -- --nocapture" \
 	tests/e2e/soak.sh

@@ -36,12 +36,15 @@ cargo-fuzz:
 fuzz-clang:
 	@command -v $(CLANG) >/dev/null || { echo "fuzz-clang: $(CLANG) is missing: run make deps (Debian's clang)"; exit 1; }
 
+# cargo fuzz has no --locked: cargo metadata --locked first stops the build when fuzz/Cargo.lock
+# would change (cargo fuzz then resolves the same lock).
 fuzz-build: cargo-fuzz
+	$(CARGO) metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
 	$(CARGO) fuzz build $(FUZZ_FLAGS)
 
 fuzz-c-build: fuzz-clang
 	CARGO_TARGET_DIR=$(CURDIR)/$(FUZZ_C_DIR) RUSTFLAGS="$(FUZZ_C_RUSTFLAGS)" \
-	  $(CARGO) build --release -p k8sretry-ffi --target $(FUZZ_HOST)
+	  $(CARGO) build --locked --release -p k8sretry-ffi --target $(FUZZ_HOST)
 	@$(MAKE) --no-print-directory $(FUZZ_C)
 
 $(FUZZ_C): fuzz/c/abi_fuzz.c include/k8sretry.h $(FUZZ_C_LIB)

@@ -7,23 +7,18 @@
 # through pkg-config instead (GO_SYSTEM_ENV: the scratch install of `make stage`).
 
 GO_SYSTEM_ENV := $(GO_ENV) PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
-# Rust target triple -> Go platform, for the libraries the platform builds leave in target/<triple>/release.
-GO_TRIPLES := x86_64-unknown-linux-gnu:linux_amd64 aarch64-unknown-linux-gnu:linux_arm64 \
-  x86_64-apple-darwin:darwin_amd64 aarch64-apple-darwin:darwin_arm64
 GO_HOST_LIB ?= $(RELEASE)/libk8sretry.a
 GO_DIRS := bindings-go examples/go tests/e2e/go tests/dist/gomodzip
 
 .PHONY: go-lib test-go
 
-# Places every libk8sretry.a there is into the module: GO_HOST_LIB (target/release's, just built) as
-# the host's platform, target/<triple>/release's as the other platforms; copies the header and
-# checks the copy is the same.
+# For building and testing from this work tree: GO_HOST_LIB (target/release's, just built) as the
+# host's platform's library, and the header. bindings-go/lib holds nothing else afterwards (another
+# platform's library left by an earlier run is removed). The module zip of make dist does not come
+# from here: tests/dist/gomodzip takes the tracked files and the libraries that run built.
 go-lib: lib
-	@place() { mkdir -p $(GO_MODULE)/lib/$$2 && { cmp -s $$1 $(GO_MODULE)/lib/$$2/libk8sretry.a || cp $$1 $(GO_MODULE)/lib/$$2/libk8sretry.a; } && echo "[go-lib] $$1 -> $(GO_MODULE)/lib/$$2"; }; \
-	place $(GO_HOST_LIB) $(GO_HOST); \
-	for pair in $(GO_TRIPLES); do \
-	  a=target/$${pair%%:*}/release/libk8sretry.a; [ -f $$a ] && [ $${pair##*:} != $(GO_HOST) ] && place $$a $${pair##*:}; \
-	done; true
+	@for d in $(GO_MODULE)/lib/*/; do [ ! -d "$$d" ] || [ "$$d" = $(GO_MODULE)/lib/$(GO_HOST)/ ] || { rm -rf "$$d" && echo "[go-lib] removed $$d"; }; done
+	@mkdir -p $(GO_MODULE)/lib/$(GO_HOST) && { cmp -s $(GO_HOST_LIB) $(GO_MODULE)/lib/$(GO_HOST)/libk8sretry.a || cp $(GO_HOST_LIB) $(GO_MODULE)/lib/$(GO_HOST)/libk8sretry.a; } && echo "[go-lib] $(GO_HOST_LIB) -> $(GO_MODULE)/lib/$(GO_HOST)"
 	@mkdir -p $(GO_MODULE)/include && { cmp -s include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || cp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h; }
 	@cmp include/k8sretry.h $(GO_MODULE)/include/k8sretry.h || { echo "$(GO_MODULE)/include/k8sretry.h differs from include/k8sretry.h"; exit 1; }
 

@@ -11,7 +11,7 @@ node:
 	# npm install, not npm ci: npm 11 reports optional platform packages of @napi-rs/cli as missing from the lock file.
 	cd $(NODE_DIR) && npm install --no-audit --no-fund --loglevel=error
 	# The addon and its declarations; lib/native.ts loads the .node itself (bundler-proof), so no JS loader.
-	cd $(NODE_DIR) && npx napi build --platform --release --output-dir native --no-js --dts index.d.ts
+	cd $(NODE_DIR) && npx napi build --platform --release --output-dir native --no-js --dts index.d.ts -- --locked
 	cd $(NODE_DIR) && node scripts/native-types.mjs && npx tsc -p tsconfig.json && node scripts/esm.mjs
 
 # node --test over the built package: vectors, real client-node 1.4, npm pack + install + README example,

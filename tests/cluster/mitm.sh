@@ -11,17 +11,22 @@
 # DIR gets (0600 files, DIR 0700): mitm/ (mitmproxy's confdir: its CA key, and mitm/mitmproxy-ca-cert.pem,
 # the CA that clients of the proxy must trust), proxy.pid, proxy.log, proxy-token (a random token the
 # control endpoints /__k8sretry/* require in the header X-K8sretry-Control-Token).
-# mitmproxy is installed once into $K8SRETRY_CACHE/mitm-11.0.2 (default ~/.cache/k8sretry).
+# mitmproxy is installed once into $K8SRETRY_CACHE/mitm-11.0.2-<hash> (default ~/.cache/k8sretry).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 log() { echo "[cluster-proxy] $*" >&2; }
 [ $# = 3 ] || { log "usage: mitm.sh UPSTREAM UPSTREAM_CA|'' DIR"; exit 2; }
 upstream=$1 upstream_ca=$2 dir=$3
 
-venv=${K8SRETRY_CACHE:-$HOME/.cache/k8sretry}/mitm-11.0.2
+# mitmproxy sees the clients' credentials (in demo mode a real cluster's tokens): it and every
+# dependency are pinned by version and SHA-256 (tools/requirements/mitmproxy.txt, pip
+# --require-hashes); the venv is keyed by that file's hash (a venv of an older pin is not used).
+reqs=$here/../../tools/requirements/mitmproxy.txt
+venv=${K8SRETRY_CACHE:-$HOME/.cache/k8sretry}/mitm-11.0.2-$(sha256sum <"$reqs" | cut -c1-12)
 if [ ! -x "$venv/bin/mitmdump" ]; then
-  log "installing mitmproxy 11.0.2 into $venv"
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q "mitmproxy==11.0.2"
+  log "installing mitmproxy 11.0.2 (tools/requirements/mitmproxy.txt, hashes required) into $venv"
+  rm -rf "$venv" && python3 -m venv "$venv" && "$venv/bin/pip" install -q --require-hashes -r "$reqs" ||
+    { rm -rf "$venv"; log "installing mitmproxy failed"; exit 1; }
 fi
 # From here on everything written (mitmproxy's CA key among it) is for this user only.
 umask 077

@@ -11,8 +11,8 @@
 #           k8sretry-linux-arm64-gnu's into a project in the rootfs; there Debian's Node 18 runs a
 #           script that must load the platform package's k8sretry.linux-arm64-gnu.node and gets the
 #           engine's decisions (two 503s retried, isRetryableError);
-#   Go:     bindings-go's tests (go test -c for linux/arm64, cgo through zig cc, the module's
-#           lib/linux_arm64/libk8sretry.a), when that library is there;
+#   Go:     bindings-go's tests from the module zip of dist/goproxy (go test -c for linux/arm64, cgo
+#           through zig cc, the zip's lib/linux_arm64/libk8sretry.a), when the zip carries it;
 #   musl:   the README program against the linux-aarch64-musl tarball, shared (Debian's musl
 #           loader) and static, when dist/ has that tarball.
 # Nothing is installed on the host; the rootfs is unpacked into a scratch directory and removed.
@@ -112,13 +112,16 @@ const k = require('k8sretry');
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
 
-# Go: the binding's tests for linux/arm64, when make go-lib placed an arm64 library in the module.
+# Go: the binding's tests for linux/arm64, built from the module zip of dist/goproxy as shipped
+# (its lib/linux_arm64/libk8sretry.a, the tarball's), when that zip carries an arm64 library.
 go_test=false
-if [ -f "$root/bindings-go/lib/linux_arm64/libk8sretry.a" ]; then
-  log "Go: go test -c for linux/arm64 (cgo through zig cc)"
-  mkdir -p "$w/bindings-go"
+go_zip=$dist/goproxy/k8sretry.dev/go/@v/v$version.zip
+if [ -f "$go_zip" ] && unzip -l "$go_zip" | grep -q "@v$version/lib/linux_arm64/libk8sretry.a\$"; then
+  log "Go: go test -c for linux/arm64 (cgo through zig cc) from $(basename "$go_zip")"
+  mkdir -p "$w/bindings-go" "$scratch/gomod"
+  unzip -q "$go_zip" -d "$scratch/gomod"
   # gcc links libgcc_s (the unwinder) by itself; zig has none, so Debian arm64's is named.
-  (cd "$root/bindings-go" && GOFLAGS=-mod=mod GOTOOLCHAIN=local GOOS=linux GOARCH=arm64 CGO_ENABLED=1 \
+  (cd "$scratch/gomod/k8sretry.dev/go@v$version" && GOFLAGS=-mod=mod GOTOOLCHAIN=local GOOS=linux GOARCH=arm64 CGO_ENABLED=1 \
     CC="$DIST_PY_TOOLS/bin/python3 -m ziglang cc -target $target" CGO_LDFLAGS="$gcc_s" \
     go test -c -o "$w/bindings-go/k8sretry.test" .)
   go_test=true

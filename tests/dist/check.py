@@ -16,12 +16,19 @@ platform tag and exported symbols, so that what cannot run here (macOS, Windows)
             package of dist/ as an optional dependency at its exact version, carries every Linux
             platform package's addon (the same bytes) in native/ and bin/k8sretry-native.js; `npm publish --dry-run`
             passes for each, with no warning but the one about not being logged in.
+  Go:       each module zip of dist/goproxy holds exactly the files git tracks in its directory
+            (bindings-go, bindings-go/prometheus; the same bytes), plus for k8sretry.dev/go the
+            header and lib/GOOS_GOARCH/libk8sretry.a for each gnu and macOS tarball of dist/: the
+            tarball's own library (same bytes), objects for that CPU; the zip's h1: hash (dirhash)
+            is in <version>.ziphash and, with the go.mod's, in dist/goproxy/go.sum.
   manifest: dist/manifest.json matches dist/ (sizes and SHA-256).
 Prints one line per checked artefact and ends with 'N passed, N failed'.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -253,16 +260,110 @@ def check_tarball(tgz: Path) -> None:
         missing = [f.decode() for f in FUNCTIONS if f.decode() not in exported(shared, fmt)]
         if missing:
             problems.append(f"not exported: {missing}")
-        # The static library's objects are for the same CPU (one member is enough).
-        # (Debian's llvm-objdump 14 stops at some members of a Mach-O archive: its exit code is not ours.)
-        members = run("llvm-objdump", "-f", lib / "libk8sretry.a", check=False)
-        want = {"elf": {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"},
-                "macho": {"x86_64": "mach-o 64-bit x86-64", "arm64": "mach-o arm64"},
-                "pe": {"x86_64": "coff-x86-64"}}[fmt][arch]
-        if want not in members.lower():
-            problems.append(f"libk8sretry.a has no {want} objects")
+        want = static_lib_arch(lib / "libk8sretry.a", fmt, arch, problems)
         detail += f", {len(FUNCTIONS)} functions exported, static library {want}"
     ok(f"{tgz.name}: {detail}", problems)
+
+
+def static_lib_arch(path: Path, fmt: str, arch: str, problems: list[str]) -> str:
+    """The static library's objects are for the CPU (one member is enough); returns the format's name."""
+    # (Debian's llvm-objdump 14 stops at some members of a Mach-O archive: its exit code is not ours.)
+    members = run("llvm-objdump", "-f", path, check=False)
+    want = {"elf": {"x86_64": "elf64-x86-64", "aarch64": "elf64-littleaarch64"},
+            "macho": {"x86_64": "mach-o 64-bit x86-64", "arm64": "mach-o arm64"},
+            "pe": {"x86_64": "coff-x86-64"}}[fmt][arch]
+    if want not in members.lower():
+        problems.append(f"{path.name} has no {want} objects")
+    return want
+
+
+# The Go platforms of the module zip -> the libk8sretry tarball whose libk8sretry.a each carries,
+# and that library's format and CPU.
+GO_PLATFORMS = {
+    "linux_amd64": ("linux-x86_64-gnu", "elf", "x86_64"),
+    "linux_arm64": ("linux-aarch64-gnu", "elf", "aarch64"),
+    "darwin_amd64": ("macos-x86_64", "macho", "x86_64"),
+    "darwin_arm64": ("macos-arm64", "macho", "arm64"),
+}
+
+
+def go_h1(files: dict[str, bytes]) -> str:
+    """golang.org/x/mod/sumdb/dirhash.Hash1: what go.sum records for these files (a zip's: named
+    as in the zip, module@version/ prefix included; a go.mod's: "go.mod")."""
+    lines = "".join(f"{hashlib.sha256(files[n]).hexdigest()}  {n}\n" for n in sorted(files))
+    return "h1:" + base64.b64encode(hashlib.sha256(lines.encode()).digest()).decode()
+
+
+def tracked(directory: str) -> list[str]:
+    """The files git tracks under ROOT/directory (relative to it), without nested modules'."""
+    names = run("git", "-C", ROOT, "ls-files", "-z", "--", directory).split("\0")
+    rel = [n.removeprefix(directory + "/") for n in names if n]
+    nested = {n.rsplit("/", 1)[0] + "/" for n in rel if n.endswith("/go.mod")}
+    return sorted(n for n in rel if not any(n.startswith(d) for d in nested))
+
+
+def check_go_module(path: str, directory: str, version: str, tarballs: list[Path]) -> None:
+    """A module zip of dist/goproxy: exactly the tracked files of `directory` (the same bytes) plus,
+    for k8sretry.dev/go, the header and the static library of each gnu/macOS tarball of dist/ (the
+    same bytes, the right CPU); its h1: hash in <version>.ziphash and dist/goproxy/go.sum."""
+    problems: list[str] = []
+    at = DIST / "goproxy" / path / "@v"
+    zpath = at / f"v{version}.zip"
+    if not zpath.exists():
+        ok(f"Go module {path}", [f"dist/ has no {zpath.relative_to(DIST)}"])
+        return
+    prefix = f"{path}@v{version}/"
+    with zipfile.ZipFile(zpath) as z:
+        names = z.namelist()
+        outside = [n for n in names if not n.startswith(prefix)]
+        files = {n.removeprefix(prefix): z.read(n) for n in names if n.startswith(prefix)}
+    if outside:
+        problems.append(f"entries outside {prefix}: {outside}")
+    want = {n: (ROOT / directory / n).read_bytes() for n in tracked(directory)}
+    libs: dict[str, Path] = {}
+    if path == "k8sretry.dev/go":
+        want["include/k8sretry.h"] = HEADER
+        by_platform = {t.name.removesuffix(".tar.gz").split("-", 2)[2]: t for t in tarballs}
+        for goplat, (platform, _, _) in GO_PLATFORMS.items():
+            if platform in by_platform:
+                libs[f"lib/{goplat}/libk8sretry.a"] = by_platform[platform]
+    extra = sorted(set(files) - set(want) - set(libs))
+    missing = sorted((set(want) | set(libs)) - set(files))
+    if extra:
+        problems.append(f"files that are neither tracked nor this run's libraries: {extra}")
+    if missing:
+        problems.append(f"missing: {missing}")
+    changed = sorted(n for n in want if n in files and files[n] != want[n])
+    if changed:
+        problems.append(f"differ from the work tree: {changed}")
+    for name, tgz in sorted(libs.items()):
+        if name not in files:
+            continue
+        goplat = name.split("/")[1]
+        _, fmt, arch = GO_PLATFORMS[goplat]
+        with tarfile.open(tgz) as t:
+            member = t.extractfile(f"{tgz.name.removesuffix('.tar.gz')}/lib/libk8sretry.a")
+            if member is None or member.read() != files[name]:
+                problems.append(f"{name} is not {tgz.name}'s lib/libk8sretry.a")
+        with tempfile.TemporaryDirectory() as tmp:
+            a = Path(tmp) / f"{goplat}-libk8sretry.a"
+            a.write_bytes(files[name])
+            static_lib_arch(a, fmt, arch, problems)
+    h1 = go_h1({prefix + n: b for n, b in files.items()})
+    mod_h1 = go_h1({"go.mod": (at / f"v{version}.mod").read_bytes()})
+    ziphash = at / f"v{version}.ziphash"
+    if not ziphash.exists() or ziphash.read_text().strip() != h1:
+        problems.append(f"{ziphash.name} is not {h1}")
+    gosum = DIST / "goproxy/go.sum"
+    lines = gosum.read_text().splitlines() if gosum.exists() else []
+    for line in (f"{path} v{version} {h1}", f"{path} v{version}/go.mod {mod_h1}"):
+        if line not in lines:
+            problems.append(f"dist/goproxy/go.sum lacks {line!r}")
+    if files.get("go.mod") != (at / f"v{version}.mod").read_bytes():
+        problems.append(f"v{version}.mod differs from the zip's go.mod")
+    platforms = ", ".join(n.split("/")[1] for n in sorted(libs))
+    libraries = f"; libraries {platforms}, the tarballs' own" if libs else ""
+    ok(f"Go module {path}@v{version}: {len(files)} files, the tracked ones{libraries}; {h1}", problems)
 
 
 # napi-rs tag -> (format, CPU as check_tarball names it, os, cpu, libc)
@@ -381,6 +482,8 @@ def main() -> int:
     else:
         for tgz in [*platform_tgzs.values(), npm_main]:
             check_npm(tgz, version, platform_tgzs)
+    check_go_module("k8sretry.dev/go", "bindings-go", version, tarballs)
+    check_go_module("k8sretry.dev/go/prometheus", "bindings-go/prometheus", version, tarballs)
     for crate in sorted(DIST.glob("*.crate")):
         stem = crate.name.removesuffix(".crate")
         with tarfile.open(crate) as t:

@@ -11,5 +11,5 @@ ensure_tools
 # The crates as crates.io users would get them: packaged apart from the workspace, built and tested.
 if [ "${1:-}" = --full ]; then
   echo "[check] cargo package -p k8sretry -p k8sretry-ffi (verify: build the packaged crates)"
-  (cd "$root" && CARGO_TARGET_DIR=$root/target/dist/package cargo package --quiet --allow-dirty -p k8sretry -p k8sretry-ffi)
+  (cd "$root" && CARGO_TARGET_DIR=$root/target/dist/package cargo package --locked --quiet --allow-dirty -p k8sretry -p k8sretry-ffi)
 fi

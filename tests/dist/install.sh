@@ -63,11 +63,14 @@ mkdir -p "$scratch/go/prom" && cd "$scratch/go"
 contains_block go "$root/examples/go/readme/main.go"
 cp "$root/examples/go/readme/main.go" main.go
 printf 'module example.com/readme\n\ngo 1.24.0\n' > go.mod
-# k8sretry.dev comes only from dist/goproxy (and skips the checksum database); everything else from
-# the local module cache as a proxy, else proxy.golang.org. A scratch module cache, so that an older
-# k8sretry.dev/go@v0.1.0 downloaded before is not used.
+# As bindings-go/README.md says: the h1: lines make dist published (dist/goproxy/go.sum) go into
+# go.sum first, so k8sretry.dev/go is taken only with those bytes, whichever proxy answers, and the
+# checksum database is never asked about it (no GONOSUMDB). The proxies: dist/goproxy, then the local
+# module cache, then proxy.golang.org. A scratch module cache, so that an older k8sretry.dev/go@v0.1.0
+# downloaded before is not used.
+cp "$dist/goproxy/go.sum" go.sum
 export GOPROXY="file://$dist/goproxy,file://$(go env GOMODCACHE)/cache/download,https://proxy.golang.org"
-export GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local GONOSUMDB=k8sretry.dev GOMODCACHE="$scratch/gomodcache"
+export GOFLAGS="-mod=mod -modcacherw" GOTOOLCHAIN=local GOMODCACHE="$scratch/gomodcache"
 # Kubernetes 1.35, the oldest minor still maintained (1.35, 1.36, 1.37).
 go get k8sretry.dev/go@v0.1.0 k8s.io/client-go@v0.35.0 k8s.io/apimachinery@v0.35.0 k8s.io/api@v0.35.0 2>/dev/null
 go build -o readme .
@@ -122,5 +125,20 @@ func main() {
 GO
 go get k8sretry.dev/go/prometheus@v0.1.0 2>/dev/null
 go run ./prom
+
+log "Go: a k8sretry.dev/go zip other than the published one is refused (go.sum's h1: line)"
+cp -r "$dist/goproxy" "$scratch/forged-proxy"
+python3 - "$scratch/forged-proxy/k8sretry.dev/go/@v/v$version.zip" "k8sretry.dev/go@v$version" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "a") as z:
+    z.writestr(f"{sys.argv[2]}/forged.go", "package k8sretry\n\nfunc init() { println(\"not ours\") }\n")
+PY
+mkdir -p "$scratch/go-forged" && cd "$scratch/go-forged"
+printf 'module example.com/forged\n\ngo 1.24.0\n' > go.mod && cp "$dist/goproxy/go.sum" go.sum
+if out=$(GOPROXY="file://$scratch/forged-proxy" GOMODCACHE="$scratch/gomodcache-forged" go mod download k8sretry.dev/go@v$version 2>&1); then
+  log "go: the forged zip was accepted"; exit 1
+fi
+grep -q "SECURITY ERROR" <<<"$out" || { log "go: the forged zip failed for another reason: $out"; exit 1; }
+cd "$scratch/go"
 
 log "every artefact of dist/ installed and ran the README's example"

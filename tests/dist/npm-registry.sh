@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/dist/npm-registry.sh: dist/'s npm packages through a real npm registry, as users get them.
-#   1. verdaccio (VERDACCIO_VERSION, from the npm registry, installed once into
-#      ~/.cache/k8sretry/verdaccio-<version> with node-fetch pinned by an npm override) started on
+#   1. verdaccio (tests/dist/verdaccio: package.json and its package-lock.json, installed once with
+#      npm ci into ~/.cache/k8sretry/verdaccio-<version>-<lock hash>) started on
 #      127.0.0.1 on a free port with its own scratch config and storage: k8sretry and k8sretry-* are
 #      served only from what is published here (no uplink); any other package (the README example's
 #      @kubernetes/client-node) comes through an uplink to the public registry;
@@ -19,7 +19,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dist=${DIST:-$root/dist}
 cache=${K8SRETRY_CACHE:-$HOME/.cache/k8sretry}
-VERDACCIO_VERSION=6.8.0
 log() { echo "[npm-registry] $*"; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 
@@ -35,20 +34,17 @@ published=()
 for t in "${platform_tgzs[@]}"; do n=$(basename "$t" "-$version.tgz"); published+=("$n"); done
 log "packages: k8sretry ${published[*]} (this machine: k8sretry-$host_tag)"
 
-# verdaccio, installed once (keyed by version).
-vdir=$cache/verdaccio-$VERDACCIO_VERSION
+# verdaccio, installed once with `npm ci` from the committed tests/dist/verdaccio/package-lock.json
+# (every package's version and sha512 integrity, node-fetch pinned by an override), keyed by the
+# lock's hash (an install of another lock is not used).
+vsrc=$root/tests/dist/verdaccio
+VERDACCIO_VERSION=$(node -p 'require(process.argv[1]).dependencies.verdaccio' "$vsrc/package.json")
+vdir=$cache/verdaccio-$VERDACCIO_VERSION-$(cat "$vsrc/package.json" "$vsrc/package-lock.json" | sha256sum | cut -c1-12)
 if [ ! -x "$vdir/node_modules/.bin/verdaccio" ]; then
-  log "installing verdaccio $VERDACCIO_VERSION into $vdir"
+  log "installing verdaccio $VERDACCIO_VERSION into $vdir (npm ci, tests/dist/verdaccio/package-lock.json)"
   mkdir -p "$cache" && tmpv=$(mktemp -d "$vdir.part.XXXXXX")
-  cat > "$tmpv/package.json" <<EOF
-{
-  "name": "k8sretry-verdaccio",
-  "private": true,
-  "dependencies": { "verdaccio": "$VERDACCIO_VERSION" },
-  "overrides": { "node-fetch": "2.7.0" }
-}
-EOF
-  (cd "$tmpv" && npm install --no-audit --no-fund --loglevel=error)
+  cp "$vsrc/package.json" "$vsrc/package-lock.json" "$tmpv/"
+  (cd "$tmpv" && npm ci --no-audit --no-fund --loglevel=error)
   mv -T "$tmpv" "$vdir" 2>/dev/null || { rm -rf "$tmpv"; [ -x "$vdir/node_modules/.bin/verdaccio" ]; }
 fi
 

@@ -3,7 +3,8 @@
 # and the libk8sretry tarball (cargo-zigbuild: shared + static library, header, relocatable .pc,
 # README) into $DIST (default dist/). Each platform and artefact has its own CARGO_TARGET_DIR under
 # target/dist/, so a second run only re-checks (no cargo clean, no lock shared with other builds).
-# The static library is also left in target/<triple>/release/, where `make go-lib` picks it up.
+# The static library of the gnu and macOS platforms is also left in $GO_LIBS/GOOS_GOARCH/ (default
+# target/dist/go-libs), for the Go module zip of make dist (tests/dist/gomodzip).
 #
 #   platform            Rust target                 wheel tag             C library
 #   linux-x86_64-gnu    x86_64-unknown-linux-gnu    manylinux2014         glibc >= 2.17
@@ -17,6 +18,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/tools/dist
 dist=${DIST:-$root/dist}
+GO_LIBS=${GO_LIBS:-$root/target/dist/go-libs}
 log() { echo "[dist] $*"; }
 
 . "$here/tools.sh"
@@ -32,8 +34,8 @@ build_wheel() {
     windows-*) build_windows_wheel "$triple"; return ;;
   esac
   log "$platform: wheel ($triple ${compat[*]})"
-  (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir \
-    maturin build --quiet --release --zig --target "$triple" "${compat[@]}" --out "$dist")
+  (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir RUSTFLAGS="$(dist_rustflags "$platform")" \
+    maturin build --locked --quiet --release --zig --target "$triple" "${compat[@]}" --out "$dist")
   # zig's musl names the C library libc.so; musllinux (and auditwheel) mean libc.musl-<arch>.so.1.
   case $platform in
     *-musl) "$DIST_PY_TOOLS/bin/python3" "$here/musl_wheel.py" \
@@ -56,7 +58,8 @@ build_windows_wheel() {
     pointer_width=64 ext_suffix=.pyd > "$cargo_dir/pyo3-windows.txt"
   log "windows-x86_64: wheel ($triple, MinGW-w64)"
   (cd "$root/bindings-python" && CARGO_TARGET_DIR=$cargo_dir PYO3_CONFIG_FILE=$cargo_dir/pyo3-windows.txt \
-    maturin build --quiet --release --target "$triple" -F pyo3/generate-import-lib --out "$dist")
+    RUSTFLAGS="$(dist_rustflags windows-x86_64)" \
+    maturin build --locked --quiet --release --target "$triple" -F pyo3/generate-import-lib --out "$dist")
 }
 
 # The C library, packed like `make install` lays it out, with a .pc found through ${pcfiledir}.
@@ -93,13 +96,22 @@ build_lib() {
     -e "s|^Libs.private:.*|Libs.private: $private|" \
     "$root/ffi/pkgconfig/k8sretry.pc.in" > "$stage/lib/pkgconfig/k8sretry.pc"
   install -m 644 "$root/ffi/README.md" "$stage/README.md"
-  # Reproducible: sorted names, fixed owner and mtime, no gzip timestamp.
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$(dirname "$stage")" -cf - "$name" |
-    gzip -n -9 > "$dist/$name.tar.gz"
-  # For make go-lib (bindings-go/lib/GOOS_GOARCH), which takes target/<triple>/release/libk8sretry.a.
+  # Reproducible: sorted names, fixed owner, modes and mtime (the last commit's), no gzip timestamp.
+  chmod -R u=rwX,go=rX "$stage"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" --clamp-mtime \
+    --format=gnu -C "$(dirname "$stage")" -cf - "$name" | gzip -n -9 > "$dist/$name.tar.gz"
+  # The Go module of make dist carries this same static library (tests/dist/check.py compares them):
+  # target/dist/go-libs/GOOS_GOARCH/, emptied by make dist before the platforms are built.
+  local goplat=
   case $platform in
-    *-gnu|macos-*) mkdir -p "$root/target/$triple/release" && cp -p "$out/libk8sretry.a" "$root/target/$triple/release/" ;;
+    linux-x86_64-gnu) goplat=linux_amd64 ;;
+    linux-aarch64-gnu) goplat=linux_arm64 ;;
+    macos-x86_64) goplat=darwin_amd64 ;;
+    macos-arm64) goplat=darwin_arm64 ;;
   esac
+  if [ -n "$goplat" ]; then
+    mkdir -p "$GO_LIBS/$goplat" && install -m 644 "$out/libk8sretry.a" "$GO_LIBS/$goplat/libk8sretry.a"
+  fi
 }
 
 mkdir -p "$dist"

@@ -47,10 +47,10 @@ spec_of() {
 
 # The addon for one platform (tools.sh's cargo_zigbuild); prints the built file.
 build_addon() {
-  local platform=$1 triple=$2 tag=$3 cargo_dir=$root/target/dist/napi-$2 flags=() libnode=
+  local platform=$1 triple=$2 tag=$3 cargo_dir=$root/target/dist/napi-$2 rustflags= libnode=
   case $platform in
     # The install name is the file's, not the build directory's.
-    macos-*) flags=(--config "target.$triple.rustflags=['-C','link-arg=-Wl,-install_name,@rpath/k8sretry.$tag.node']") ;;
+    macos-*) rustflags="-C link-arg=-Wl,-install_name,@rpath/k8sretry.$tag.node" ;;
     # napi-build links windows-gnu with -lnode from $LIBNODE_PATH (where a libnode.dll must exist):
     # an empty libnode.a there satisfies it, as the addon takes Node-API from node.exe at load time
     # (napi-rs's dyn-symbols, bindings-node/Cargo.toml) and imports nothing from a libnode.dll.
@@ -58,7 +58,7 @@ build_addon() {
       libnode=$root/target/dist/napi-libnode
       mkdir -p "$libnode" && : > "$libnode/libnode.dll" && rm -f "$libnode/libnode.a" && ar rcs "$libnode/libnode.a" ;;
   esac
-  LIBNODE_PATH=$libnode cargo_zigbuild "$platform" "$cargo_dir" k8sretry-node "${flags[@]}"
+  EXTRA_RUSTFLAGS=$rustflags LIBNODE_PATH=$libnode cargo_zigbuild "$platform" "$cargo_dir" k8sretry-node
   case $platform in
     macos-*) echo "$cargo_dir/$triple/release/libk8sretry_node.dylib" ;;
     windows-*) echo "$cargo_dir/$triple/release/k8sretry_node.dll" ;;
