@@ -51,6 +51,7 @@ help:
 	@echo "make demo   - the same workload in Python, Node, Go and Rust against a real apiserver behind the fault proxy"
 	@echo "make test   - every test-* target: $(TESTS)"
 	@echo "make deps   - the Debian packages the targets need (make test and make demo run it)"
+	@echo "make bench-fleet - the fleet simulator: N processes x λ calls/s through outages, restarts, blips; k8sretry beside the policies users run (bench/results/fleet.md)"
 
 # The demo: the same workload in Python, Node, Go and Rust (examples/) against a real kube-apiserver
 # behind the fault proxy (or $$KUBECONFIG's cluster, still through the proxy), then one table.

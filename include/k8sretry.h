@@ -118,6 +118,11 @@ typedef enum k8sretry_action {
    * CHECK_THEN_RETRY, now a READ_BACK with a delay.)
    */
   K8SRETRY_ACTION_RECOVERED = 6,
+  /**
+   * The retry budget deferred the retry: sleep `delay_nanos`, send NOTHING, then call
+   * `k8sretry_call_resume` for the next decision.
+   */
+  K8SRETRY_ACTION_WAIT = 7,
 } k8sretry_action;
 
 /**
@@ -160,6 +165,11 @@ typedef enum k8sretry_give_up_reason {
    * A read-back that would tell whether the write landed failed past its retries.
    */
   K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN = 8,
+  /**
+   * The server asked to wait longer than `retry_after_cap` (the engine never retries sooner
+   * than asked); `k8sretry_call_retry_after` gives the server's hint.
+   */
+  K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG = 9,
 } k8sretry_give_up_reason;
 
 /**
@@ -385,7 +395,8 @@ typedef struct k8sretry_failure k8sretry_failure;
 typedef struct k8sretry_policy k8sretry_policy;
 
 /**
- * A decision of `k8sretry_call_on_failure` or `k8sretry_call_on_read_back`.
+ * A decision of `k8sretry_call_on_failure`, `k8sretry_call_on_read_back` or
+ * `k8sretry_call_resume`.
  */
 typedef struct k8sretry_decision {
   /**
@@ -393,8 +404,8 @@ typedef struct k8sretry_decision {
    */
   enum k8sretry_action action;
   /**
-   * With `K8SRETRY_ACTION_RETRY` and `K8SRETRY_ACTION_READ_BACK`: how long to sleep first,
-   * in nanoseconds.
+   * With `K8SRETRY_ACTION_RETRY`, `K8SRETRY_ACTION_READ_BACK` and `K8SRETRY_ACTION_WAIT`:
+   * how long to sleep first, in nanoseconds.
    */
   uint64_t delay_nanos;
   /**
@@ -615,8 +626,22 @@ enum k8sretry_status k8sretry_call_on_read_back(struct k8sretry_call *call,
                                                 struct k8sretry_decision *out);
 
 /**
+ * After a `K8SRETRY_ACTION_WAIT` has been slept (nothing sent): writes the next decision,
+ * `K8SRETRY_ACTION_RETRY` (with a zero delay: send now), `K8SRETRY_ACTION_WAIT` again,
+ * `K8SRETRY_ACTION_READ_BACK` (a generateName create looks for its object first) or
+ * `K8SRETRY_ACTION_GIVE_UP`. `K8SRETRY_STATUS_OUT_OF_ORDER` when the call is not waiting,
+ * `K8SRETRY_STATUS_CALL_FINISHED` after the end. One thread at a time per call.
+ *
+ * # Safety
+ * `call` is a live handle or NULL; `out` is writable.
+ */
+enum k8sretry_status k8sretry_call_resume(struct k8sretry_call *call,
+                                          struct k8sretry_decision *out);
+
+/**
  * Reports that the current attempt succeeded. `K8SRETRY_STATUS_CALL_FINISHED` after the end,
- * `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected.
+ * `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected or the call waits to be
+ * resumed.
  *
  * # Safety
  * `call` is a live call handle or NULL.

@@ -27,3 +27,29 @@ bench: py-env node lib
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python bench/chaos.py > $(BENCH_RAW)/chaos.json; rc=$$?; tests/cluster/down.sh; exit $$rc
 	$(PYTHON) bench/report.py
+
+# ---------------------------------------------------------------- the fleet simulator (issue #22)
+# bench-fleet: fleets of N processes x λ calls/s against a server model on one virtual clock, the
+# real engine's decisions beside the policies users would otherwise run (bench/fleet, its own
+# workspace). Writes bench/results/fleet.md, fleet.json and the fleet-*.svg plots; exits non-zero
+# when an acceptance check for k8sretry's default policy fails (the plots are written anyway).
+# test-bench-fleet: the simulator's own unit tests and a quick run (not part of make test).
+FLEET_DIR := bench/fleet
+FLEET_BIN := $(FLEET_DIR)/target/release/k8sretry-fleet
+FLEET_PLOT := $(BUILD)/fleet-plot
+FLEET_MATPLOTLIB := matplotlib==3.10.7
+
+.PHONY: bench-fleet test-bench-fleet fleet-plot-env
+
+fleet-plot-env:
+	@$(FLEET_PLOT)/bin/python -c 'import matplotlib' 2>/dev/null || { \
+	  $(PYTHON) -m venv --clear $(FLEET_PLOT) && $(FLEET_PLOT)/bin/pip install -q "$(FLEET_MATPLOTLIB)"; }
+
+bench-fleet: fleet-plot-env
+	cd $(FLEET_DIR) && nice $(CARGO) build --release --locked --quiet
+	rc=0; nice $(FLEET_BIN) --out bench/results || rc=$$?; \
+	  [ $$rc -gt 1 ] || $(FLEET_PLOT)/bin/python $(FLEET_DIR)/plot.py bench/results || rc=2; exit $$rc
+
+test-bench-fleet:
+	cd $(FLEET_DIR) && nice $(CARGO) test --release --locked --quiet && nice $(CARGO) build --release --locked --quiet
+	out=$$(mktemp -d) && { nice $(FLEET_BIN) --quick --out $$out; rc=$$?; rm -rf $$out; [ $$rc -le 1 ]; }

@@ -64,7 +64,10 @@ pub fn begin_call(
 fn step_code(e: StepError) -> Code {
     match e {
         StepError::Finished => Code::CallFinished,
-        StepError::NoReadBackPending | StepError::ReadBackPending => Code::OutOfOrder,
+        StepError::NoReadBackPending
+        | StepError::ReadBackPending
+        | StepError::NoWaitPending
+        | StepError::WaitPending => Code::OutOfOrder,
     }
 }
 

@@ -24,7 +24,7 @@
 //!
 //! # The answer
 //! `action + 8 * payload`: `action` indexes [`ACTIONS`]; `payload` is the delay in whole
-//! microseconds for `retry` and `read_back`, the index into `GiveUpReason::ALL` for `give_up`,
+//! microseconds for `retry`, `read_back` and `wait`, the index into `GiveUpReason::ALL` for `give_up`,
 //! and 0 otherwise. Every value is an integer below 2^53, so JavaScript decodes it exactly.
 
 use std::cell::Cell;
@@ -50,7 +50,7 @@ pub const USER_RETRYABLE: u32 = 4;
 pub const SEPARATOR: char = '\0';
 
 /// The actions of the answer, by index.
-pub const ACTIONS: [&str; 5] = ["retry", "read_back", "done", "recovered", "give_up"];
+pub const ACTIONS: [&str; 6] = ["retry", "read_back", "done", "recovered", "give_up", "wait"];
 
 /// What a read-back found, as `readBack` takes it.
 pub const READ_OUTCOMES: [&str; 4] = ["ours", "not_ours", "missing", "failed"];
@@ -137,6 +137,7 @@ pub fn encode(decision: Decision) -> f64 {
         Decision::Done => (2.0, 0.0),
         Decision::Recovered => (3.0, 0.0),
         Decision::GiveUp(reason) => (4.0, f64::from(reason as u32)),
+        Decision::Wait { delay } => (5.0, micros(delay)),
     };
     action + 8.0 * payload
 }
@@ -203,7 +204,11 @@ mod tests {
         assert_eq!(decode(encode(read)), ("read_back", 3000.0));
         assert_eq!(decode(encode(Decision::Done)), ("done", 0.0));
         assert_eq!(decode(encode(Decision::Recovered)), ("recovered", 0.0));
-        assert_eq!(GiveUpReason::ALL.len(), 8);
+        let wait = Decision::Wait {
+            delay: Duration::from_millis(7),
+        };
+        assert_eq!(decode(encode(wait)), ("wait", 7000.0));
+        assert_eq!(GiveUpReason::ALL.len(), 9);
         for reason in GiveUpReason::ALL {
             let (action, payload) = decode(encode(Decision::GiveUp(reason)));
             assert_eq!(action, "give_up");

@@ -142,6 +142,7 @@ fn answer(py: Python<'_>, decision: Decision) -> Answer<'_> {
     match decision {
         Decision::Retry { delay } => (named(&names.retry), delay.as_secs_f64(), None),
         Decision::ReadBack { delay } => (named(&names.read_back), delay.as_secs_f64(), None),
+        Decision::Wait { delay } => (named(&names.wait), delay.as_secs_f64(), None),
         Decision::Done => (named(&names.done), 0.0, None),
         Decision::Recovered => (named(&names.recovered), 0.0, None),
         Decision::GiveUp(reason) => (
@@ -156,6 +157,7 @@ fn answer(py: Python<'_>, decision: Decision) -> Answer<'_> {
 struct DecisionNames {
     retry: Py<PyString>,
     read_back: Py<PyString>,
+    wait: Py<PyString>,
     done: Py<PyString>,
     recovered: Py<PyString>,
     give_up: Py<PyString>,
@@ -170,6 +172,7 @@ fn decision_names(py: Python<'_>) -> &DecisionNames {
         DecisionNames {
             retry: name("retry"),
             read_back: name("read_back"),
+            wait: name("wait"),
             done: name("done"),
             recovered: name("recovered"),
             give_up: name("give_up"),

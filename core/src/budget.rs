@@ -23,7 +23,7 @@
 //! Two threads racing for the last token may both get it: the budget bounds load, it is not an
 //! allowance.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -47,6 +47,7 @@ pub struct RetryBudget {
     ratio: f64,
     burst: f64,
     min_per_second: u32,
+    min_per_episode: u32,
     ttl: Duration,
     slot_nanos: u64,
     floor: f64,
@@ -56,6 +57,8 @@ pub struct RetryBudget {
     last_success: AtomicU64,
     /// Monotonic nanoseconds + 1 at which the current failure episode began (0: none).
     episode_start: AtomicU64,
+    /// Retries taken since the current failure episode began.
+    episode_retries: AtomicU32,
 }
 
 impl RetryBudget {
@@ -63,8 +66,12 @@ impl RetryBudget {
     pub const DEFAULT_RATIO: f64 = 0.2;
     /// Default ratio at the start of a failure episode.
     pub const DEFAULT_BURST: f64 = 3.0;
-    /// Default floor of retries per second.
-    pub const DEFAULT_MIN_PER_SECOND: u32 = 10;
+    /// Default floor of retries per second: none. A per-process floor multiplies with the
+    /// number of processes, so it is unsafe for a fleet (kept for callers that set it).
+    pub const DEFAULT_MIN_PER_SECOND: u32 = 0;
+    /// Default retries every failure episode may use whatever the traffic: one call's retries
+    /// under the default policy.
+    pub const DEFAULT_MIN_PER_EPISODE: u32 = 3;
     /// Default window.
     pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 
@@ -86,6 +93,7 @@ impl RetryBudget {
             ratio,
             burst: Self::DEFAULT_BURST.max(ratio),
             min_per_second,
+            min_per_episode: Self::DEFAULT_MIN_PER_EPISODE,
             ttl,
             slot_nanos,
             floor: f64::from(min_per_second) * ttl.as_secs_f64(),
@@ -93,7 +101,24 @@ impl RetryBudget {
             withdrawals: Default::default(),
             last_success: AtomicU64::new(0),
             episode_start: AtomicU64::new(0),
+            episode_retries: AtomicU32::new(0),
         }
+    }
+
+    /// The same budget with another episode minimum (0..=10000): every failure episode may
+    /// take this many retries whatever the traffic.
+    pub fn with_min_per_episode(
+        mut self,
+        min_per_episode: u32,
+    ) -> Result<RetryBudget, PolicyError> {
+        if min_per_episode > 10_000 {
+            return Err(invalid(
+                "budget",
+                format!("min_per_episode must be at most 10000, got {min_per_episode}"),
+            ));
+        }
+        self.min_per_episode = min_per_episode;
+        Ok(self)
     }
 
     /// The same budget with another burst ratio (at least `ratio`, at most 1000); `burst ==
@@ -153,9 +178,14 @@ impl RetryBudget {
         self.burst
     }
 
-    /// Retries per second allowed whatever the traffic.
+    /// Retries per second allowed whatever the traffic (fleet-unsafe; 0 by default).
     pub fn min_per_second(&self) -> u32 {
         self.min_per_second
+    }
+
+    /// Retries every failure episode may take whatever the traffic.
+    pub fn min_per_episode(&self) -> u32 {
+        self.min_per_episode
     }
 
     /// The window over which deposits and withdrawals count.
@@ -183,9 +213,12 @@ impl RetryBudget {
     /// Takes one token for a retry; `false` when the budget is empty.
     pub fn try_withdraw(&self, now: Duration) -> bool {
         let id = self.slot_id(now);
-        if self.balance_at(id, self.episode_ratio(now, true)) < 1.0 {
+        let ratio = self.episode_ratio(now, true);
+        let within_minimum = self.episode_retries.load(Ordering::Acquire) < self.min_per_episode;
+        if !within_minimum && self.balance_at(id, ratio) < 1.0 {
             return false;
         }
+        self.episode_retries.fetch_add(1, Ordering::AcqRel);
         self.add(&self.withdrawals, id, 1);
         true
     }
@@ -199,7 +232,8 @@ impl RetryBudget {
     fn episode_ratio(&self, now: Duration, begin: bool) -> f64 {
         let t = stamp(now);
         let mut start = self.episode_start.load(Ordering::Acquire);
-        if start == 0 || start <= self.last_success.load(Ordering::Acquire) {
+        // An episode that began at the instant of the last success began after it.
+        if start == 0 || start < self.last_success.load(Ordering::Acquire) {
             if !begin {
                 return self.burst;
             }
@@ -211,7 +245,10 @@ impl RetryBudget {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => t,
+                Ok(_) => {
+                    self.episode_retries.store(0, Ordering::Release);
+                    t
+                }
                 Err(current) => current,
             };
         }
@@ -275,6 +312,8 @@ mod tests {
         // burst == ratio: the same fraction at every moment.
         let b = RetryBudget::new(0.5, 1, Duration::from_secs(2))
             .with_burst(0.5)
+            .unwrap()
+            .with_min_per_episode(0)
             .unwrap();
         let t0 = Duration::from_secs(100);
         assert_eq!(b.balance(t0), 2.0, "the floor");

@@ -49,6 +49,12 @@ pub struct Call {
     read_metrics: Option<Arc<FunctionMetrics>>,
     /// After a give-up on a retryable failure: when the whole call may be tried again.
     retry_after: Option<Duration>,
+    /// Retry slots used up by waits ([`Decision::Wait`]): `attempts + waits - 1` of the
+    /// `max_retries` slots are gone.
+    waits: u32,
+    /// Set while the call waits to be resumed: the class and failure that the deferred retry
+    /// answers (for events and the give-up's hint).
+    deferred: Option<Box<(Class, Failure)>>,
 }
 
 /// The gates every retry passes (DESIGN §2.4) and what they let through.
@@ -56,6 +62,23 @@ struct Scheduled {
     delay: Duration,
     delay_seconds: f64,
     backoff: f64,
+}
+
+/// What the gates say about a retry.
+enum Gate {
+    /// Every gate let it through (the budget's token is taken).
+    Go(Scheduled),
+    /// Only the budget refused, and the policy has a deadline that the delay fits before: the
+    /// call may wait and ask again.
+    Defer(Scheduled),
+    /// A gate refused.
+    Stop(GiveUpReason),
+}
+
+/// Whole nanoseconds of `seconds`, rounded (`seconds` is never negative): `as u64` saturates and
+/// maps NaN to 0, and is several times cheaper than `Duration::try_from_secs_f64` here.
+fn duration(seconds: f64) -> Duration {
+    Duration::from_nanos((seconds * 1e9 + 0.5) as u64)
 }
 
 impl Call {
@@ -81,6 +104,8 @@ impl Call {
             previous_read_backoff: None,
             read_metrics: None,
             retry_after: None,
+            waits: 0,
+            deferred: None,
         }
     }
 
@@ -132,6 +157,11 @@ impl Call {
         self.reading.is_some()
     }
 
+    /// Whether the call waits to be resumed ([`Decision::Wait`], [`Call::resume`]).
+    pub fn awaiting_resume(&self) -> bool {
+        self.deferred.is_some()
+    }
+
     /// Whether the call has ended (success, give-up, done or recovered).
     pub fn is_finished(&self) -> bool {
         self.finished
@@ -157,6 +187,9 @@ impl Call {
         }
         if self.reading.is_some() {
             return Err(StepError::ReadBackPending);
+        }
+        if self.deferred.is_some() {
+            return Err(StepError::WaitPending);
         }
         let class = self.policy.classify(failure);
         let verb = if self.verb == Verb::Unknown {
@@ -188,11 +221,12 @@ impl Call {
             }
             self.may_have_applied = true;
         }
-        let retry = self.attempts; // retries made so far + 1
+        let retry = self.slot(); // retries and waits so far + 1
         let previous = self.previous_backoff;
         let scheduled = match self.schedule(retry, previous, failure, now) {
-            Ok(scheduled) => scheduled,
-            Err(reason) => return Ok(self.give_up(reason, class, failure)),
+            Gate::Go(scheduled) => scheduled,
+            Gate::Defer(scheduled) => return Ok(self.defer(scheduled, class, failure)),
+            Gate::Stop(reason) => return Ok(self.give_up(reason, class, failure)),
         };
         self.previous_backoff = Some(scheduled.backoff);
         self.metrics
@@ -204,23 +238,114 @@ impl Call {
             Some(scheduled.delay_seconds),
             None,
         );
+        Ok(self.resend(scheduled.delay))
+    }
+
+    /// The retry is on: count its attempt and send it after `delay` (or, for a `generateName`
+    /// create that may have written, look for ours by label first).
+    fn resend(&mut self, delay: Duration) -> Decision {
         self.attempts += 1;
         if self.recovery == Recovery::CreateGenerated && self.may_have_applied {
             // A resend would get a fresh name: look for ours by label first.
             self.reading = Some(Reading::BeforeResend);
-            return Ok(Decision::ReadBack {
-                delay: scheduled.delay,
-            });
+            return Decision::ReadBack { delay };
         }
-        Ok(Decision::Retry {
+        Decision::Retry { delay }
+    }
+
+    /// The number of the next retry slot: retries and waits so far + 1.
+    fn slot(&self) -> u32 {
+        self.attempts.saturating_add(self.waits)
+    }
+
+    /// The budget refused the retry the gates scheduled: wait its delay, sending nothing.
+    fn defer(&mut self, scheduled: Scheduled, class: Class, failure: &Failure) -> Decision {
+        self.previous_backoff = Some(scheduled.backoff);
+        self.emit(
+            EventKind::RetryDeferred,
+            Some(class),
+            failure,
+            Some(scheduled.delay_seconds),
+            None,
+        );
+        self.deferred = Some(Box::new((class, failure.clone())));
+        Decision::Wait {
             delay: scheduled.delay,
-        })
+        }
+    }
+
+    /// After a [`Decision::Wait`] has been slept: the deferred retry is due. The breaker, the
+    /// deadline and the budget are asked again; if they let it through the answer is `Retry`
+    /// with a zero delay (the wait was the delay), else the slot is used up and the call waits
+    /// the next slot's backoff, or gives up `BudgetExhausted` when no slot is left or the next
+    /// wait would pass the deadline. Out of order (no wait pending, or after the end) it is a
+    /// [`StepError`].
+    pub fn resume(&mut self) -> Result<Decision, StepError> {
+        if self.finished {
+            return Err(StepError::Finished);
+        }
+        let Some(deferred) = self.deferred.take() else {
+            return Err(StepError::NoWaitPending);
+        };
+        let (class, failure) = *deferred;
+        let now = self.now();
+        let policy = &self.policy;
+        if let Some(breaker) = policy.breaker()
+            && !breaker.allow_retry(now)
+        {
+            return Ok(self.give_up(GiveUpReason::CircuitOpen, class, &failure));
+        }
+        let elapsed = now.saturating_sub(self.started);
+        if let Some(deadline) = policy.deadline()
+            && elapsed > deadline
+        {
+            return Ok(self.give_up(GiveUpReason::Deadline, class, &failure));
+        }
+        if policy
+            .budget()
+            .is_none_or(|budget| budget.try_withdraw(now))
+        {
+            self.metrics.count_retry(class, failure.status, 0.0);
+            self.emit(
+                EventKind::FailedRetrying,
+                Some(class),
+                &failure,
+                Some(0.0),
+                None,
+            );
+            return Ok(self.resend(Duration::ZERO));
+        }
+        // Refused again: this slot is spent waiting; the next one's backoff is the next wait.
+        self.waits += 1;
+        let retry = self.slot();
+        if retry > policy.max_retries() {
+            return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
+        }
+        let backoff = policy
+            .backoff()
+            .delay(retry, self.previous_backoff, policy.rng());
+        let delay = duration(backoff);
+        if policy
+            .deadline()
+            .is_some_and(|deadline| elapsed.saturating_add(delay) > deadline)
+        {
+            return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
+        }
+        let scheduled = Scheduled {
+            delay,
+            delay_seconds: backoff,
+            backoff,
+        };
+        Ok(self.defer(scheduled, class, &failure))
     }
 
     /// Decides what to do with what a read-back asked for by [`Decision::ReadBack`] found.
     pub fn on_read_back(&mut self, outcome: ReadOutcome<'_>) -> Result<Decision, StepError> {
         if self.finished {
             return Err(StepError::Finished);
+        }
+        if self.deferred.is_some() {
+            return Err(StepError::WaitPending);
         }
         let Some(reading) = self.reading.take() else {
             return Err(StepError::NoReadBackPending);
@@ -286,11 +411,13 @@ impl Call {
         let retry = self.read_retries + 1;
         let previous = self.previous_read_backoff;
         let scheduled = match self.schedule(retry, previous, failure, now) {
-            Ok(scheduled) => scheduled,
-            Err(GiveUpReason::MaxRetries) => {
+            Gate::Go(scheduled) => scheduled,
+            Gate::Stop(GiveUpReason::MaxRetries) => {
                 return self.give_up(GiveUpReason::OutcomeUnknown, class, failure);
             }
-            Err(reason) => return self.give_up(reason, class, failure),
+            // A read-back is not deferred: the write's caller is told now.
+            Gate::Defer(_) => return self.give_up(GiveUpReason::BudgetExhausted, class, failure),
+            Gate::Stop(reason) => return self.give_up(reason, class, failure),
         };
         self.read_retries = retry;
         self.previous_read_backoff = Some(scheduled.backoff);
@@ -320,46 +447,66 @@ impl Call {
             .clone()
     }
 
-    /// Max retries, breaker, delay, deadline, budget: the retry numbered `retry` either passes
-    /// all of them (and withdraws from the budget) or gives up with the first that refuses.
+    /// Max retries, breaker, delay (backoff, or the server's hint spread), deadline, budget:
+    /// the retry numbered `retry` either passes all of them (and withdraws from the budget), is
+    /// refused by the budget alone with a deadline it fits before ([`Gate::Defer`]), or gives
+    /// up with the first gate that refuses. RNG draws, in order: the backoff's jitter (as the
+    /// jitter mode draws), then, when the hint decides the delay and the spread is not 0, one
+    /// for the spread.
     fn schedule(
         &self,
         retry: u32,
         previous: Option<f64>,
         failure: &Failure,
         now: Duration,
-    ) -> Result<Scheduled, GiveUpReason> {
+    ) -> Gate {
         let policy = &self.policy;
         if retry > policy.max_retries() {
-            return Err(GiveUpReason::MaxRetries);
+            return Gate::Stop(GiveUpReason::MaxRetries);
         }
         if let Some(breaker) = policy.breaker()
             && !breaker.allow_retry(now)
         {
-            return Err(GiveUpReason::CircuitOpen);
+            return Gate::Stop(GiveUpReason::CircuitOpen);
         }
         let backoff = policy.backoff().delay(retry, previous, policy.rng());
-        let hint = policy.server_hint(failure).unwrap_or(0.0);
-        let delay_seconds = backoff.max(hint);
-        // Whole nanoseconds, rounded (delay_seconds is never negative): `as u64` saturates and
-        // maps NaN to 0, and is several times cheaper than Duration::try_from_secs_f64 here.
-        let delay = Duration::from_nanos((delay_seconds * 1e9 + 0.5) as u64);
+        let mut delay_seconds = backoff;
+        if let Some(hint) = policy.uncapped_hint(failure) {
+            // Never sooner than the server asked: a hint past the cap is a give-up, not a
+            // shorter wait.
+            if hint > policy.retry_after_cap().as_secs_f64() {
+                return Gate::Stop(GiveUpReason::RetryAfterTooLong);
+            }
+            if hint >= backoff {
+                let spread = policy.retry_after_spread();
+                delay_seconds = if spread > 0.0 {
+                    hint * (1.0 + spread * policy.rng().next_unit())
+                } else {
+                    hint
+                };
+            }
+        }
+        let delay = duration(delay_seconds);
         if let Some(deadline) = policy.deadline() {
             let elapsed = now.saturating_sub(self.started);
             if elapsed.saturating_add(delay) > deadline {
-                return Err(GiveUpReason::Deadline);
+                return Gate::Stop(GiveUpReason::Deadline);
             }
         }
-        if let Some(budget) = policy.budget()
-            && !budget.try_withdraw(now)
-        {
-            return Err(GiveUpReason::BudgetExhausted);
-        }
-        Ok(Scheduled {
+        let scheduled = Scheduled {
             delay,
             delay_seconds,
             backoff,
-        })
+        };
+        if let Some(budget) = policy.budget()
+            && !budget.try_withdraw(now)
+        {
+            if policy.deadline().is_some() {
+                return Gate::Defer(scheduled);
+            }
+            return Gate::Stop(GiveUpReason::BudgetExhausted);
+        }
+        Gate::Go(scheduled)
     }
 
     /// The time, read only when the breaker, the deadline or the budget needs it (a clock read
@@ -380,6 +527,7 @@ impl Call {
         }
         self.finished = true;
         self.reading = None;
+        self.deferred = None;
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();
         }
@@ -487,17 +635,20 @@ impl Call {
     fn give_up(&mut self, reason: GiveUpReason, class: Class, failure: &Failure) -> Decision {
         self.finished = true;
         self.reading = None;
+        self.deferred = None;
         if matches!(
             reason,
             GiveUpReason::MaxRetries
                 | GiveUpReason::CircuitOpen
                 | GiveUpReason::Deadline
                 | GiveUpReason::BudgetExhausted
+                | GiveUpReason::RetryAfterTooLong
         ) {
             // No randomness here: a give-up must not move the policy's seeded jitter sequence.
-            let backoff = self.policy.backoff().base_delay(self.attempts);
-            let seconds = backoff.max(self.policy.server_hint(failure).unwrap_or(0.0));
-            self.retry_after = Some(Duration::from_nanos((seconds * 1e9 + 0.5) as u64));
+            // The hint is uncapped: past the cap it is exactly what the server asked for.
+            let backoff = self.policy.backoff().base_delay(self.slot());
+            let seconds = backoff.max(self.policy.uncapped_hint(failure).unwrap_or(0.0));
+            self.retry_after = Some(duration(seconds));
         }
         self.metrics.count_give_up(reason);
         self.emit(
@@ -574,7 +725,10 @@ mod tests {
 
     #[test]
     fn a_give_up_on_a_retryable_failure_says_when_to_try_again() {
-        let policy = Policy::from_json(r#"{"preset": "reconcile", "budget": null}"#).unwrap();
+        let policy = Policy::from_json(
+            r#"{"preset": "reconcile", "budget": null, "retry_after_spread": 0}"#,
+        )
+        .unwrap();
         let mut call = Call::new(&policy, "reconcile_test");
         let hinted = Failure::new().with_status(429).with_retry_after("30");
         assert_eq!(
@@ -602,6 +756,97 @@ mod tests {
         let mut call = Call::new(&policy, "reconcile_test");
         call.on_failure(&Failure::new().with_status(404));
         assert_eq!(call.retry_after(), None, "nothing to retry after a 404");
+    }
+
+    /// A budget that allows one retry per episode and nothing else.
+    const ONE_RETRY_BUDGET: &str =
+        r#"{"ratio": 0, "burst": 0, "min_per_second": 0, "min_per_episode": 1, "ttl": 10}"#;
+
+    #[test]
+    fn a_refused_retry_waits_when_a_deadline_leaves_time_and_gives_up_without_one() {
+        let clock = Arc::new(crate::clock::ManualClock::new(0.0));
+        let json = format!(
+            r#"{{"jitter": "none", "deadline": 30, "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
+        );
+        let policy = crate::policy::PolicyBuilder::from_json(&json)
+            .unwrap()
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let unavailable = Failure::new().with_status(503);
+        let mut call = Call::new(&policy, "wait_test");
+        assert_eq!(
+            call.on_failure(&unavailable),
+            Decision::Retry {
+                delay: Duration::from_secs(1)
+            }
+        );
+        let two = Decision::Wait {
+            delay: Duration::from_secs(2),
+        };
+        assert_eq!(call.on_failure(&unavailable), two);
+        assert!(call.awaiting_resume());
+        assert_eq!(call.attempts(), 2, "a wait sends nothing");
+        assert_eq!(
+            call.try_on_failure(&unavailable),
+            Err(StepError::WaitPending)
+        );
+        clock.advance_seconds(2.0);
+        // The server answers another call: the episode is over, the deferred retry goes now.
+        Call::new(&policy, "other").on_success();
+        assert_eq!(
+            call.resume(),
+            Ok(Decision::Retry {
+                delay: Duration::ZERO
+            })
+        );
+        assert_eq!(call.attempts(), 3);
+        assert_eq!(call.resume(), Err(StepError::NoWaitPending));
+
+        let policy = Policy::from_json(&format!(
+            r#"{{"jitter": "none", "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
+        ))
+        .unwrap();
+        let mut call = Call::new(&policy, "wait_test");
+        assert!(matches!(
+            call.on_failure(&unavailable),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            call.on_failure(&unavailable),
+            Decision::GiveUp(GiveUpReason::BudgetExhausted),
+            "no deadline: no wait"
+        );
+    }
+
+    #[test]
+    fn a_hint_above_the_cap_gives_up_with_the_hint_and_a_hint_below_is_spread_after_it() {
+        let policy = Policy::from_json(r#"{"budget": null, "seed": 5}"#).unwrap();
+        assert_eq!(policy.retry_after_cap(), Duration::from_secs(60));
+        let mut call = Call::new(&policy, "cap_test");
+        let too_long = Failure::new().with_status(429).with_retry_after("61");
+        assert_eq!(
+            call.on_failure(&too_long),
+            Decision::GiveUp(GiveUpReason::RetryAfterTooLong)
+        );
+        assert_eq!(call.retry_after(), Some(Duration::from_secs(61)));
+        let hinted = Failure::new().with_status(429).with_retry_after("32");
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let mut call = Call::new(&policy, "cap_test");
+            let Decision::Retry { delay } = call.on_failure(&hinted) else {
+                panic!("a 32 s hint is retried");
+            };
+            let d = delay.as_secs_f64();
+            assert!((32.0..=32.0 * 1.2).contains(&d), "{d}");
+            seen.push(d);
+        }
+        let spread = seen.iter().cloned().fold(0.0, f64::max)
+            - seen.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(
+            spread > 5.0,
+            "a fleet handed 32 s comes back over ~6 s, not at once: {spread}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ struct PolicyConfig {
     exponential_base: Option<f64>,
     jitter: Option<JitterConfig>,
     retry_after_cap: Option<f64>,
+    retry_after_spread: Option<f64>,
     retry_after_statuses: Option<Vec<u16>>,
     retry_statuses: Option<Vec<u16>>,
     not_sent_codes: Option<Vec<String>>,
@@ -67,6 +68,7 @@ struct OwnBudget {
     ratio: Option<f64>,
     burst: Option<f64>,
     min_per_second: Option<u32>,
+    min_per_episode: Option<u32>,
     ttl: Option<f64>,
 }
 
@@ -121,6 +123,9 @@ fn builder_from_json(text: &str) -> Result<PolicyBuilder, PolicyError> {
     }
     if let Some(v) = config.retry_after_cap {
         b = b.retry_after_cap(v);
+    }
+    if let Some(v) = config.retry_after_spread {
+        b = b.retry_after_spread(v);
     }
     if let Some(v) = config.retry_after_statuses {
         b = b.retry_after_statuses(v);
@@ -195,6 +200,10 @@ fn budget(config: Option<BudgetConfig>) -> Result<BudgetChoice, PolicyError> {
                 Some(burst) => budget.with_burst(burst)?,
                 None => budget,
             };
+            let budget = match own.min_per_episode {
+                Some(m) => budget.with_min_per_episode(m)?,
+                None => budget,
+            };
             BudgetChoice::Own(Arc::new(budget))
         }
     })
@@ -234,6 +243,9 @@ mod tests {
             r#"{"deadline": 1e-300}"#,
             r#"{"not_sent_codes": ["ECONNRESET"]}"#,
             r#"{"budget": {"ratio": 0.5, "burst": 0.1}}"#,
+            r#"{"retry_after_spread": 1.5}"#,
+            r#"{"budget": {"min_per_episode": 10001}}"#,
+            r#"{"retry_after_spread": -0.1}"#,
             r#"[]"#,
             "",
         ] {

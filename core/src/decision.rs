@@ -126,11 +126,15 @@ pub enum GiveUpReason {
     /// A read-back that would have told whether the write landed could not be done (it failed
     /// past its own retries): the write's outcome is unknown.
     OutcomeUnknown = 7,
+    /// The server asked for a wait (`Retry-After`, `retryAfterSeconds`) longer than the policy's
+    /// `retry_after_cap`: the engine never retries sooner than asked, so it gives up at once;
+    /// [`crate::Call::retry_after`] is the server's hint.
+    RetryAfterTooLong = 8,
 }
 
 impl GiveUpReason {
     /// Every reason, in numeric order.
-    pub const ALL: [GiveUpReason; 8] = [
+    pub const ALL: [GiveUpReason; 9] = [
         GiveUpReason::Cancelled,
         GiveUpReason::NonRetryable,
         GiveUpReason::NotIdempotent,
@@ -139,6 +143,7 @@ impl GiveUpReason {
         GiveUpReason::Deadline,
         GiveUpReason::BudgetExhausted,
         GiveUpReason::OutcomeUnknown,
+        GiveUpReason::RetryAfterTooLong,
     ];
 
     /// The name used in vectors, events and metrics (`MaxRetries`, ...).
@@ -152,6 +157,7 @@ impl GiveUpReason {
             GiveUpReason::Deadline => "Deadline",
             GiveUpReason::BudgetExhausted => "BudgetExhausted",
             GiveUpReason::OutcomeUnknown => "OutcomeUnknown",
+            GiveUpReason::RetryAfterTooLong => "RetryAfterTooLong",
         }
     }
 }
@@ -183,12 +189,24 @@ pub enum Decision {
     Recovered,
     /// Raise the last error of the request itself (never a read-back's error), unchanged.
     GiveUp(GiveUpReason),
+    /// The retry budget refused a retry, but the call has a deadline that a later retry still
+    /// fits before: sleep for `delay`, send NOTHING, then ask again with [`crate::Call::resume`]
+    /// (which answers `Retry` with a zero delay, `Wait` again, or `GiveUp`). Each wait uses up
+    /// one of the call's `max_retries` slots, so a call never waits longer than its retries
+    /// would have slept.
+    Wait {
+        /// How long to wait before [`crate::Call::resume`].
+        delay: Duration,
+    },
 }
 
 impl Decision {
     /// Whether the call goes on (the binding has more to do than raise or return).
     pub fn continues(&self) -> bool {
-        matches!(self, Decision::Retry { .. } | Decision::ReadBack { .. })
+        matches!(
+            self,
+            Decision::Retry { .. } | Decision::ReadBack { .. } | Decision::Wait { .. }
+        )
     }
 }
 
@@ -215,6 +233,11 @@ pub enum StepError {
     ReadBackPending,
     /// The call has ended already.
     Finished,
+    /// [`crate::Call::resume`] was called but the call did not answer [`Decision::Wait`].
+    NoWaitPending,
+    /// A failure, read-back or success was reported while the call waits to be resumed after
+    /// [`Decision::Wait`] (nothing was to be sent).
+    WaitPending,
 }
 
 impl fmt::Display for StepError {
@@ -227,6 +250,10 @@ impl fmt::Display for StepError {
                 "an attempt failure was reported while a read-back result is expected"
             }
             StepError::Finished => "the call has ended already",
+            StepError::NoWaitPending => "resume was called but the call is not waiting",
+            StepError::WaitPending => {
+                "a step was reported while the call waits to be resumed (nothing was to be sent)"
+            }
         })
     }
 }

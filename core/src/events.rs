@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `DEBUG` | `k8s_api_call_failed_non_retryable` on the first attempt (a 404, 409, 422...: an answer the caller handles, such as `Api::get_opt` of a missing object), and any cancelled call |
 //! | `INFO` | `k8s_api_call_succeeded_after_retry`, `k8s_api_call_recovered_lost_response` |
-//! | `WARN` | `k8s_api_call_failed_retrying` (as Python and Node log retries), and give-ups with the error returned: `k8s_api_call_failed_max_retries`, `k8s_api_call_budget_exhausted`, `k8s_api_call_circuit_open`, `k8s_api_call_deadline_exceeded`, and `k8s_api_call_failed_non_retryable` after retries |
+//! | `WARN` | `k8s_api_call_failed_retrying` (as Python and Node log retries), `k8s_api_call_retry_deferred` (the budget deferred a retry: the call waits, then asks again), and give-ups with the error returned: `k8s_api_call_failed_max_retries`, `k8s_api_call_budget_exhausted`, `k8s_api_call_circuit_open`, `k8s_api_call_deadline_exceeded`, `k8s_api_call_retry_after_too_long`, and `k8s_api_call_failed_non_retryable` after retries |
 //! | `ERROR` | `k8s_api_call_failed_non_retryable` when a write's outcome is unknown (give-up `NotIdempotent` or `OutcomeUnknown`): it may or may not have been carried out |
 
 use std::fmt;
@@ -34,6 +34,11 @@ pub enum EventKind {
     CircuitOpen,
     /// A call gave up because the next delay would pass its deadline.
     DeadlineExceeded,
+    /// The retry budget refused a retry and the call waits `delay_seconds` (sending nothing)
+    /// before it asks again ([`crate::Decision::Wait`]).
+    RetryDeferred,
+    /// A call gave up because the server asked to wait longer than `retry_after_cap`.
+    RetryAfterTooLong,
 }
 
 impl EventKind {
@@ -48,6 +53,8 @@ impl EventKind {
             EventKind::BudgetExhausted => "k8s_api_call_budget_exhausted",
             EventKind::CircuitOpen => "k8s_api_call_circuit_open",
             EventKind::DeadlineExceeded => "k8s_api_call_deadline_exceeded",
+            EventKind::RetryDeferred => "k8s_api_call_retry_deferred",
+            EventKind::RetryAfterTooLong => "k8s_api_call_retry_after_too_long",
         }
     }
 
@@ -58,6 +65,7 @@ impl EventKind {
             GiveUpReason::BudgetExhausted => EventKind::BudgetExhausted,
             GiveUpReason::CircuitOpen => EventKind::CircuitOpen,
             GiveUpReason::Deadline => EventKind::DeadlineExceeded,
+            GiveUpReason::RetryAfterTooLong => EventKind::RetryAfterTooLong,
             GiveUpReason::Cancelled
             | GiveUpReason::NonRetryable
             | GiveUpReason::NotIdempotent
@@ -203,6 +211,13 @@ mod tests {
             (K::BudgetExhausted, 1, Some(R::BudgetExhausted), Level::WARN),
             (K::CircuitOpen, 1, Some(R::CircuitOpen), Level::WARN),
             (K::DeadlineExceeded, 2, Some(R::Deadline), Level::WARN),
+            (K::RetryDeferred, 1, None, Level::WARN),
+            (
+                K::RetryAfterTooLong,
+                1,
+                Some(R::RetryAfterTooLong),
+                Level::WARN,
+            ),
             (
                 K::FailedNonRetryable,
                 1,

@@ -75,14 +75,31 @@ impl<E: StdError + 'static> StdError for RetryError<E> {
 
 /// What one failed attempt leads to in a generic executor (no recovery declared).
 enum Next<E> {
+    /// Sleep, then send again.
     Sleep(std::time::Duration, E),
+    /// Sleep, send nothing, then ask [`Call::resume`] (see [`after_resume`]).
+    Wait(std::time::Duration, E),
     Stop(RetryError<E>),
 }
 
 fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) -> Next<E> {
+    let decision = call.on_failure(&error.to_failure());
+    next(call, decision, error, earlier)
+}
+
+/// A wait has been slept: what the deferred retry leads to.
+fn after_resume<E>(call: &mut Call, error: E, earlier: &mut Vec<E>) -> Next<E> {
+    let decision = call
+        .resume()
+        .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable));
+    next(call, decision, error, earlier)
+}
+
+fn next<E>(call: &Call, decision: Decision, error: E, earlier: &mut Vec<E>) -> Next<E> {
     let attempts = call.attempts();
-    match call.on_failure(&error.to_failure()) {
+    match decision {
         Decision::Retry { delay } => Next::Sleep(delay, error),
+        Decision::Wait { delay } => Next::Wait(delay, error),
         Decision::GiveUp(reason) => Next::Stop(RetryError {
             error,
             attempts,
@@ -143,13 +160,23 @@ where
                 call.on_success();
                 return Ok(value);
             }
-            Err(error) => match after_failure(&mut call, error, &mut earlier) {
-                Next::Sleep(delay, error) => {
-                    earlier.push(error);
-                    tokio::time::sleep(delay).await;
+            Err(error) => {
+                let mut next = after_failure(&mut call, error, &mut earlier);
+                loop {
+                    match next {
+                        Next::Sleep(delay, error) => {
+                            earlier.push(error);
+                            tokio::time::sleep(delay).await;
+                            break;
+                        }
+                        Next::Wait(delay, error) => {
+                            tokio::time::sleep(delay).await;
+                            next = after_resume(&mut call, error, &mut earlier);
+                        }
+                        Next::Stop(stop) => return Err(stop),
+                    }
                 }
-                Next::Stop(stop) => return Err(stop),
-            },
+            }
         }
     }
 }
@@ -191,13 +218,23 @@ where
                 call.on_success();
                 return Ok(value);
             }
-            Err(error) => match after_failure(&mut call, error, &mut earlier) {
-                Next::Sleep(delay, error) => {
-                    earlier.push(error);
-                    std::thread::sleep(delay);
+            Err(error) => {
+                let mut next = after_failure(&mut call, error, &mut earlier);
+                loop {
+                    match next {
+                        Next::Sleep(delay, error) => {
+                            earlier.push(error);
+                            std::thread::sleep(delay);
+                            break;
+                        }
+                        Next::Wait(delay, error) => {
+                            std::thread::sleep(delay);
+                            next = after_resume(&mut call, error, &mut earlier);
+                        }
+                        Next::Stop(stop) => return Err(stop),
+                    }
                 }
-                Next::Stop(stop) => return Err(stop),
-            },
+            }
         }
     }
 }

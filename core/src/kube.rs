@@ -370,6 +370,12 @@ where
                 };
                 step.unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable))
             }
+            // The budget deferred the retry: wait, send nothing, ask again.
+            Decision::Wait { delay } => {
+                tokio::time::sleep(delay).await;
+                call.resume()
+                    .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable))
+            }
             Decision::Retry { delay } => {
                 tokio::time::sleep(delay).await;
                 match attempt().await {

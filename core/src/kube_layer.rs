@@ -52,7 +52,7 @@ use kube::{Client, Config, Error};
 use tower::{BoxError, Layer, Service};
 
 use crate::call::Call;
-use crate::decision::{Decision, Recovery};
+use crate::decision::{Decision, GiveUpReason, Recovery};
 use crate::failure::{Failure, Verb};
 use crate::kube::failure_from_source;
 use crate::plan::{self, PatchType};
@@ -313,13 +313,22 @@ where
                 let Some(call) = call.as_mut() else {
                     return outcome;
                 };
-                match call.on_failure(&failure) {
+                let mut decision = call.on_failure(&failure);
+                // The budget deferred the retry: wait, send nothing, ask again.
+                while let Decision::Wait { delay } = decision {
+                    tokio::time::sleep(delay).await;
+                    decision = call
+                        .resume()
+                        .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable));
+                }
+                match decision {
                     Decision::Retry { delay } => tokio::time::sleep(delay).await,
                     // No recovery is declared here: give the answer back as it came.
                     Decision::GiveUp(_)
                     | Decision::ReadBack { .. }
                     | Decision::Done
-                    | Decision::Recovered => return outcome,
+                    | Decision::Recovered
+                    | Decision::Wait { .. } => return outcome,
                 }
             }
         })

@@ -59,7 +59,8 @@ pub use metrics::prometheus;
 pub use metrics::{MAX_FUNCTIONS, OTHER_FUNCTIONS, Outcome, metrics_text};
 pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
 pub use policy::{
-    BudgetChoice, DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
+    BudgetChoice, DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD,
+    DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
 };
 pub use retry_after::{parse_http_date, parse_retry_after};
 pub use rng::JitterRng;

@@ -32,6 +32,13 @@ pub const PRESETS: [&str; 7] = [
     "reconcile",
 ];
 
+/// The default `retry_after_cap` in seconds: above API Priority and Fairness's largest
+/// `Retry-After` (32 s), so the engine never retries sooner than the apiserver asks.
+pub const DEFAULT_RETRY_AFTER_CAP: f64 = 60.0;
+
+/// The default `retry_after_spread`: a retry after a server hint comes 0-20% after it.
+pub const DEFAULT_RETRY_AFTER_SPREAD: f64 = 0.2;
+
 /// Statuses whose `Retry-After` is honoured by default.
 pub const DEFAULT_RETRY_AFTER_STATUSES: &[u16] = &[429, 503];
 
@@ -71,6 +78,7 @@ struct Inner {
     max_retries: u32,
     backoff: Backoff,
     retry_after_cap: Duration,
+    retry_after_spread: f64,
     retry_after_statuses: Vec<u16>,
     classifier: Classifier,
     deadline: Option<Duration>,
@@ -95,6 +103,7 @@ impl fmt::Debug for Policy {
             .field("max_retries", &i.max_retries)
             .field("backoff", &i.backoff)
             .field("retry_after_cap", &i.retry_after_cap)
+            .field("retry_after_spread", &i.retry_after_spread)
             .field("retry_after_statuses", &i.retry_after_statuses)
             .field("classifier", &i.classifier)
             .field("deadline", &i.deadline)
@@ -138,9 +147,17 @@ impl Policy {
         &self.inner.backoff
     }
 
-    /// Cap on server hints.
+    /// The longest server hint the engine waits for: a longer one gives up
+    /// ([`crate::GiveUpReason::RetryAfterTooLong`]).
     pub fn retry_after_cap(&self) -> Duration {
         self.inner.retry_after_cap
+    }
+
+    /// When a server hint decides the delay, the delay is `hint * (1 + U * spread)`, `U`
+    /// uniform in `[0, 1)` from the policy's RNG: never sooner than the hint, and a fleet
+    /// handed the same `Retry-After` does not come back in the same instant.
+    pub fn retry_after_spread(&self) -> f64 {
+        self.inner.retry_after_spread
     }
 
     /// Time allowed for a whole call, if any.
@@ -188,7 +205,15 @@ impl Policy {
 
     /// The server's hint in seconds, capped at `retry_after_cap`, if this failure's status or
     /// reason is one whose hint is honoured: `Retry-After` first, then `retryAfterSeconds`.
+    /// (A call gives up on a hint above the cap; this capped value is for callers that only
+    /// need a bounded delay.)
     pub fn server_hint(&self, failure: &Failure) -> Option<f64> {
+        let hint = self.uncapped_hint(failure)?;
+        Some(hint.min(self.inner.retry_after_cap.as_secs_f64()))
+    }
+
+    /// [`Policy::server_hint`] before the cap.
+    pub(crate) fn uncapped_hint(&self, failure: &Failure) -> Option<f64> {
         let by_status = failure
             .status
             .is_some_and(|s| self.inner.retry_after_statuses.contains(&s));
@@ -207,8 +232,7 @@ impl Policy {
             .retry_after_seconds
             .filter(|s| *s > 0)
             .map(|s| s as f64);
-        let hint = header.or(body)?;
-        Some(hint.min(self.inner.retry_after_cap.as_secs_f64()))
+        header.or(body)
     }
 
     /// The delay before the retry after attempt `attempt` (0-based, as the runner hooks count):
@@ -233,6 +257,7 @@ pub struct PolicyBuilder {
     exponential_base: f64,
     jitter: Jitter,
     retry_after_cap: f64,
+    retry_after_spread: f64,
     retry_after_statuses: Vec<u16>,
     classifier: Classifier,
     deadline: Option<f64>,
@@ -276,7 +301,8 @@ impl PolicyBuilder {
             max_delay: max,
             exponential_base: if name == "conflict" { 1.0 } else { 2.0 },
             jitter: Jitter::Proportional(jitter),
-            retry_after_cap: 30.0,
+            retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+            retry_after_spread: DEFAULT_RETRY_AFTER_SPREAD,
             retry_after_statuses: crate::policy::DEFAULT_RETRY_AFTER_STATUSES.to_vec(),
             classifier,
             deadline: (name == "reconcile").then_some(5.0),
@@ -318,9 +344,16 @@ impl PolicyBuilder {
         self
     }
 
-    /// Cap on server hints, in seconds.
+    /// The longest server hint waited for, in seconds (a longer one gives up).
     pub fn retry_after_cap(mut self, seconds: f64) -> Self {
         self.retry_after_cap = seconds;
+        self
+    }
+
+    /// How far past a server hint a retry is spread (`0..=1`; see
+    /// [`Policy::retry_after_spread`]).
+    pub fn retry_after_spread(mut self, spread: f64) -> Self {
+        self.retry_after_spread = spread;
         self
     }
 
@@ -431,6 +464,12 @@ impl PolicyBuilder {
             ));
         }
         let retry_after_cap = seconds("retry_after_cap", self.retry_after_cap)?;
+        if !(0.0..=1.0).contains(&self.retry_after_spread) {
+            return Err(invalid(
+                "retry_after_spread",
+                format!("must be between 0 and 1, got {}", self.retry_after_spread),
+            ));
+        }
         let deadline = match self.deadline {
             // Below a millisecond a deadline rounds away to nothing (1e-300 was a 0 ns deadline).
             Some(d) if d >= 0.001 => Some(seconds("deadline", d)?),
@@ -489,6 +528,7 @@ impl PolicyBuilder {
                     jitter: self.jitter,
                 },
                 retry_after_cap,
+                retry_after_spread: self.retry_after_spread,
                 retry_after_statuses: self.retry_after_statuses,
                 classifier: self.classifier,
                 deadline,

@@ -167,6 +167,10 @@ fn run_scenario(scenario: &Value) {
                 };
                 check_step(call.on_read_back(outcome), &step["expect"], &at);
             }
+            "resume" => {
+                let call = calls.get_mut(&call_id).expect("call begun");
+                check_step(call.resume(), &step["expect"], &at);
+            }
             "succeed" => {
                 let call = calls.get_mut(&call_id).expect("call begun");
                 if let Some(n) = step.get("attempts").and_then(Value::as_u64) {
@@ -187,7 +191,9 @@ fn check_step(step: Result<Decision, StepError>, expect: &Value, at: &str) {
         return;
     };
     match (want["decision"].as_str().unwrap(), decision) {
-        ("retry", Decision::Retry { delay }) | ("read_back", Decision::ReadBack { delay }) => {
+        ("retry", Decision::Retry { delay })
+        | ("read_back", Decision::ReadBack { delay })
+        | ("wait", Decision::Wait { delay }) => {
             let want = want["delay"].as_f64().unwrap();
             let got = delay.as_secs_f64();
             assert!((got - want).abs() <= 1e-6, "{at}: delay {got} != {want}");

@@ -32,6 +32,9 @@ pub enum k8sretry_action {
     /// The call succeeded: return the object the last read-back found. (5 was the retired
     /// CHECK_THEN_RETRY, now a READ_BACK with a delay.)
     K8SRETRY_ACTION_RECOVERED = 6,
+    /// The retry budget deferred the retry: sleep `delay_nanos`, send NOTHING, then call
+    /// `k8sretry_call_resume` for the next decision.
+    K8SRETRY_ACTION_WAIT = 7,
 }
 
 /// What a read-back asked for by `K8SRETRY_ACTION_READ_BACK` found.
@@ -48,14 +51,15 @@ pub enum k8sretry_read_outcome {
     K8SRETRY_READ_FAILED = 4,
 }
 
-/// A decision of `k8sretry_call_on_failure` or `k8sretry_call_on_read_back`.
+/// A decision of `k8sretry_call_on_failure`, `k8sretry_call_on_read_back` or
+/// `k8sretry_call_resume`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct k8sretry_decision {
     /// What to do.
     pub action: k8sretry_action,
-    /// With `K8SRETRY_ACTION_RETRY` and `K8SRETRY_ACTION_READ_BACK`: how long to sleep first,
-    /// in nanoseconds.
+    /// With `K8SRETRY_ACTION_RETRY`, `K8SRETRY_ACTION_READ_BACK` and `K8SRETRY_ACTION_WAIT`:
+    /// how long to sleep first, in nanoseconds.
     pub delay_nanos: u64,
     /// With `K8SRETRY_ACTION_GIVE_UP`: why; otherwise `K8SRETRY_GIVE_UP_NONE`.
     pub give_up_reason: k8sretry_give_up_reason,
@@ -74,6 +78,7 @@ impl From<Decision> for k8sretry_decision {
             Decision::Done => (K8SRETRY_ACTION_DONE, 0, None),
             Decision::Recovered => (K8SRETRY_ACTION_RECOVERED, 0, None),
             Decision::GiveUp(reason) => (K8SRETRY_ACTION_GIVE_UP, 0, Some(reason)),
+            Decision::Wait { delay } => (K8SRETRY_ACTION_WAIT, nanos(delay), None),
         };
         k8sretry_decision {
             action,
@@ -86,7 +91,10 @@ impl From<Decision> for k8sretry_decision {
 fn step_status(error: StepError) -> k8sretry_status {
     match error {
         StepError::Finished => K8SRETRY_STATUS_CALL_FINISHED,
-        StepError::NoReadBackPending | StepError::ReadBackPending => K8SRETRY_STATUS_OUT_OF_ORDER,
+        StepError::NoReadBackPending
+        | StepError::ReadBackPending
+        | StepError::NoWaitPending
+        | StepError::WaitPending => K8SRETRY_STATUS_OUT_OF_ORDER,
     }
 }
 
@@ -173,8 +181,31 @@ pub unsafe extern "C" fn k8sretry_call_on_read_back(
     })
 }
 
+/// After a `K8SRETRY_ACTION_WAIT` has been slept (nothing sent): writes the next decision,
+/// `K8SRETRY_ACTION_RETRY` (with a zero delay: send now), `K8SRETRY_ACTION_WAIT` again,
+/// `K8SRETRY_ACTION_READ_BACK` (a generateName create looks for its object first) or
+/// `K8SRETRY_ACTION_GIVE_UP`. `K8SRETRY_STATUS_OUT_OF_ORDER` when the call is not waiting,
+/// `K8SRETRY_STATUS_CALL_FINISHED` after the end. One thread at a time per call.
+///
+/// # Safety
+/// `call` is a live handle or NULL; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_resume(
+    call: *mut k8sretry_call,
+    out: *mut k8sretry_decision,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let call = unsafe { borrow_mut(call) }?;
+        let decision = call.inner.resume().map_err(step_status)?;
+        unsafe { *out = decision.into() };
+        Ok(())
+    })
+}
+
 /// Reports that the current attempt succeeded. `K8SRETRY_STATUS_CALL_FINISHED` after the end,
-/// `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected.
+/// `K8SRETRY_STATUS_OUT_OF_ORDER` while a read-back result is expected or the call waits to be
+/// resumed.
 ///
 /// # Safety
 /// `call` is a live call handle or NULL.
@@ -185,7 +216,7 @@ pub unsafe extern "C" fn k8sretry_call_on_success(call: *mut k8sretry_call) -> k
         if call.inner.is_finished() {
             return Err(K8SRETRY_STATUS_CALL_FINISHED);
         }
-        if call.inner.awaiting_read_back() {
+        if call.inner.awaiting_read_back() || call.inner.awaiting_resume() {
             return Err(K8SRETRY_STATUS_OUT_OF_ORDER);
         }
         call.inner.on_success();
@@ -305,7 +336,15 @@ pub unsafe extern "C" fn k8sretry_run(
                     give_up_reason: None.into(),
                 };
             }
-            match call.on_failure(&failure.inner) {
+            let mut decision = call.on_failure(&failure.inner);
+            // The budget deferred the retry: wait, send nothing, ask again.
+            while let Decision::Wait { delay } = decision {
+                std::thread::sleep(delay);
+                decision = call
+                    .resume()
+                    .unwrap_or(Decision::GiveUp(k8sretry::GiveUpReason::NonRetryable));
+            }
+            match decision {
                 Decision::Retry { delay } => std::thread::sleep(delay),
                 Decision::GiveUp(reason) => {
                     break k8sretry_run_result {
@@ -315,7 +354,10 @@ pub unsafe extern "C" fn k8sretry_run(
                     };
                 }
                 // No recovery was declared, so the core never asks for these.
-                Decision::ReadBack { .. } | Decision::Done | Decision::Recovered => {
+                Decision::ReadBack { .. }
+                | Decision::Done
+                | Decision::Recovered
+                | Decision::Wait { .. } => {
                     break k8sretry_run_result {
                         succeeded: false,
                         attempts: n,

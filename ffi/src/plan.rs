@@ -129,7 +129,7 @@ pub unsafe extern "C" fn k8sretry_plan_choose(
 /// `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
 #[unsafe(no_mangle)]
 pub extern "C" fn k8sretry_give_up_reason_name(reason: u32) -> *const c_char {
-    const NAMES: [&[u8]; 9] = [
+    const NAMES: [&[u8]; 10] = [
         b"None\0",
         b"Cancelled\0",
         b"NonRetryable\0",
@@ -139,6 +139,7 @@ pub extern "C" fn k8sretry_give_up_reason_name(reason: u32) -> *const c_char {
         b"Deadline\0",
         b"BudgetExhausted\0",
         b"OutcomeUnknown\0",
+        b"RetryAfterTooLong\0",
     ];
     debug_assert_eq!(NAMES.len(), GiveUpReason::ALL.len() + 1);
     NAMES

@@ -171,6 +171,9 @@ pub enum k8sretry_give_up_reason {
     K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED = 7,
     /// A read-back that would tell whether the write landed failed past its retries.
     K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN = 8,
+    /// The server asked to wait longer than `retry_after_cap` (the engine never retries sooner
+    /// than asked); `k8sretry_call_retry_after` gives the server's hint.
+    K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG = 9,
 }
 
 impl From<Option<GiveUpReason>> for k8sretry_give_up_reason {
@@ -186,6 +189,7 @@ impl From<Option<GiveUpReason>> for k8sretry_give_up_reason {
             Some(GiveUpReason::Deadline) => K8SRETRY_GIVE_UP_DEADLINE,
             Some(GiveUpReason::BudgetExhausted) => K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED,
             Some(GiveUpReason::OutcomeUnknown) => K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN,
+            Some(GiveUpReason::RetryAfterTooLong) => K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG,
         }
     }
 }

@@ -604,13 +604,46 @@ def advance(seconds):
     return {"op": "advance", "seconds": seconds}
 
 
+def wait(delay):
+    return {"decision": "wait", "delay": delay}
+
+
+def resume(call="a", expect=None):
+    """The wait a `wait` decision asked for has been slept: ask the call again."""
+    return {"op": "resume", "call": call, "expect": expect}
+
+
+def spread_delays(seed, jitter, plan):
+    """Delays of one call of the default preset whose failures follow `plan`, a list of
+    (backoff base seconds, hint or None), drawing as the engine draws: the backoff's jitter
+    first, then the spread (0.2) when the hint decides the delay (hint >= backoff)."""
+    rng = SplitMix64(seed)
+    out = []
+    for base, hint in plan:
+        backoff = base if jitter is None else base * (1 - jitter + 2 * jitter * rng.unit())
+        if hint is not None and hint >= backoff:
+            out.append(hint * (1 + 0.2 * rng.unit()))
+        else:
+            out.append(backoff)
+    return out
+
+
 S503 = {"status": 503}
 RESET = {"codes": ["ECONNRESET"]}
 REFUSED = {"codes": ["ECONNREFUSED"]}
 EXISTS = {"status": 409, "reason": "AlreadyExists"}
 GONE404 = {"status": 404, "reason": "NotFound"}
 RA = lambda status, value: {"status": status, "retry_after": value}  # noqa: E731
-EXACT = {"jitter": "none", "budget": None}
+# A budget that allows each failure episode one retry and nothing more (no ratio, no floor).
+ONE_RETRY_BUDGET = {
+    "ratio": 0,
+    "burst": 0,
+    "min_per_second": 0,
+    "min_per_episode": 1,
+    "ttl": 10,
+}
+# No jitter, no budget, no Retry-After spread: every delay is exact.
+EXACT = {"jitter": "none", "budget": None, "retry_after_spread": 0}
 
 
 def scenario(name, steps, policy=None):
@@ -665,13 +698,68 @@ def decisions():
             ],
         ),
         scenario(
-            "Retry-After capped at 30 s",
-            [begin(), F(RA(429, "120"), expect=retry(30.0))],
+            "Retry-After above the 60 s cap gives up (never sooner than asked)",
+            [begin(), F(RA(429, "120"), expect=give_up("RetryAfterTooLong"))],
         ),
         scenario(
-            "Retry-After capped by retry_after_cap",
-            [begin(), F(RA(503, "120"), expect=retry(10.0))],
+            "Retry-After of APF's largest 32 s is honoured by default",
+            [begin(), F(RA(429, "32"), expect=retry(32.0))],
+        ),
+        scenario(
+            "Retry-After equal to the cap is honoured",
+            [begin(), F(RA(429, "60"), expect=retry(60.0))],
+        ),
+        scenario(
+            "Retry-After above retry_after_cap gives up",
+            [begin(), F(RA(503, "120"), expect=give_up("RetryAfterTooLong"))],
             {"retry_after_cap": 10},
+        ),
+        scenario(
+            "retryAfterSeconds above the cap gives up too",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(
+                    {"status": 429, "retry_after_seconds": 11},
+                    expect=give_up("RetryAfterTooLong"),
+                ),
+            ],
+            {"retry_after_cap": 10},
+        ),
+        scenario(
+            "Retry-After spread: seeded, 0-20% after the hint, never before it",
+            [
+                begin(),
+                *[
+                    F(f, expect=retry(d))
+                    for f, d in zip(
+                        [RA(429, "5"), S503, RA(429, "10")],
+                        spread_delays(7, None, [(1, 5), (2, None), (4, 10)]),
+                        strict=True,
+                    )
+                ],
+            ],
+            {"seed": 7, "retry_after_spread": 0.2},
+        ),
+        scenario(
+            "Retry-After spread: draws after the backoff's jitter, only when the hint decides",
+            [
+                begin(),
+                *[
+                    F(f, expect=retry(d))
+                    for f, d in zip(
+                        [RA(429, "3"), S503, RA(429, "1")],
+                        spread_delays(42, 0.1, [(1, 3), (2, None), (4, 1)]),
+                        strict=True,
+                    )
+                ],
+            ],
+            {"seed": 42, "jitter": 0.1, "retry_after_spread": 0.2},
+        ),
+        scenario(
+            "Retry-After spread of 0 is the hint exactly",
+            [begin(), F(RA(429, "7"), expect=retry(7.0))],
+            {"seed": 3, "retry_after_spread": 0},
         ),
         scenario(
             "a hint may pass max_delay",
@@ -802,7 +890,16 @@ def decisions():
                 F(S503, expect=retry(2.0)),
                 F(S503, expect=give_up("BudgetExhausted")),
             ],
-            {"max_retries": 5, "budget": {"ratio": 0, "burst": 0, "min_per_second": 1, "ttl": 2}},
+            {
+                "max_retries": 5,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 1,
+                    "ttl": 2,
+                    "min_per_episode": 0,
+                },
+            },
         ),
         scenario(
             "budget refills after its window",
@@ -817,7 +914,16 @@ def decisions():
                 F(S503, "b", retry(2.0)),
                 F(S503, "b", give_up("BudgetExhausted")),
             ],
-            {"max_retries": 5, "budget": {"ratio": 0, "burst": 0, "min_per_second": 1, "ttl": 2}},
+            {
+                "max_retries": 5,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 1,
+                    "ttl": 2,
+                    "min_per_episode": 0,
+                },
+            },
         ),
         scenario(
             "first attempts deposit into the budget",
@@ -833,7 +939,15 @@ def decisions():
                 begin("f"),
                 F(S503, "d", retry(1.0)),
             ],
-            {"budget": {"ratio": 0.5, "burst": 0.5, "min_per_second": 0, "ttl": 10}},
+            {
+                "budget": {
+                    "ratio": 0.5,
+                    "burst": 0.5,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 0,
+                }
+            },
         ),
         scenario(
             "budget: early in a failure episode a first attempt is worth 3 retries (a blip)",
@@ -848,7 +962,14 @@ def decisions():
                 F(S503, "b", retry(4.0)),
                 F(S503, "a", give_up("MaxRetries")),
             ],
-            {"budget": {"ratio": 0.2, "min_per_second": 0, "ttl": 10}},
+            {
+                "budget": {
+                    "ratio": 0.2,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 0,
+                }
+            },
         ),
         scenario(
             "budget: the extra allowance fades while the episode lasts; a success ends it",
@@ -862,7 +983,166 @@ def decisions():
                 succeed("s"),  # the server answers: the episode is over
                 F(S503, "d", retry(1.0)),  # a new one: r = 3 again
             ],
-            {"budget": {"ratio": 0.2, "min_per_second": 0, "ttl": 10}},
+            {
+                "budget": {
+                    "ratio": 0.2,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 0,
+                }
+            },
+        ),
+        scenario(
+            "budget: every episode may take min_per_episode retries whatever the traffic",
+            [
+                begin("a"),
+                F(S503, "a", retry(1.0)),
+                F(S503, "a", retry(2.0)),
+                F(S503, "a", retry(4.0)),
+                F(S503, "a", give_up("MaxRetries")),
+                begin("b"),
+                F(S503, "b", give_up("BudgetExhausted")),  # 3 used; the ratio rule gives 0
+                advance(100),  # per episode, not per second: time alone gives nothing back
+                begin("c"),
+                F(S503, "c", give_up("BudgetExhausted")),
+                begin("s"),
+                succeed("s"),  # the episode is over
+                begin("d"),
+                F(S503, "d", retry(1.0)),
+            ],
+            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10}},
+        ),
+        scenario(
+            "budget: a refused retry with a deadline waits (sending nothing) and resumes",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),  # the episode minimum of 1
+                F(S503, expect=wait(2.0)),  # refused: slot 2 is waited out
+                advance(2),
+                resume(expect=wait(4.0)),  # refused again: slot 3's backoff
+                advance(4),
+                begin("s"),
+                succeed("s"),  # the server answers: a new episode, a new minimum
+                resume(expect=retry(0.0)),  # the deferred retry is sent now
+                F(S503, expect=wait(8.0)),  # slot 4; 6 + 8 <= 20
+                advance(8),
+                resume(expect=give_up("BudgetExhausted")),  # slot 5's 16 s would pass 20 s
+            ],
+            {
+                "max_retries": 5,
+                "deadline": 20,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
+        ),
+        scenario(
+            "budget: a refused retry without a deadline gives up",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=give_up("BudgetExhausted")),
+            ],
+            {
+                "max_retries": 5,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
+        ),
+        scenario(
+            "budget: a wait uses up a retry slot; none left gives up",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                advance(2),
+                resume(expect=give_up("BudgetExhausted")),
+            ],
+            {
+                "max_retries": 2,
+                "deadline": 100,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
+        ),
+        scenario(
+            "budget: a wait that does not fit before the deadline gives up Deadline",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                advance(1),
+                F(S503, expect=give_up("Deadline")),  # 1 + 2 > 2.5: the deadline decides first
+            ],
+            {
+                "deadline": 2.5,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
+        ),
+        scenario(
+            "budget: resumed past the deadline gives up Deadline",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                advance(30),  # overslept
+                resume(expect=give_up("Deadline")),
+            ],
+            {
+                "deadline": 10,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
+        ),
+        scenario(
+            "resume out of order is an error; so is any other step while waiting",
+            [
+                begin(),
+                resume(expect=OUT_OF_ORDER),  # nothing to resume
+                F(S503, expect=retry(1.0)),
+                resume(expect=OUT_OF_ORDER),
+                F(S503, expect=wait(2.0)),
+                F(S503, expect=OUT_OF_ORDER),  # nothing was sent
+                R("ours", expect=OUT_OF_ORDER),
+                resume(expect=wait(4.0)),
+                advance(4),
+                resume(expect=give_up("BudgetExhausted")),  # 1 retry + 2 waits: no slot left
+                resume(expect=OUT_OF_ORDER),  # the call has ended
+            ],
+            {
+                "deadline": 100,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
         ),
         scenario(
             "budget off never refuses",
@@ -1067,7 +1347,10 @@ def decisions():
             + [
                 step
                 for d in (1.0, 2.0, 4.0)
-                for step in (F(RESET, expect=read_back(d)), R("missing", expect=retry(0.0)))
+                for step in (
+                    F(RESET, expect=read_back(d)),
+                    R("missing", expect=retry(0.0)),
+                )
             ]
             + [F(RESET, expect=give_up("MaxRetries"))],
         ),
@@ -1118,7 +1401,11 @@ def decisions():
                 begin(verb="POST", recovery="create"),
                 F(RESET, expect=retry(1.0)),
                 F(EXISTS, expect=read_back(0.0)),
-                R("failed", {"status": 403, "reason": "Forbidden"}, expect=give_up("OutcomeUnknown")),
+                R(
+                    "failed",
+                    {"status": 403, "reason": "Forbidden"},
+                    expect=give_up("OutcomeUnknown"),
+                ),
             ],
         ),
         scenario(
@@ -1145,7 +1432,10 @@ def decisions():
             "create: gone after AlreadyExists, but the retries are used up",
             [begin(verb="POST", recovery="create")]
             + [F(RESET, expect=retry(d)) for d in (1.0, 2.0, 4.0)]
-            + [F(EXISTS, expect=read_back(0.0)), R("missing", expect=give_up("MaxRetries"))],
+            + [
+                F(EXISTS, expect=read_back(0.0)),
+                R("missing", expect=give_up("MaxRetries")),
+            ],
         ),
         scenario(
             "create: a cancelled read-back is a cancelled call",
@@ -1207,7 +1497,10 @@ def decisions():
             "replace with resourceVersion: a first-attempt Conflict is real",
             [
                 begin(verb="PUT", recovery="replace_stamped"),
-                F({"status": 409, "reason": "Conflict"}, expect=give_up("NonRetryable")),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("NonRetryable"),
+                ),
             ],
         ),
         scenario(
@@ -1462,7 +1755,16 @@ def decisions():
         scenario(
             "max retries is checked before the budget",
             [begin(), F(S503, expect=give_up("MaxRetries"))],
-            {"max_retries": 0, "budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 1}},
+            {
+                "max_retries": 0,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "ttl": 1,
+                    "min_per_episode": 0,
+                },
+            },
         ),
         scenario(
             "not idempotent is checked before max retries",
@@ -1472,7 +1774,16 @@ def decisions():
         scenario(
             "deadline is checked before the budget",
             [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
-            {"deadline": 10, "budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 1}},
+            {
+                "deadline": 10,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "ttl": 1,
+                    "min_per_episode": 0,
+                },
+            },
         ),
     ]
     return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}

@@ -198,7 +198,7 @@ static void read_backs(k8sretry_policy *p) {
 /* A 429 whose Status body has a non-UTF-8 byte in its message and retryAfterSeconds 7: the body
  * is read (lossily) and the hint honoured, as in every binding. */
 static void lossy_status_body(void) {
-  const char *json = "{\"jitter\": \"none\", \"budget\": null}";
+  const char *json = "{\"jitter\": \"none\", \"budget\": null, \"retry_after_spread\": 0}";
   k8sretry_policy *p = NULL;
   CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &p, NULL, 0));
   const char body[] = "{\"kind\":\"Status\",\"code\":429,\"reason\":\"TooManyRequests\","
@@ -221,6 +221,44 @@ static void lossy_status_body(void) {
   CHECK_OK(k8sretry_call_retry_after(call, &found, &after));
   CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && found && after == 8000000000ull, "requeue after 8 s: %llu",
         (unsigned long long)after);
+  k8sretry_call_free(call);
+  k8sretry_failure_free(f);
+  k8sretry_policy_free(p);
+}
+
+/* A budget that refuses every retry after the first, a deadline: the refused retry is a WAIT,
+ * then k8sretry_call_resume; steps out of order are refused and leave the decision untouched. */
+static void waits(void) {
+  const char *json = "{\"jitter\": \"none\", \"deadline\": 100, \"budget\": {\"ratio\": 0, \"burst\": 0, "
+                     "\"min_per_second\": 0, \"min_per_episode\": 1}}";
+  k8sretry_policy *p = NULL;
+  CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &p, NULL, 0));
+  k8sretry_failure *f = NULL;
+  CHECK_OK(k8sretry_failure_new(&f));
+  CHECK_OK(k8sretry_failure_set_status(f, 503));
+  k8sretry_call *call = NULL;
+  CHECK_OK(k8sretry_call_begin(p, S("abuse_wait"), K8SRETRY_VERB_GET, K8SRETRY_RECOVERY_NONE, &call));
+  k8sretry_decision d = {.action = K8SRETRY_ACTION_DONE};
+  CHECK(k8sretry_call_resume(call, &d) == K8SRETRY_STATUS_OUT_OF_ORDER, "resume before any wait");
+  CHECK(d.action == K8SRETRY_ACTION_DONE, "decision untouched");
+  CHECK(k8sretry_call_resume(NULL, &d) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL call");
+  CHECK(k8sretry_call_resume(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+  CHECK(d.action == K8SRETRY_ACTION_RETRY && d.delay_nanos == 1000000000ull, "the episode's one retry");
+  CHECK_OK(k8sretry_call_on_failure(call, f, &d));
+  CHECK(d.action == K8SRETRY_ACTION_WAIT && d.delay_nanos == 2000000000ull, "refused: wait 2 s: %d %llu", d.action,
+        (unsigned long long)d.delay_nanos);
+  CHECK(k8sretry_call_on_failure(call, f, &d) == K8SRETRY_STATUS_OUT_OF_ORDER, "a failure while waiting");
+  CHECK(k8sretry_call_on_success(call) == K8SRETRY_STATUS_OUT_OF_ORDER, "a success while waiting");
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_OUT_OF_ORDER,
+        "a read-back while waiting");
+  CHECK_OK(k8sretry_call_resume(call, &d));
+  CHECK(d.action == K8SRETRY_ACTION_WAIT && d.delay_nanos == 4000000000ull, "refused again: wait 4 s");
+  CHECK_OK(k8sretry_call_resume(call, &d));
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED,
+        "no retry slot left: %d %d", d.action, d.give_up_reason);
+  CHECK(strcmp(k8sretry_give_up_reason_name(K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG), "RetryAfterTooLong") == 0,
+        "the new reason's name");
   k8sretry_call_free(call);
   k8sretry_failure_free(f);
   k8sretry_policy_free(p);
@@ -251,6 +289,7 @@ static void calls(void) {
   CHECK(k8sretry_call_on_success(call) == K8SRETRY_STATUS_CALL_FINISHED, "finished call success");
   CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED,
         "read-back after the end");
+  CHECK(k8sretry_call_resume(call, &d) == K8SRETRY_STATUS_CALL_FINISHED, "resume after the end");
   CHECK(k8sretry_call_attempts(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL attempts out");
   bool found = true;
   uint64_t after = 7;
@@ -300,7 +339,7 @@ static k8sretry_decision first_decision(const k8sretry_policy *p, uint32_t verb,
 /* The audit's holes: the flag and hint setters change decisions; every failure setter, the call
  * queries and k8sretry_run take a NULL handle; the constructors and queries a NULL out-param. */
 static void setters_change_decisions(void) {
-  const char *json = "{\"jitter\": \"none\", \"budget\": null}";
+  const char *json = "{\"jitter\": \"none\", \"budget\": null, \"retry_after_spread\": 0}";
   k8sretry_policy *p = NULL;
   CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &p, NULL, 0));
   k8sretry_failure *f = NULL;
@@ -435,6 +474,7 @@ int main(void) {
   failures();
   calls();
   lossy_status_body();
+  waits();
   setters_change_decisions();
   return harness_finish("abuse");
 }

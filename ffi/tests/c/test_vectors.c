@@ -61,8 +61,8 @@ static const char *class_name(k8sretry_class c) {
 
 static const char *give_up_name(k8sretry_give_up_reason r) {
   static const char *names[] = {"None",        "Cancelled", "NonRetryable",    "NotIdempotent", "MaxRetries",
-                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown"};
-  const char *name = (unsigned)r <= 8 ? names[r] : "?";
+                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown", "RetryAfterTooLong"};
+  const char *name = (unsigned)r <= 9 ? names[r] : "?";
   CHECK(strcmp(name, k8sretry_give_up_reason_name(r)) == 0, "give-up name %u: library says %s", (unsigned)r,
         k8sretry_give_up_reason_name(r));
   return name;
@@ -77,8 +77,10 @@ static void check_step(const char *name, int i, k8sretry_status st, k8sretry_dec
     return;
   }
   CHECK(st == K8SRETRY_STATUS_OK, "%s step %d: status %d", name, i, st);
-  if (strcmp(want, "retry") == 0 || strcmp(want, "read_back") == 0) {
-    k8sretry_action action = want[0] == 'r' && want[2] == 't' ? K8SRETRY_ACTION_RETRY : K8SRETRY_ACTION_READ_BACK;
+  if (strcmp(want, "retry") == 0 || strcmp(want, "read_back") == 0 || strcmp(want, "wait") == 0) {
+    k8sretry_action action = strcmp(want, "retry") == 0  ? K8SRETRY_ACTION_RETRY
+                             : strcmp(want, "wait") == 0 ? K8SRETRY_ACTION_WAIT
+                                                         : K8SRETRY_ACTION_READ_BACK;
     double delay = d.delay_nanos / 1e9, w = cJSON_GetObjectItem(expect, "delay")->valuedouble;
     CHECK(d.action == action && fabs(delay - w) <= 1e-6, "%s step %d: action %d delay %f want %s %f", name, i,
           d.action, delay, want, w);
@@ -222,6 +224,10 @@ static void run_scenario(const cJSON *s) {
       k8sretry_status st = k8sretry_call_on_read_back(call, outcome, f, &d);
       check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
       k8sretry_failure_free(f);
+    } else if (strcmp(op, "resume") == 0) {
+      k8sretry_decision d = {0};
+      k8sretry_status st = k8sretry_call_resume(call, &d);
+      check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
     } else if (strcmp(op, "succeed") == 0) {
       const cJSON *attempts = cJSON_GetObjectItem(step, "attempts");
       if (attempts) {
