@@ -251,7 +251,10 @@ def test_budget_and_deadline_give_ups_reach_the_max_retries_alert() -> None:
 from kubernetes.client.exceptions import ApiException
 from k8sretry import RetryBudget, retry_on_k8s_error
 
-@retry_on_k8s_error(budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0), sleep=lambda d: None)
+@retry_on_k8s_error(
+    budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0),
+    sleep=lambda d: None,
+)
 def refused():
     raise ApiException(status=503, reason="Service Unavailable")
 
@@ -297,7 +300,7 @@ def test_engine_events_keep_their_names_for_on_event() -> None:
     events: list[dict[str, Any]] = []
 
     @retry_on_k8s_error(
-        budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0),
+        budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0),
         sleep=lambda d: None,
         on_event=events.append,
     )
