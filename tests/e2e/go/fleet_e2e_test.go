@@ -452,9 +452,9 @@ func TestFleet(t *testing.T) {
 		perLang = append(perLang, fmt.Sprintf("%s: %d processes, %d calls, %d ok, %d sent, failed %v, events %v", lang, tl.procs, tl.calls, tl.ok, tl.sent, tl.reasons, tl.events))
 	}
 	fleetFigure = fmt.Sprintf("fleet: %d processes (%d Go, %d Python) x %.0f call/s, apiserver down %.1f s (stopped %.0f s + start); "+
-		"during the outage %d attempts at the proxy (%d answered 502 unreachable) for %d first attempts: %.2f per first attempt; "+
+		"during the outage %d attempts at the proxy (%d answered 502 unreachable) for %d first attempts: %.2f per first attempt (the budget rule's bound %.2f); "+
 		"10 s after ready: %d attempts for %d first attempts (%.2f); calls %d, ok %d (%.2f%%); sent by the clients %d, counted at the proxy %d %v over %d connections; setup %.1f s\n  %s",
-		len(procs), nGo, nPython, fleetRate, outageSeconds, fleetOutage.Seconds(), attempts, atReady.Unreachable-atDown.Unreachable, all.first, amplification,
+		len(procs), nGo, nPython, fleetRate, outageSeconds, fleetOutage.Seconds(), attempts, atReady.Unreachable-atDown.Unreachable, all.first, amplification, fleetBound(outageSeconds, fleetRate),
 		afterAttempts, firstAfter, after, all.calls, all.ok, 100*float64(all.ok)/math.Max(1, float64(all.calls)),
 		all.sent, counted, agents, final.Connections-base.Connections, setupTook.Seconds(), strings.Join(perLang, "\n  "))
 	fmt.Println(fleetFigure)
@@ -470,8 +470,8 @@ func TestFleet(t *testing.T) {
 	if all.ok != all.calls {
 		t.Errorf("%d of %d calls failed: %v", all.calls-all.ok, all.calls, all.reasons)
 	}
-	if bound := fleetBound(); amplification > bound {
-		t.Errorf("attempts per first attempt during the outage %.2f > %.2f", amplification, bound)
+	if bound := fleetBound(outageSeconds, fleetRate); amplification > bound {
+		t.Errorf("attempts per first attempt during the outage %.2f > %.2f (the budget rule's bound)", amplification, bound)
 	}
 	// Nothing left behind: every attempt a client sent reached the proxy and nothing else did.
 	if all.sent != counted {
@@ -479,12 +479,32 @@ func TestFleet(t *testing.T) {
 	}
 }
 
-// fleetBound is the most attempts per first attempt the budget lets through during the outage.
-func fleetBound() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv("K8SRETRY_FLEET_BOUND"), 64); err == nil {
-		return v
+// The default retry budget of every process (core/src/budget.rs: DEFAULT_RATIO, DEFAULT_BURST,
+// DEFAULT_MIN_PER_EPISODE, DEFAULT_TTL; no per-second floor).
+const (
+	budgetRatio         = 0.2
+	budgetBurst         = 3.0
+	budgetMinPerEpisode = 3.0
+	budgetTTL           = 10.0 // seconds
+)
+
+// fleetBound is the most attempts per first attempt the budget rule lets one process (and so the
+// fleet: the processes are alike) send during an outage of `seconds` at `rate` first attempts per
+// second. The rule: a retry is taken while the withdrawals of the last ttl stay below r(age) times
+// its deposits, r(age) = ratio + (burst - ratio) / (1 + age²) (age in seconds since the episode
+// began), or while the episode has taken fewer than min_per_episode retries. Cut the outage into
+// windows of ttl: in window k (k = 0, 1, ...) at most ratio·rate·ttl + (burst - ratio)·rate·w_k
+// retries, w_0 = max over t of t/(1+t²) = 1/2 s, w_k = ttl/(1 + (k·ttl)²) s, plus one per window
+// for two calls racing for the last token; plus min_per_episode once. Divided by the outage's
+// first attempts, plus the first attempts themselves.
+func fleetBound(seconds, rate float64) float64 {
+	windows := math.Ceil(seconds / budgetTTL)
+	fading := 0.5
+	for k := 1.0; k < windows; k++ {
+		fading += budgetTTL / (1 + k*budgetTTL*k*budgetTTL)
 	}
-	return 1.3
+	retries := budgetMinPerEpisode + windows*(1+budgetRatio*rate*budgetTTL) + (budgetBurst-budgetRatio)*rate*fading
+	return 1 + retries/(rate*seconds)
 }
 
 func envInt(name string, def int) int {
