@@ -213,7 +213,8 @@ func TestInvalidUTF8IsReadLossily(t *testing.T) {
 	defer call.Close()
 	body := `{"kind":"Status","code":429,"reason":"TooManyRequests","message":"bad ` + "\xff" + ` byte","details":{"retryAfterSeconds":7}}`
 	d, err := call.OnFailure(Failure{Status: 429, Body: body})
-	if err != nil || d.Action != ActionRetry || d.Delay != 7*time.Second {
+	// The hint from the body, spread by up to 20% (retry_after_spread).
+	if err != nil || d.Action != ActionRetry || d.Delay < 7*time.Second || d.Delay > 8400*time.Millisecond {
 		t.Fatalf("%+v %v", d, err)
 	}
 	var mu sync.Mutex
