@@ -3,8 +3,8 @@
 Every decision comes from the real engine (`k8sretry._native`, as the Python binding uses it) on a
 manual clock, so nothing sleeps: calls are events on a timeline, a failed attempt asks the engine,
 and a retry is scheduled at the delay it answers. Three budgets: the default (burst 3 at the start
-of a failure episode, fading to 0.2), the plain fraction-of-traffic budget the project had before
-(burst = ratio = 0.2), and none.
+of a failure episode, fading to 0.1; 3 retries per episode; no floor), the plain
+fraction-of-traffic budget the project had before (burst = ratio = 0.2), and none.
 
 - blip: N calls start together, each fails twice with a 503 and then succeeds (the decorator's
   default policy with initial_delay 0.2, as measured in the reliability issue);
@@ -29,8 +29,8 @@ POLICY = '{"initial_delay": 0.2, "seed": 7}'  # the default preset: 3 retries, j
 
 def budgets() -> dict[str, Callable[[], _native.RetryBudget | None]]:
     return {
-        "default (burst 3 -> 0.2)": lambda: _native.RetryBudget(),
-        "fraction only (0.2)": lambda: _native.RetryBudget(burst=0.2),
+        "default (burst 3 -> 0.1)": lambda: _native.RetryBudget(),
+        "fraction only (0.2)": lambda: _native.RetryBudget(ratio=0.2, burst=0.2),
         "none": lambda: None,
     }
 

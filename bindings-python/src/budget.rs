@@ -16,28 +16,25 @@ pub(crate) struct PyRetryBudget {
 #[pymethods]
 impl PyRetryBudget {
     #[new]
-    #[pyo3(signature = (ratio=0.2, min_per_second=None, ttl=10.0, *, burst=None, min_per_episode=None))]
+    #[pyo3(signature = (ratio=0.1, min_per_second=0, ttl=10.0, *, burst=None, min_per_episode=None))]
     fn new(
         ratio: f64,
-        min_per_second: Option<u32>,
+        min_per_second: u32,
         ttl: f64,
         burst: Option<f64>,
         min_per_episode: Option<u32>,
     ) -> PyResult<Self> {
-        // One validator, in the core: the same limits as a policy's JSON; what is left out
-        // is the core's default (no per-second floor: it would multiply with the processes).
-        let min_per_second = min_per_second.unwrap_or(RetryBudget::DEFAULT_MIN_PER_SECOND);
-        let budget = RetryBudget::try_new(ratio, min_per_second, ttl).map_err(value_error)?;
-        let budget = match burst {
-            Some(burst) => budget.with_burst(burst).map_err(value_error)?,
-            None => budget,
-        };
-        let inner = match min_per_episode {
-            Some(m) => budget.with_min_per_episode(m).map_err(value_error)?,
-            None => budget,
-        };
+        // One validator, in the core: the same limits as a policy's JSON; `burst` and
+        // `min_per_episode` default to the core's (as do ratio and min_per_second: see the test).
+        let mut budget = RetryBudget::try_new(ratio, min_per_second, ttl).map_err(value_error)?;
+        if let Some(burst) = burst {
+            budget = budget.with_burst(burst).map_err(value_error)?;
+        }
+        if let Some(m) = min_per_episode {
+            budget = budget.with_min_per_episode(m).map_err(value_error)?;
+        }
         Ok(PyRetryBudget {
-            inner: Arc::new(inner),
+            inner: Arc::new(budget),
         })
     }
 
@@ -45,5 +42,18 @@ impl PyRetryBudget {
     fn balance(&self) -> f64 {
         self.inner
             .balance(k8sretry::Clock::monotonic(&k8sretry::SystemClock))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8sretry::RetryBudget;
+
+    /// The signature's literal defaults are the core's.
+    #[test]
+    fn defaults_are_the_cores() {
+        assert_eq!(RetryBudget::DEFAULT_RATIO, 0.1);
+        assert_eq!(RetryBudget::DEFAULT_MIN_PER_SECOND, 0);
+        assert_eq!(RetryBudget::DEFAULT_TTL.as_secs_f64(), 10.0);
     }
 }

@@ -51,7 +51,7 @@ def test_a_blip_of_concurrent_calls_failing_twice_all_succeed(n: int) -> None:
 def test_a_budget_without_burst_still_fails_the_blip() -> None:
     # burst == ratio is the old budget: 20% of first attempts (floor 100): the blip above fails
     # some calls. This is what the episode-aware ratio fixes.
-    results = asyncio.run(blip(300, RetryBudget(burst=0.2)))
+    results = asyncio.run(blip(300, RetryBudget(ratio=0.2, min_per_second=10, burst=0.2)))
     assert sum(results) < 300
 
 

@@ -251,10 +251,9 @@ def test_budget_and_deadline_give_ups_reach_the_max_retries_alert() -> None:
 from kubernetes.client.exceptions import ApiException
 from k8sretry import RetryBudget, retry_on_k8s_error
 
-@retry_on_k8s_error(
-    budget=RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0),
-    sleep=lambda d: None,
-)
+NO_RETRY = RetryBudget(ratio=0.0, min_per_second=0, ttl=10, burst=0.0, min_per_episode=0)
+
+@retry_on_k8s_error(budget=NO_RETRY, sleep=lambda d: None)
 def refused():
     raise ApiException(status=503, reason="Service Unavailable")
 

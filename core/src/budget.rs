@@ -1,22 +1,24 @@
-//! Retry budget (DESIGN §2.6): retries stay a fraction of first attempts during an outage, but a
-//! blip that the servers ride out in a second is not failed.
+//! Retry budget (docs/design.md section 5): retries stay a fraction of first attempts during an
+//! outage, for one process and for a fleet of them, but a blip is not failed.
 //!
 //! Every first attempt deposits and every retry withdraws; both count for `ttl` (a sliding window
-//! of ten slots), so the budget refills as time passes. A retry is allowed while
-//! `withdrawals < max(r(age) * deposits, floor)`, with `floor = min_per_second * ttl` (a
-//! minimum, not a bonus) and a ratio that depends on how long the current failure episode has
-//! lasted:
+//! of ten slots), so the budget refills as time passes. A retry is allowed while the current
+//! failure episode has taken fewer than `min_per_episode` retries, or while
 //!
-//! `r(age) = ratio + (burst - ratio) / (1 + (age / 1 s)^2)`
+//! `withdrawals < ratio * deposits + (burst - ratio) * D0 / (1 + (age / tau)^4)`
 //!
-//! where an episode begins with the first retry asked for after the last success. Early in an
-//! episode `r` is near `burst` (3: every call may use the retries of the default policy), so N
-//! concurrent calls that fail twice within a second all get their retries; as the episode goes on
-//! without a single success, `r` falls toward `ratio` (0.2), and because earlier retries stay in
-//! the window, the whole of a sustained outage stays near `ratio` of its first attempts (a 10 s
-//! outage at 100 calls/s: at most ~1.23 attempts per first attempt, measured by `make bench`).
-//! This is Envoy's and gRPC's idea (retries as a fraction of traffic) with AWS's observation that
-//! successes are what tell a blip from an outage: any success ends the episode.
+//! (or below the fleet-unsafe `min_per_second * ttl`, 0 by default), where an episode begins with
+//! the first retry asked for after the last success, `age` is its age, `D0` the deposits in the
+//! window when it began (and in its first 0.5 s), and `tau` grows from 1 s to 5 s with `D0`. Early
+//! in an episode every call the process was making may use the retries of the default policy, so
+//! N concurrent calls that fail twice within a second all get their retries and a busy process
+//! rides out a 5 s blip; as the episode goes on without a success, the allowance falls to `ratio`
+//! (0.1) of the first attempts, and since the burst is a multiple of `D0` (not of the first
+//! attempts that keep coming), an outage pays for it once. There is no per-second floor: a floor
+//! per process multiplies with the number of processes. A success ends the episode only after a
+//! second without a failed retry ask, so 429s among successes (partial overload) keep the budget
+//! at its ratio. Envoy's and gRPC's idea (retries as a fraction of traffic) with AWS's observation
+//! that successes tell a blip from an outage; the constants come from `make bench-fleet`.
 //!
 //! Lock-free: each slot is one `AtomicU64` packing the slot's epoch (high 32 bits) and its count
 //! (low 32 bits), updated with compare-and-swap; deposits and withdrawals have their own slots.
@@ -37,9 +39,21 @@ pub fn shared_budget() -> &'static Arc<RetryBudget> {
 
 const SLOTS: usize = 10;
 
-/// How fast an episode's extra allowance fades: `r` is halfway between `burst` and `ratio` after
-/// one such period.
-const EPISODE_DECAY_NANOS: f64 = 1e9;
+/// How long an episode's extra allowance lasts, `tau`: `r` is halfway between `burst` and
+/// `ratio` after `tau`. A process with no first attempts in the window gets the shortest
+/// (it rides out a blip on its episode minimum), one with [`FADE_FULL_DEPOSITS`] or more the
+/// longest (a busy process's 5 s blip needs ~2 retries per first attempt of the blip).
+const FADE_SHORTEST_SECONDS: f64 = 1.0;
+/// See [`FADE_SHORTEST_SECONDS`].
+const FADE_LONGEST_SECONDS: f64 = 5.0;
+/// Deposits made this long after an episode began still count as the traffic it began with.
+const EPISODE_ONSET_SECONDS: f64 = 0.5;
+/// First attempts in the window at which `tau` is the longest.
+const FADE_FULL_DEPOSITS: f64 = 20.0;
+/// A success ends the failure episode only when no failed attempt asked for a retry in the
+/// last second: under partial overload (429s among successes) the episode goes on and the
+/// budget falls to `ratio`, instead of every success restarting the burst.
+const QUIET_NANOS: u64 = 1_000_000_000;
 
 /// A shared, thread-safe retry budget.
 #[derive(Debug)]
@@ -59,11 +73,16 @@ pub struct RetryBudget {
     episode_start: AtomicU64,
     /// Retries taken since the current failure episode began.
     episode_retries: AtomicU32,
+    /// Monotonic nanoseconds + 1 of the last retry asked for after a failure (0: none).
+    last_ask: AtomicU64,
+    /// First attempts in the window when the current episode began: the traffic the process
+    /// had while the server answered, which the episode's extra allowance is a multiple of.
+    episode_deposits: AtomicU64,
 }
 
 impl RetryBudget {
     /// Default ratio of retries to first attempts in a sustained outage.
-    pub const DEFAULT_RATIO: f64 = 0.2;
+    pub const DEFAULT_RATIO: f64 = 0.1;
     /// Default ratio at the start of a failure episode.
     pub const DEFAULT_BURST: f64 = 3.0;
     /// Default floor of retries per second: none. A per-process floor multiplies with the
@@ -72,6 +91,11 @@ impl RetryBudget {
     /// Default retries every failure episode may use whatever the traffic: one call's retries
     /// under the default policy.
     pub const DEFAULT_MIN_PER_EPISODE: u32 = 3;
+    /// A retry the budget refuses while the failure episode is younger than this waits (sends
+    /// nothing, asks again at its next slot) instead of giving up: a blip this short ends
+    /// before the call's slots do. Older episodes are outages; their refused retries give up,
+    /// so no backlog of waiting calls comes back at recovery.
+    pub const DEFER_HORIZON: Duration = Duration::from_secs(10);
     /// Default window.
     pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 
@@ -102,6 +126,8 @@ impl RetryBudget {
             last_success: AtomicU64::new(0),
             episode_start: AtomicU64::new(0),
             episode_retries: AtomicU32::new(0),
+            last_ask: AtomicU64::new(0),
+            episode_deposits: AtomicU64::new(0),
         }
     }
 
@@ -159,7 +185,8 @@ impl RetryBudget {
         ))
     }
 
-    /// The budget of DESIGN §2.6 (ratio 0.2, 10 per second, 10 s).
+    /// The default budget (docs/design.md section 5): ratio 0.1, burst 3, no floor per second,
+    /// 3 retries per episode, 10 s.
     pub fn default_budget() -> RetryBudget {
         RetryBudget::new(
             Self::DEFAULT_RATIO,
@@ -206,16 +233,46 @@ impl RetryBudget {
     }
 
     /// A call succeeded at `now`: the current failure episode, if any, is over.
+    ///
+    /// Only when no failed attempt asked for a retry in the last second: a success among
+    /// failures (partial overload) does not end it.
     pub fn record_success(&self, now: Duration) {
-        self.last_success.fetch_max(stamp(now), Ordering::AcqRel);
+        let t = stamp(now);
+        if t >= self
+            .last_ask
+            .load(Ordering::Acquire)
+            .saturating_add(QUIET_NANOS)
+        {
+            self.last_success.fetch_max(t, Ordering::AcqRel);
+        }
     }
 
     /// Takes one token for a retry; `false` when the budget is empty.
     pub fn try_withdraw(&self, now: Duration) -> bool {
+        self.withdraw(now, true)
+    }
+
+    /// [`Self::try_withdraw`] for a retry that was deferred ([`crate::Decision::Wait`]) and is
+    /// due now: no new failure was seen, so it does not keep the episode going.
+    pub fn try_withdraw_deferred(&self, now: Duration) -> bool {
+        self.withdraw(now, false)
+    }
+
+    fn withdraw(&self, now: Duration, failed: bool) -> bool {
+        if failed {
+            self.last_ask.fetch_max(stamp(now), Ordering::AcqRel);
+        }
         let id = self.slot_id(now);
-        let ratio = self.episode_ratio(now, true);
+        let age = self.episode_age(now, true);
+        if age.is_some_and(|a| a < EPISODE_ONSET_SECONDS) {
+            // Calls that fail together with the first belong to the traffic the episode began
+            // with (N concurrent calls hitting the same blip).
+            let deposits = self.sum(&self.deposits, id);
+            self.episode_deposits
+                .fetch_max(u64::try_from(deposits).unwrap_or(0), Ordering::AcqRel);
+        }
         let within_minimum = self.episode_retries.load(Ordering::Acquire) < self.min_per_episode;
-        if !within_minimum && self.balance_at(id, ratio) < 1.0 {
+        if !within_minimum && self.balance_at(id, age) < 1.0 {
             return false;
         }
         self.episode_retries.fetch_add(1, Ordering::AcqRel);
@@ -223,19 +280,27 @@ impl RetryBudget {
         true
     }
 
-    /// Tokens available at `now`.
-    pub fn balance(&self, now: Duration) -> f64 {
-        self.balance_at(self.slot_id(now), self.episode_ratio(now, false))
+    /// Whether a failure episode is running at `now` and began less than [`Self::DEFER_HORIZON`]
+    /// ago: a refused retry may wait for its next slot. Lock-free (two atomic loads).
+    pub fn episode_is_young(&self, now: Duration) -> bool {
+        self.episode_age(now, false)
+            .is_some_and(|age| age < Self::DEFER_HORIZON.as_secs_f64())
     }
 
-    /// `r(age)` of the module comment; `begin` starts an episode when none is running.
-    fn episode_ratio(&self, now: Duration, begin: bool) -> f64 {
+    /// Tokens available at `now`.
+    pub fn balance(&self, now: Duration) -> f64 {
+        self.balance_at(self.slot_id(now), self.episode_age(now, false))
+    }
+
+    /// Seconds since the current failure episode began (`None`: no episode); `begin` starts
+    /// one when none is running.
+    fn episode_age(&self, now: Duration, begin: bool) -> Option<f64> {
         let t = stamp(now);
         let mut start = self.episode_start.load(Ordering::Acquire);
         // An episode that began at the instant of the last success began after it.
         if start == 0 || start < self.last_success.load(Ordering::Acquire) {
             if !begin {
-                return self.burst;
+                return None;
             }
             // The first retry asked for since the last success: an episode begins now (one
             // thread wins; the others read its start).
@@ -247,13 +312,28 @@ impl RetryBudget {
             ) {
                 Ok(_) => {
                     self.episode_retries.store(0, Ordering::Release);
+                    let before = self.sum(&self.deposits, self.slot_id(now));
+                    self.episode_deposits
+                        .store(u64::try_from(before).unwrap_or(0), Ordering::Release);
                     t
                 }
                 Err(current) => current,
             };
         }
-        let age = t.saturating_sub(start) as f64 / EPISODE_DECAY_NANOS;
-        self.ratio + (self.burst - self.ratio) / (1.0 + age * age)
+        Some(t.saturating_sub(start) as f64 / 1e9)
+    }
+
+    /// `r(age)` of the module comment for `deposits` first attempts in the window.
+    fn tokens(&self, age: Option<f64>, deposits: f64) -> f64 {
+        let Some(age) = age else {
+            return self.burst * deposits;
+        };
+        let before = self.episode_deposits.load(Ordering::Acquire) as f64;
+        let tau = FADE_SHORTEST_SECONDS
+            + (FADE_LONGEST_SECONDS - FADE_SHORTEST_SECONDS)
+                * (before / FADE_FULL_DEPOSITS).min(1.0);
+        let x = age / tau;
+        self.ratio * deposits + (self.burst - self.ratio) * before / (1.0 + (x * x) * (x * x))
     }
 
     fn slot_id(&self, now: Duration) -> u32 {
@@ -262,8 +342,9 @@ impl RetryBudget {
         (u64::try_from(now.as_nanos()).unwrap_or(u64::MAX) / self.slot_nanos) as u32
     }
 
-    fn balance_at(&self, current: u32, ratio: f64) -> f64 {
-        let deposited = self.sum(&self.deposits, current) as f64 * ratio;
+    fn balance_at(&self, current: u32, age: Option<f64>) -> f64 {
+        let d = self.sum(&self.deposits, current) as f64;
+        let deposited = self.tokens(age, d);
         deposited.max(self.floor) - self.sum(&self.withdrawals, current) as f64
     }
 
@@ -332,30 +413,65 @@ mod tests {
         assert_eq!(b.balance(t0 + Duration::from_secs(2)), 2.0);
     }
 
+    /// Greedy callers (every failure asks until refused), no success: the retries of a sustained
+    /// outage stay a fraction of its first attempts, at any call rate, with no floor that
+    /// multiplies with the number of processes.
     #[test]
-    fn at_a_high_rate_retries_are_the_ratio_of_first_attempts() {
-        let b = RetryBudget::new(0.2, 10, Duration::from_secs(10));
-        let mut retries = 0;
-        for i in 0..1000u64 {
-            let now = Duration::from_millis(i * 10); // 100 first attempts per second for 10 s
-            b.deposit(now);
-            while b.try_withdraw(now) {
-                retries += 1;
+    fn in_an_outage_retries_stay_a_fraction_of_first_attempts_at_any_rate() {
+        for (per_second, seconds, most) in [(100u64, 10u64, 0.30), (20, 60, 0.30), (2, 60, 0.30)] {
+            let b = RetryBudget::default_budget();
+            let mut retries = 0u64;
+            let n = per_second * seconds;
+            for i in 0..n {
+                let now = Duration::from_nanos(i * 1_000_000_000 / per_second);
+                b.deposit(now);
+                while b.try_withdraw(now) {
+                    retries += 1;
+                }
+            }
+            let share = retries as f64 / n as f64;
+            assert!(
+                share <= most,
+                "{per_second}/s for {seconds} s: {retries} retries for {n} first attempts"
+            );
+            assert!(
+                share >= 0.1,
+                "{per_second}/s: {retries} retries: the ratio still holds"
+            );
+        }
+    }
+
+    /// A quiet process (one call now and then): its episode gets `min_per_episode` retries,
+    /// never more as time passes, and never a floor per second.
+    #[test]
+    fn a_quiet_process_gets_its_episode_minimum_and_no_more() {
+        let b = RetryBudget::default_budget();
+        assert_eq!(b.min_per_second(), 0);
+        let t0 = Duration::from_secs(100);
+        b.deposit(t0);
+        let mut taken = 0;
+        for s in 0..60 {
+            let now = t0 + Duration::from_secs(s);
+            if s % 5 == 0 {
+                b.deposit(now); // 0.2 calls/s
+            }
+            if b.try_withdraw(now) {
+                taken += 1;
             }
         }
-        // Greedy callers, no success for 10 s: the early episode's extra allowance is paid back.
+        // 3 (the minimum) plus what 1-3 deposits earn while the episode is young.
         assert!(
-            (200..=235).contains(&retries),
-            "{retries} retries for 1000 first attempts"
+            (3..=5).contains(&taken),
+            "{taken} retries in a 60 s outage at 0.2 calls/s"
         );
     }
 
     /// N concurrent calls fail, retry, fail again 0.25 s later and then succeed: every retry is
-    /// allowed, for bursts from below the floor to far above it.
+    /// allowed, for bursts from a few calls to thousands.
     #[test]
     fn a_blip_of_concurrent_calls_failing_twice_gets_every_retry() {
-        for n in [60u32, 100, 300, 1000, 3000] {
-            let b = RetryBudget::new(0.2, 10, Duration::from_secs(10));
+        for n in [1u32, 2, 10, 60, 100, 300, 1000, 3000] {
+            let b = RetryBudget::default_budget();
             let t0 = Duration::from_secs(50);
             b.deposit_many(t0, n);
             for wave in [Duration::ZERO, Duration::from_millis(250)] {
@@ -363,27 +479,33 @@ mod tests {
                     assert!(b.try_withdraw(t0 + wave), "n={n}, wave at {wave:?}");
                 }
             }
-            b.record_success(t0 + Duration::from_millis(700));
+            b.record_success(t0 + Duration::from_millis(1300));
         }
     }
 
     #[test]
-    fn a_success_ends_the_episode_and_the_next_one_starts_generous() {
-        let b = RetryBudget::new(0.2, 0, Duration::from_secs(10));
+    fn a_success_ends_the_episode_only_after_a_quiet_second() {
+        let b = RetryBudget::default_budget();
         let t0 = Duration::from_secs(10);
         b.deposit_many(t0, 100);
         assert!(b.try_withdraw(t0)); // the episode begins
         let late = t0 + Duration::from_secs(8);
-        // 8 s into the episode: r = 0.2 + 2.8 / 65 = 0.243 -> 24.3 tokens: 24 retries in all.
+        // 100 deposits: tau = 5 s; 8 s in, x = 1.6: r = 0.1 + 2.9 / (1 + 1.6^4) = 0.484 -> 48.4
+        // tokens: 48 retries in all.
         let mut taken = 1;
         while b.try_withdraw(late) {
             taken += 1;
         }
-        assert_eq!(taken, 24, "{taken}");
-        b.record_success(late);
-        let next = late + Duration::from_millis(1);
-        assert!(b.try_withdraw(next), "a new episode: r near burst again");
-        assert!(b.balance(next) > 200.0);
+        assert_eq!(taken, 48, "{taken}");
+        // A success among failures (partial overload) does not end the episode...
+        b.record_success(late + Duration::from_millis(500));
+        assert!(!b.try_withdraw(late + Duration::from_millis(600)));
+        // ... one after a second without a failed retry ask does.
+        let quiet = late + Duration::from_millis(1700);
+        b.record_success(quiet);
+        let next = quiet + Duration::from_millis(1);
+        assert!(b.try_withdraw(next), "a new episode: r at burst again");
+        assert!(b.balance(next) > 200.0, "{}", b.balance(next));
     }
 
     #[test]

@@ -68,8 +68,9 @@ struct Scheduled {
 enum Gate {
     /// Every gate let it through (the budget's token is taken).
     Go(Scheduled),
-    /// Only the budget refused, and the policy has a deadline that the delay fits before: the
-    /// call may wait and ask again.
+    /// Only the budget refused, and the policy has a deadline that the delay fits before, or
+    /// the failure episode is young ([`crate::RetryBudget::DEFER_HORIZON`]): the call may wait and
+    /// ask again.
     Defer(Scheduled),
     /// A gate refused.
     Stop(GiveUpReason),
@@ -283,8 +284,8 @@ impl Call {
     /// After a [`Decision::Wait`] has been slept: the deferred retry is due. The breaker, the
     /// deadline and the budget are asked again; if they let it through the answer is `Retry`
     /// with a zero delay (the wait was the delay), else the slot is used up and the call waits
-    /// the next slot's backoff, or gives up `BudgetExhausted` when no slot is left or the next
-    /// wait would pass the deadline. Out of order (no wait pending, or after the end) it is a
+    /// the next slot's backoff, or gives up `BudgetExhausted` when no slot is left, the next
+    /// wait would pass the deadline, or (without a deadline) the episode is no longer young. Out of order (no wait pending, or after the end) it is a
     /// [`StepError`].
     pub fn resume(&mut self) -> Result<Decision, StepError> {
         if self.finished {
@@ -309,7 +310,7 @@ impl Call {
         }
         if policy
             .budget()
-            .is_none_or(|budget| budget.try_withdraw(now))
+            .is_none_or(|budget| budget.try_withdraw_deferred(now))
         {
             self.metrics.count_retry(class, failure.status, 0.0);
             self.emit(
@@ -331,10 +332,15 @@ impl Call {
             .backoff()
             .delay(retry, self.previous_backoff, policy.rng());
         let delay = duration(backoff);
-        if policy
-            .deadline()
-            .is_some_and(|deadline| elapsed.saturating_add(delay) > deadline)
-        {
+        // Wait again while the deadline leaves time for it, or, without a deadline, while the
+        // episode is young (a blip); an old episode is an outage: give up.
+        let may_wait = match policy.deadline() {
+            Some(deadline) => elapsed.saturating_add(delay) <= deadline,
+            None => policy
+                .budget()
+                .is_some_and(|budget| budget.episode_is_young(now)),
+        };
+        if !may_wait {
             return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
         }
         let scheduled = Scheduled {
@@ -455,7 +461,8 @@ impl Call {
 
     /// Max retries, breaker, delay (backoff, or the server's hint spread), deadline, budget:
     /// the retry numbered `retry` either passes all of them (and withdraws from the budget), is
-    /// refused by the budget alone with a deadline it fits before ([`Gate::Defer`]), or gives
+    /// refused by the budget alone with a deadline it fits before or in a young episode
+    /// ([`Gate::Defer`]), or gives
     /// up with the first gate that refuses. RNG draws, in order: the backoff's jitter (as the
     /// jitter mode draws), then, when the hint decides the delay and the spread is not 0, one
     /// for the spread.
@@ -507,7 +514,7 @@ impl Call {
         if let Some(budget) = policy.budget()
             && !budget.try_withdraw(now)
         {
-            if policy.deadline().is_some() {
+            if policy.deadline().is_some() || budget.episode_is_young(now) {
                 return Gate::Defer(scheduled);
             }
             return Gate::Stop(GiveUpReason::BudgetExhausted);
@@ -769,7 +776,7 @@ mod tests {
         r#"{"ratio": 0, "burst": 0, "min_per_second": 0, "min_per_episode": 1, "ttl": 10}"#;
 
     #[test]
-    fn a_refused_retry_waits_when_a_deadline_leaves_time_and_gives_up_without_one() {
+    fn a_refused_retry_waits_with_a_deadline_or_in_a_young_episode_and_gives_up_in_an_old_one() {
         let clock = Arc::new(crate::clock::ManualClock::new(0.0));
         let json = format!(
             r#"{{"jitter": "none", "deadline": 30, "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
@@ -809,20 +816,43 @@ mod tests {
         assert_eq!(call.attempts(), 3);
         assert_eq!(call.resume(), Err(StepError::NoWaitPending));
 
-        let policy = Policy::from_json(&format!(
+        // No deadline: a refused retry waits while the episode is young (a blip), and gives up
+        // once it is older than the horizon (an outage).
+        let clock = Arc::new(crate::clock::ManualClock::new(0.0));
+        let policy = crate::policy::PolicyBuilder::from_json(&format!(
             r#"{{"jitter": "none", "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
         ))
+        .unwrap()
+        .clock(clock.clone())
+        .build()
         .unwrap();
         let mut call = Call::new(&policy, "wait_test");
         assert!(matches!(
             call.on_failure(&unavailable),
             Decision::Retry { .. }
         ));
+        assert_eq!(call.on_failure(&unavailable), two, "young episode: wait");
+        clock.advance_seconds(2.0);
         assert_eq!(
-            call.on_failure(&unavailable),
-            Decision::GiveUp(GiveUpReason::BudgetExhausted),
-            "no deadline: no wait"
+            call.resume(),
+            Ok(Decision::Wait {
+                delay: Duration::from_secs(4)
+            }),
+            "refused again at 2 s: still young"
         );
+        clock.advance_seconds(8.0);
+        assert_eq!(
+            call.resume(),
+            Ok(Decision::GiveUp(GiveUpReason::BudgetExhausted)),
+            "refused at 10 s: the episode is an outage now"
+        );
+        let mut late = Call::new(&policy, "wait_test");
+        assert_eq!(
+            late.on_failure(&unavailable),
+            Decision::GiveUp(GiveUpReason::BudgetExhausted),
+            "a call that fails in an old episode gives up at once"
+        );
+        assert!(!late.awaiting_resume());
     }
 
     #[test]

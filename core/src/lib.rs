@@ -7,7 +7,7 @@
 //! ```
 //! use k8sretry::{Call, Decision, Failure, Policy, Verb};
 //!
-//! let policy = Policy::from_json(r#"{"jitter": "none", "budget": null}"#).unwrap();
+//! let policy = Policy::from_json(r#"{"jitter": "none", "budget": null, "retry_after_spread": 0}"#).unwrap();
 //! let mut call = Call::new(&policy, "read_pod").with_verb(Verb::Get);
 //! let failure = Failure::new().with_status(503).with_retry_after("2");
 //! assert_eq!(call.on_failure(&failure), Decision::Retry { delay: std::time::Duration::from_secs(2) });

@@ -43,7 +43,7 @@ proptest! {
     }
 
     #[test]
-    fn decided_delay_is_at_most_max_or_the_capped_hint(
+    fn decided_delay_is_at_most_max_or_the_spread_cap_and_never_before_the_hint(
         max in 0.0f64..100.0,
         cap in 0.0f64..100.0,
         retry_after in "[ 0-9]{0,6}",
@@ -62,9 +62,16 @@ proptest! {
         for _ in 0..failures {
             match call.on_failure(&failure) {
                 Decision::Retry { delay } => {
+                    // A hint decides at most cap * (1 + spread); never sooner than the hint.
                     let d = delay.as_secs_f64();
-                    prop_assert!(d <= max.max(cap) + 1e-9, "{} > max {} / cap {}", d, max, cap);
+                    let bound = max.max(cap * (1.0 + policy.retry_after_spread()));
+                    prop_assert!(d <= bound + 1e-9, "{} > max {} / cap {}", d, max, cap);
+                    if let Some(hint) = policy.server_hint(&failure) {
+                        prop_assert!(d + 1e-9 >= hint, "{} sooner than the hint {}", d, hint);
+                    }
                 }
+                // A hint above the cap gives up rather than retry sooner than asked.
+                Decision::GiveUp(k8sretry::GiveUpReason::RetryAfterTooLong) => break,
                 other => prop_assert!(false, "unexpected {:?}", other),
             }
         }

@@ -888,7 +888,7 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=retry(2.0)),
-                F(S503, expect=give_up("BudgetExhausted")),
+                F(S503, expect=wait(4.0)),  # refused in a young episode: slot 3 is waited out
             ],
             {
                 "max_retries": 5,
@@ -907,12 +907,12 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=retry(2.0)),
-                F(S503, expect=give_up("BudgetExhausted")),
+                F(S503, expect=wait(4.0)),  # refused (a young episode: wait, send nothing)
                 advance(2),
                 begin("b"),
                 F(S503, "b", retry(1.0)),
                 F(S503, "b", retry(2.0)),
-                F(S503, "b", give_up("BudgetExhausted")),
+                F(S503, "b", wait(4.0)),
             ],
             {
                 "max_retries": 5,
@@ -934,7 +934,7 @@ def decisions():
                 begin("d"),
                 F(S503, "a", retry(1.0)),
                 F(S503, "b", retry(1.0)),
-                F(S503, "c", give_up("BudgetExhausted")),
+                F(S503, "c", wait(1.0)),  # refused: a young episode, so c waits
                 begin("e"),
                 begin("f"),
                 F(S503, "d", retry(1.0)),
@@ -972,16 +972,24 @@ def decisions():
             },
         ),
         scenario(
-            "budget: the extra allowance fades while the episode lasts; a success ends it",
+            "budget: the extra allowance fades while the episode lasts; a quiet success ends it",
             [
                 *[begin(c) for c in "abcde"],
-                F(S503, "a", retry(1.0)),  # the episode begins: r = 3, 15 tokens
-                advance(3),  # r = 0.2 + 2.8 / (1 + 3^2) = 0.48: 2.4 tokens, 1 taken
-                F(S503, "b", retry(1.0)),
-                F(S503, "c", give_up("BudgetExhausted")),
+                # The episode begins with 5 first attempts in the window: tokens =
+                # ratio * 5 + (burst - ratio) * 5 / (1 + (age / tau)^4), tau = 1 + 4 * 5 / 20 = 2 s.
+                F(S503, "a", retry(1.0)),  # age 0: 1 + 14 = 15 tokens, 1 taken
+                advance(3),  # age 3: 1 + 14 / (1 + 1.5^4) = 3.31 tokens
+                F(S503, "b", retry(1.0)),  # 2 taken
+                F(S503, "c", retry(1.0)),  # 3 taken
+                F(S503, "e", wait(1.0)),  # 0.31 left: refused, waits (young episode)
                 begin("s"),
-                succeed("s"),  # the server answers: the episode is over
-                F(S503, "d", retry(1.0)),  # a new one: r = 3 again
+                succeed("s"),  # within a second of a failed retry: the episode goes on
+                F(S503, "d", wait(1.0)),  # 1.2 + 14 / 6.06 - 3 = 0.51: refused
+                advance(1),
+                begin("t"),
+                succeed("t"),  # a second without a failed retry: the episode is over
+                begin("f"),
+                F(S503, "f", retry(1.0)),  # a new one: 8 first attempts * 3 - 3 taken
             ],
             {
                 "budget": {
@@ -989,7 +997,7 @@ def decisions():
                     "min_per_second": 0,
                     "ttl": 10,
                     "min_per_episode": 0,
-                }
+                },
             },
         ),
         scenario(
@@ -1001,12 +1009,13 @@ def decisions():
                 F(S503, "a", retry(4.0)),
                 F(S503, "a", give_up("MaxRetries")),
                 begin("b"),
-                F(S503, "b", give_up("BudgetExhausted")),  # 3 used; the ratio rule gives 0
+                F(S503, "b", wait(1.0)),  # 3 used; the ratio rule gives 0; a young episode
                 advance(100),  # per episode, not per second: time alone gives nothing back
                 begin("c"),
-                F(S503, "c", give_up("BudgetExhausted")),
+                F(S503, "c", give_up("BudgetExhausted")),  # 100 s old: an outage, no wait
+                advance(1),
                 begin("s"),
-                succeed("s"),  # the episode is over
+                succeed("s"),  # a second after the last failed retry: the episode is over
                 begin("d"),
                 F(S503, "d", retry(1.0)),
             ],
@@ -1041,11 +1050,41 @@ def decisions():
             },
         ),
         scenario(
-            "budget: a refused retry without a deadline gives up",
+            "budget: without a deadline a refused retry waits while the episode is young (< 10 s)",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),  # the episode (and its minimum of 1) begins
+                F(S503, expect=wait(2.0)),  # refused at age 0: wait slot 2, send nothing
+                advance(2),
+                resume(expect=wait(4.0)),  # refused again at age 2: still young
+                advance(4),
+                begin("s"),
+                succeed("s"),  # the server answers (no failed ask for 6 s): the episode ends
+                resume(expect=retry(0.0)),  # a new episode's minimum: the waited call goes
+            ],
+            {
+                "max_retries": 5,
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "min_per_episode": 1,
+                    "ttl": 10,
+                },
+            },
+        ),
+        scenario(
+            "budget: without a deadline a refused retry gives up once the episode is 10 s old",
             [
                 begin(),
                 F(S503, expect=retry(1.0)),
-                F(S503, expect=give_up("BudgetExhausted")),
+                F(S503, expect=wait(2.0)),  # age 0: young, wait
+                advance(2),
+                resume(expect=wait(4.0)),  # age 2: young, wait again
+                advance(8),
+                resume(expect=give_up("BudgetExhausted")),  # age 10: an outage, no more waits
+                begin("b"),
+                F(S503, "b", give_up("BudgetExhausted")),  # a call failing in it: no wait
             ],
             {
                 "max_retries": 5,

@@ -86,6 +86,8 @@ impl Kind {
 pub enum Next {
     /// Send again after this many nanoseconds.
     Retry(u64),
+    /// Send nothing; after this many nanoseconds ask the engine again ([`Process::resume`]).
+    Wait(u64),
     /// Return the failure.
     GiveUp,
 }
@@ -235,6 +237,16 @@ impl Process {
         }
     }
 
+    /// A process running the engine with `policy` (tests: a deadline, a budget of no tokens).
+    #[cfg(test)]
+    pub fn with_policy(policy: Policy) -> Process {
+        Process {
+            kind: Kind::K8sretry,
+            state: State::Engine(policy),
+            rng: Rng::new(1),
+        }
+    }
+
     /// A call begins at `now` (the engine's clock reads `now` already).
     pub fn begin(&mut self, process: u32, now: u64) -> CallState {
         let engine = match &mut self.state {
@@ -280,6 +292,15 @@ impl Process {
                 *quota = (*quota + refund).min(500);
             }
             _ => {}
+        }
+    }
+
+    /// A wait the engine asked for ([`Next::Wait`]) has been slept: ask it again.
+    pub fn resume(&mut self, call: &mut CallState) -> Next {
+        let engine = call.engine.as_mut().expect("only the engine waits");
+        match engine.resume() {
+            Ok(decision) => decide(decision),
+            Err(e) => panic!("resume out of order: {e}"),
         }
     }
 
@@ -356,6 +377,7 @@ impl Process {
 fn decide(decision: Decision) -> Next {
     match decision {
         Decision::Retry { delay } => Next::Retry(nanos(delay)),
+        Decision::Wait { delay } => Next::Wait(nanos(delay)),
         Decision::GiveUp(_) => Next::GiveUp,
         // A GET never asks for a read-back and never ends as Done or Recovered.
         other => panic!("unexpected decision for a GET: {other:?}"),
@@ -386,6 +408,7 @@ mod tests {
             call.attempts += 1;
             match p.on_failure(&mut call, answer, 0) {
                 Next::Retry(d) => out.push(d as f64 / NANOS),
+                Next::Wait(_) => panic!("no deadline, no wait"),
                 Next::GiveUp => return out,
             }
         }
@@ -501,6 +524,32 @@ mod tests {
             p.on_failure(&mut call, Answer::Unavailable, 10 * S),
             Next::Retry(_)
         ));
+    }
+
+    #[test]
+    fn a_budget_refused_retry_with_a_deadline_waits_then_resumes() {
+        let clock = Arc::new(ManualClock::new(0.0));
+        let empty = RetryBudget::new(0.0, 0, Duration::from_secs(10))
+            .with_burst(0.0)
+            .and_then(|b| b.with_min_per_episode(0))
+            .expect("a budget");
+        let policy = Policy::builder()
+            .budget(BudgetChoice::Own(Arc::new(empty)))
+            .deadline(Some(60.0))
+            .clock(clock.clone())
+            .seed(Some(1))
+            .build()
+            .expect("a policy");
+        let mut p = Process::with_policy(policy);
+        let mut call = p.begin(0, 0);
+        call.attempts = 1;
+        let Next::Wait(delay) = p.on_failure(&mut call, Answer::Unavailable, 0) else {
+            panic!("expected a wait");
+        };
+        assert!(delay > 0);
+        clock.advance(Duration::from_nanos(delay));
+        // Still no token: another wait or a give-up, never a retry out of nothing.
+        assert!(!matches!(p.resume(&mut call), Next::Retry(_)));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Metrics {
     /// Attempts sent before the Retry-After their previous answer carried / attempts after one.
     pub early: u64,
     pub hinted: u64,
+    /// Waits the engine asked for (`Decision::Wait`).
+    pub waits: u64,
     /// Per second from 0: attempts / N·λ; (b) 429 share.
     pub attempts_series: Vec<f64>,
     pub share_429_series: Vec<f64>,
@@ -109,6 +111,7 @@ pub fn measure(o: &Outcome) -> Metrics {
         late_429,
         early: o.early,
         hinted: o.hinted,
+        waits: o.waits,
         attempts_series: if series {
             bins[..horizon]
                 .iter()
@@ -159,6 +162,7 @@ impl Metrics {
             "worst_5s_share_429_after_60s": self.late_429.map(|s| round(s, 5)),
             "attempts_before_retry_after": self.early,
             "attempts_after_a_retry_after": self.hinted,
+            "engine_waits": self.waits,
             "attempts_per_second_over_demand": self.attempts_series.iter().map(|x| round(*x, 3)).collect::<Vec<_>>(),
             "share_429_per_second": self.share_429_series.iter().map(|x| round(*x, 4)).collect::<Vec<_>>(),
         })

@@ -67,6 +67,9 @@ pub struct Outcome {
     /// that followed an answer with a Retry-After (unweighted).
     pub early: u64,
     pub hinted: u64,
+    /// Waits the engine asked for (`Decision::Wait`: a budget-refused retry that fits the
+    /// call's deadline).
+    pub waits: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -77,6 +80,8 @@ enum Event {
         call: u32,
         throttle: bool,
     },
+    /// The engine's wait is over: ask it again (`Call::resume`).
+    Resume(u32),
 }
 
 struct Queue {
@@ -90,8 +95,9 @@ impl Queue {
         let (tag, value) = match event {
             Event::Arrival(p) => (0, p),
             Event::Send { call, throttle } => (1 + u32::from(throttle), call),
+            Event::Resume(call) => (3, call),
         };
-        // (tag, value) packed: 0 arrival, 1 send, 2 send after the limiter.
+        // (tag, value) packed: 0 arrival, 1 send, 2 send after the limiter, 3 resume.
         self.heap.push(Reverse((at, self.seq, tag, value)));
     }
 
@@ -101,6 +107,7 @@ impl Queue {
             at,
             match tag {
                 0 => Event::Arrival(value),
+                3 => Event::Resume(value),
                 t => Event::Send {
                     call: value,
                     throttle: t == 2,
@@ -111,6 +118,22 @@ impl Queue {
 }
 
 /// The spec's replicas, one after the other: their counts added, the bins averaged.
+/// Carries out what the process decided after a failure or a wait; `true` when the call ends.
+fn schedule(next: Next, call: u32, now: u64, process: &Process, queue: &mut Queue) -> bool {
+    match next {
+        Next::Retry(delay) => {
+            let throttle = process.throttles();
+            queue.push(now + delay, Event::Send { call, throttle });
+            false
+        }
+        Next::Wait(delay) => {
+            queue.push(now + delay, Event::Resume(call));
+            false
+        }
+        Next::GiveUp => true,
+    }
+}
+
 pub fn run(spec: Spec) -> Outcome {
     let mut total = run_one(spec, 0);
     for r in 1..spec.replicas {
@@ -129,6 +152,7 @@ pub fn run(spec: Spec) -> Outcome {
         total.unfinished += o.unfinished;
         total.early += o.early;
         total.hinted += o.hinted;
+        total.waits += o.waits;
     }
     total
 }
@@ -169,6 +193,7 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
         unfinished: 0,
         early: 0,
         hinted: 0,
+        waits: 0,
     };
     let mut queue = Queue {
         heap: BinaryHeap::with_capacity(spec.sample as usize * 2),
@@ -221,6 +246,17 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                 }
                 id
             }
+            Event::Resume(call) => {
+                let state = calls[call as usize].as_mut().expect("a waiting call");
+                let process = &mut processes[state.process as usize];
+                out.waits += 1;
+                if schedule(process.resume(state), call, now, process, &mut queue) {
+                    out.gave_up += 1;
+                    calls[call as usize] = None;
+                    free.push(call);
+                }
+                continue;
+            }
             Event::Send { call, throttle } => {
                 if throttle {
                     let p = calls[call as usize].as_ref().expect("a call").process;
@@ -270,17 +306,10 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                     bins[bin].unavailable += weight;
                     state.not_before = None;
                 }
-                match process.on_failure(state, failed, now) {
-                    Next::Retry(delay) => {
-                        let throttle = process.throttles();
-                        queue.push(now + delay, Event::Send { call: id, throttle });
-                        false
-                    }
-                    Next::GiveUp => {
-                        out.gave_up += 1;
-                        true
-                    }
-                }
+                let next = process.on_failure(state, failed, now);
+                let gave_up = schedule(next, id, now, process, &mut queue);
+                out.gave_up += u64::from(gave_up);
+                gave_up
             }
         };
         if ended {

@@ -28,8 +28,8 @@ class StepError(RuntimeError): ...
 class RetryBudget:
     def __new__(
         cls,
-        ratio: float = 0.2,
-        min_per_second: int | None = None,
+        ratio: float = 0.1,
+        min_per_second: int = 0,
         ttl: float = 10.0,
         *,
         burst: float | None = None,
