@@ -375,12 +375,13 @@ func eventsOf(function string) (names func() []string, stop func()) {
 }
 
 // A retry the budget refuses waits (sends nothing) when the call has a deadline, and goes once
-// the server answers again (another call's success ends the failure episode); without a
-// deadline the call gives up BudgetExhausted at once.
+// the server answers again (another call's success, a second after the last failure, ends the
+// failure episode); without a deadline the call gives up BudgetExhausted (after waiting out the
+// young episode: here its retry slots run out first), having sent nothing more.
 func TestDoWaitsForTheBudgetWithADeadline(t *testing.T) {
 	names, stop := eventsOf("wait_test")
 	defer stop()
-	p, err := PolicyFromJSON(`{"initial_delay": 0.01, "max_delay": 0.02, "jitter": "none", "max_retries": 50, "deadline": 10, "budget": ` + oneRetryBudget + `}`)
+	p, err := PolicyFromJSON(`{"initial_delay": 0.01, "max_delay": 0.02, "jitter": "none", "max_retries": 200, "deadline": 10, "budget": ` + oneRetryBudget + `}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,9 +389,10 @@ func TestDoWaitsForTheBudgetWithADeadline(t *testing.T) {
 	err = Do(context.Background(), p, func(context.Context) error {
 		sent = append(sent, time.Now())
 		if len(sent) == 2 {
-			// The server is back for everybody else a moment later.
+			// The server is back for everybody else a second later (a success within a second of
+			// a failure does not end the episode).
 			go func() {
-				time.Sleep(5 * time.Millisecond)
+				time.Sleep(1100 * time.Millisecond)
 				_ = Do(context.Background(), p, func(context.Context) error { return nil }, WithName("wait_other"), WithVerb(VerbGet))
 			}()
 		}

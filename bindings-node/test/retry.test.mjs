@@ -230,10 +230,10 @@ test('a retry the budget refuses waits when the call has a deadline and goes onc
       onEvent: (e) => events.push(e.event),
       sleep: async (ms) => {
         delays.push(ms);
-        // During the wait the server answers another call: the failure episode is over (a
-        // moment after it began: the engine's clock may tick in milliseconds).
+        // During the wait the server answers another call a second after the last failure (a
+        // success sooner does not end the failure episode): the episode is over.
         if (delays.length === 2) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, 1100));
           await withRetry(async () => 'ok', { policy, logger: null });
         }
       },

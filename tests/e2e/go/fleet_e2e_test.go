@@ -480,30 +480,37 @@ func TestFleet(t *testing.T) {
 }
 
 // The default retry budget of every process (core/src/budget.rs: DEFAULT_RATIO, DEFAULT_BURST,
-// DEFAULT_MIN_PER_EPISODE, DEFAULT_TTL; no per-second floor).
+// DEFAULT_MIN_PER_EPISODE, DEFAULT_TTL, FADE_SHORTEST_SECONDS .. FADE_LONGEST_SECONDS over
+// FADE_FULL_DEPOSITS, EPISODE_ONSET_SECONDS; no per-second floor).
 const (
-	budgetRatio         = 0.2
+	budgetRatio         = 0.1
 	budgetBurst         = 3.0
 	budgetMinPerEpisode = 3.0
 	budgetTTL           = 10.0 // seconds
+	budgetFadeShortest  = 1.0
+	budgetFadeLongest   = 5.0
+	budgetFadeFull      = 20.0
+	budgetOnset         = 0.5
 )
 
 // fleetBound is the most attempts per first attempt the budget rule lets one process (and so the
 // fleet: the processes are alike) send during an outage of `seconds` at `rate` first attempts per
-// second. The rule: a retry is taken while the withdrawals of the last ttl stay below r(age) times
-// its deposits, r(age) = ratio + (burst - ratio) / (1 + age²) (age in seconds since the episode
-// began), or while the episode has taken fewer than min_per_episode retries. Cut the outage into
-// windows of ttl: in window k (k = 0, 1, ...) at most ratio·rate·ttl + (burst - ratio)·rate·w_k
-// retries, w_0 = max over t of t/(1+t²) = 1/2 s, w_k = ttl/(1 + (k·ttl)²) s, plus one per window
-// for two calls racing for the last token; plus min_per_episode once. Divided by the outage's
-// first attempts, plus the first attempts themselves.
+// second. The rule: a retry is taken while the episode has taken fewer than min_per_episode, or
+// while the withdrawals of the last ttl stay below ratio·deposits + (burst - ratio)·D0 / (1 +
+// (age/tau)^4), D0 the deposits when the episode began (the window's, rate·(ttl + onset) at most),
+// tau from 1 to 5 s with D0. Cut the outage into windows of ttl: window k takes at most
+// ratio·rate·ttl + (burst - ratio)·D0·g(k) retries, g(0) = 1, g(k) = 1/(1 + (k·ttl/tau)^4), plus
+// one for two calls racing for the last token; plus min_per_episode once. Most of it is the burst
+// of the first seconds, (burst - ratio)·D0, which an outage pays once.
 func fleetBound(seconds, rate float64) float64 {
+	d0 := rate * (budgetTTL + budgetOnset)
+	tau := budgetFadeShortest + (budgetFadeLongest-budgetFadeShortest)*math.Min(1, d0/budgetFadeFull)
 	windows := math.Ceil(seconds / budgetTTL)
-	fading := 0.5
-	for k := 1.0; k < windows; k++ {
-		fading += budgetTTL / (1 + k*budgetTTL*k*budgetTTL)
+	retries := budgetMinPerEpisode
+	for k := 0.0; k < windows; k++ {
+		x := k * budgetTTL / tau
+		retries += 1 + budgetRatio*rate*budgetTTL + (budgetBurst-budgetRatio)*d0/(1+x*x*x*x)
 	}
-	retries := budgetMinPerEpisode + windows*(1+budgetRatio*rate*budgetTTL) + (budgetBurst-budgetRatio)*rate*fading
 	return 1 + retries/(rate*seconds)
 }
 
