@@ -86,7 +86,8 @@ def main() -> None:
                 time.sleep(delay)
             pool.submit(one)
     api_client.close()
-    print("FLEET " + json.dumps({"lang": "python", "calls": calls, "sent": sent[0], "events": events}), flush=True)
+    report = {"lang": "python", "calls": calls, "sent": sent[0], "events": events}
+    print("FLEET " + json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
