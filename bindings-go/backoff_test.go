@@ -13,6 +13,14 @@ import (
 // delays reports 503s to a fresh call until it gives up and returns the delays it asked for.
 func delays(t *testing.T, p *Policy) []time.Duration {
 	t.Helper()
+	// The policy's budget is the process-wide one, which earlier tests may have left deep in a
+	// failure episode (no per-second floor any more): a success ends it.
+	up, err := Begin(p, "backoff_test_up", VerbGet, RecoveryNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, up.OnSuccess())
+	up.Close()
 	call, err := Begin(p, "backoff_test", VerbGet, RecoveryNone)
 	if err != nil {
 		t.Fatal(err)

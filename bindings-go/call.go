@@ -46,6 +46,9 @@ const (
 	ActionRecovered Action = C.K8SRETRY_ACTION_RECOVERED
 	// ActionGiveUp: return the request's last error (never a read-back's); Reason says why.
 	ActionGiveUp Action = C.K8SRETRY_ACTION_GIVE_UP
+	// ActionWait: the retry budget deferred the retry: sleep Delay, send nothing, then ask
+	// Resume for the next decision.
+	ActionWait Action = C.K8SRETRY_ACTION_WAIT
 )
 
 // ReadOutcome is what a read-back found.
@@ -74,6 +77,9 @@ const (
 	GiveUpBudgetExhausted GiveUpReason = C.K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED
 	// GiveUpOutcomeUnknown: the read-back that would tell whether the write landed failed.
 	GiveUpOutcomeUnknown GiveUpReason = C.K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN
+	// GiveUpRetryAfterTooLong: the server asked to wait longer than the policy's retry_after_cap
+	// (the engine never retries sooner than asked); RetryAfter is the server's hint.
+	GiveUpRetryAfterTooLong GiveUpReason = C.K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG
 )
 
 // String is the reason's name as libk8sretry gives it (MaxRetries, ...).
@@ -96,7 +102,7 @@ func (c Class) String() string {
 // Decision is the engine's answer to a failed attempt or a read-back.
 type Decision struct {
 	Action Action
-	Delay  time.Duration // with ActionRetry and ActionReadBack
+	Delay  time.Duration // with ActionRetry, ActionReadBack and ActionWait
 	Reason GiveUpReason  // with ActionGiveUp
 }
 
@@ -174,6 +180,18 @@ func (c *Call) OnReadBack(outcome ReadOutcome, f Failure) (Decision, error) {
 	}
 	var d C.k8sretry_decision
 	if err := check(callOnReadBack(c.ptr, outcome, cf, &d, c.sinkFor(true))); err != nil {
+		return Decision{}, err
+	}
+	return decisionOf(d), nil
+}
+
+// Resume asks for the next decision after an ActionWait has been slept (nothing was sent):
+// ActionRetry with no delay (send now), ActionWait again, ActionReadBack or ActionGiveUp. Out of
+// order (the call is not waiting) it returns a *StatusError. A cancel during the wait is reported
+// with OnFailure (a Failure with Cancelled set), as during a retry's sleep.
+func (c *Call) Resume() (Decision, error) {
+	var d C.k8sretry_decision
+	if err := check(callResume(c.ptr, &d, c.sinkFor(true))); err != nil {
 		return Decision{}, err
 	}
 	return decisionOf(d), nil

@@ -213,7 +213,8 @@ func TestInvalidUTF8IsReadLossily(t *testing.T) {
 	defer call.Close()
 	body := `{"kind":"Status","code":429,"reason":"TooManyRequests","message":"bad ` + "\xff" + ` byte","details":{"retryAfterSeconds":7}}`
 	d, err := call.OnFailure(Failure{Status: 429, Body: body})
-	if err != nil || d.Action != ActionRetry || d.Delay != 7*time.Second {
+	// The hint from the body, spread by up to 20% (retry_after_spread).
+	if err != nil || d.Action != ActionRetry || d.Delay < 7*time.Second || d.Delay > 8400*time.Millisecond {
 		t.Fatalf("%+v %v", d, err)
 	}
 	var mu sync.Mutex
@@ -353,5 +354,111 @@ func TestWithRetryIf(t *testing.T) {
 		WithVerb(VerbGet), WithRetryIf(func(error) bool { return true }))
 	if !errors.As(err, &e) || e.Reason != GiveUpCancelled || n != 1 {
 		t.Fatalf("cancelled: %v after %d calls", err, n)
+	}
+}
+
+// A budget that allows one retry per failure episode and nothing else.
+const oneRetryBudget = `{"ratio": 0, "burst": 0, "min_per_second": 0, "min_per_episode": 1, "ttl": 10}`
+
+// eventsOf collects the names of the events of the calls named function until the returned stop.
+func eventsOf(function string) (names func() []string, stop func()) {
+	var mu sync.Mutex
+	var got []string
+	SetEventHandler(func(e Event) {
+		if e.Function == function {
+			mu.Lock()
+			got = append(got, e.Name+"/"+e.GiveUp.String())
+			mu.Unlock()
+		}
+	})
+	return func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }, func() { SetEventHandler(nil) }
+}
+
+// A retry the budget refuses waits (sends nothing) when the call has a deadline, and goes once
+// the server answers again (another call's success, a second after the last failure, ends the
+// failure episode); without a deadline the call gives up BudgetExhausted (after waiting out the
+// young episode: here its retry slots run out first), having sent nothing more.
+func TestDoWaitsForTheBudgetWithADeadline(t *testing.T) {
+	names, stop := eventsOf("wait_test")
+	defer stop()
+	p, err := PolicyFromJSON(`{"initial_delay": 0.01, "max_delay": 0.02, "jitter": "none", "max_retries": 200, "deadline": 10, "budget": ` + oneRetryBudget + `}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []time.Time
+	err = Do(context.Background(), p, func(context.Context) error {
+		sent = append(sent, time.Now())
+		if len(sent) == 2 {
+			// The server is back for everybody else a second later (a success within a second of
+			// a failure does not end the episode).
+			go func() {
+				time.Sleep(1100 * time.Millisecond)
+				_ = Do(context.Background(), p, func(context.Context) error { return nil }, WithName("wait_other"), WithVerb(VerbGet))
+			}()
+		}
+		if len(sent) < 3 {
+			return syscall.ECONNREFUSED
+		}
+		return nil
+	}, WithName("wait_test"), WithVerb(VerbGet))
+	if err != nil || len(sent) != 3 {
+		t.Fatalf("err %v after %d attempts", err, len(sent))
+	}
+	got := names()
+	deferred := 0
+	for _, n := range got {
+		if n == "k8s_api_call_retry_deferred/None" {
+			deferred++
+		}
+	}
+	if deferred == 0 || got[len(got)-1] != "k8s_api_call_succeeded_after_retry/None" {
+		t.Fatalf("events %v: want a deferral, then the success", got)
+	}
+	if gap := sent[2].Sub(sent[1]); gap < 20*time.Millisecond {
+		t.Fatalf("the deferred retry went %v after the refused one: it did not wait", gap)
+	}
+
+	p, err = PolicyFromJSON(`{"initial_delay": 0.01, "max_delay": 0.02, "jitter": "none", "max_retries": 50, "budget": ` + oneRetryBudget + `}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = Do(context.Background(), p, func(context.Context) error { n++; return syscall.ECONNREFUSED }, WithName("wait_test"), WithVerb(VerbGet))
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpBudgetExhausted || n != 2 {
+		t.Fatalf("without a deadline: %v after %d attempts", err, n)
+	}
+}
+
+// A cancel during a wait stops the call at once, as during a retry's sleep, and the engine
+// counts it (the give-up event says Cancelled).
+func TestDoStopsAtOnceWhenCancelledMidWait(t *testing.T) {
+	names, stop := eventsOf("wait_cancel_test")
+	defer stop()
+	// The second slot's backoff is 10 s: the wait the refused retry gets.
+	p, err := PolicyFromJSON(`{"initial_delay": 0.01, "exponential_base": 1000, "max_delay": 10, "jitter": "none", "deadline": 100, "budget": ` + oneRetryBudget + `}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	start := time.Now()
+	err = Do(ctx, p, func(context.Context) error {
+		n++
+		if n == 2 {
+			time.AfterFunc(20*time.Millisecond, cancel)
+		}
+		return syscall.ECONNRESET
+	}, WithName("wait_cancel_test"), WithVerb(VerbGet))
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpCancelled || !errors.Is(err, context.Canceled) || n != 2 {
+		t.Fatalf("%v after %d attempts", err, n)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("did not stop at once: %v", time.Since(start))
+	}
+	got := names()
+	if len(got) < 2 || got[len(got)-2] != "k8s_api_call_retry_deferred/None" || got[len(got)-1] != "k8s_api_call_failed_non_retryable/Cancelled" {
+		t.Fatalf("events %v: want the deferral, then the cancel", got)
 	}
 }

@@ -208,7 +208,8 @@ func with(m map[string]string, k, v string) map[string]string {
 type readBack[T any] func(ctx context.Context) (value T, found, ours bool, err error)
 
 // run is the loop behind Do and the helpers: call, extract, ask the engine, carry out its
-// decision (sleep and resend, sleep and read back, return, give up). No decision is made here.
+// decision (sleep and resend, sleep and read back, wait and ask again, return, give up). No
+// decision is made here.
 func run[T any](
 	ctx context.Context, policy *Policy, name string, verb Verb, recovery Recovery,
 	attempt func(context.Context) (T, error), read readBack[T], retryIf func(error) bool,
@@ -240,21 +241,31 @@ func run[T any](
 	}
 	var earlier []error
 	var found T
+	// ctx ended during a sleep (before a retry or read-back, or a wait): tell the engine, so
+	// events and metrics count a cancelled call.
+	cancelled := func() error {
+		_, _ = call.OnFailure(Failure{Cancelled: true, ErrorType: "context", Message: ctx.Err().Error()})
+		return &Error{Err: last, Attempts: call.Attempts(), Reason: GiveUpCancelled, Earlier: earlier, Context: ctx.Err()}
+	}
 	decision, err := call.OnFailure(failureOf(last, verb))
 	for {
 		if err != nil {
 			return zero, err
 		}
 		switch decision.Action {
+		case ActionWait:
+			// The budget deferred the retry: sleep, send nothing, ask again.
+			if !sleep(ctx, decision.Delay) {
+				return zero, cancelled()
+			}
+			decision, err = call.Resume()
 		case ActionDone:
 			return zero, nil
 		case ActionRecovered:
 			return found, nil
 		case ActionRetry, ActionReadBack:
 			if !sleep(ctx, decision.Delay) {
-				// Tell the engine, so events and metrics count a cancelled call.
-				_, _ = call.OnFailure(Failure{Cancelled: true, ErrorType: "context", Message: ctx.Err().Error()})
-				return zero, &Error{Err: last, Attempts: call.Attempts(), Reason: GiveUpCancelled, Earlier: earlier, Context: ctx.Err()}
+				return zero, cancelled()
 			}
 			if decision.Action == ActionRetry {
 				var next error

@@ -18,7 +18,8 @@ import (
 // a reconciler's ctx logs its calls with the reconciler's logger), else the default logger
 // (SetDefaultLogger; slog.Default() until set). Levels:
 //
-//	retrying, succeeded after retries, recovered a lost response  slog Info   logr V(0).Info
+//	retrying, retry deferred by the budget (waiting),              slog Info   logr V(0).Info
+//	succeeded after retries, recovered a lost response
 //	given up on the first attempt on an answer that is final      slog Debug  logr V(1).Info
 //	(a 404, a 409, a 422, a cancelled context)
 //	any other give-up (retries used up, budget, breaker, deadline, slog Warn   logr Error
@@ -70,7 +71,7 @@ const (
 
 func levelOf(e Event) level {
 	switch e.Name {
-	case "k8s_api_call_failed_retrying", "k8s_api_call_succeeded_after_retry", "k8s_api_call_recovered_lost_response":
+	case "k8s_api_call_failed_retrying", "k8s_api_call_retry_deferred", "k8s_api_call_succeeded_after_retry", "k8s_api_call_recovered_lost_response":
 		return levelInfo
 	case "k8s_api_call_failed_non_retryable":
 		if e.Attempt <= 1 && (e.GiveUp == GiveUpNonRetryable || e.GiveUp == GiveUpCancelled) {

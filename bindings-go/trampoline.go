@@ -38,6 +38,14 @@ static k8sretry_status k8sretry_go_on_read_back(k8sretry_call *call, uint32_t ou
 	return status;
 }
 
+static k8sretry_status k8sretry_go_resume(k8sretry_call *call, k8sretry_decision *out, uintptr_t sink) {
+	uintptr_t saved = k8sretry_go_sink;
+	k8sretry_go_sink = sink;
+	k8sretry_status status = k8sretry_call_resume(call, out);
+	k8sretry_go_sink = saved;
+	return status;
+}
+
 static k8sretry_status k8sretry_go_on_success(k8sretry_call *call, uintptr_t sink) {
 	uintptr_t saved = k8sretry_go_sink;
 	k8sretry_go_sink = sink;
@@ -61,6 +69,10 @@ func callOnFailure(call *C.k8sretry_call, f *C.k8sretry_failure, out *C.k8sretry
 
 func callOnReadBack(call *C.k8sretry_call, outcome ReadOutcome, f *C.k8sretry_failure, out *C.k8sretry_decision, sink uintptr) C.k8sretry_status {
 	return C.k8sretry_go_on_read_back(call, C.uint32_t(outcome), f, out, C.uintptr_t(sink))
+}
+
+func callResume(call *C.k8sretry_call, out *C.k8sretry_decision, sink uintptr) C.k8sretry_status {
+	return C.k8sretry_go_resume(call, out, C.uintptr_t(sink))
 }
 
 func callOnSuccess(call *C.k8sretry_call, sink uintptr) C.k8sretry_status {

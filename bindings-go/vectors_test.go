@@ -166,6 +166,9 @@ func runScenarios(t *testing.T, file string) int {
 			case "fail":
 				d, err := call.OnFailure(st.Failure.failure())
 				checkDecision(t, s.Name, i, d, err, st.Expect)
+			case "resume":
+				d, err := call.Resume()
+				checkDecision(t, s.Name, i, d, err, st.Expect)
 			case "read_back":
 				outcome, ok := readOutcomes[st.Outcome]
 				if !ok {
@@ -209,7 +212,10 @@ func checkDecision(t *testing.T, name string, i int, d Decision, err error, expe
 	if err != nil {
 		t.Fatalf("%s step %d: %v", name, i, err)
 	}
-	want := map[string]Action{"retry": ActionRetry, "read_back": ActionReadBack, "done": ActionDone, "recovered": ActionRecovered, "give_up": ActionGiveUp}[expect["decision"].(string)]
+	want, known := map[string]Action{"retry": ActionRetry, "read_back": ActionReadBack, "done": ActionDone, "recovered": ActionRecovered, "give_up": ActionGiveUp, "wait": ActionWait}[expect["decision"].(string)]
+	if !known {
+		t.Fatalf("%s step %d: unknown decision %v", name, i, expect["decision"])
+	}
 	if d.Action != want {
 		t.Errorf("%s step %d: %+v, want %v", name, i, d, expect)
 		return

@@ -21,11 +21,13 @@ test-cluster: py-env
 	$(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider tests/cluster
 
 # End-to-end against the real apiserver through the fault proxy; always tears the cluster down.
+# The Go suite includes the fleet scenario (fleet_e2e_test.go: 20 Go + 20 Python client processes,
+# the Python ones run by PY_TEST's interpreter, through the proxy while the apiserver is stopped 30 s).
 test-e2e: py-env node stage go-lib
 	tests/cluster/up.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python -m pytest -q -p no:cacheprovider -W ignore::Warning tests/e2e/python && \
 	  node --test --test-concurrency=1 tests/e2e/node/ && \
-	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
+	  (cd tests/e2e/go && K8SRETRY_FLEET_PYTHON_BIN=$(CURDIR)/$(PY_TEST)/bin/python $(GO_ENV) go test -count=1 -timeout 30m -v ./... 2>&1 | grep -vE '^(=== RUN|    )'; exit $${PIPESTATUS[0]}) && \
 	  $(CARGO) test --locked -p k8sretry-e2e --features e2e --test kube_e2e -- --nocapture; \
 	  rc=$$?; tests/cluster/down.sh; exit $$rc
 

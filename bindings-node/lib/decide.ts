@@ -1,5 +1,5 @@
-// The steps of one call, asked of the engine: a failed attempt (`decide`) and what a read-back
-// found (`readBack`). The encoding is lib/wire.ts's; the decisions are the engine's. A step the
+// The steps of one call, asked of the engine: a failed attempt (`decide`), what a read-back
+// found (`readBack`) and a wait slept (`resume`). The encoding is lib/wire.ts's; the decisions are the engine's. A step the
 // call did not ask for throws an Error with code K8SRETRY_OUT_OF_ORDER (K8SRETRY_CALL_FINISHED
 // after the end). @internal
 import { native } from './native';
@@ -16,6 +16,11 @@ export type NativeCall = ExternalObject<'Call'>;
 export function decide(call: NativeCall, f: FailureInit, withText = true): Decision {
   const text = writeFailure(f, withText);
   return decodeDecision(text === '' ? native.decide(call) : native.decideWith(call, text));
+}
+
+/** @internal The engine's decision after a `wait` has been slept (nothing was sent). */
+export function resume(call: NativeCall): Decision {
+  return decodeDecision(native.resume(call));
 }
 
 /** @internal The engine's decision on what the read-back it asked for found (`failed`: the read's own failure `f`). */

@@ -1,8 +1,8 @@
 // The retry loop: call, extract, ask the engine, carry out its answer (sleep and call again, sleep
-// and read back, return, or raise). No decisions here.
+// and read back, wait and ask again, return, or raise). No decisions here.
 import { native, type FailureInit, type RetryEvent } from './native';
 import { ArgumentError, abortReason } from './errors';
-import { decide, readBack, type Decision, type NativeCall, type ReadOutcome } from './decide';
+import { decide, readBack, resume, type Decision, type NativeCall, type ReadOutcome } from './decide';
 import { failureFrom } from './extract';
 import { Policy, coarseNow, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
 
@@ -253,8 +253,9 @@ export class Retrier {
   }
 
   /** Sleeps `ms`; an abort meanwhile is reported to the engine as the step it waits for (a
-   * cancelled attempt, or a cancelled read-back) and rejects with the signal's reason. */
-  private async pause(call: NativeCall, ms: number, before: 'retry' | 'read_back'): Promise<void> {
+   * cancelled attempt, or a cancelled read-back; during a wait, a cancelled attempt) and rejects
+   * with the signal's reason. */
+  private async pause(call: NativeCall, ms: number, before: 'retry' | 'read_back' | 'wait'): Promise<void> {
     try {
       await sleepFor(ms, this.options.signal, this.options.sleep);
     } catch (abort) {
@@ -290,6 +291,13 @@ export class Retrier {
     let decision = this.decideOn(call, err);
     for (;;) {
       switch (decision.action) {
+        case 'wait':
+          // The budget deferred the retry: sleep, send nothing, ask again.
+          await this.pause(call, decision.delayMs, 'wait');
+          flushSuccesses(); // successes meanwhile may have ended the failure episode
+          decision = resume(call);
+          this.emitStep(call);
+          continue;
         case 'retry': {
           await this.pause(call, decision.delayMs, 'retry');
           let value: T;

@@ -8,14 +8,15 @@ import { native } from './native';
 import type { FailureInit } from './native';
 
 /** What the engine tells the loop to do next. */
-export type Action = 'retry' | 'read_back' | 'done' | 'recovered' | 'give_up';
+export type Action = 'retry' | 'read_back' | 'done' | 'recovered' | 'give_up' | 'wait';
 
 /** What a read-back found. */
 export type ReadOutcome = 'ours' | 'not_ours' | 'missing' | 'failed';
 
 export interface Decision {
   action: Action;
-  /** For `retry` and `read_back`: how long to wait first. */
+  /** For `retry`, `read_back` and `wait`: how long to wait first (for `wait`: then send
+   * nothing and ask `resume`). */
   delayMs: number;
   /** For `give_up`: the reason (MaxRetries, NonRetryable, OutcomeUnknown, ...). */
   reason: string | null;

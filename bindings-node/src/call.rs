@@ -136,7 +136,15 @@ pub fn read_back(
     answer(call, |c| c.on_read_back(outcome))
 }
 
-/// The events of the last `decide` / `readBack`.
+/// After a `wait` answer has been slept (the budget deferred the retry; nothing was sent): the
+/// next decision, one number like `decide`'s (`retry` with no delay, `wait` again, `read_back` or
+/// `give_up`). A cancel during the wait is reported with `decide` (a cancelled failure).
+#[napi(ts_args_type = "call: ExternalObject<'Call'>")]
+pub fn resume(call: &mut External<CallState>) -> Result<f64, Code> {
+    answer(call, |c| c.resume())
+}
+
+/// The events of the last `decide` / `readBack` / `resume`.
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
 pub fn take_events(call: &mut External<CallState>) -> Vec<RetryEvent> {
     std::mem::take(&mut call.events)

@@ -15,11 +15,12 @@ const begin = (verb = 'GET', listening = true, recovery = 'none') =>
 const RESET = { codes: ['ECONNRESET'] };
 const EXISTS = { status: 409, reason: 'AlreadyExists' };
 
-test('the wire format comes from the addon: flags, actions, eight give-up reasons, read outcomes', () => {
+test('the wire format comes from the addon: flags, actions, nine give-up reasons, read outcomes', () => {
   const format = native.wireFormat();
-  assert.deepEqual(format.actions, ['retry', 'read_back', 'done', 'recovered', 'give_up']);
-  assert.equal(format.giveUpReasons.length, 8);
+  assert.deepEqual(format.actions, ['retry', 'read_back', 'done', 'recovered', 'give_up', 'wait']);
+  assert.equal(format.giveUpReasons.length, 9);
   assert.equal(format.giveUpReasons[7], 'OutcomeUnknown');
+  assert.equal(format.giveUpReasons[8], 'RetryAfterTooLong');
   assert.deepEqual(format.readOutcomes, ['ours', 'not_ours', 'missing', 'failed']);
   assert.deepEqual(format.flags, { timeout: 1, cancelled: 2, userRetryable: 4 });
   assert.equal(format.scratchLength, 3);
@@ -38,7 +39,8 @@ test('text fields arrive whole: the separator inside one is replaced, and the la
 });
 
 test('numbers and flags: status, Retry-After seconds, cancelled, timeout, user-retryable', () => {
-  assert.equal(decide(begin(), { status: 503, retryAfterSeconds: 2 }).delayMs, 2000);
+  const hinted = decide(begin(), { status: 503, retryAfterSeconds: 2 }).delayMs;
+  assert.ok(hinted >= 2000 && hinted <= 2400, `${hinted}: the hint, spread by at most 20%`);
   assert.deepEqual(decide(begin(), { status: 503, cancelled: true }), { action: 'give_up', delayMs: 0, reason: 'Cancelled' });
   assert.equal(decide(begin(), { timeout: true }).action, 'retry');
   assert.deepEqual(decide(begin('POST'), { timeout: true }), { action: 'give_up', delayMs: 0, reason: 'NotIdempotent' });
@@ -48,7 +50,8 @@ test('numbers and flags: status, Retry-After seconds, cancelled, timeout, user-r
 
 test('the Status body is read by the engine', () => {
   const body = JSON.stringify({ kind: 'Status', code: 429, reason: 'TooManyRequests', details: { retryAfterSeconds: 3 } });
-  assert.equal(decide(begin(), { body }).delayMs, 3000);
+  const delay = decide(begin(), { body }).delayMs;
+  assert.ok(delay >= 3000 && delay <= 3600, `${delay}: the hint, spread by at most 20%`);
 });
 
 test('a call nobody listens to builds no events', () => {

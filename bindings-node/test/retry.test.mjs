@@ -43,19 +43,26 @@ test('runner_hooks: 3 retries = 4 calls, 1 s·2^n ±50%, the original error reth
   delays.forEach((ms, n) => assert.ok(ms >= 500 * 2 ** n && ms <= 1500 * 2 ** n, `delay ${n}: ${ms}`));
 });
 
-test('Retry-After on 429 is honoured and capped at 30 s', async () => {
+test('Retry-After on 429 is honoured, never shortened: a hint above the cap gives up', async () => {
   const delays = [];
   let n = 0;
   const result = await withRetry(async () => {
     n += 1;
     if (n === 1) throw apiError(429, { 'retry-after': '7' });
-    if (n === 2) throw apiError(429, { 'retry-after': '3600' });
     return 'ok';
   }, noSleep(delays));
   assert.equal(result, 'ok');
   assert.ok(delays[0] >= 7000, `${delays[0]}`);
-  assert.equal(delays[1], 30000);
-  assert.equal(retryAfterDelay(apiError(429, { 'retry-after': '120' }), 0), 30000);
+  n = 0;
+  const tooLong = withRetry(async () => {
+    n += 1;
+    throw apiError(429, { 'retry-after': '3600' });
+  }, noSleep(delays));
+  await assert.rejects(tooLong, (e) => e.k8sretry.reason === 'RetryAfterTooLong');
+  assert.equal(n, 1);
+  assert.equal(delays.length, 1);
+  const hinted = retryAfterDelay(apiError(429, { 'retry-after': '20' }), 0);
+  assert.ok(hinted >= 20000 && hinted <= 24000, `${hinted}: the hint, spread by at most 20%`);
   const d = retryAfterDelay(apiError(503), 2);
   assert.ok(d >= 2000 && d <= 6000, `${d}`);
 });
@@ -238,4 +245,81 @@ test('DESIGN §7: no bearer token, Secret data or request body in any log line o
     assert.ok(text.includes('secrets/db') && text.includes('Bearer [redacted]'), text);
   }
   assert.ok(Buffer.byteLength(events[0].error) <= 256);
+});
+
+// A budget that allows one retry per failure episode and nothing else.
+const ONE_RETRY = { ratio: 0, burst: 0, min_per_second: 0, min_per_episode: 1, ttl: 10 };
+const waiting = (extra) =>
+  Policy.fromJson(
+    JSON.stringify({ initial_delay: 0.01, max_delay: 0.02, jitter: 'none', max_retries: 50, budget: ONE_RETRY, ...extra }),
+  );
+
+test('a retry the budget refuses waits when the call has a deadline and goes once the server is back', async () => {
+  const policy = waiting({ deadline: 10 });
+  const delays = [];
+  const events = [];
+  let attempts = 0;
+  const result = await withRetry(
+    async () => {
+      attempts += 1;
+      if (attempts < 3) throw apiError(503);
+      return 'done';
+    },
+    {
+      policy,
+      logger: null,
+      onEvent: (e) => events.push(e.event),
+      sleep: async (ms) => {
+        delays.push(ms);
+        // During the wait the server answers another call a second after the last failure (a
+        // success sooner does not end the failure episode): the episode is over.
+        if (delays.length === 2) {
+          await new Promise((resolve) => setTimeout(resolve, 1100));
+          await withRetry(async () => 'ok', { policy, logger: null });
+        }
+      },
+    },
+  );
+  assert.equal(result, 'done');
+  assert.equal(attempts, 3, 'the refused retry was not sent');
+  assert.deepEqual(delays, [10, 20, 0], 'a retry, a wait, then the deferred retry at once');
+  assert.deepEqual(events, [
+    'k8s_api_call_failed_retrying',
+    'k8s_api_call_retry_deferred',
+    'k8s_api_call_failed_retrying',
+    'k8s_api_call_succeeded_after_retry',
+  ]);
+
+  attempts = 0;
+  const noDeadline = withRetry(
+    async () => {
+      attempts += 1;
+      throw apiError(503);
+    },
+    { ...noSleep([]), policy: waiting({}) },
+  );
+  await assert.rejects(noDeadline, (e) => e.k8sretry.reason === 'BudgetExhausted');
+  assert.equal(attempts, 2);
+});
+
+test('an abort during a wait rejects at once and the engine counts a cancelled call', async () => {
+  // The second slot's backoff is 10 s: the wait the refused retry gets.
+  const policy = waiting({ deadline: 100, exponential_base: 1000, max_delay: 10 });
+  const controller = new AbortController();
+  const events = [];
+  let attempts = 0;
+  const started = Date.now();
+  const pending = withRetry(
+    async () => {
+      attempts += 1;
+      throw apiError(503);
+    },
+    { policy, logger: null, signal: controller.signal, onEvent: (e) => events.push(e) },
+  );
+  setTimeout(() => controller.abort(), 100);
+  await assert.rejects(pending, (e) => e.name === 'AbortError');
+  assert.ok(Date.now() - started < 5000);
+  assert.equal(attempts, 2);
+  assert.equal(events.at(-2).event, 'k8s_api_call_retry_deferred');
+  assert.equal(events.at(-1).give_up, 'Cancelled');
 });

@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url);
 const { native } = require('../dist/cjs/native.js');
 // The retry loop's own path to the engine: native.decide / decideWith / readBack and the
 // one-number answer.
-const { decide, readBack } = require('../dist/cjs/decide.js');
+const { decide, readBack, resume } = require('../dist/cjs/decide.js');
 const load = (name) => JSON.parse(readFileSync(new URL(`../../tests/vectors/${name}`, import.meta.url), 'utf8'));
 
 const failure = (f) => ({
@@ -52,7 +52,7 @@ function expect(at, expected, step) {
   }
   const d = step();
   assert.equal(d.action, expected.decision, at);
-  if (d.action === 'retry' || d.action === 'read_back') {
+  if (d.action === 'retry' || d.action === 'read_back' || d.action === 'wait') {
     assert.ok(Math.abs(d.delayMs / 1000 - expected.delay) <= 1e-6, `${at}: ${d.delayMs}`);
   }
   if (d.action === 'give_up') assert.equal(d.reason, expected.reason, at);
@@ -72,6 +72,9 @@ function run(scenario) {
         break;
       case 'fail':
         expect(at, step.expect, () => decide(call, failure(step.failure)));
+        break;
+      case 'resume':
+        expect(at, step.expect, () => resume(call));
         break;
       case 'read_back':
         expect(at, step.expect, () =>
@@ -100,7 +103,7 @@ test('decision vectors', () => {
   const ops = new Set(scenarios.flatMap((s) => s.steps.map((step) => step.op)));
   const expected = new Set(scenarios.flatMap((s) => s.steps.map((step) => step.expect?.decision)));
   // The runner must meet every kind of step and answer, or a vector is not tested.
-  for (const op of ['read_back', 'fail', 'succeed', 'advance']) assert.ok(ops.has(op), op);
-  for (const d of ['retry', 'read_back', 'done', 'recovered', 'give_up', 'error']) assert.ok(expected.has(d), d);
+  for (const op of ['read_back', 'fail', 'succeed', 'advance', 'resume']) assert.ok(ops.has(op), op);
+  for (const d of ['retry', 'read_back', 'done', 'recovered', 'give_up', 'error', 'wait']) assert.ok(expected.has(d), d);
   for (const s of scenarios) run(s);
 });

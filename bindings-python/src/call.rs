@@ -1,6 +1,6 @@
 //! `Call`: one logical call's steps. The Python loop reports each failed attempt
-//! (`on_failure`), each read-back it was asked for (`on_read_back`) and the success, and carries
-//! out the answer `(action, delay, reason)`.
+//! (`on_failure`), each read-back it was asked for (`on_read_back`), each wait it slept
+//! (`resume`) and the success, and carries out the answer `(action, delay, reason)`.
 
 use std::time::Duration;
 
@@ -58,8 +58,9 @@ impl PyCall {
     }
 
     /// The decision after the current attempt failed with `failure`: `(action, delay_seconds,
-    /// give_up_reason)`, action one of `retry`, `read_back`, `done`, `recovered`, `give_up`.
-    /// Raises `StepError` when the call waits for a read-back result or has ended.
+    /// give_up_reason)`, action one of `retry`, `read_back`, `wait`, `done`, `recovered`,
+    /// `give_up`. Raises `StepError` when the call waits for a read-back result or has ended,
+    /// or waits to be resumed (except for a cancelled failure: a cancel during a wait).
     fn on_failure<'py>(&mut self, py: Python<'py>, failure: &PyFailure) -> PyResult<Answer<'py>> {
         let decision = self
             .inner
@@ -102,6 +103,14 @@ impl PyCall {
         Ok(answer(py, decision))
     }
 
+    /// After a `wait` has been slept (the budget deferred the retry; nothing was sent): the next
+    /// decision, `retry` with no delay (send now), `wait` again, `read_back` or `give_up`.
+    /// Raises `StepError` when the call is not waiting or has ended.
+    fn resume<'py>(&mut self, py: Python<'py>) -> PyResult<Answer<'py>> {
+        let decision = self.inner.resume().map_err(step_error)?;
+        Ok(answer(py, decision))
+    }
+
     fn on_success(&mut self) {
         self.inner.on_success();
     }
@@ -122,6 +131,11 @@ impl PyCall {
     #[getter]
     fn awaiting_read_back(&self) -> bool {
         self.inner.awaiting_read_back()
+    }
+
+    #[getter]
+    fn awaiting_resume(&self) -> bool {
+        self.inner.awaiting_resume()
     }
 
     #[getter]

@@ -59,7 +59,7 @@ def check(at: str, expect: dict[str, Any], step: Any, *args: Any) -> None:
         return
     action, delay, reason = step(*args)
     assert action == expect["decision"], (at, action, reason)
-    if action in ("retry", "read_back"):
+    if action in ("retry", "read_back", "wait"):
         assert abs(delay - expect["delay"]) <= 1e-6, (at, delay)
     if action == "give_up":
         assert reason == expect["reason"], at
@@ -82,6 +82,9 @@ def run(scenario: dict[str, Any]) -> None:
         elif op == "fail":
             assert call is not None
             check(at, step["expect"], call.on_failure, failure(step["failure"]))
+        elif op == "resume":
+            assert call is not None
+            check(at, step["expect"], call.resume)
         elif op == "read_back":
             assert call is not None
             read_failure = failure(step["failure"]) if "failure" in step else None

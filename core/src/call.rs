@@ -196,10 +196,16 @@ impl Call {
         if self.reading.is_some() {
             return Err(StepError::ReadBackPending);
         }
-        if self.deferred.is_some() {
-            return Err(StepError::WaitPending);
-        }
         let class = self.policy.classify(failure);
+        if self.deferred.is_some() {
+            // Nothing was sent during a wait, so no attempt can have failed; but the caller may
+            // cancel the call while it waits, as while it sleeps before a retry.
+            if class != Class::Cancelled {
+                return Err(StepError::WaitPending);
+            }
+            self.deferred = None;
+            return Ok(self.give_up(GiveUpReason::Cancelled, class, failure));
+        }
         let verb = if self.verb == Verb::Unknown {
             failure.verb
         } else {
@@ -858,6 +864,40 @@ mod tests {
             "a call that fails in an old episode gives up at once"
         );
         assert!(!late.awaiting_resume());
+    }
+
+    #[test]
+    fn a_cancel_while_waiting_gives_up_cancelled_and_any_other_failure_is_out_of_order() {
+        let policy = Policy::from_json(&format!(
+            r#"{{"jitter": "none", "deadline": 30, "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
+        ))
+        .unwrap();
+        let unavailable = Failure::new().with_status(503);
+        let mut call = Call::new(&policy, "wait_cancel_test");
+        assert!(matches!(
+            call.on_failure(&unavailable),
+            Decision::Retry { .. }
+        ));
+        assert!(matches!(
+            call.on_failure(&unavailable),
+            Decision::Wait { .. }
+        ));
+        assert_eq!(
+            call.try_on_failure(&unavailable),
+            Err(StepError::WaitPending),
+            "nothing was sent: no attempt can have failed"
+        );
+        assert!(
+            call.awaiting_resume(),
+            "an out-of-order step changes nothing"
+        );
+        let cancelled = Failure::new().with_cancelled(true);
+        assert_eq!(
+            call.try_on_failure(&cancelled),
+            Ok(Decision::GiveUp(GiveUpReason::Cancelled))
+        );
+        assert!(call.is_finished() && !call.awaiting_resume());
+        assert_eq!(call.resume(), Err(StepError::Finished));
     }
 
     #[test]

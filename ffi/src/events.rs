@@ -168,7 +168,7 @@ pub(crate) fn forwarder() -> EventCallback {
 
 /// The static NUL-terminated copy of an event name.
 fn event_name(name: &str) -> *const c_char {
-    const NAMES: [&str; 8] = [
+    const NAMES: [&str; 10] = [
         "k8s_api_call_failed_retrying\0",
         "k8s_api_call_succeeded_after_retry\0",
         "k8s_api_call_failed_max_retries\0",
@@ -177,6 +177,8 @@ fn event_name(name: &str) -> *const c_char {
         "k8s_api_call_budget_exhausted\0",
         "k8s_api_call_circuit_open\0",
         "k8s_api_call_deadline_exceeded\0",
+        "k8s_api_call_retry_deferred\0",
+        "k8s_api_call_retry_after_too_long\0",
     ];
     NAMES
         .iter()

@@ -7,7 +7,9 @@ otherwise, and always when no token file was given): another local user cannot c
 read the log.
   PUT /__k8sretry/plan   {"seed": 1, "rules": [rule, ...]}: replaces the plan, clears the log
   GET /__k8sretry/log    every fault injected so far: [{"n", "method", "path", "fault"}]
-  GET /__k8sretry/stats  {"requests": n, "faults": {kind: n}}
+  GET /__k8sretry/stats  {"requests": n, "faults": {kind: n}, "unreachable": n, "connections": n,
+                          "agents": {User-Agent up to its first "/": n}}
+                         (connections: client connections opened, each a TLS handshake here)
 A rule: {"method": "POST" or "*", "path": regex, "fault": kind, "count": n (optional),
          "probability": p (default 1), "retry_after": "2" | "date:+2" (an HTTP-date 2 s ahead) | null,
          "status": [201, ...] (drop_after only, optional: drop the response only when the apiserver
@@ -18,6 +20,13 @@ Kinds: "429", "503", "504": answered by the proxy with a Kubernetes Status body 
        "drop_after": forwarded (the apiserver commits), then the response is dropped;
        "latency:<ms>": forwarded after a delay.
 Watches are streamed so they never stall.
+
+While the upstream is unreachable (an apiserver stopped), mitmproxy answers 502 and closes the
+client's connection, so every retry of every client would cost a new TLS handshake here, which
+2 cores cannot carry for a fleet of clients. So after a failed upstream connection, requests that
+no rule faults are answered 502 by this addon instead, on the client's connection kept open, as a
+load balancer in front of stopped apiservers does ("unreachable" in the stats), until a TCP
+connection to the upstream succeeds again (tried every PROBE_EVERY seconds).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ def control_token() -> str | None:
         return None
     with open(path) as f:
         return f.read().strip() or None
+PROBE_EVERY = 0.2  # seconds
 
 
 class Rule:
@@ -73,6 +83,9 @@ def is_watch(flow: http.HTTPFlow) -> bool:
 class Faults:
     def __init__(self) -> None:
         self.token = control_token()
+        # The upstream's state, not the plan's: kept when a plan is set.
+        self.upstream_down = False
+        self.upstream_error = ""
         self.set_plan({"seed": 0, "rules": []})
 
     def set_plan(self, plan: dict[str, Any]) -> None:
@@ -80,6 +93,9 @@ class Faults:
         self.rng = random.Random(plan.get("seed", 0))
         self.log: list[dict[str, Any]] = []
         self.requests = 0
+        self.unreachable = 0
+        self.connections = 0
+        self.agents: Counter[str] = Counter()
 
     def pick(self, flow: http.HTTPFlow) -> Rule | None:
         for rule in self.rules:
@@ -105,7 +121,13 @@ class Faults:
         elif path == "/__k8sretry/log":
             body = self.log
         elif path == "/__k8sretry/stats":
-            body = {"requests": self.requests, "faults": Counter(e["fault"] for e in self.log)}
+            body = {
+                "requests": self.requests,
+                "faults": Counter(e["fault"] for e in self.log),
+                "unreachable": self.unreachable,
+                "connections": self.connections,
+                "agents": self.agents,
+            }
         else:
             flow.response = http.Response.make(404, b"unknown control endpoint")
             return
@@ -116,8 +138,13 @@ class Faults:
             self.control(flow)
             return
         self.requests += 1
+        self.agents[flow.request.headers.get("User-Agent", "").split("/", 1)[0]] += 1
         rule = self.pick(flow)
         if rule is None:
+            if self.upstream_down:
+                self.unreachable += 1
+                text = f"upstream unreachable: {self.upstream_error}"
+                flow.response = http.Response.make(502, text, {"Content-Type": "text/plain"})
             return
         entry = {
             "n": self.requests,
@@ -154,6 +181,26 @@ class Faults:
             flow.metadata["k8sretry_drop_after"] = True
         elif rule.fault.startswith("latency:"):
             await asyncio.sleep(float(rule.fault.split(":", 1)[1]) / 1000)
+
+    def client_connected(self, client: Any) -> None:
+        self.connections += 1
+
+    def server_connect_error(self, data: Any) -> None:
+        if not self.upstream_down and data.server.address is not None:
+            self.upstream_down = True
+            self.upstream_error = str(data.server.error or "")
+            self.probe = asyncio.get_running_loop().create_task(self.wait_for_upstream(data.server.address))
+
+    async def wait_for_upstream(self, address: tuple[str, int]) -> None:
+        while True:
+            await asyncio.sleep(PROBE_EVERY)
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(*address[:2]), timeout=1)
+            except (OSError, asyncio.TimeoutError):
+                continue
+            writer.close()
+            self.upstream_down = False
+            return
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None and is_watch(flow):

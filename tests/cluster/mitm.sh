@@ -56,9 +56,13 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 python3 -c 'import secrets; print(secrets.token_hex(16))' > "$dir/proxy-token"
 control=(-H "X-K8sretry-Control-Token: $(cat "$dir/proxy-token")")
 # http2 off: killing a flow must reset a real connection, not one HTTP/2 stream.
+# connection_strategy lazy: the upstream is connected when a request arrives, not when a client
+# connects, so while the upstream is away (an apiserver stopped) clients still complete their TLS
+# handshake and every request gets an answer (502) and is counted (faults.py's stats), as behind a
+# load balancer; with the default (eager) their handshakes failed and nothing was counted.
 . "$here/lib.sh"
 K8SRETRY_PROXY_TOKEN_FILE="$dir/proxy-token" "$venv/bin/mitmdump" --mode "reverse:$upstream" ${verify[@]+"${verify[@]}"} --listen-host 127.0.0.1 --listen-port "$port" \
-  --set http2=false --set confdir="$dir/mitm" -s "$here/faults.py" -q > "$dir/proxy.log" 2>&1 &
+  --set http2=false --set connection_strategy=lazy --set confdir="$dir/mitm" -s "$here/faults.py" -q > "$dir/proxy.log" 2>&1 &
 write_pidfile "$dir/proxy.pid" $!
 # Ready when it answers its control endpoint over TLS that its own CA (written on start) verifies.
 for i in $(seq 1 100); do

@@ -7,8 +7,10 @@ and these fields; `on_event` handlers get exactly those. A log line is presentat
   fixed (retries, budget, breaker or deadline used up; a write whose outcome stayed unknown) is
   logged as `k8s_api_call_failed_max_retries`, the event the decorator k8sretry replaces logged and
   its users alert on. Its field `give_up` says why (`MaxRetries`, `BudgetExhausted`, `CircuitOpen`,
-  `Deadline`, `NotIdempotent`, `OutcomeUnknown`), and `engine_event` keeps the engine's own name
-  when it is another.
+  `Deadline`, `RetryAfterTooLong`, `NotIdempotent`, `OutcomeUnknown`), and `engine_event` keeps
+  the engine's own name when it is another.
+- `k8s_api_call_retry_deferred` (the budget deferred a retry: the call waits `delay_seconds`,
+  sending nothing, then asks again) is a WARNING, as a retry is.
 - the fields are those of the old decorator's lines (`function`, `attempt`, `max_retries`,
   `delay_seconds`, `error_type`, `error`, `status_code`) plus `reason` (the Kubernetes
   `Status.reason`) and `code` (a network error code), each only when it has a value;
@@ -45,7 +47,15 @@ NON_RETRYABLE_EVENT = "k8s_api_call_failed_non_retryable"
 
 # Give-ups on a failure that a retry could have fixed: logged as MAX_RETRIES_EVENT.
 GAVE_UP_ON_RETRYABLE = frozenset(
-    {"MaxRetries", "BudgetExhausted", "CircuitOpen", "Deadline", "NotIdempotent", "OutcomeUnknown"}
+    {
+        "MaxRetries",
+        "BudgetExhausted",
+        "CircuitOpen",
+        "Deadline",
+        "RetryAfterTooLong",
+        "NotIdempotent",
+        "OutcomeUnknown",
+    }
 )
 
 # The fields of a log line, in order, after `event`.
@@ -63,6 +73,7 @@ LOG_FIELDS = (
 
 _LEVELS = {
     "k8s_api_call_failed_retrying": logging.WARNING,
+    "k8s_api_call_retry_deferred": logging.WARNING,
     "k8s_api_call_succeeded_after_retry": logging.INFO,
     "k8s_api_call_recovered_lost_response": logging.INFO,
     MAX_RETRIES_EVENT: logging.ERROR,

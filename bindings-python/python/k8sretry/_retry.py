@@ -257,7 +257,9 @@ class Retrier:
         """The loop after a failed first attempt, as a generator of effects shared by the sync and
         async drivers: it yields `(SLEEP, seconds)`, `(READ, None)` or `(ATTEMPT, None)` and gets
         back `(True, result)` or `(False, exception)` for the last two. It carries out what the
-        engine decides, nothing more; its return value is the call's."""
+        engine decides, nothing more; its return value is the call's. A cancel (of the task, or a
+        KeyboardInterrupt) during any sleep, before a retry or a read-back or during a `wait`,
+        propagates from the sleep as it is."""
         earlier: list[BaseException] = []
         read_errors: list[BaseException] = []
         found: Any = None
@@ -265,7 +267,11 @@ class Retrier:
         reader = self.reader
         action, delay, reason = call.on_failure(self._failure(exc))
         while True:
-            if action == "retry":
+            if action == "wait":
+                # The budget deferred the retry: sleep, send nothing, ask again.
+                yield SLEEP, delay
+                action, delay, reason = call.resume()
+            elif action == "retry":
                 if delay > 0:
                     yield SLEEP, delay
                 ok, result = yield ATTEMPT, None

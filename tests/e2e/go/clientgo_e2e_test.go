@@ -43,6 +43,8 @@ var (
 	duplicates int
 	// outageFigure is the outage line of the report.
 	outageFigure string
+	// fleetFigure is the fleet scenario's line of the report (fleet_e2e_test.go).
+	fleetFigure string
 	// attemptsReport compares the engine's attempts with the apiserver's requests (WrapTransport).
 	attemptsReport string
 )
@@ -79,6 +81,10 @@ func TestMain(m *testing.M) {
 	// otherwise: hundreds of retries here, so none (the report below counts them).
 	k8sretry.SetDefaultLogger(slog.New(slog.DiscardHandler))
 	started := time.Now()
+	if os.Getenv("K8SRETRY_FLEET_CLIENT") == "1" {
+		// A client process of TestFleet: its calls, its one line; the plan and report are the test's.
+		os.Exit(m.Run())
+	}
 	// Start from an empty plan: faults left from an earlier run are not this run's.
 	req, _ := http.NewRequest("PUT", env["PROXY"]+"/__k8sretry/plan", strings.NewReader(`{"rules": []}`))
 	if resp, err := control.Do(req); err == nil {
@@ -97,6 +103,9 @@ func TestMain(m *testing.M) {
 	fmt.Printf("operations: %d\nfaults injected: %d (%s)\n", opsDone, total, strings.Join(kinds, ", "))
 	if outageFigure != "" {
 		fmt.Println(outageFigure)
+	}
+	if fleetFigure != "" {
+		fmt.Println(fleetFigure)
 	}
 	if attemptsReport != "" {
 		fmt.Println(attemptsReport)
