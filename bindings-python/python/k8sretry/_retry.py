@@ -533,7 +533,7 @@ def _decorator(
     return decorate
 
 
-_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 30.0, None, SHARED, None, None, None, None)
+_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 60.0, None, SHARED, None, None, None, None)
 
 
 def retry_on_k8s_error(
@@ -544,7 +544,7 @@ def retry_on_k8s_error(
     retry_on: tuple[type[BaseException], ...] = (),
     *,
     jitter: float | str = 0.1,
-    retry_after_cap: float = 30.0,
+    retry_after_cap: float = 60.0,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -580,7 +580,7 @@ def retry_on_connection_error(
     retry_on: tuple[type[BaseException], ...] = (),
     *,
     jitter: float | str = 0.1,
-    retry_after_cap: float = 30.0,
+    retry_after_cap: float = 60.0,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -608,7 +608,7 @@ async def retry_async(
     exponential_base: float = 2.0,
     retry_on: tuple[type[BaseException], ...] = (),
     jitter: float | str = 0.1,
-    retry_after_cap: float = 30.0,
+    retry_after_cap: float = 60.0,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -632,7 +632,7 @@ async def retry_async(
     exponential_base: float = 2.0,
     retry_on: tuple[type[BaseException], ...] = (),
     jitter: float | str = 0.1,
-    retry_after_cap: float = 30.0,
+    retry_after_cap: float = 60.0,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -655,7 +655,7 @@ async def retry_async(
     exponential_base: float = 2.0,
     retry_on: tuple[type[BaseException], ...] = (),
     jitter: float | str = 0.1,
-    retry_after_cap: float = 30.0,
+    retry_after_cap: float = 60.0,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
