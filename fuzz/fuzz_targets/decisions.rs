@@ -443,7 +443,10 @@ impl World<'_> {
             }
             Decision::Wait { .. } => {
                 // Only the budget defers, and the call then waits for `resume` alone.
-                assert!(self.policy.budget().is_some(), "{decision:?} without a budget");
+                assert!(
+                    self.policy.budget().is_some(),
+                    "{decision:?} without a budget"
+                );
                 assert!(
                     !call.is_finished() && !call.awaiting_read_back() && call.awaiting_resume(),
                     "{decision:?}"
@@ -665,13 +668,20 @@ impl World<'_> {
         let failure = t.deferred.take().expect("the harness saw the Wait");
         match decision {
             Decision::Retry { delay } | Decision::ReadBack { delay } => {
-                assert_eq!(delay, Duration::ZERO, "a resend after a wait is not delayed again");
+                assert_eq!(
+                    delay,
+                    Duration::ZERO,
+                    "a resend after a wait is not delayed again"
+                );
                 assert_eq!(t.call.attempts(), attempts + 1);
                 t.resends += 1;
             }
             Decision::Wait { delay } => {
                 let max_delay = self.policy.backoff().max_delay;
-                assert!(within(delay, max_delay), "wait again {delay:?} above {max_delay:?}");
+                assert!(
+                    within(delay, max_delay),
+                    "wait again {delay:?} above {max_delay:?}"
+                );
                 self.check_deadline(t, delay, "wait again");
                 assert_eq!(t.call.attempts(), attempts, "a wait sends nothing");
                 t.deferred = Some(failure.clone());

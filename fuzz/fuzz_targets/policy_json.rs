@@ -49,10 +49,7 @@ fn check_ranges(policy: &Policy, text: &str) {
         "{text}"
     );
     assert!(policy.retry_after_cap() <= MAX_SECONDS, "{text}");
-    assert!(
-        (0.0..=1.0).contains(&policy.retry_after_spread()),
-        "{text}"
-    );
+    assert!((0.0..=1.0).contains(&policy.retry_after_spread()), "{text}");
     assert!((1.0..=1000.0).contains(&b.exponential_base), "{text}");
     if let Jitter::Proportional(s) = b.jitter {
         assert!((0.0..=1.0).contains(&s), "{text}");
