@@ -168,7 +168,7 @@ pub(crate) fn forwarder() -> EventCallback {
 
 /// The static NUL-terminated copy of an event name.
 fn event_name(name: &str) -> *const c_char {
-    const NAMES: [&str; 8] = [
+    const NAMES: [&str; 10] = [
         "k8s_api_call_failed_retrying\0",
         "k8s_api_call_succeeded_after_retry\0",
         "k8s_api_call_failed_max_retries\0",
@@ -177,9 +177,39 @@ fn event_name(name: &str) -> *const c_char {
         "k8s_api_call_budget_exhausted\0",
         "k8s_api_call_circuit_open\0",
         "k8s_api_call_deadline_exceeded\0",
+        "k8s_api_call_retry_deferred\0",
+        "k8s_api_call_retry_after_too_long\0",
     ];
     NAMES
         .iter()
         .find(|n| n.strip_suffix('\0') == Some(name))
         .map_or(c"unknown".as_ptr(), |n| n.as_ptr().cast())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_name;
+    use k8sretry::EventKind;
+    use std::ffi::CStr;
+
+    /// Every event the core emits reaches C under its own name (the two of issue #22 were
+    /// "unknown" until abi_fuzz saw them).
+    #[test]
+    fn every_event_kind_has_its_c_name() {
+        for kind in [
+            EventKind::FailedRetrying,
+            EventKind::SucceededAfterRetry,
+            EventKind::FailedMaxRetries,
+            EventKind::FailedNonRetryable,
+            EventKind::RecoveredLostResponse,
+            EventKind::BudgetExhausted,
+            EventKind::CircuitOpen,
+            EventKind::DeadlineExceeded,
+            EventKind::RetryDeferred,
+            EventKind::RetryAfterTooLong,
+        ] {
+            let name = unsafe { CStr::from_ptr(event_name(kind.name())) };
+            assert_eq!(name.to_str(), Ok(kind.name()));
+        }
+    }
 }
