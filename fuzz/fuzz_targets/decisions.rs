@@ -97,6 +97,11 @@ enum BudgetSpec {
         burst: Option<u8>,
         min_per_episode: Option<u16>,
     },
+    /// No share of the traffic and no floor: every retry past the episode's first
+    /// `min_per_episode` is refused, so calls `Wait` (with a deadline or in a young episode).
+    Tight {
+        min_per_episode: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -238,6 +243,13 @@ fn build_policy(
                 Some(n) => budget.with_min_per_episode(u32::from(n)).ok()?,
                 None => budget,
             };
+            BudgetChoice::Own(Arc::new(budget))
+        }
+        BudgetSpec::Tight { min_per_episode } => {
+            let budget = RetryBudget::try_new(0.0, 0, 10.0)
+                .and_then(|b| b.with_burst(0.0))
+                .and_then(|b| b.with_min_per_episode(u32::from(min_per_episode % 4)))
+                .ok()?;
             BudgetChoice::Own(Arc::new(budget))
         }
     });
