@@ -41,6 +41,10 @@ EXTRA_POLICIES = [
     '{"breaker": {"failure_threshold": 1, "open_for": 1e308}}',
     '{"max_retries": 10000, "exponential_base": 1000, "max_delay": 31536000, "retry_after_cap": 31536000}',
     '{"preset": "reconcile", "seed": 18446744073709551615, "retry_statuses": [100, 599]}',
+    # Retry-After spread and cap (a 120 s hint past a 60 s cap gives up) and a budget that defers
+    # every retry past the episode's first (Wait, then resume).
+    '{"retry_after_cap": 60, "retry_after_spread": 1, "budget": {"ratio": 0, "burst": 0, "min_per_second": 0, '
+    '"min_per_episode": 1, "ttl": 10}, "deadline": 600}',
 ]
 
 

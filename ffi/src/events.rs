@@ -185,3 +185,31 @@ fn event_name(name: &str) -> *const c_char {
         .find(|n| n.strip_suffix('\0') == Some(name))
         .map_or(c"unknown".as_ptr(), |n| n.as_ptr().cast())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::event_name;
+    use k8sretry::EventKind;
+    use std::ffi::CStr;
+
+    /// Every event the core emits reaches C under its own name (the two of issue #22 were
+    /// "unknown" until abi_fuzz saw them).
+    #[test]
+    fn every_event_kind_has_its_c_name() {
+        for kind in [
+            EventKind::FailedRetrying,
+            EventKind::SucceededAfterRetry,
+            EventKind::FailedMaxRetries,
+            EventKind::FailedNonRetryable,
+            EventKind::RecoveredLostResponse,
+            EventKind::BudgetExhausted,
+            EventKind::CircuitOpen,
+            EventKind::DeadlineExceeded,
+            EventKind::RetryDeferred,
+            EventKind::RetryAfterTooLong,
+        ] {
+            let name = unsafe { CStr::from_ptr(event_name(kind.name())) };
+            assert_eq!(name.to_str(), Ok(kind.name()));
+        }
+    }
+}

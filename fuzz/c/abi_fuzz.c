@@ -94,6 +94,11 @@ static const char *const KNOWN[] = {
     "{\"jitter\": {\"proportional\": 0.3}, \"retry_statuses\": [503], \"retry_timeouts\": false}",
     "{\"not_sent_codes\": [\"ECONNRESET\"]}",
     "{\"max_retries\": 10001}",
+    /* a budget that refuses every retry past the episode's first: WAIT, then resume */
+    ("{\"budget\": {\"ratio\": 0, \"burst\": 0, \"min_per_second\": 0, \"min_per_episode\": 1, \"ttl\": 10}, "
+     "\"deadline\": 30, \"jitter\": \"none\", \"retry_after_spread\": 0}"),
+    /* a hint past the cap gives up RETRY_AFTER_TOO_LONG; a hint within it is spread up to 2x */
+    "{\"retry_after_cap\": 2, \"retry_after_spread\": 1, \"budget\": {\"min_per_episode\": 0}}",
     /* Retry-After values */
     "5", "  12  ", "0", "-5", "Sun, 06 Nov 1994 08:49:37 GMT", "Tue, 14 Nov 2023 22:13:30 GMT",
     "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "99999999999999999999999",
@@ -205,7 +210,7 @@ static k8sretry_status text_status(const text *t, bool strict) {
 
 /* ------------------------------------------------------------------ state */
 
-typedef enum { CALL_RUNNING, CALL_READING, CALL_FINISHED } call_state;
+typedef enum { CALL_RUNNING, CALL_READING, CALL_WAITING, CALL_FINISHED } call_state;
 
 typedef struct {
   k8sretry_policy *policies[SLOTS];
@@ -252,7 +257,7 @@ static void on_event(void *userdata, const k8sretry_event *e) {
   touch(e->error);
   EXPECT(e->attempt >= 1, "attempt %u", e->attempt);
   EXPECT(!isnan(e->delay_seconds) && isfinite(e->delay_seconds), "delay %f", e->delay_seconds);
-  EXPECT((unsigned)e->class_ <= 10 && (unsigned)e->give_up_reason <= 8, "class %d reason %d", e->class_,
+  EXPECT((unsigned)e->class_ <= 10 && (unsigned)e->give_up_reason <= 9, "class %d reason %d", e->class_,
          e->give_up_reason);
 }
 
@@ -316,6 +321,10 @@ static void check_decision(world *w, unsigned i, const k8sretry_decision *d, con
     case K8SRETRY_ACTION_READ_BACK:
       w->states[i] = CALL_READING;
       break;
+    case K8SRETRY_ACTION_WAIT:
+      /* Nothing is sent: only k8sretry_call_resume goes on (every other step is OUT_OF_ORDER). */
+      w->states[i] = CALL_WAITING;
+      break;
     case K8SRETRY_ACTION_DONE:
     case K8SRETRY_ACTION_RECOVERED:
     case K8SRETRY_ACTION_GIVE_UP:
@@ -327,7 +336,7 @@ static void check_decision(world *w, unsigned i, const k8sretry_decision *d, con
       FAIL("%s: action %d", what, (int)d->action);
   }
   bool gave_up = d->action == K8SRETRY_ACTION_GIVE_UP;
-  EXPECT(gave_up == (d->give_up_reason != K8SRETRY_GIVE_UP_NONE) && (unsigned)d->give_up_reason <= 8,
+  EXPECT(gave_up == (d->give_up_reason != K8SRETRY_GIVE_UP_NONE) && (unsigned)d->give_up_reason <= 9,
          "%s: action %d with reason %d", what, d->action, d->give_up_reason);
   EXPECT(strcmp(k8sretry_give_up_reason_name(d->give_up_reason), "Unknown") != 0, "%s", what);
   uint32_t attempts = 0;
@@ -382,7 +391,7 @@ static void call_on_failure(reader *r, world *w) {
   k8sretry_status want = K8SRETRY_STATUS_OK;
   if (null_out || !call || !failure) want = K8SRETRY_STATUS_NULL_ARGUMENT;
   else if (w->states[i] == CALL_FINISHED) want = K8SRETRY_STATUS_CALL_FINISHED;
-  else if (w->states[i] == CALL_READING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
+  else if (w->states[i] == CALL_READING || w->states[i] == CALL_WAITING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
   EXPECT(st == want, "on_failure -> %d, wanted %d (state %d)", (int)st, (int)want, call ? (int)w->states[i] : -1);
   if (st == K8SRETRY_STATUS_OK) check_decision(w, i, &d, "on_failure");
   else EXPECT(d.action == (k8sretry_action)77, "on_failure wrote its out-param on failure");
@@ -402,7 +411,7 @@ static void call_on_read_back(reader *r, world *w) {
   else if (outcome == K8SRETRY_READ_FAILED && !failure) want = K8SRETRY_STATUS_NULL_ARGUMENT;
   else if (outcome < 1 || outcome > 4) want = K8SRETRY_STATUS_INVALID_ARGUMENT;
   else if (w->states[i] == CALL_FINISHED) want = K8SRETRY_STATUS_CALL_FINISHED;
-  else if (w->states[i] == CALL_RUNNING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
+  else if (w->states[i] == CALL_RUNNING || w->states[i] == CALL_WAITING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
   EXPECT(st == want, "on_read_back(%u) -> %d, wanted %d", outcome, (int)st, (int)want);
   if (st == K8SRETRY_STATUS_OK) {
     check_decision(w, i, &d, "on_read_back");
@@ -420,9 +429,45 @@ static void call_on_success(reader *r, world *w) {
   k8sretry_status want = K8SRETRY_STATUS_OK;
   if (!call) want = K8SRETRY_STATUS_NULL_ARGUMENT;
   else if (w->states[i] == CALL_FINISHED) want = K8SRETRY_STATUS_CALL_FINISHED;
-  else if (w->states[i] == CALL_READING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
+  else if (w->states[i] == CALL_READING || w->states[i] == CALL_WAITING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
   EXPECT(st == want, "on_success -> %d, wanted %d", (int)st, (int)want);
   if (st == K8SRETRY_STATUS_OK) w->states[i] = CALL_FINISHED;
+}
+
+/* After a WAIT: a resend now (RETRY or READ_BACK with no delay: the wait was the delay), WAIT
+ * again, or GIVE_UP with a gate's reason. Out of order (not waiting) it is OUT_OF_ORDER. */
+static void call_resume(reader *r, world *w) {
+  unsigned i = slot(r);
+  k8sretry_call *call = HANDLE(w, calls, i);
+  bool null_out = u8(r) % 16 == 0;
+  k8sretry_decision d = {.action = (k8sretry_action)77};
+  k8sretry_status st = k8sretry_call_resume(call, null_out ? NULL : &d);
+  check_status_range(st, "resume");
+  k8sretry_status want = K8SRETRY_STATUS_OK;
+  if (null_out || !call) want = K8SRETRY_STATUS_NULL_ARGUMENT;
+  else if (w->states[i] == CALL_FINISHED) want = K8SRETRY_STATUS_CALL_FINISHED;
+  else if (w->states[i] != CALL_WAITING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
+  EXPECT(st == want, "resume -> %d, wanted %d (state %d)", (int)st, (int)want, call ? (int)w->states[i] : -1);
+  if (st != K8SRETRY_STATUS_OK) {
+    EXPECT(d.action == (k8sretry_action)77, "resume wrote its out-param on failure");
+    return;
+  }
+  check_decision(w, i, &d, "resume");
+  switch (d.action) {
+    case K8SRETRY_ACTION_RETRY:
+    case K8SRETRY_ACTION_READ_BACK:
+      EXPECT(d.delay_nanos == 0, "resume: a resend delayed again by %llu ns", (unsigned long long)d.delay_nanos);
+      break;
+    case K8SRETRY_ACTION_WAIT:
+      break;
+    case K8SRETRY_ACTION_GIVE_UP:
+      EXPECT(d.give_up_reason == K8SRETRY_GIVE_UP_CIRCUIT_OPEN || d.give_up_reason == K8SRETRY_GIVE_UP_DEADLINE ||
+                 d.give_up_reason == K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED,
+             "resume gave up %d", d.give_up_reason);
+      break;
+    default:
+      FAIL("resume: action %d", (int)d.action);
+  }
 }
 
 static void call_queries(reader *r, world *w) {
@@ -634,7 +679,7 @@ static void names(reader *r) {
   uint32_t n = u8(r) % 4 == 0 ? (uint32_t)un(r, 4) : u8(r) % 12;
   const char *reason = k8sretry_give_up_reason_name(n);
   EXPECT(reason && strlen(reason) > 0, "reason name %u", n);
-  EXPECT((strcmp(reason, "Unknown") == 0) == (n > 8), "reason name %u: %s", n, reason);
+  EXPECT((strcmp(reason, "Unknown") == 0) == (n > 9), "reason name %u: %s", n, reason);
   const char *status = k8sretry_status_message(n);
   EXPECT(status && strlen(status) > 0, "status message %u", n);
   EXPECT((strcmp(status, "unknown status code") == 0) == (n > 8), "status message %u: %s", n, status);
@@ -707,7 +752,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   world w = {0};
   unsigned steps = 0;
   while (r->n > 0 && steps++ < 128) {
-    uint8_t op = u8(r) % 22;
+    uint8_t op = u8(r) % 23;
     switch (op) {
       case 0: policy_preset(r, &w); break;
       case 1: policy_from_json(r, &w); break;
@@ -746,6 +791,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case 13: call_on_read_back(r, &w); break;
       case 14: call_on_success(r, &w); break;
       case 15: call_queries(r, &w); break;
+      case 21: call_resume(r, &w); break;
       case 16: {
         unsigned i = u8(r) % SLOTS;
         k8sretry_call_free(w.calls[i]);

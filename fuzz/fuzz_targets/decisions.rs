@@ -1,16 +1,24 @@
 //! Decision sequences (DESIGN §2.4, §2.5): a policy built from arbitrary values on a manual
 //! clock, up to three calls of arbitrary verb and recovery sharing it (and its budget and
 //! breaker), and an arbitrary sequence of steps: attempt failures (`Call::try_on_failure`),
-//! read-back results (`Call::on_read_back`, with `ReadOutcome`), successes, new calls and the
-//! clock moving. Steps out of order are part of the input.
+//! read-back results (`Call::on_read_back`, with `ReadOutcome`), resumes after a `Wait`
+//! (`Call::resume`), successes, new calls and the clock moving. Steps out of order are part of
+//! the input.
 //!
 //! Checks, at every step:
 //! - no panic (debug assertions and overflow checks on);
-//! - a step out of order is an `Err` (`Finished`, `ReadBackPending`, `NoReadBackPending`),
-//!   exactly when the call has ended or is (not) waiting for a read-back;
-//! - a `Retry` / `ReadBack` delay is never above max_delay unless the failure carried a server
-//!   hint the policy honours, and then never above max(max_delay, retry_after_cap); with a
-//!   deadline, the time spent plus the delay stays within it;
+//! - a step out of order is an `Err` (`Finished`, `ReadBackPending`, `NoReadBackPending`,
+//!   `WaitPending`, `NoWaitPending`), exactly when the call has ended, is (not) waiting for a
+//!   read-back, or is (not) waiting to be resumed: while a `Wait` is pending a failure or a
+//!   read-back result is an error, and only `resume` goes on;
+//! - a `Retry` / `ReadBack` / `Wait` delay is never above max_delay unless the failure carried a
+//!   server hint the policy honours, and then never above max(max_delay, retry_after_cap * (1 +
+//!   retry_after_spread)), and never below the hint; with a deadline, the time spent plus the
+//!   delay stays within it;
+//! - a `Wait` comes only with a budget, sends nothing, and `resume` answers a `Retry` (or
+//!   `ReadBack`) with no delay, another `Wait` of at most max_delay, or gives up `CircuitOpen`,
+//!   `Deadline` or `BudgetExhausted`;
+//! - `RetryAfterTooLong` only for a failure whose honoured hint reaches retry_after_cap;
 //! - an ambiguous failure (Transient / NetworkAmbiguous) of a POST or PATCH without a recovery,
 //!   or of any request under `not_idempotent` or `retry_conflict`, gives up `NotIdempotent`;
 //!   a cancelled failure gives up `Cancelled`; a watch, a Fatal or a Gone failure is never
@@ -19,9 +27,11 @@
 //!   retries never exceed max_retries;
 //! - with neither budget, breaker nor deadline, a failure that is safe to resend is resent while
 //!   retries are left (no spurious give-up);
-//! - an ended call says so; `retry_after` is set exactly after the give-ups that have one, and
-//!   is within max(max_delay, retry_after_cap);
-//! - every event's delay is finite, non-negative and within the same cap.
+//! - an ended call says so; `retry_after` is set exactly after the give-ups that have one
+//!   (`RetryAfterTooLong` too), is never below an honoured hint, and is within max(max_delay,
+//!   retry_after_cap) unless the hint reached the cap (then it is the server's own, uncapped);
+//! - every event's delay is finite, non-negative and within max(max_delay, retry_after_cap *
+//!   (1 + retry_after_spread)).
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -61,6 +71,22 @@ enum JitterSpec {
     ProportionalRaw(f64),
 }
 
+/// A spread: mostly 0..=1 in 255ths (valid), sometimes any float (refused unless 0..=1).
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum JitterAmount {
+    Steps(u8),
+    Raw(f64),
+}
+
+impl JitterAmount {
+    fn get(self) -> f64 {
+        match self {
+            JitterAmount::Steps(s) => f64::from(s) / 255.0,
+            JitterAmount::Raw(s) => s,
+        }
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 enum BudgetSpec {
     Disabled,
@@ -69,6 +95,12 @@ enum BudgetSpec {
         min_per_second: u8,
         ttl: Seconds,
         burst: Option<u8>,
+        min_per_episode: Option<u16>,
+    },
+    /// No share of the traffic and no floor: every retry past the episode's first
+    /// `min_per_episode` is refused, so calls `Wait` (with a deadline or in a young episode).
+    Tight {
+        min_per_episode: u8,
     },
 }
 
@@ -81,6 +113,7 @@ struct PolicySpec {
     exponential_base: Option<u8>,
     jitter: Option<JitterSpec>,
     retry_after_cap: Option<Seconds>,
+    retry_after_spread: Option<JitterAmount>,
     retry_after_statuses: Option<Vec<u8>>,
     retry_statuses: Option<Vec<u8>>,
     retry_timeouts: Option<bool>,
@@ -110,6 +143,7 @@ enum Step {
     ReadBack { call: u8, outcome: OutcomeSpec },
     Success { call: u8 },
     Begin { call: u8, spec: CallSpec },
+    Resume { call: u8 },
     Advance(Seconds),
 }
 
@@ -175,6 +209,9 @@ fn build_policy(
     if let Some(s) = spec.retry_after_cap {
         b = b.retry_after_cap(s.get());
     }
+    if let Some(s) = spec.retry_after_spread {
+        b = b.retry_after_spread(s.get());
+    }
     if let Some(v) = &spec.retry_after_statuses {
         b = b.retry_after_statuses(statuses(v));
     }
@@ -194,6 +231,7 @@ fn build_policy(
             min_per_second,
             ttl,
             burst,
+            min_per_episode,
         } => {
             let ratio = f64::from(ratio) / 64.0;
             let budget = RetryBudget::try_new(ratio, u32::from(min_per_second), ttl.get()).ok()?;
@@ -201,6 +239,17 @@ fn build_policy(
                 Some(burst) => budget.with_burst(ratio + f64::from(burst) / 16.0).ok()?,
                 None => budget,
             };
+            let budget = match min_per_episode {
+                Some(n) => budget.with_min_per_episode(u32::from(n)).ok()?,
+                None => budget,
+            };
+            BudgetChoice::Own(Arc::new(budget))
+        }
+        BudgetSpec::Tight { min_per_episode } => {
+            let budget = RetryBudget::try_new(0.0, 0, 10.0)
+                .and_then(|b| b.with_burst(0.0))
+                .and_then(|b| b.with_min_per_episode(u32::from(min_per_episode % 4)))
+                .ok()?;
             BudgetChoice::Own(Arc::new(budget))
         }
     });
@@ -227,8 +276,21 @@ fn build_policy(
         .on_event(Some(on_event))
         .build()
         .ok()?;
-    let _ = cap.set(policy.backoff().max_delay.max(policy.retry_after_cap()));
+    let _ = cap.set(delay_cap(&policy));
     Some((policy, cap))
+}
+
+/// The longest delay a hint may decide: `retry_after_cap * (1 + retry_after_spread)` (a hint
+/// above the cap gives up instead, and the spread only ever lengthens a hint).
+fn hinted_cap(policy: &Policy) -> Duration {
+    policy
+        .retry_after_cap()
+        .mul_f64(1.0 + policy.retry_after_spread())
+}
+
+/// The longest delay any decision or event may carry: max(max_delay, hinted_cap).
+fn delay_cap(policy: &Policy) -> Duration {
+    policy.backoff().max_delay.max(hinted_cap(policy))
 }
 
 fn recovery_of(n: u8) -> Recovery {
@@ -265,6 +327,8 @@ struct Tracked {
     resends: u32,
     /// `ReadBack` decisions after a failed read-back.
     read_retries: u32,
+    /// The failure whose retry the budget deferred (`Wait`), until `resume` answers.
+    deferred: Option<Failure>,
 }
 
 impl Tracked {
@@ -281,6 +345,7 @@ impl Tracked {
             started,
             resends: 0,
             read_retries: 0,
+            deferred: None,
         }
     }
 }
@@ -296,24 +361,47 @@ impl World<'_> {
     }
 
     /// The bound on a delay decided for `failure`: max_delay, or with an honoured server hint
-    /// max(max_delay, retry_after_cap). A failure without any hint gets max_delay whatever the
-    /// engine's own hint logic says.
+    /// max(max_delay, retry_after_cap * (1 + retry_after_spread)). A failure without any hint
+    /// gets max_delay whatever the engine's own hint logic says.
     fn delay_bound(&self, failure: &Failure) -> Duration {
         let max_delay = self.policy.backoff().max_delay;
         let has_hint = failure.retry_after.is_some() || failure.retry_after_seconds.is_some();
         if has_hint && self.policy.server_hint(failure).is_some() {
-            max_delay.max(self.policy.retry_after_cap())
+            delay_cap(self.policy)
         } else {
             max_delay
         }
     }
 
+    /// Whether `failure` carries an honoured hint at or above retry_after_cap (`server_hint` is
+    /// capped, so it then equals the cap): such a hint gives up `RetryAfterTooLong` (or with a
+    /// gate that comes first) unless it is exactly the cap.
+    fn hint_reaches_cap(&self, failure: &Failure) -> bool {
+        let cap = self.policy.retry_after_cap().as_secs_f64();
+        self.policy.server_hint(failure).is_some_and(|h| h >= cap)
+    }
+
+    /// A delay scheduled for `failure` (a `Retry`, the first `Wait`, a read-back retry): within
+    /// [`World::delay_bound`], never sooner than an honoured hint, and within the deadline.
     fn check_delay(&self, t: &Tracked, delay: Duration, failure: &Failure, what: &str) {
         let bound = self.delay_bound(failure);
         assert!(
             within(delay, bound),
             "{what}: delay {delay:?} above {bound:?} for {failure:?}"
         );
+        if let Some(hint) = self.policy.server_hint(failure) {
+            // The hint decides the delay when it is at least the backoff; else the backoff,
+            // longer, does. Either way never before the server asked.
+            let floor = Duration::try_from_secs_f64(hint).unwrap_or(Duration::MAX);
+            assert!(
+                within(floor, delay),
+                "{what}: delay {delay:?} before the hint {hint} s for {failure:?}"
+            );
+        }
+        self.check_deadline(t, delay, what);
+    }
+
+    fn check_deadline(&self, t: &Tracked, delay: Duration, what: &str) {
         if let Some(deadline) = self.policy.deadline() {
             let now = k8sretry::Clock::monotonic(self.clock);
             let spent = now.saturating_sub(t.started);
@@ -324,8 +412,15 @@ impl World<'_> {
         }
     }
 
-    /// Checks shared by both steps once a decision was made.
-    fn check_after(&self, t: &Tracked, decision: &Decision, from_read_back: bool) {
+    /// Checks shared by every step once a decision was made; `failure` is the failure a give-up
+    /// is about (`None` when the engine gives up on a failure of its own making).
+    fn check_after(
+        &self,
+        t: &Tracked,
+        decision: &Decision,
+        from_read_back: bool,
+        failure: Option<&Failure>,
+    ) {
         let call = &t.call;
         assert!(call.attempts() >= 1);
         assert!(
@@ -348,22 +443,40 @@ impl World<'_> {
         match decision {
             Decision::Retry { .. } => {
                 assert!(
-                    !call.is_finished() && !call.awaiting_read_back(),
+                    !call.is_finished() && !call.awaiting_read_back() && !call.awaiting_resume(),
                     "{decision:?}"
                 );
             }
             Decision::ReadBack { .. } => {
                 assert!(
-                    !call.is_finished() && call.awaiting_read_back(),
+                    !call.is_finished() && call.awaiting_read_back() && !call.awaiting_resume(),
+                    "{decision:?}"
+                );
+            }
+            Decision::Wait { .. } => {
+                // Only the budget defers, and the call then waits for `resume` alone.
+                assert!(
+                    self.policy.budget().is_some(),
+                    "{decision:?} without a budget"
+                );
+                assert!(
+                    !call.is_finished() && !call.awaiting_read_back() && call.awaiting_resume(),
                     "{decision:?}"
                 );
             }
             Decision::Done | Decision::Recovered | Decision::GiveUp(_) => {
                 assert!(
-                    call.is_finished() && !call.awaiting_read_back(),
+                    call.is_finished() && !call.awaiting_read_back() && !call.awaiting_resume(),
                     "{decision:?}"
                 );
             }
+        }
+        if *decision == Decision::GiveUp(GiveUpReason::RetryAfterTooLong) {
+            let f = failure.expect("RetryAfterTooLong is about a failure");
+            assert!(
+                self.hint_reaches_cap(f),
+                "RetryAfterTooLong without a hint past the cap: {f:?}"
+            );
         }
         let requeue = matches!(
             decision,
@@ -372,17 +485,29 @@ impl World<'_> {
                     | GiveUpReason::CircuitOpen
                     | GiveUpReason::Deadline
                     | GiveUpReason::BudgetExhausted
+                    | GiveUpReason::RetryAfterTooLong
             )
         );
         match call.retry_after() {
             Some(after) => {
                 assert!(requeue, "retry_after {after:?} after {decision:?}");
+                // The backoff, or the server's hint uncapped: past the cap it is exactly what the
+                // server asked for, so only a hint below the cap bounds it.
                 let cap = self
                     .policy
                     .backoff()
                     .max_delay
                     .max(self.policy.retry_after_cap());
-                assert!(within(after, cap), "retry_after {after:?} above {cap:?}");
+                if !failure.is_some_and(|f| self.hint_reaches_cap(f)) {
+                    assert!(within(after, cap), "retry_after {after:?} above {cap:?}");
+                }
+                if let Some(hint) = failure.and_then(|f| self.policy.server_hint(f)) {
+                    let floor = Duration::try_from_secs_f64(hint).unwrap_or(Duration::MAX);
+                    assert!(
+                        within(floor, after),
+                        "retry_after {after:?} before the hint {hint} s"
+                    );
+                }
             }
             None => assert!(
                 !requeue
@@ -397,6 +522,8 @@ impl World<'_> {
     fn on_failure(&self, t: &mut Tracked, failure: &Failure) {
         let was_finished = t.call.is_finished();
         let was_reading = t.call.awaiting_read_back();
+        let was_waiting = t.call.awaiting_resume();
+        assert!(!(was_reading && was_waiting));
         let attempts = t.call.attempts();
         let result = t.call.try_on_failure(failure);
         if was_finished {
@@ -405,6 +532,12 @@ impl World<'_> {
         }
         if was_reading {
             assert_eq!(result, Err(StepError::ReadBackPending));
+            return;
+        }
+        if was_waiting {
+            // Nothing was sent while waiting: no attempt can have failed.
+            assert_eq!(result, Err(StepError::WaitPending));
+            assert!(t.call.awaiting_resume());
             return;
         }
         let decision = result.expect("a failure in order is decided");
@@ -436,6 +569,7 @@ impl World<'_> {
             && self.policy.breaker().is_none()
             && self.policy.deadline().is_none()
             && attempts <= self.max_retries()
+            && !self.hint_reaches_cap(failure)
         {
             assert!(
                 decision.continues(),
@@ -458,18 +592,34 @@ impl World<'_> {
                     self.check_delay(t, delay, failure, "read-back before a resend");
                 }
             }
+            Decision::Wait { delay } => {
+                assert!(
+                    class.is_retryable() || class == Class::Conflict,
+                    "{class}: {decision:?}"
+                );
+                // The delay the gates scheduled, hint and all; nothing is sent meanwhile.
+                self.check_delay(t, delay, failure, "wait");
+                assert_eq!(t.call.attempts(), attempts, "a wait sends nothing");
+                t.deferred = Some(failure.clone());
+            }
             Decision::Recovered => panic!("an attempt's failure is never a recovery"),
             Decision::Done | Decision::GiveUp(_) => {}
         }
-        self.check_after(t, &decision, false);
+        self.check_after(t, &decision, false, Some(failure));
     }
 
     fn on_read_back(&self, t: &mut Tracked, outcome: ReadOutcome<'_>) {
         let was_finished = t.call.is_finished();
         let was_reading = t.call.awaiting_read_back();
+        let was_waiting = t.call.awaiting_resume();
         let result = t.call.on_read_back(outcome);
         if was_finished {
             assert_eq!(result, Err(StepError::Finished));
+            return;
+        }
+        if was_waiting {
+            assert_eq!(result, Err(StepError::WaitPending));
+            assert!(t.call.awaiting_resume());
             return;
         }
         if !was_reading {
@@ -490,6 +640,7 @@ impl World<'_> {
                 t.read_retries += 1;
             }
             (Decision::ReadBack { .. }, _) => panic!("{outcome:?} was read back again"),
+            (Decision::Wait { .. }, _) => panic!("a read-back is never deferred: {outcome:?}"),
             (Decision::Retry { delay }, _) => {
                 assert_eq!(
                     delay,
@@ -500,7 +651,59 @@ impl World<'_> {
             }
             _ => {}
         }
-        self.check_after(t, &decision, true);
+        // A give-up on a read that found nothing is about the write's own 409, not the read.
+        let about = match outcome {
+            ReadOutcome::Failed(f) if self.policy.classify(f) != Class::NotFound => Some(f),
+            _ => None,
+        };
+        self.check_after(t, &decision, true, about);
+    }
+
+    /// `Call::resume`: an error unless the call waits; then a resend now (a `Retry` with no
+    /// delay: the wait was the delay, or a `ReadBack` first for a `generateName` create),
+    /// another `Wait` of at most max_delay (a backoff, never a hint again) within the deadline,
+    /// or a give-up with a gate's reason.
+    fn resume(&self, t: &mut Tracked) {
+        let was_finished = t.call.is_finished();
+        let was_waiting = t.call.awaiting_resume();
+        let attempts = t.call.attempts();
+        let result = t.call.resume();
+        if was_finished {
+            assert_eq!(result, Err(StepError::Finished));
+            return;
+        }
+        if !was_waiting {
+            assert_eq!(result, Err(StepError::NoWaitPending));
+            return;
+        }
+        let decision = result.expect("a resume in order is decided");
+        let failure = t.deferred.take().expect("the harness saw the Wait");
+        match decision {
+            Decision::Retry { delay } | Decision::ReadBack { delay } => {
+                assert_eq!(
+                    delay,
+                    Duration::ZERO,
+                    "a resend after a wait is not delayed again"
+                );
+                assert_eq!(t.call.attempts(), attempts + 1);
+                t.resends += 1;
+            }
+            Decision::Wait { delay } => {
+                let max_delay = self.policy.backoff().max_delay;
+                assert!(
+                    within(delay, max_delay),
+                    "wait again {delay:?} above {max_delay:?}"
+                );
+                self.check_deadline(t, delay, "wait again");
+                assert_eq!(t.call.attempts(), attempts, "a wait sends nothing");
+                t.deferred = Some(failure.clone());
+            }
+            Decision::GiveUp(
+                GiveUpReason::CircuitOpen | GiveUpReason::Deadline | GiveUpReason::BudgetExhausted,
+            ) => {}
+            other => panic!("resume answered {other:?}"),
+        }
+        self.check_after(t, &decision, false, Some(&failure));
     }
 }
 
@@ -541,11 +744,17 @@ fuzz_target!(|input: Input| {
             Step::Success { call } => {
                 let t = &mut calls[usize::from(*call) % 3];
                 t.call.on_success();
-                assert!(t.call.is_finished() && !t.call.awaiting_read_back());
+                t.deferred = None;
+                assert!(
+                    t.call.is_finished()
+                        && !t.call.awaiting_read_back()
+                        && !t.call.awaiting_resume()
+                );
             }
             Step::Begin { call, spec } => {
                 calls[usize::from(*call) % 3] = Tracked::begin(&policy, &clock, *spec);
             }
+            Step::Resume { call } => world.resume(&mut calls[usize::from(*call) % 3]),
             Step::Advance(seconds) => clock.advance_seconds(seconds.get()),
         }
     }

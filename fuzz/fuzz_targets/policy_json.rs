@@ -1,7 +1,9 @@
 //! Policy JSON (`Policy::from_json`, DESIGN §2.8): any bytes, read lossily. Checks: no panic;
 //! text that is not a JSON object, or has a key outside the documented set, is refused; every
 //! accepted policy is within the documented ranges; its backoff is never NaN, negative or above
-//! max_delay; a call under it never waits longer than max(max_delay, retry_after_cap), never
+//! max_delay; `retry_delay` never exceeds max(max_delay, retry_after_cap); a call under it
+//! (resumed after every `Wait`) never waits longer than max(max_delay, retry_after_cap * (1 +
+//! retry_after_spread)), never before an honoured hint, gives up on a hint above the cap, never
 //! makes more than max_retries + 1 attempts, and a POST without a recovery is never resent after
 //! a reset.
 #![no_main]
@@ -17,7 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 /// The keys a policy may have; any other is refused.
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "preset",
     "max_retries",
     "initial_delay",
@@ -25,6 +27,7 @@ const KEYS: [&str; 16] = [
     "exponential_base",
     "jitter",
     "retry_after_cap",
+    "retry_after_spread",
     "retry_after_statuses",
     "retry_statuses",
     "not_sent_codes",
@@ -46,6 +49,7 @@ fn check_ranges(policy: &Policy, text: &str) {
         "{text}"
     );
     assert!(policy.retry_after_cap() <= MAX_SECONDS, "{text}");
+    assert!((0.0..=1.0).contains(&policy.retry_after_spread()), "{text}");
     assert!((1.0..=1000.0).contains(&b.exponential_base), "{text}");
     if let Jitter::Proportional(s) = b.jitter {
         assert!((0.0..=1.0).contains(&s), "{text}");
@@ -97,17 +101,33 @@ fn check_backoff(policy: &Policy, text: &str) {
     }
 }
 
-/// A call failing with 503 + a `Retry-After` until it ends (bounded): delays within the caps,
+/// A call failing with 503 + `Retry-After: 120` until it ends (bounded; a `Wait` is resumed):
+/// delays within max(max_delay, retry_after_cap * (1 + retry_after_spread)) and, when the policy
+/// honours the hint, never before it; a hint above the cap is a give-up, never a shorter wait;
 /// attempts within max_retries + 1.
 fn check_call(policy: &Policy, text: &str) {
-    let cap = policy.backoff().max_delay.max(policy.retry_after_cap());
+    let hinted = policy
+        .retry_after_cap()
+        .mul_f64(1.0 + policy.retry_after_spread());
+    let cap = policy.backoff().max_delay.max(hinted);
     let failure = Failure::new().with_status(503).with_retry_after("120");
+    let hint = policy.server_hint(&failure);
+    let too_long = hint.is_some() && policy.retry_after_cap() < Duration::from_secs(120);
     let mut call = Call::new(policy, "fuzz_policy_json").with_verb(Verb::Get);
+    let mut decision = call.on_failure(&failure);
     for _ in 0..64 {
-        match call.on_failure(&failure) {
-            Decision::Retry { delay } => {
-                assert!(within(delay, cap), "{text}: {delay:?} above {cap:?}")
+        match decision {
+            Decision::Retry { delay } | Decision::Wait { delay } if delay > Duration::ZERO => {
+                assert!(!too_long, "{text}: a hint past the cap got {decision:?}");
+                assert!(within(delay, cap), "{text}: {delay:?} above {cap:?}");
+                if hint.is_some() && matches!(decision, Decision::Retry { .. }) {
+                    assert!(
+                        delay >= Duration::from_secs(120),
+                        "{text}: {delay:?} before the server's 120 s"
+                    );
+                }
             }
+            Decision::Retry { .. } | Decision::Wait { .. } => {}
             Decision::GiveUp(_) => break,
             other => panic!("{text}: a GET without a recovery got {other:?}"),
         }
@@ -115,6 +135,10 @@ fn check_call(policy: &Policy, text: &str) {
             call.attempts() <= policy.max_retries().saturating_add(1),
             "{text}"
         );
+        decision = match decision {
+            Decision::Wait { .. } => call.resume().expect("a Wait is resumed"),
+            _ => call.on_failure(&failure),
+        };
     }
     // A POST without a recovery is never resent after a reset (whatever the code sets say,
     // ECONNRESET is either ambiguous, or not retried at all).
