@@ -392,6 +392,14 @@ static void call_on_failure(reader *r, world *w) {
   if (null_out || !call || !failure) want = K8SRETRY_STATUS_NULL_ARGUMENT;
   else if (w->states[i] == CALL_FINISHED) want = K8SRETRY_STATUS_CALL_FINISHED;
   else if (w->states[i] == CALL_READING || w->states[i] == CALL_WAITING) want = K8SRETRY_STATUS_OUT_OF_ORDER;
+  /* While waiting, the one failure in order is a cancel (DESIGN §1): the call gives up Cancelled. */
+  bool cancelled_wait = want == K8SRETRY_STATUS_OUT_OF_ORDER && w->states[i] == CALL_WAITING &&
+                        st == K8SRETRY_STATUS_OK;
+  if (cancelled_wait) {
+    EXPECT(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_CANCELLED,
+           "on_failure while waiting: action %d reason %d", (int)d.action, (int)d.give_up_reason);
+    want = K8SRETRY_STATUS_OK;
+  }
   EXPECT(st == want, "on_failure -> %d, wanted %d (state %d)", (int)st, (int)want, call ? (int)w->states[i] : -1);
   if (st == K8SRETRY_STATUS_OK) check_decision(w, i, &d, "on_failure");
   else EXPECT(d.action == (k8sretry_action)77, "on_failure wrote its out-param on failure");

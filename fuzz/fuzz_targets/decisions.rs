@@ -535,9 +535,15 @@ impl World<'_> {
             return;
         }
         if was_waiting {
-            // Nothing was sent while waiting: no attempt can have failed.
-            assert_eq!(result, Err(StepError::WaitPending));
-            assert!(t.call.awaiting_resume());
+            // Nothing was sent while waiting: no attempt can have failed; but the caller may
+            // cancel the call while it waits (DESIGN §1): it gives up Cancelled.
+            if self.policy.classify(failure) == Class::Cancelled {
+                assert_eq!(result, Ok(Decision::GiveUp(GiveUpReason::Cancelled)));
+                assert!(t.call.is_finished() && !t.call.awaiting_resume());
+            } else {
+                assert_eq!(result, Err(StepError::WaitPending));
+                assert!(t.call.awaiting_resume());
+            }
             return;
         }
         let decision = result.expect("a failure in order is decided");
