@@ -75,9 +75,7 @@ class Rule:
     def matches(self, flow: http.HTTPFlow) -> bool:
         # The path without its query: clients differ in whether they send `?` with nothing after it.
         path = flow.request.path.split("?", 1)[0]
-        return (self.method in ("*", flow.request.method)) and bool(
-            self.path.search(path)
-        )
+        return (self.method in ("*", flow.request.method)) and bool(self.path.search(path))
 
 
 def is_watch(flow: http.HTTPFlow) -> bool:
@@ -116,12 +114,8 @@ class Faults:
         path = flow.request.path.split("?")[0]
         body: Any
         given = flow.request.headers.get(TOKEN_HEADER, "")
-        if self.token is None or not hmac.compare_digest(
-            given.encode(), self.token.encode()
-        ):
-            flow.response = http.Response.make(
-                403, f"control endpoints need {TOKEN_HEADER}".encode()
-            )
+        if self.token is None or not hmac.compare_digest(given.encode(), self.token.encode()):
+            flow.response = http.Response.make(403, f"control endpoints need {TOKEN_HEADER}".encode())
             return
         if path == "/__k8sretry/plan" and flow.request.method in ("PUT", "POST"):
             self.set_plan(json.loads(flow.request.get_text() or "{}"))
@@ -139,9 +133,7 @@ class Faults:
         else:
             flow.response = http.Response.make(404, b"unknown control endpoint")
             return
-        flow.response = http.Response.make(
-            200, json.dumps(body), {"Content-Type": "application/json"}
-        )
+        flow.response = http.Response.make(200, json.dumps(body), {"Content-Type": "application/json"})
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.request.path.startswith("/__k8sretry/"):
@@ -154,9 +146,7 @@ class Faults:
             if self.upstream_down:
                 self.unreachable += 1
                 text = f"upstream unreachable: {self.upstream_error}"
-                flow.response = http.Response.make(
-                    502, text, {"Content-Type": "text/plain"}
-                )
+                flow.response = http.Response.make(502, text, {"Content-Type": "text/plain"})
             return
         entry = {
             "n": self.requests,
@@ -175,9 +165,7 @@ class Faults:
             if rule.retry_after is not None:
                 value = str(rule.retry_after)
                 if value.startswith("date:"):
-                    value = email.utils.formatdate(
-                        time.time() + float(value[5:]), usegmt=True
-                    )
+                    value = email.utils.formatdate(time.time() + float(value[5:]), usegmt=True)
                 headers["Retry-After"] = value
             status = {
                 "kind": "Status",
@@ -203,17 +191,13 @@ class Faults:
         if not self.upstream_down and data.server.address is not None:
             self.upstream_down = True
             self.upstream_error = str(data.server.error or "")
-            self.probe = asyncio.get_running_loop().create_task(
-                self.wait_for_upstream(data.server.address)
-            )
+            self.probe = asyncio.get_running_loop().create_task(self.wait_for_upstream(data.server.address))
 
     async def wait_for_upstream(self, address: tuple[str, int]) -> None:
         while True:
             await asyncio.sleep(PROBE_EVERY)
             try:
-                _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(*address[:2]), timeout=1
-                )
+                _, writer = await asyncio.wait_for(asyncio.open_connection(*address[:2]), timeout=1)
             except (OSError, asyncio.TimeoutError):
                 continue
             writer.close()
@@ -229,11 +213,7 @@ class Faults:
             flow.kill()
             return
         pending = flow.metadata.get("k8sretry_drop_after_status")
-        if (
-            pending is not None
-            and flow.response is not None
-            and flow.response.status_code in pending[0]
-        ):
+        if pending is not None and flow.response is not None and flow.response.status_code in pending[0]:
             self.log.append(pending[1])
             flow.kill()
 
