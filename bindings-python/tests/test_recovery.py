@@ -75,13 +75,14 @@ def test_a_failing_read_back_is_retried_as_a_read_then_recovers(apiserver: Any, 
 
 def test_a_read_back_failing_past_its_retries_raises_the_requests_error(apiserver: Any, core: Any) -> None:
     apiserver.fault("POST", "drop_after")
-    apiserver.fault("GET", *[("503", None)] * 5)  # the read and its 4 retries
+    # The read and its 16 retries: a read-back gets 4 x max_retries of its own (DESIGN §4).
+    apiserver.fault("GET", *[("503", None)] * 17)
     with pytest.raises(ApiException) as info:
         wrap_client(core, policy=FAST).create_namespaced_config_map("default", cm("unknown"))
     assert info.value.status == 409, "the request's last error, not the read's 503"
     assert "OutcomeUnknown" in notes(info.value)
     assert "read-backs failed: read 1: ServiceException: (503)" in notes(info.value)
-    assert paths(apiserver).count(f"GET {CM}/unknown") == 5
+    assert paths(apiserver).count(f"GET {CM}/unknown") == 17
 
 
 def test_a_lost_generate_name_create_is_listed_by_label_before_the_resend(apiserver: Any, core: Any) -> None:

@@ -90,7 +90,7 @@ def test_outage_amplification_with_and_without_the_budget(
     direct.create_namespaced_config_map(namespace, {"metadata": {"name": "target"}})
     # Long enough backoff to outlast the outage: 0.2 s doubling to 2 s, 12 retries.
     common = {"max_retries": 12, "initial_delay": 0.2, "max_delay": 2.0}
-    budget = RetryBudget(ratio=0.2, min_per_second=10, ttl=10)  # the defaults, its own so tests don't share
+    budget = RetryBudget(ratio=0.2, min_per_second=10, ttl=10)  # its own, so tests don't share
     with_budget = asyncio.run(load(env["KUBECONFIG"], namespace, common, budget))
     without = asyncio.run(load(env["KUBECONFIG"], namespace, common, None))
     REPORT["operations"] += with_budget["calls"] + without["calls"]
@@ -104,7 +104,15 @@ def test_outage_amplification_with_and_without_the_budget(
     )
     print(REPORT["outage"])
     assert with_budget["first_attempts_during"] >= 0.9 * RATE * OUTAGE
-    assert with_budget["amplification"] <= 1.3, with_budget
+    # The budget's bound for one process (docs/design.md section 5): at most min_per_episode + burst *
+    # D0 + ratio * first attempts retries in the outage (plus this budget's floor, min_per_second * the
+    # outage), D0 being the first attempts in the window when the episode began (BEFORE and its first
+    # 0.5 s). This policy (12 retries, 0.2-2 s) spends the opening burst, which the default policy
+    # does not (1.16 in core/tests/budget_fleet.rs).
+    first = with_budget["first_attempts_during"]
+    d0 = RATE * (BEFORE + 0.5)
+    bound = 1 + (3 + 3.0 * d0 + 0.2 * first + 10 * OUTAGE) / max(1, first)
+    assert with_budget["amplification"] <= bound, (with_budget, bound)
     assert without["amplification"] > with_budget["amplification"], (with_budget, without)
     assert without["late_calls_ok"], "calls whose backoff outlasts the outage recover"
     assert with_budget["after_ok"] and without["after_ok"], "calls after the restart succeed"
