@@ -129,7 +129,7 @@ test('log lines: function, attempt of max, status, reason, code and delay; a fir
     [
       'warn k8s_api_call_failed_retrying function=createNamespacedConfigMap attempt=1/5 code=ECONNRESET delay error="request to ' +
         `${api.url}/api/v1/namespaces/default/configmaps failed, reason: REASON"`,
-      'warn k8s_api_call_failed_retrying function=createNamespacedConfigMap/read_back attempt=1/5 status=503 reason=ServiceUnavailable delay',
+      'warn k8s_api_call_failed_retrying function=createNamespacedConfigMap/read_back attempt=1/17 status=503 reason=ServiceUnavailable delay',
       'info k8s_api_call_recovered_lost_response function=createNamespacedConfigMap attempt=2/5',
     ],
   );
