@@ -101,7 +101,8 @@ test('a read-back that fails twice is read again (not the create) and then finds
 
 test('a read-back failing past its retries rejects with the request\'s error: outcome unknown', async () => {
   api.fault('POST', 'drop_after');
-  api.fault('GET', ...Array.from({ length: 5 }, () => ({ status: 503 })));
+  // The read and its 16 retries: a read-back gets 4 x max_retries of its own (DESIGN §4).
+  api.fault('GET', ...Array.from({ length: 17 }, () => ({ status: 503 })));
   const core = withRetryClient(api.core, options);
   const err = await core.createNamespacedConfigMap({ namespace: 'default', body: cm('unknown') }).catch((e) => e);
   // The request's last error (the resend's AlreadyExists), never a read's 503.
@@ -111,7 +112,7 @@ test('a read-back failing past its retries rejects with the request\'s error: ou
   assert.equal(err.k8sretry.attempts, 2);
   assert.equal(err.k8sretry.earlier.length, 1);
   assert.equal(err.k8sretry.earlier[0].code, 'ECONNRESET');
-  assert.deepEqual(err.k8sretry.readErrors.map((e) => e.code), [503, 503, 503, 503, 503]);
+  assert.deepEqual(err.k8sretry.readErrors.map((e) => e.code), Array(17).fill(503));
   assert.equal(api.requests.filter((r) => r.startsWith('POST')).length, 2, 'never created a third time');
 });
 

@@ -402,7 +402,14 @@ test('an outage under load: the budget bounds attempts, late calls recover', asy
   const figure = (r) => `${r.amplification.toFixed(2)} (${r.attempts}/${r.first})`;
   report.outage = `outage 10 s at ${RATE} calls/s: attempts per first attempt ${figure(withBudget)} with the budget, ${figure(without)} without`;
   assert.ok(withBudget.first >= 0.9 * RATE * (OUTAGE / 1000), JSON.stringify(withBudget));
-  assert.ok(withBudget.amplification <= 1.3, JSON.stringify(withBudget));
+  // The budget's bound for one process (docs/design.md section 5): at most min_per_episode + burst *
+  // D0 + ratio * first attempts retries in the outage (plus this budget's floor, minPerSecond * the
+  // outage), D0 being the first attempts in the window when the episode began (BEFORE and its first
+  // 0.5 s). This policy (12 retries, 0.2-2 s) spends the opening burst, which the default policy does
+  // not (1.16 in core/tests/budget_fleet.rs).
+  const d0 = (RATE * (BEFORE + 500)) / 1000;
+  const bound = 1 + (3 + 3 * d0 + 0.2 * withBudget.first + (10 * OUTAGE) / 1000) / Math.max(1, withBudget.first);
+  assert.ok(withBudget.amplification <= bound, JSON.stringify({ ...withBudget, bound }));
   assert.ok(without.amplification > withBudget.amplification, JSON.stringify([withBudget, without]));
   assert.ok(without.lateOk, 'calls whose backoff outlasts the outage recover');
   assert.ok(withBudget.afterOk && without.afterOk, 'calls after the restart succeed');
