@@ -105,7 +105,10 @@ const k = require('k8sretry');
   if (!k.isRetryableError(Object.assign(new Error('x'), { code: 503 })) || k.isRetryableError(Object.assign(new Error('x'), { code: 404 }))) {
     throw new Error('isRetryableError is wrong');
   }
-  if (opened.length !== 1 || !opened[0].endsWith('/node_modules/k8sretry-linux-arm64-gnu/k8sretry.linux-arm64-gnu.node')) {
+  // The main package carries every Linux engine in native/ (one bundle for every runner; the same
+  // bytes as the platform package's, tests/dist/check.py), and the loader takes it first.
+  const engines = ['/node_modules/k8sretry/native/k8sretry.linux-arm64-gnu.node', '/node_modules/k8sretry-linux-arm64-gnu/k8sretry.linux-arm64-gnu.node'];
+  if (opened.length !== 1 || !engines.some((e) => opened[0].endsWith(e))) {
     throw new Error(`opened ${opened}`);
   }
   console.log(`[arm64] Node ${process.version} ${process.arch} (glibc ${process.report.getReport().header.glibcVersionRuntime}): engine from ${opened[0]}, two 503s retried (${calls} calls)`);
