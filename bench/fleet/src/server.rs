@@ -26,6 +26,12 @@ pub const DEPTH_SECONDS: f64 = 2.0;
 pub const MIN_DEPTH: f64 = 20.0;
 /// (d): the share of attempts that fail.
 pub const FAULT_RATE: f64 = 0.01;
+/// (e): the share of attempts that fail, and how long each process lives before a fresh one (a
+/// new budget) takes its place: runner hooks and CI jobs are short-lived processes that meet an
+/// unhealthy apiserver (about 20% faults measured in tests/e2e) for their whole life.
+pub const SUSTAINED_FAULT_RATE: f64 = 0.2;
+/// See [`SUSTAINED_FAULT_RATE`].
+pub const LIFETIME: f64 = 30.0;
 /// APF's largest Retry-After.
 pub const MAX_RETRY_AFTER: u32 = 32;
 
@@ -41,15 +47,18 @@ pub enum Scenario {
     Blip5,
     /// (d) 1% of attempts get 503, at random, all the time.
     Faults,
+    /// (e) 20% of attempts get 503, at random, all the time; processes live 30 s.
+    Sustained,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Outage,
         Scenario::Restart,
         Scenario::Blip1,
         Scenario::Blip5,
         Scenario::Faults,
+        Scenario::Sustained,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +68,7 @@ impl Scenario {
             Scenario::Blip1 => "c_blip1",
             Scenario::Blip5 => "c_blip5",
             Scenario::Faults => "d_faults",
+            Scenario::Sustained => "e_sustained",
         }
     }
 
@@ -71,7 +81,15 @@ impl Scenario {
             Scenario::Blip1 => "(c) blip: every attempt gets 503 for 1 s",
             Scenario::Blip5 => "(c) blip: every attempt gets 503 for 5 s",
             Scenario::Faults => "(d) steady faults: 1% of attempts get 503, at random",
+            Scenario::Sustained => {
+                "(e) sustained faults: 20% of attempts get 503, at random; each process lives 30 s"
+            }
         }
+    }
+
+    /// How long a process lives before a fresh one takes its place (`None`: the whole run).
+    pub fn lifetime(self) -> Option<f64> {
+        (self == Scenario::Sustained).then_some(LIFETIME)
     }
 
     /// When first attempts stop arriving, in seconds.
@@ -79,7 +97,7 @@ impl Scenario {
         match self {
             Scenario::Outage | Scenario::Restart => 200.0,
             Scenario::Blip1 | Scenario::Blip5 => 80.0,
-            Scenario::Faults => 100.0,
+            Scenario::Faults | Scenario::Sustained => 100.0,
         }
     }
 
@@ -91,7 +109,7 @@ impl Scenario {
             Scenario::Restart => (WARM_UP, WARM_UP + 60.0),
             Scenario::Blip1 => (WARM_UP, WARM_UP + 1.0),
             Scenario::Blip5 => (WARM_UP, WARM_UP + 5.0),
-            Scenario::Faults => (0.0, self.horizon()),
+            Scenario::Faults | Scenario::Sustained => (0.0, self.horizon()),
         }
     }
 
@@ -100,7 +118,7 @@ impl Scenario {
         match self {
             Scenario::Outage | Scenario::Blip1 | Scenario::Blip5 => Some(self.fault().1),
             Scenario::Restart => Some(WARM_UP + RAMP),
-            Scenario::Faults => None,
+            Scenario::Faults | Scenario::Sustained => None,
         }
     }
 }
@@ -174,8 +192,13 @@ impl Server {
                     Answer::Ok
                 }
             }
-            Scenario::Faults => {
-                if self.rng.unit() < FAULT_RATE {
+            Scenario::Faults | Scenario::Sustained => {
+                let rate = if self.scenario == Scenario::Faults {
+                    FAULT_RATE
+                } else {
+                    SUSTAINED_FAULT_RATE
+                };
+                if self.rng.unit() < rate {
                     Answer::Unavailable
                 } else {
                     Answer::Ok

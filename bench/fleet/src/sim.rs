@@ -181,6 +181,10 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
             )
         })
         .collect();
+    // (e): when each process began, and how many processes have begun (a fresh one's seed).
+    let lifetime_ns = spec.scenario.lifetime().map(|l| (l * NANOS) as u64);
+    let mut born = vec![0u64; spec.sample as usize];
+    let mut generation = u64::from(spec.sample);
     let mut calls: Vec<Option<CallState>> = Vec::new();
     let mut free: Vec<u32> = Vec::new();
     let mut bins = vec![Bin::default(); (horizon + DRAIN) as usize + 2];
@@ -222,6 +226,14 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                 queue.push(next, Event::Arrival(p));
                 out.calls += 1;
                 bins[bin].arrivals += weight;
+                if lifetime_ns.is_some_and(|l| now - born[p as usize] >= l) {
+                    // The process ended; a fresh one (a new budget) takes its place. Its old
+                    // calls in flight keep their own engine state.
+                    generation += 1;
+                    processes[p as usize] =
+                        Process::new(spec.kind, &clock, seed.wrapping_mul(1_000_003) + generation);
+                    born[p as usize] = now;
+                }
                 let state = processes[p as usize].begin(p, now);
                 let id = match free.pop() {
                     Some(id) => {
