@@ -53,7 +53,13 @@ const FADE_FULL_DEPOSITS: f64 = 20.0;
 /// A success ends the failure episode only when no failed attempt asked for a retry in the
 /// last second: under partial overload (429s among successes) the episode goes on and the
 /// budget falls to `ratio`, instead of every success restarting the burst.
-const QUIET_NANOS: u64 = 1_000_000_000;
+const QUIET_NANOS: u64 = 500_000_000;
+/// The episode minimum's retries beyond the first two are paced this far apart: after a call's
+/// first retries, the next one is a probe that comes after them, so a blip's waiting calls learn
+/// that the server is back, and an outage pays for it once.
+const PROBE_GAP_NANOS: u64 = 5_000_000_000;
+/// Retries of the episode minimum granted at once; the rest are paced by [`PROBE_GAP_NANOS`].
+const MINIMUM_AT_ONCE: u32 = 2;
 
 /// A shared, thread-safe retry budget.
 #[derive(Debug)]
@@ -67,12 +73,26 @@ pub struct RetryBudget {
     floor: f64,
     deposits: [AtomicU64; SLOTS],
     withdrawals: [AtomicU64; SLOTS],
+    /// Calls that succeeded (first attempt or after retries).
+    successes: [AtomicU64; SLOTS],
+    /// The slot in which the current failure episode began: successes from then on earn.
+    episode_slot: AtomicU32,
+    /// Paced retries of the episode minimum taken in the current episode.
+    episode_probes: AtomicU32,
+    /// Monotonic nanoseconds + 1 of the last retry allowed (0: none).
+    last_grant: AtomicU64,
+    /// Monotonic nanoseconds + 1 of the last call that succeeded, whether or not it ended the
+    /// episode (0: none yet).
+    last_ok: AtomicU64,
     /// Monotonic nanoseconds + 1 of the last success (0: none yet).
     last_success: AtomicU64,
     /// Monotonic nanoseconds + 1 at which the current failure episode began (0: none).
     episode_start: AtomicU64,
     /// Retries taken since the current failure episode began.
     episode_retries: AtomicU32,
+    /// Monotonic nanoseconds + 1 of the last retry asked for after a 429 (0: none): a success
+    /// within `ttl` of it does not end the episode (the server is shedding load).
+    last_throttled: AtomicU64,
     /// Monotonic nanoseconds + 1 of the last retry asked for after a failure (0: none).
     last_ask: AtomicU64,
     /// First attempts in the window when the current episode began: the traffic the process
@@ -96,6 +116,10 @@ impl RetryBudget {
     /// before the call's slots do. Older episodes are outages; their refused retries give up,
     /// so no backlog of waiting calls comes back at recovery.
     pub const DEFER_HORIZON: Duration = Duration::from_secs(10);
+    /// Tokens each call that succeeded in the window adds: a server that answers most calls
+    /// (steady partial faults) lets their retries through, one that answers none (an outage)
+    /// leaves the budget at `ratio` of first attempts. At 20% faults a call needs ~0.25 retries.
+    pub const SUCCESS_EARN: f64 = 0.3;
     /// Default window.
     pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 
@@ -123,10 +147,16 @@ impl RetryBudget {
             floor: f64::from(min_per_second) * ttl.as_secs_f64(),
             deposits: Default::default(),
             withdrawals: Default::default(),
+            successes: Default::default(),
+            last_grant: AtomicU64::new(0),
+            episode_probes: AtomicU32::new(0),
+            episode_slot: AtomicU32::new(0),
+            last_ok: AtomicU64::new(0),
             last_success: AtomicU64::new(0),
             episode_start: AtomicU64::new(0),
             episode_retries: AtomicU32::new(0),
             last_ask: AtomicU64::new(0),
+            last_throttled: AtomicU64::new(0),
             episode_deposits: AtomicU64::new(0),
         }
     }
@@ -237,30 +267,61 @@ impl RetryBudget {
     /// Only when no failed attempt asked for a retry in the last second: a success among
     /// failures (partial overload) does not end it.
     pub fn record_success(&self, now: Duration) {
+        self.record_success_after(now, None);
+    }
+
+    /// [`Self::record_success`] for a call whose own last failure asked for a retry at
+    /// `own_ask`: when no other failure has asked since, the success ends the episode without
+    /// waiting for a quiet second (the call's own retry came back after its backoff).
+    pub fn record_success_after(&self, now: Duration, own_ask: Option<Duration>) {
+        self.add(&self.successes, self.slot_id(now), 1);
         let t = stamp(now);
-        if t >= self
-            .last_ask
-            .load(Ordering::Acquire)
-            .saturating_add(QUIET_NANOS)
-        {
+        self.last_ok.fetch_max(t, Ordering::AcqRel);
+        let last_ask = self.last_ask.load(Ordering::Acquire);
+        let alone = own_ask.is_some_and(|own| last_ask <= stamp(own));
+        let quiet =
+            (alone || t >= last_ask.saturating_add(QUIET_NANOS)) && self.quiet_after_throttle(t);
+        if quiet {
             self.last_success.fetch_max(t, Ordering::AcqRel);
         }
     }
 
     /// Takes one token for a retry; `false` when the budget is empty.
     pub fn try_withdraw(&self, now: Duration) -> bool {
-        self.withdraw(now, true)
+        self.withdraw(now, true, false)
     }
 
-    /// [`Self::try_withdraw`] for a retry that was deferred ([`crate::Decision::Wait`]) and is
-    /// due now: no new failure was seen, so it does not keep the episode going.
-    pub fn try_withdraw_deferred(&self, now: Duration) -> bool {
-        self.withdraw(now, false)
+    /// [`Self::try_withdraw`] for the retry of an answer that says the server is overloaded
+    /// (429, Too Many Requests): the tokens that successes earn do not pay for it, so under
+    /// partial overload retries stay within `ratio` of first attempts and the overload drains.
+    pub fn try_withdraw_throttled(&self, now: Duration) -> bool {
+        self.withdraw(now, true, true)
     }
 
-    fn withdraw(&self, now: Duration, failed: bool) -> bool {
-        if failed {
-            self.last_ask.fetch_max(stamp(now), Ordering::AcqRel);
+    /// [`Self::try_withdraw`] (or, `throttled`, [`Self::try_withdraw_throttled`]) for a retry
+    /// that was deferred ([`crate::Decision::Wait`]) and is due now: no new failure was seen, so
+    /// it does not keep the episode going.
+    pub fn try_withdraw_deferred(&self, now: Duration, throttled: bool) -> bool {
+        self.withdraw(now, false, throttled)
+    }
+
+    fn withdraw(&self, now: Duration, failed: bool, throttled: bool) -> bool {
+        let t = stamp(now);
+        let previous_ask = if failed {
+            if throttled {
+                self.last_throttled.fetch_max(t, Ordering::AcqRel);
+            }
+            self.last_ask.fetch_max(t, Ordering::AcqRel)
+        } else {
+            self.last_ask.load(Ordering::Acquire)
+        };
+        // A success that no failure has followed for a quiet interval ended the episode, even
+        // if it came too soon after a failure to end it then (a quiet process learns of the
+        // server's return from its last answer, not only from a success after a quiet second).
+        let ok = self.last_ok.load(Ordering::Acquire);
+        if ok > previous_ask && t >= ok.saturating_add(QUIET_NANOS) && self.quiet_after_throttle(ok)
+        {
+            self.last_success.fetch_max(ok, Ordering::AcqRel);
         }
         let id = self.slot_id(now);
         let age = self.episode_age(now, true);
@@ -271,10 +332,26 @@ impl RetryBudget {
             self.episode_deposits
                 .fetch_max(u64::try_from(deposits).unwrap_or(0), Ordering::AcqRel);
         }
-        let within_minimum = self.episode_retries.load(Ordering::Acquire) < self.min_per_episode;
-        if !within_minimum && self.balance_at(id, age) < 1.0 {
-            return false;
+        if self.balance_at(id, age, !throttled) < 1.0 {
+            // Beyond the tokens, the episode minimum: `MINIMUM_AT_ONCE` retries at once (counting
+            // every retry of the episode), the rest paced, each a probe `PROBE_GAP` after the last
+            // retry allowed, so calls that wait learn that the server is back.
+            let taken = self.episode_retries.load(Ordering::Acquire);
+            let at_once = MINIMUM_AT_ONCE.min(self.min_per_episode);
+            if taken >= at_once {
+                let paced = self.min_per_episode - at_once;
+                let due = t
+                    >= self
+                        .last_grant
+                        .load(Ordering::Acquire)
+                        .saturating_add(PROBE_GAP_NANOS);
+                if !due || self.episode_probes.load(Ordering::Acquire) >= paced {
+                    return false;
+                }
+                self.episode_probes.fetch_add(1, Ordering::AcqRel);
+            }
         }
+        self.last_grant.fetch_max(t, Ordering::AcqRel);
         self.episode_retries.fetch_add(1, Ordering::AcqRel);
         self.add(&self.withdrawals, id, 1);
         true
@@ -289,7 +366,7 @@ impl RetryBudget {
 
     /// Tokens available at `now`.
     pub fn balance(&self, now: Duration) -> f64 {
-        self.balance_at(self.slot_id(now), self.episode_age(now, false))
+        self.balance_at(self.slot_id(now), self.episode_age(now, false), true)
     }
 
     /// Seconds since the current failure episode began (`None`: no episode); `begin` starts
@@ -312,6 +389,9 @@ impl RetryBudget {
             ) {
                 Ok(_) => {
                     self.episode_retries.store(0, Ordering::Release);
+                    self.episode_probes.store(0, Ordering::Release);
+                    self.episode_slot
+                        .store(self.slot_id(now), Ordering::Release);
                     let before = self.sum(&self.deposits, self.slot_id(now));
                     self.episode_deposits
                         .store(u64::try_from(before).unwrap_or(0), Ordering::Release);
@@ -336,15 +416,37 @@ impl RetryBudget {
         self.ratio * deposits + (self.burst - self.ratio) * before / (1.0 + (x * x) * (x * x))
     }
 
+    /// Whether stamp `t` is `ttl` past the last 429 (the server was shedding load).
+    fn quiet_after_throttle(&self, t: u64) -> bool {
+        match self.last_throttled.load(Ordering::Acquire) {
+            0 => true,
+            throttled => t >= throttled.saturating_add(self.ttl_nanos()),
+        }
+    }
+
+    fn ttl_nanos(&self) -> u64 {
+        self.slot_nanos.saturating_mul(SLOTS as u64)
+    }
+
     fn slot_id(&self, now: Duration) -> u32 {
         // u64 nanoseconds (584 years of uptime): a u128 division costs more than the rest of a
         // decision. Epochs wrap after 2^32 slots; only equality and short distances are compared.
         (u64::try_from(now.as_nanos()).unwrap_or(u64::MAX) / self.slot_nanos) as u32
     }
 
-    fn balance_at(&self, current: u32, age: Option<f64>) -> f64 {
+    /// Tokens at slot `current` in an episode of `age`; `earned`: with what successes earn.
+    fn balance_at(&self, current: u32, age: Option<f64>, earned: bool) -> f64 {
         let d = self.sum(&self.deposits, current) as f64;
-        let deposited = self.tokens(age, d);
+        // Successes earn from the slot the episode began in: the traffic before it is the
+        // burst's (`D0`), and successes before an outage must not pay for retries during it.
+        let earned = match age {
+            Some(_) if earned => {
+                let since = self.episode_slot.load(Ordering::Acquire);
+                Self::SUCCESS_EARN * self.sum_since(&self.successes, current, since) as f64
+            }
+            _ => 0.0,
+        };
+        let deposited = self.tokens(age, d) + earned;
         deposited.max(self.floor) - self.sum(&self.withdrawals, current) as f64
     }
 
@@ -354,6 +456,20 @@ impl RetryBudget {
             .iter()
             .map(|slot| unpack(slot.load(Ordering::Acquire)))
             .filter(|(epoch, _)| current.wrapping_sub(*epoch) < SLOTS as u32)
+            .map(|(_, value)| i64::from(value))
+            .sum()
+    }
+
+    /// The counts in `slots` within the window ending at slot `current`, from slot `since` on.
+    fn sum_since(&self, slots: &[AtomicU64; SLOTS], current: u32, since: u32) -> i64 {
+        let span = current.wrapping_sub(since);
+        slots
+            .iter()
+            .map(|slot| unpack(slot.load(Ordering::Acquire)))
+            .filter(|(epoch, _)| {
+                let back = current.wrapping_sub(*epoch);
+                back < SLOTS as u32 && back <= span
+            })
             .map(|(_, value)| i64::from(value))
             .sum()
     }
@@ -484,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn a_success_ends_the_episode_only_after_a_quiet_second() {
+    fn a_success_ends_the_episode_only_after_a_quiet_interval() {
         let b = RetryBudget::default_budget();
         let t0 = Duration::from_secs(10);
         b.deposit_many(t0, 100);
@@ -497,15 +613,110 @@ mod tests {
             taken += 1;
         }
         assert_eq!(taken, 48, "{taken}");
-        // A success among failures (partial overload) does not end the episode...
-        b.record_success(late + Duration::from_millis(500));
-        assert!(!b.try_withdraw(late + Duration::from_millis(600)));
-        // ... one after a second without a failed retry ask does.
+        // A success among failures (partial overload) does not end the episode (and the 0.3
+        // tokens it earns do not make a retry)...
+        b.record_success(late + Duration::from_millis(300));
+        assert!(!b.try_withdraw(late + Duration::from_millis(400)));
+        // ... one after half a second without a failed retry ask does.
         let quiet = late + Duration::from_millis(1700);
         b.record_success(quiet);
         let next = quiet + Duration::from_millis(1);
         assert!(b.try_withdraw(next), "a new episode: r at burst again");
         assert!(b.balance(next) > 200.0, "{}", b.balance(next));
+    }
+
+    /// Steady partial faults (20% of attempts fail, no outage): the successes pay for the
+    /// retries, beyond `ratio` of first attempts, at any call rate.
+    #[test]
+    fn successes_pay_for_the_retries_of_steady_partial_faults() {
+        let b = RetryBudget::default_budget();
+        let t0 = Duration::from_secs(100);
+        let (mut asked, mut refused) = (0, 0);
+        // 20 calls/s for 30 s; every fifth fails once, asks for a retry, and then succeeds.
+        for i in 0..600u64 {
+            let now = t0 + Duration::from_millis(i * 50);
+            b.deposit(now);
+            if i % 5 == 0 {
+                asked += 1;
+                if !b.try_withdraw(now) {
+                    refused += 1;
+                }
+            }
+            b.record_success(now + Duration::from_millis(10));
+        }
+        assert_eq!(
+            refused, 0,
+            "{refused} of {asked} retries refused at 20% faults"
+        );
+        // Without successes (an outage) the same asks get ratio + the fading burst only.
+        let outage = RetryBudget::default_budget();
+        let taken = (0..600u64)
+            .filter(|i| {
+                let now = t0 + Duration::from_millis(i * 50);
+                outage.deposit(now);
+                i % 5 == 0 && outage.try_withdraw(now)
+            })
+            .count();
+        assert!(taken < 80, "{taken} of 120 in an outage");
+    }
+
+    /// A 429 says the server sheds load: successes do not pay for its retries, and a success
+    /// within `ttl` of one does not end the episode.
+    #[test]
+    fn overload_retries_stay_at_the_ratio_and_keep_the_episode() {
+        let b = RetryBudget::default_budget();
+        let t0 = Duration::from_secs(100);
+        let mut taken = 0;
+        for i in 0..600u64 {
+            let now = t0 + Duration::from_millis(i * 50);
+            b.deposit(now);
+            if i % 5 == 0 && b.try_withdraw_throttled(now) {
+                taken += 1;
+            }
+            b.record_success(now + Duration::from_millis(10));
+        }
+        // 120 asks over 30 s at 20 calls/s: the burst of the episode's onset, then 0.1 of
+        // the first attempts (57 measured), where 503s get all 120.
+        assert!((30..=80).contains(&taken), "{taken} of 120");
+    }
+
+    /// After the first two retries of the minimum, the third is a probe: only 5 s after the last
+    /// retry allowed, however many calls ask before.
+    #[test]
+    fn the_minimum_keeps_a_probe_for_later() {
+        let b = RetryBudget::default_budget()
+            .with_burst(RetryBudget::DEFAULT_RATIO)
+            .unwrap();
+        let t0 = Duration::from_secs(100);
+        assert!(b.try_withdraw(t0));
+        assert!(b.try_withdraw(t0 + Duration::from_secs(1)));
+        assert!(!b.try_withdraw(t0 + Duration::from_secs(3)), "not yet");
+        assert!(!b.try_withdraw_deferred(t0 + Duration::from_secs(5), false));
+        assert!(
+            b.try_withdraw_deferred(t0 + Duration::from_secs(6), false),
+            "the probe"
+        );
+        assert!(
+            !b.try_withdraw(t0 + Duration::from_secs(12)),
+            "one probe per episode"
+        );
+    }
+
+    /// A quiet process: its success came too soon after a failure to end the episode then, but
+    /// with no failure since, the next ask finds the episode over (a fresh minimum).
+    #[test]
+    fn a_success_no_failure_followed_ends_the_episode_at_the_next_ask() {
+        let b = RetryBudget::default_budget()
+            .with_burst(RetryBudget::DEFAULT_RATIO)
+            .unwrap();
+        let t0 = Duration::from_secs(100);
+        assert!(b.try_withdraw(t0));
+        assert!(b.try_withdraw(t0 + Duration::from_millis(100)));
+        b.record_success(t0 + Duration::from_millis(200)); // not quiet: 0.1 s after an ask
+        assert!(!b.episode_is_young(t0 + Duration::from_secs(20)) || b.balance(t0) < 1.0);
+        let later = t0 + Duration::from_secs(4);
+        assert!(b.try_withdraw(later), "a new episode");
+        assert!(b.try_withdraw(later), "with its own minimum");
     }
 
     #[test]

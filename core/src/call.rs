@@ -44,6 +44,8 @@ pub struct Call {
     started: Duration,
     attempts: u32,
     previous_backoff: Option<f64>,
+    /// When this call's last failure asked the budget for a retry.
+    last_ask: Option<Duration>,
     may_have_applied: bool,
     finished: bool,
     /// Set while the engine waits for a read-back's outcome.
@@ -105,6 +107,7 @@ impl Call {
             started: now,
             attempts: 1,
             previous_backoff: None,
+            last_ask: None,
             may_have_applied: false,
             finished: false,
             reading: None,
@@ -235,10 +238,15 @@ impl Call {
             }
             self.may_have_applied = true;
         }
-        let retry = self.slot(); // retries and waits so far + 1
+        let retry = self.slot(); // retries and waits so far + 1: the backoff's index
         let previous = self.previous_backoff;
-        let max_retries = self.policy.max_retries();
-        let scheduled = match self.schedule(retry, max_retries, previous, failure, now) {
+        // Waits send nothing: only the retries sent count against `max_retries`.
+        let max_retries = self.policy.max_retries().saturating_add(self.waits);
+        let gate = self.schedule(retry, max_retries, previous, failure, now);
+        if matches!(gate, Gate::Go(_) | Gate::Defer(_)) {
+            self.last_ask = Some(now); // the budget was asked (or there is none)
+        }
+        let scheduled = match gate {
             Gate::Go(scheduled) => scheduled,
             Gate::Defer(scheduled) => return Ok(self.defer(scheduled, class, failure)),
             Gate::Stop(reason) => return Ok(self.give_up(reason, class, failure)),
@@ -318,7 +326,7 @@ impl Call {
         }
         if policy
             .budget()
-            .is_none_or(|budget| budget.try_withdraw_deferred(now))
+            .is_none_or(|budget| budget.try_withdraw_deferred(now, throttled(&failure)))
         {
             self.metrics.count_retry(class, failure.status, 0.0);
             self.emit(
@@ -330,12 +338,10 @@ impl Call {
             );
             return Ok(self.resend(Duration::ZERO));
         }
-        // Refused again: this slot is spent waiting; the next one's backoff is the next wait.
+        // Refused again: wait the next slot's backoff. Waits send nothing, so they do not use
+        // up the call's retries; the deadline, or without one the episode's youth, ends them.
         self.waits += 1;
         let retry = self.slot();
-        if retry > policy.max_retries() {
-            return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
-        }
         let backoff = policy
             .backoff()
             .delay(retry, self.previous_backoff, policy.rng());
@@ -523,7 +529,11 @@ impl Call {
             backoff,
         };
         if let Some(budget) = policy.budget()
-            && !budget.try_withdraw(now)
+            && !(if throttled(failure) {
+                budget.try_withdraw_throttled(now)
+            } else {
+                budget.try_withdraw(now)
+            })
         {
             if policy.deadline().is_some() || budget.episode_is_young(now) {
                 return Gate::Defer(scheduled);
@@ -556,7 +566,7 @@ impl Call {
             breaker.record_success();
         }
         if let Some(budget) = self.policy.budget() {
-            budget.record_success(self.policy.clock().monotonic());
+            budget.record_success_after(self.policy.clock().monotonic(), self.last_ask);
         }
         if self.attempts == 1 {
             self.metrics.count_outcome(Outcome::Success);
@@ -741,6 +751,11 @@ impl Call {
     fn emit_event(&self, event: Event<'_>) {
         emit(&event, self.policy.event_callback());
     }
+}
+
+/// Whether the server answered that it is overloaded (429): successes do not pay for its retry.
+fn throttled(failure: &Failure) -> bool {
+    failure.status == Some(429)
 }
 
 #[cfg(test)]

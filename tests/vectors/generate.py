@@ -1001,11 +1001,11 @@ def decisions():
                 F(S503, "c", retry(1.0)),  # 3 taken
                 F(S503, "e", wait(1.0)),  # 0.31 left: refused, waits (young episode)
                 begin("s"),
-                succeed("s"),  # within a second of a failed retry: the episode goes on
-                F(S503, "d", wait(1.0)),  # 1.2 + 14 / 6.06 - 3 = 0.51: refused
+                succeed("s"),  # at the instant of a failed retry: the episode goes on
+                F(S503, "d", wait(1.0)),  # 1.2 + 14 / 6.06 + 0.3 (s's success) - 3 = 0.81
                 advance(1),
                 begin("t"),
-                succeed("t"),  # a second without a failed retry: the episode is over
+                succeed("t"),  # half a second without a failed retry: the episode is over
                 begin("f"),
                 F(S503, "f", retry(1.0)),  # a new one: 8 first attempts * 3 - 3 taken
             ],
@@ -1024,13 +1024,19 @@ def decisions():
                 begin("a"),
                 F(S503, "a", retry(1.0)),
                 F(S503, "a", retry(2.0)),
-                F(S503, "a", retry(4.0)),
-                F(S503, "a", give_up("MaxRetries")),
+                # The third of the minimum is a probe: 5 s after the last retry allowed.
+                F(S503, "a", wait(4.0)),
+                advance(4),
+                resume("a", wait(8.0)),  # 4 s after: not yet
+                advance(1),
                 begin("b"),
-                F(S503, "b", wait(1.0)),  # 3 used; the ratio rule gives 0; a young episode
+                F(S503, "b", retry(1.0)),  # 5 s after: the probe
+                F(S503, "b", wait(2.0)),  # 3 used; the ratio rule gives 0; a young episode
                 advance(100),  # per episode, not per second: time alone gives nothing back
+                resume("a", give_up("BudgetExhausted")),  # 105 s old: an outage, no more waits
                 begin("c"),
-                F(S503, "c", give_up("BudgetExhausted")),  # 100 s old: an outage, no wait
+                F(S503, "c", give_up("BudgetExhausted")),  # no wait either
+                resume("b", give_up("BudgetExhausted")),
                 advance(1),
                 begin("s"),
                 succeed("s"),  # a second after the last failed retry: the episode is over
@@ -1116,13 +1122,18 @@ def decisions():
             },
         ),
         scenario(
-            "budget: a wait uses up a retry slot; none left gives up",
+            "budget: a wait sends nothing and uses up no retry; the deadline ends the waits",
             [
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=wait(2.0)),
                 advance(2),
-                resume(expect=give_up("BudgetExhausted")),
+                resume(expect=wait(4.0)),  # 2 waits, 1 retry sent: max_retries 2 still allows one
+                advance(4),
+                begin("s"),
+                succeed("s"),  # the episode is over: a new minimum
+                resume(expect=retry(0.0)),
+                F(S503, expect=give_up("MaxRetries")),  # 2 retries sent
             ],
             {
                 "max_retries": 2,
@@ -1187,11 +1198,11 @@ def decisions():
                 R("ours", expect=OUT_OF_ORDER),
                 resume(expect=wait(4.0)),
                 advance(4),
-                resume(expect=give_up("BudgetExhausted")),  # 1 retry + 2 waits: no slot left
+                resume(expect=give_up("BudgetExhausted")),  # the next wait (8 s) passes 10 s
                 resume(expect=OUT_OF_ORDER),  # the call has ended
             ],
             {
-                "deadline": 100,
+                "deadline": 10,
                 "budget": {
                     "ratio": 0,
                     "burst": 0,
@@ -1200,6 +1211,69 @@ def decisions():
                     "ttl": 10,
                 },
             },
+        ),
+        scenario(
+            "budget: successes in the episode pay for retries (0.3 each); a 429's retry they do not",
+            [
+                begin("a"),
+                F(S503, "a", wait(1.0)),  # ratio 0, no minimum: nothing yet; the episode begins
+                *[x for c in "stuv" for x in (begin(c), succeed(c))],  # 4 successes: 1.2 tokens
+                begin("b"),
+                F(RA(429, "1"), "b", wait(1.0)),  # overload: the successes do not pay
+                begin("c"),
+                F(S503, "c", retry(1.0)),  # 1.2 - 1 taken
+                begin("d"),
+                F(S503, "d", wait(1.0)),
+            ],
+            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 0}},
+        ),
+        scenario(
+            "budget: a success within ttl of a 429 does not end the episode; 10 s later one does",
+            [
+                begin("a"),
+                F(RA(429, "1"), "a", retry(1.0)),  # the minimum of 1; Retry-After 1 s
+                F(RA(429, "1"), "a", wait(2.0)),  # refused: backoff 2 s is past the hint
+                advance(2),
+                begin("s"),
+                succeed("s"),  # 2 s after a 429: the episode goes on
+                resume("a", wait(4.0)),
+                advance(8),
+                begin("t"),
+                succeed("t"),  # 10 s after the last 429: over
+                resume("a", retry(0.0)),  # a new episode's minimum
+            ],
+            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 1}},
+        ),
+        scenario(
+            "budget: a success that no failure followed for half a second ends the episode at the next ask",
+            [
+                begin("a"),
+                F(S503, "a", retry(1.0)),  # the minimum of 1
+                advance(0.1),
+                begin("s"),
+                succeed("s"),  # 0.1 s after a failed ask: the episode goes on for now
+                advance(0.5),
+                begin("c"),
+                F(S503, "c", retry(1.0)),  # no failure since s's success: a new episode
+            ],
+            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 1}},
+        ),
+        scenario(
+            "budget: a success that a failure followed does not end the episode",
+            [
+                begin("a"),
+                F(S503, "a", retry(1.0)),  # the minimum of 1
+                advance(0.1),
+                begin("s"),
+                succeed("s"),
+                advance(0.1),
+                begin("b"),
+                F(S503, "b", wait(1.0)),  # a failure after the success
+                advance(0.5),
+                begin("c"),
+                F(S503, "c", wait(1.0)),  # the episode goes on
+            ],
+            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 1}},
         ),
         scenario(
             "budget off never refuses",

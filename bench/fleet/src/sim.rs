@@ -184,6 +184,7 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
     // (e): when each process began, and how many processes have begun (a fresh one's seed).
     let lifetime_ns = spec.scenario.lifetime().map(|l| (l * NANOS) as u64);
     let mut born = vec![0u64; spec.sample as usize];
+    let mut in_flight = vec![0u32; spec.sample as usize];
     let mut generation = u64::from(spec.sample);
     let mut calls: Vec<Option<CallState>> = Vec::new();
     let mut free: Vec<u32> = Vec::new();
@@ -226,14 +227,17 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                 queue.push(next, Event::Arrival(p));
                 out.calls += 1;
                 bins[bin].arrivals += weight;
-                if lifetime_ns.is_some_and(|l| now - born[p as usize] >= l) {
-                    // The process ended; a fresh one (a new budget) takes its place. Its old
-                    // calls in flight keep their own engine state.
+                if in_flight[p as usize] == 0
+                    && lifetime_ns.is_some_and(|l| now - born[p as usize] >= l)
+                {
+                    // The process ended (it lives until its calls are done); a fresh one (a
+                    // new budget) takes its place.
                     generation += 1;
                     processes[p as usize] =
                         Process::new(spec.kind, &clock, seed.wrapping_mul(1_000_003) + generation);
                     born[p as usize] = now;
                 }
+                in_flight[p as usize] += 1;
                 let state = processes[p as usize].begin(p, now);
                 let id = match free.pop() {
                     Some(id) => {
@@ -264,6 +268,7 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
                 out.waits += 1;
                 if schedule(process.resume(state), call, now, process, &mut queue) {
                     out.gave_up += 1;
+                    in_flight[state.process as usize] -= 1;
                     calls[call as usize] = None;
                     free.push(call);
                 }
@@ -325,6 +330,7 @@ fn run_one(spec: Spec, replica: u32) -> Outcome {
             }
         };
         if ended {
+            in_flight[state.process as usize] -= 1;
             calls[id as usize] = None;
             free.push(id);
         }
