@@ -339,8 +339,13 @@ impl Call {
             return Ok(self.resend(Duration::ZERO));
         }
         // Refused again: wait the next slot's backoff. Waits send nothing, so they do not use
-        // up the call's retries; the deadline, or without one the episode's youth, ends them.
+        // up the call's retries; the deadline, or without one the episode's youth, ends them,
+        // and a call waits at most `max_retries` times (a binding whose sleep returns at once
+        // must not spin for the episode's 10 s).
         self.waits += 1;
+        if self.waits >= policy.max_retries() {
+            return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
+        }
         let retry = self.slot();
         let backoff = policy
             .backoff()
