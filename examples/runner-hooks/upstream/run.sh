@@ -110,7 +110,9 @@ log "built, linted, tested and released in $(( $(date +%s) - start )) s"
 if $e2e; then
   if [ -n "$wait_for" ]; then
     log "waiting for $wait_for (the cluster is in use)"
+    t0=$(date +%s)
     while [ ! -e "$wait_for" ]; do sleep 2; done
+    log "the cluster is free after $(( $(date +%s) - t0 )) s of waiting"
   fi
   cluster_start=$(date +%s)
   # Which engine a process opened: the loader's cache, printed at exit (the hook calls process.exit).
@@ -137,7 +139,7 @@ JS
   if $arm64; then
     "$root/tests/dist/hooks-arm64.sh" "$zip" "$scratch/opened.cjs"
   fi
-  log "their code against the apiserver behind the fault proxy (drive.mjs), Node $(node --version)"
+  log "their code against the apiserver behind the fault proxy (drive.mjs), Node $(node --version), $(( $(date +%s) - cluster_start )) s into the cluster part"
   (cd "$root/examples/runner-hooks" && node "$here/drive.mjs" "$tree/packages/k8s/lib" "$rel" "$node_bin/node")
 fi
 log "passed in $(( $(date +%s) - start )) s${cluster_start:+ (the cluster part: $(( $(date +%s) - cluster_start )) s)}"
