@@ -35,7 +35,8 @@ test-e2e: py-env node stage go-lib
 # (strict, skipLibCheck false), bundled with @vercel/ncc and with esbuild, zipped flat, unzipped
 # elsewhere and run with Node 24: 20 hook rounds at ~20% faults, a foreign pod never adopted, 25 lost
 # creates recovered. Then their own repository adopted (examples/runner-hooks/upstream/run.sh): the
-# patch on a fresh copy of actions/runner-container-hooks at a named commit, their build, lint and
+# patch on actions/runner-container-hooks at a named commit (vendored, its hash and git tree checked:
+# no GitHub, no mirror; their npm ci cached in ~/.cache/k8sretry), their build, lint and
 # cluster-free jest suites, their flat release zip (carrying the x64 and arm64 engines: the arm64
 # addon is cross-built into bindings-node/native first) run on x64 with Node 20, 22, 24 and on arm64
 # under qemu with Node 20 and 24 (tests/dist/hooks-arm64.sh), and their functions driven under

@@ -11,13 +11,14 @@
 #   clang          test-fuzz (the libFuzzer target over the C ABI; mk/fuzz.mk)
 #   llvm           tests/dist/check.py (llvm-nm, llvm-objdump, llvm-readobj)
 #   zip unzip      test-runner-hooks (a flat zip), dist (the Go module zip)
+#   zstd           test-runner-hooks (the hooks' locked dependencies cached: upstream/run.sh)
 #   $(DIST_DEBS)   test-dist, dist-check (mk/dist.mk: mmdebstrap, qemu-user-static, binfmt-support, musl),
 #                  test-runner-hooks (the hooks' release zip on arm64: tests/dist/hooks-arm64.sh)
 #   gcc-mingw-w64-x86-64  the Windows wheel (tools/dist/build.sh): only `make dist` with
 #                  windows-x86_64 among DIST_PLATFORMS installs it (deps-windows), not make test
 
 DEBS_DEMO := curl openssl
-DEBS = $(DEBS_DEMO) libcjson-dev valgrind pkg-config clang llvm zip unzip $(DIST_DEBS)
+DEBS = $(DEBS_DEMO) libcjson-dev valgrind pkg-config clang llvm zip unzip zstd $(DIST_DEBS)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # $(call install_debs,PACKAGE...): installs those of the packages that are not installed.

@@ -1,8 +1,13 @@
 // What both harnesses (e2e.mjs for the example, ../upstream/drive.mjs for the hooks' own code) share:
 // the cluster's env (tests/cluster/.run/env), direct clients of the apiserver (never faulted), the
 // fault proxy's control endpoints, the kubelet and job controller the test cluster lacks, a foreign
-// deleter, and the round's fault plan.
-import { readFileSync } from 'node:fs';
+// deleter, the round's fault plan, and the three parts of the run: hook processes started as the
+// runner starts them, rounds under faults (then what is left behind), a foreign pod of the job pod's
+// name (never adopted), lost creates (all recovered), and the checks on the report they fill.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -105,3 +110,192 @@ export function roundPlan(rate) {
   return rules;
 }
 
+
+export const REQUEST_ID = 'k8sretry.dev/request-id';
+
+/** The knobs of a run, from the environment (ROUNDS, CONCURRENCY, FAULTS, SEED, STRESS, STRESS_SEED)
+ * or the harness's `defaults` (of the same names). */
+export function knobs(defaults) {
+  const n = (name) => Number(process.env[name] ?? defaults[name]);
+  return { rounds: n('ROUNDS'), concurrency: n('CONCURRENCY'), faults: n('FAULTS'), seed: n('SEED'), stress: n('STRESS'), stressSeed: n('STRESS_SEED') };
+}
+
+/** Starts one hook process as the runner does: `nodeBin args` with the runner's env only (the
+ * proxy's kubeconfig, its pod name and namespace, plus `extra`), `input` on stdin. */
+export function spawnHook(nodeBin, args, { runner, ns, extra = {}, input = '' }) {
+  return new Promise((done, reject) => {
+    const child = spawn(nodeBin, args, {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        KUBECONFIG: env.KUBECONFIG_PROXY,
+        ACTIONS_RUNNER_KUBERNETES_NAMESPACE: ns,
+        ACTIONS_RUNNER_POD_NAME: runner,
+        ...extra,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => done({ code, lines: out.split('\n').filter(Boolean), stderr: err }));
+    child.stdin.end(input);
+  });
+}
+
+/** A hook script's `RESULT <json>` line (none: a failure saying why), beside its other lines. */
+export function parseResult({ code, lines, stderr }) {
+  const line = lines.find((l) => l.startsWith('RESULT '));
+  const result = line ? JSON.parse(line.slice(7)) : { ok: false, message: `no RESULT (exit ${code}): ${stderr.trim()}` };
+  return { ...result, exit: code, lines: lines.filter((l) => !l.startsWith('RESULT ')) };
+}
+
+/** A namespace of its own with the kubelet and job controller playing (`phaseOf`), for `body(ns)`;
+ * the fault plan emptied and the namespace deleted after it, whatever happened. */
+export async function inNamespace(prefix, phaseOf, body) {
+  const ns = `${prefix}-${randomUUID().slice(0, 8)}`;
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  const stopControllers = controllers(ns, phaseOf);
+  try {
+    return await body(ns);
+  } finally {
+    await plan([], 1).catch(() => {});
+    await stopControllers();
+    await core.deleteNamespace({ name: ns }).catch(() => {});
+  }
+}
+
+/** `run.rounds` rounds (`knobs()`) of a runner's hooks under `roundPlan(run.faults)`, `run.concurrency`
+ * runners at a time.
+ * `steps(round, runner)`: the round's hooks in order, `[name, () => result]`; a round stops at its
+ * first failed hook, and then `cleanup(runner)` runs as the runner runs its cleanup hook after a
+ * failed job. Fills report.rounds, failedRounds, hooks, warnings, requests, faults and leftovers
+ * (what the namespace still holds: pods, jobs, and the secrets `secretLeft` keeps), and `failures`. */
+export async function runRounds({ tag, ns, run, steps, cleanup, report, failures, secretLeft = () => true, faultLog }) {
+  const { rounds, concurrency, faults, seed } = run;
+  Object.assign(report, { rounds: 0, failedRounds: 0, hooks: 0, warnings: 0 });
+  await plan(roundPlan(faults), seed);
+  const runRound = async (round) => {
+    const runner = `runner-${round}`;
+    const t0 = Date.now();
+    let failed;
+    for (const [name, hook] of steps(round, runner)) {
+      const result = await hook();
+      report.hooks += 1;
+      report.warnings += result.lines.filter((l) => l.startsWith('::warning::')).length;
+      if (process.env.VERBOSE) for (const l of result.lines) console.log(`  [${runner} ${name}] ${l}`);
+      if (!result.ok) {
+        failed = { runner, hook: name, message: result.message, giveUp: result.giveUp, attempts: result.attempts, lines: result.lines.slice(-6) };
+        break;
+      }
+    }
+    report.rounds += 1;
+    if (failed) {
+      report.failedRounds += 1;
+      failures.push(failed);
+      console.log(`[${tag}] round ${round}: FAILED in ${failed.hook}: ${failed.message} (${failed.giveUp ?? ''})`);
+      const again = await cleanup(runner);
+      if (!again.ok) console.log(`[${tag}] round ${round}: its cleanup failed too: ${again.message}`);
+    } else {
+      console.log(`[${tag}] round ${round}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  };
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, rounds) }, async () => {
+      while (next <= rounds) await runRound(next++);
+    }),
+  );
+  const stats = await control('GET', 'stats');
+  report.requests = stats.requests;
+  report.faults = stats.faults;
+  if (faultLog) writeFileSync(faultLog, JSON.stringify(await control('GET', 'log')));
+  await plan([], seed);
+  report.leftovers = [
+    ...(await core.listNamespacedPod({ namespace: ns })).items.map((o) => `pod/${o.metadata.name}`),
+    ...(await core.listNamespacedSecret({ namespace: ns })).items.filter(secretLeft).map((o) => `secret/${o.metadata.name}`),
+    ...(await batch.listNamespacedJob({ namespace: ns })).items.map((o) => `job/${o.metadata.name}`),
+  ];
+}
+
+/** A stranger's pod holds the job pod's name `name`: `create()` (the hook's create of that pod) is
+ * run once as is and once with its first POST reset before it reached the apiserver (so the create
+ * is resent, then read back). Into report.adoption: both outcomes, and whether the pod is untouched. */
+export async function adoptionCheck({ ns, name, seed, create, report }) {
+  const foreign = await core.createNamespacedPod({
+    namespace: ns,
+    body: { metadata: { name, annotations: { owner: 'someone-else' } }, spec: { containers: [{ name: 'c', image: 'registry.invalid/x:1' }] } },
+  });
+  const outcome = (r) => ({ ok: r.ok, code: r.code, reason: r.reason, giveUp: r.giveUp, attempts: r.attempts });
+  const firstAttempt = outcome(await create());
+  await plan([{ method: 'POST', path: '/pods$', fault: 'drop_before', count: 1 }], seed);
+  const afterReset = outcome(await create());
+  const stats = await control('GET', 'stats');
+  await plan([], seed);
+  const still = await core.readNamespacedPod({ name, namespace: ns });
+  report.adoption = {
+    firstAttempt,
+    afterReset,
+    faults: stats.faults,
+    untouched: still.metadata.uid === foreign.metadata.uid && still.metadata.annotations?.[REQUEST_ID] === undefined,
+  };
+  await core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
+}
+
+/** Lost creates: half of the committed pod creates lose their response (the apiserver answered 201,
+ * the proxy drops it) and half of the read-back GETs of pods named `prefix`* are dropped, while
+ * `createAll()` makes its pods (results `{ ok, pod, annotations, ... }`). Each pod returned must be
+ * the one stored. Into report.stress: created, failed, responses lost, read-backs dropped, pods
+ * stored (then deleted). */
+export async function lostCreates({ ns, prefix, seed, createAll, report, faultLog }) {
+  await plan(
+    [
+      { method: 'POST', path: '/pods$', fault: 'drop_after', probability: 0.5, status: [201] },
+      { method: 'GET', path: `/pods/${prefix}`, fault: 'drop_before', probability: 0.5 },
+    ],
+    seed,
+  );
+  const stress = { created: 0, failed: [] };
+  for (const [i, result] of (await createAll()).entries()) {
+    if (!result.ok) {
+      stress.failed.push({ create: i + 1, message: result.message, giveUp: result.giveUp, attempts: result.attempts, lines: result.lines?.slice(-6) });
+      continue;
+    }
+    const stored = await core.readNamespacedPod({ name: result.pod, namespace: ns });
+    assert.equal(stored.metadata.annotations[REQUEST_ID], result.annotations[REQUEST_ID], `${result.pod}: the pod returned is the one stored`);
+    stress.created += 1;
+  }
+  const log = await control('GET', 'log');
+  if (faultLog) writeFileSync(faultLog, JSON.stringify(log));
+  await plan([], seed);
+  stress.lostResponses = log.filter((e) => e.method === 'POST').length;
+  stress.droppedReadBacks = log.filter((e) => e.method === 'GET').length;
+  const pods = (await core.listNamespacedPod({ namespace: ns })).items.filter((p) => p.metadata.name.startsWith(prefix));
+  stress.podsStored = pods.length;
+  await Promise.all(pods.map((p) => core.deleteNamespacedPod({ name: p.metadata.name, namespace: ns, gracePeriodSeconds: 0 })));
+  report.stress = stress;
+}
+
+/** The checks on a filled report: every round run, at most `maxFailedRounds` failed, about
+ * `run.faults` of the requests faulted, nothing left behind, the foreign pod rejected with the 409
+ * both times (the second after a resend and a read-back) and untouched, all `run.stress` lost creates
+ * recovered. */
+export function checkReport(report, { rounds, faults, stress }, maxFailedRounds) {
+  assert.equal(report.rounds, rounds);
+  assert.ok(report.failedRounds <= maxFailedRounds, `${report.failedRounds} failed rounds, more than the ${maxFailedRounds} allowed`);
+  assert.deepEqual(report.leftovers, [], 'objects left behind');
+  const faulted = Object.values(report.faults).reduce((a, b) => a + b, 0);
+  if (rounds > 0) assert.ok(faulted / report.requests >= faults * 0.75, `only ${faulted} of ${report.requests} requests faulted`);
+  for (const attempt of [report.adoption.firstAttempt, report.adoption.afterReset]) {
+    assert.equal(attempt.ok, false, 'a foreign pod was adopted');
+    assert.equal(attempt.code, 409);
+    assert.equal(attempt.reason, 'AlreadyExists');
+  }
+  assert.equal(report.adoption.afterReset.attempts, 2, 'the create was resent after the reset, then read back');
+  assert.equal(report.adoption.untouched, true);
+  assert.equal(report.stress.created, stress, `lost creates: ${JSON.stringify(report.stress.failed)}`);
+  assert.equal(report.stress.podsStored, stress);
+  if (stress > 0) assert.ok(report.stress.lostResponses >= stress / 4, 'the stress lost too few responses to mean anything');
+}
