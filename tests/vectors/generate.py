@@ -39,9 +39,7 @@ def case(name, failure, cls, policy=None):
 
 def STATUS_BODY(reason: str, code: int, extra: str = "") -> str:  # noqa: N802
     """A raw Kubernetes Status JSON text, as clients keep it."""
-    return (
-        f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
-    )
+    return f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
 
 
 def classification():
@@ -69,7 +67,9 @@ def classification():
         case("reason TooManyRequests", {"reason": "TooManyRequests"}, "Throttled"),
         case("reason ServerTimeout", {"reason": "ServerTimeout"}, "Transient"),
         case("reason Timeout", {"reason": "Timeout"}, "Transient"),
-        case("reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"),
+        case(
+            "reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"
+        ),
         case("reason AlreadyExists", {"reason": "AlreadyExists"}, "AlreadyExists"),
         case("reason Conflict", {"reason": "Conflict"}, "Conflict"),
         case("reason NotFound", {"reason": "NotFound"}, "NotFound"),
@@ -90,7 +90,9 @@ def classification():
         ),
         case("409 Conflict", {"status": 409, "reason": "Conflict"}, "Conflict"),
         case("504 Timeout", {"status": 504, "reason": "Timeout"}, "Transient"),
-        case("500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"),
+        case(
+            "500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"
+        ),
         case(
             "403 with TooManyRequests is throttled",
             {"status": 403, "reason": "TooManyRequests"},
@@ -133,8 +135,14 @@ def classification():
             {"codes": ["UND_ERR_CONNECT_TIMEOUT"]},
             "NetworkNotSent",
         ),
-        case("HTTPX_CONNECT_ERROR", {"codes": ["HTTPX_CONNECT_ERROR"]}, "NetworkNotSent"),
-        case("HTTPX_CONNECT_TIMEOUT", {"codes": ["HTTPX_CONNECT_TIMEOUT"]}, "NetworkNotSent"),
+        case(
+            "HTTPX_CONNECT_ERROR", {"codes": ["HTTPX_CONNECT_ERROR"]}, "NetworkNotSent"
+        ),
+        case(
+            "HTTPX_CONNECT_TIMEOUT",
+            {"codes": ["HTTPX_CONNECT_TIMEOUT"]},
+            "NetworkNotSent",
+        ),
         case("HTTPX_POOL_TIMEOUT", {"codes": ["HTTPX_POOL_TIMEOUT"]}, "NetworkNotSent"),
         # Codes: ambiguous.
         case("ECONNRESET", {"codes": ["ECONNRESET"]}, "NetworkAmbiguous"),
@@ -158,10 +166,20 @@ def classification():
             "NetworkAmbiguous",
         ),
         case("HTTPX_READ_ERROR", {"codes": ["HTTPX_READ_ERROR"]}, "NetworkAmbiguous"),
-        case("HTTPX_READ_TIMEOUT", {"codes": ["HTTPX_READ_TIMEOUT"]}, "NetworkAmbiguous"),
+        case(
+            "HTTPX_READ_TIMEOUT", {"codes": ["HTTPX_READ_TIMEOUT"]}, "NetworkAmbiguous"
+        ),
         case("HTTPX_WRITE_ERROR", {"codes": ["HTTPX_WRITE_ERROR"]}, "NetworkAmbiguous"),
-        case("HTTPX_WRITE_TIMEOUT", {"codes": ["HTTPX_WRITE_TIMEOUT"]}, "NetworkAmbiguous"),
-        case("HTTPX_REMOTE_PROTOCOL_ERROR", {"codes": ["HTTPX_REMOTE_PROTOCOL_ERROR"]}, "NetworkAmbiguous"),
+        case(
+            "HTTPX_WRITE_TIMEOUT",
+            {"codes": ["HTTPX_WRITE_TIMEOUT"]},
+            "NetworkAmbiguous",
+        ),
+        case(
+            "HTTPX_REMOTE_PROTOCOL_ERROR",
+            {"codes": ["HTTPX_REMOTE_PROTOCOL_ERROR"]},
+            "NetworkAmbiguous",
+        ),
         case(
             "httpx connect error outside its ECONNREFUSED",
             {"codes": ["HTTPX_CONNECT_ERROR", "ECONNREFUSED"]},
@@ -525,7 +543,9 @@ def delays():
         max_retries, expected = delays_for(preset, seed, overrides)
         policy = {"preset": preset, "seed": seed, "budget": None, **overrides}
         # The connection preset retries network failures only.
-        failure = {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
+        failure = (
+            {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
+        )
         steps = [
             {
                 "op": "begin",
@@ -638,7 +658,9 @@ def spread_delays(seed, jitter, plan):
     rng = SplitMix64(seed)
     out = []
     for base, hint in plan:
-        backoff = base if jitter is None else base * (1 - jitter + 2 * jitter * rng.unit())
+        backoff = (
+            base if jitter is None else base * (1 - jitter + 2 * jitter * rng.unit())
+        )
         if hint is not None and hint >= backoff:
             out.append(hint * (1 + 0.2 * rng.unit()))
         else:
@@ -821,7 +843,9 @@ def decisions():
                 F(
                     {
                         "status": 429,
-                        "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'),
+                        "body": STATUS_BODY(
+                            "TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'
+                        ),
                     },
                     expect=retry(6.0),
                 ),
@@ -872,7 +896,9 @@ def decisions():
             "past HTTP-date is no hint",
             [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))],
         ),
-        scenario("Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]),
+        scenario(
+            "Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]
+        ),
         scenario(
             "deadline stops before sleeping past it",
             [
@@ -906,7 +932,9 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=retry(2.0)),
-                F(S503, expect=wait(4.0)),  # refused in a young episode: slot 3 is waited out
+                F(
+                    S503, expect=wait(4.0)
+                ),  # refused in a young episode: slot 3 is waited out
             ],
             {
                 "max_retries": 5,
@@ -925,7 +953,9 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=retry(2.0)),
-                F(S503, expect=wait(4.0)),  # refused (a young episode: wait, send nothing)
+                F(
+                    S503, expect=wait(4.0)
+                ),  # refused (a young episode: wait, send nothing)
                 advance(2),
                 begin("b"),
                 F(S503, "b", retry(1.0)),
@@ -1002,10 +1032,14 @@ def decisions():
                 F(S503, "e", wait(1.0)),  # 0.31 left: refused, waits (young episode)
                 begin("s"),
                 succeed("s"),  # at the instant of a failed retry: the episode goes on
-                F(S503, "d", wait(1.0)),  # 1.2 + 14 / 6.06 + 0.3 (s's success) - 3 = 0.81
+                F(
+                    S503, "d", wait(1.0)
+                ),  # 1.2 + 14 / 6.06 + 0.3 (s's success) - 3 = 0.81
                 advance(1),
                 begin("t"),
-                succeed("t"),  # half a second without a failed retry: the episode is over
+                succeed(
+                    "t"
+                ),  # half a second without a failed retry: the episode is over
                 begin("f"),
                 F(S503, "f", retry(1.0)),  # a new one: 8 first attempts * 3 - 3 taken
             ],
@@ -1031,15 +1065,23 @@ def decisions():
                 advance(1),
                 begin("b"),
                 F(S503, "b", retry(1.0)),  # 5 s after: the probe
-                F(S503, "b", wait(2.0)),  # 3 used; the ratio rule gives 0; a young episode
-                advance(100),  # per episode, not per second: time alone gives nothing back
-                resume("a", give_up("BudgetExhausted")),  # 105 s old: an outage, no more waits
+                F(
+                    S503, "b", wait(2.0)
+                ),  # 3 used; the ratio rule gives 0; a young episode
+                advance(
+                    100
+                ),  # per episode, not per second: time alone gives nothing back
+                resume(
+                    "a", give_up("BudgetExhausted")
+                ),  # 105 s old: an outage, no more waits
                 begin("c"),
                 F(S503, "c", give_up("BudgetExhausted")),  # no wait either
                 resume("b", give_up("BudgetExhausted")),
                 advance(1),
                 begin("s"),
-                succeed("s"),  # a second after the last failed retry: the episode is over
+                succeed(
+                    "s"
+                ),  # a second after the last failed retry: the episode is over
                 begin("d"),
                 F(S503, "d", retry(1.0)),
             ],
@@ -1059,7 +1101,9 @@ def decisions():
                 resume(expect=retry(0.0)),  # the deferred retry is sent now
                 F(S503, expect=wait(8.0)),  # slot 4; 6 + 8 <= 20
                 advance(8),
-                resume(expect=give_up("BudgetExhausted")),  # slot 5's 16 s would pass 20 s
+                resume(
+                    expect=give_up("BudgetExhausted")
+                ),  # slot 5's 16 s would pass 20 s
             ],
             {
                 "max_retries": 5,
@@ -1078,13 +1122,19 @@ def decisions():
             [
                 begin(),
                 F(S503, expect=retry(1.0)),  # the episode (and its minimum of 1) begins
-                F(S503, expect=wait(2.0)),  # refused at age 0: wait slot 2, send nothing
+                F(
+                    S503, expect=wait(2.0)
+                ),  # refused at age 0: wait slot 2, send nothing
                 advance(2),
                 resume(expect=wait(4.0)),  # refused again at age 2: still young
                 advance(4),
                 begin("s"),
-                succeed("s"),  # the server answers (no failed ask for 6 s): the episode ends
-                resume(expect=retry(0.0)),  # a new episode's minimum: the waited call goes
+                succeed(
+                    "s"
+                ),  # the server answers (no failed ask for 6 s): the episode ends
+                resume(
+                    expect=retry(0.0)
+                ),  # a new episode's minimum: the waited call goes
             ],
             {
                 "max_retries": 5,
@@ -1106,9 +1156,13 @@ def decisions():
                 advance(2),
                 resume(expect=wait(4.0)),  # age 2: young, wait again
                 advance(8),
-                resume(expect=give_up("BudgetExhausted")),  # age 10: an outage, no more waits
+                resume(
+                    expect=give_up("BudgetExhausted")
+                ),  # age 10: an outage, no more waits
                 begin("b"),
-                F(S503, "b", give_up("BudgetExhausted")),  # a call failing in it: no wait
+                F(
+                    S503, "b", give_up("BudgetExhausted")
+                ),  # a call failing in it: no wait
             ],
             {
                 "max_retries": 5,
@@ -1128,7 +1182,9 @@ def decisions():
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=wait(2.0)),
                 advance(2),
-                resume(expect=wait(4.0)),  # 2 waits, 1 retry sent: max_retries 2 still allows one
+                resume(
+                    expect=wait(4.0)
+                ),  # 2 waits, 1 retry sent: max_retries 2 still allows one
                 advance(4),
                 begin("s"),
                 succeed("s"),  # the episode is over: a new minimum
@@ -1153,7 +1209,9 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 advance(1),
-                F(S503, expect=give_up("Deadline")),  # 1 + 2 > 2.5: the deadline decides first
+                F(
+                    S503, expect=give_up("Deadline")
+                ),  # 1 + 2 > 2.5: the deadline decides first
             ],
             {
                 "deadline": 2.5,
@@ -1198,7 +1256,9 @@ def decisions():
                 R("ours", expect=OUT_OF_ORDER),
                 resume(expect=wait(4.0)),
                 advance(4),
-                resume(expect=give_up("BudgetExhausted")),  # the next wait (8 s) passes 10 s
+                resume(
+                    expect=give_up("BudgetExhausted")
+                ),  # the next wait (8 s) passes 10 s
                 resume(expect=OUT_OF_ORDER),  # the call has ended
             ],
             {
@@ -1213,26 +1273,47 @@ def decisions():
             },
         ),
         scenario(
-            "budget: successes in the episode pay for retries (0.3 each); a 429's retry they do not",
+            "budget: successes in the episode pay for retries (0.3 each), a 429's only while 429s are under a fifth",
             [
                 begin("a"),
-                F(S503, "a", wait(1.0)),  # ratio 0, no minimum: nothing yet; the episode begins
-                *[x for c in "stuv" for x in (begin(c), succeed(c))],  # 4 successes: 1.2 tokens
+                F(
+                    S503, "a", wait(1.0)
+                ),  # ratio 0, no minimum: nothing yet; the episode begins
+                *[
+                    x for c in "stuv" for x in (begin(c), succeed(c))
+                ],  # 4 successes: 1.2 tokens
                 begin("b"),
-                F(RA(429, "1"), "b", wait(1.0)),  # overload: the successes do not pay
+                F(
+                    RA(429, "1"), "b", retry(1.0)
+                ),  # one 429 (a stray fault): paid, 0.2 left
                 begin("c"),
-                F(S503, "c", retry(1.0)),  # 1.2 - 1 taken
+                F(
+                    RA(429, "1"), "c", wait(1.0)
+                ),  # 2 of 6 answers are 429s: overload, not paid
+                *[
+                    x for c in "wxyz" for x in (begin(c), succeed(c))
+                ],  # 2.4 earned in all
                 begin("d"),
-                F(S503, "d", wait(1.0)),
+                F(S503, "d", retry(1.0)),  # a 503's retry is paid: 2.4 - 1
             ],
-            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 0}},
+            {
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 0,
+                }
+            },
         ),
         scenario(
-            "budget: a success within ttl of a 429 does not end the episode; 10 s later one does",
+            "budget: under overload a success within ttl of a 429 does not end the episode; 10 s later one does",
             [
                 begin("a"),
                 F(RA(429, "1"), "a", retry(1.0)),  # the minimum of 1; Retry-After 1 s
-                F(RA(429, "1"), "a", wait(2.0)),  # refused: backoff 2 s is past the hint
+                F(
+                    RA(429, "1"), "a", wait(2.0)
+                ),  # refused: backoff 2 s is past the hint
                 advance(2),
                 begin("s"),
                 succeed("s"),  # 2 s after a 429: the episode goes on
@@ -1242,7 +1323,15 @@ def decisions():
                 succeed("t"),  # 10 s after the last 429: over
                 resume("a", retry(0.0)),  # a new episode's minimum
             ],
-            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 1}},
+            {
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 1,
+                }
+            },
         ),
         scenario(
             "budget: a success that no failure followed for half a second ends the episode at the next ask",
@@ -1256,7 +1345,15 @@ def decisions():
                 begin("c"),
                 F(S503, "c", retry(1.0)),  # no failure since s's success: a new episode
             ],
-            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 1}},
+            {
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 1,
+                }
+            },
         ),
         scenario(
             "budget: a success that a failure followed does not end the episode",
@@ -1273,7 +1370,15 @@ def decisions():
                 begin("c"),
                 F(S503, "c", wait(1.0)),  # the episode goes on
             ],
-            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10, "min_per_episode": 1}},
+            {
+                "budget": {
+                    "ratio": 0,
+                    "burst": 0,
+                    "min_per_second": 0,
+                    "ttl": 10,
+                    "min_per_episode": 1,
+                }
+            },
         ),
         scenario(
             "budget off never refuses",
@@ -1373,7 +1478,9 @@ def decisions():
                 F({"timeout": True}, expect=retry(1.0)),
             ],
         ),
-        scenario("PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]),
+        scenario(
+            "PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]
+        ),
         # A watch is a stream: re-establishing it (relist or resume) is the caller's; never repeated.
         scenario(
             "WATCH 503 is not retried",
@@ -1525,7 +1632,10 @@ def decisions():
                 F(RESET, expect=retry(1.0)),
                 F(EXISTS, expect=read_back(0.0)),
             ]
-            + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0, 16.0, *[30.0] * 7)]
+            + [
+                R("failed", S503, expect=read_back(d))
+                for d in (1.0, 2.0, 4.0, 8.0, 16.0, *[30.0] * 7)
+            ]
             + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
         ),
         scenario(
@@ -1839,8 +1949,12 @@ def decisions():
                 ),
             ],
         ),
-        scenario("unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]),
-        scenario("timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]),
+        scenario(
+            "unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]
+        ),
+        scenario(
+            "timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]
+        ),
         scenario(
             "user_retryable is retried",
             [begin(), F({"user_retryable": True}, expect=retry(1.0))],
@@ -1908,7 +2022,10 @@ def decisions():
         scenario(
             "retry_conflict: 5 attempts like client-go DefaultRetry",
             [begin(verb="PUT", recovery="retry_conflict")]
-            + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
+            + [
+                F({"status": 409, "reason": "Conflict"}, expect=retry(0.01))
+                for _ in range(4)
+            ]
             + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))],
             {"preset": "conflict"},
         ),

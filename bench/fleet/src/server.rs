@@ -32,6 +32,10 @@ pub const FAULT_RATE: f64 = 0.01;
 pub const SUSTAINED_FAULT_RATE: f64 = 0.2;
 /// See [`SUSTAINED_FAULT_RATE`].
 pub const LIFETIME: f64 = 30.0;
+/// (e): the share of its faults that are 429 with `Retry-After: 1` (the rest 503): a sick
+/// apiserver's APF rejects some requests too (the runner hooks' fault mix has 429 as one of the
+/// five kinds a POST gets).
+pub const SUSTAINED_429_SHARE: f64 = 0.2;
 /// APF's largest Retry-After.
 pub const MAX_RETRY_AFTER: u32 = 32;
 
@@ -47,7 +51,8 @@ pub enum Scenario {
     Blip5,
     /// (d) 1% of attempts get 503, at random, all the time.
     Faults,
-    /// (e) 20% of attempts get 503, at random, all the time; processes live 30 s.
+    /// (e) 20% of attempts fail (a fifth of them 429 + Retry-After 1, the rest 503), at
+    /// random, all the time; processes live 30 s.
     Sustained,
 }
 
@@ -82,7 +87,7 @@ impl Scenario {
             Scenario::Blip5 => "(c) blip: every attempt gets 503 for 5 s",
             Scenario::Faults => "(d) steady faults: 1% of attempts get 503, at random",
             Scenario::Sustained => {
-                "(e) sustained faults: 20% of attempts get 503, at random; each process lives 30 s"
+                "(e) sustained faults: 20% of attempts fail (a fifth 429, the rest 503), at random; each process lives 30 s"
             }
         }
     }
@@ -198,7 +203,10 @@ impl Server {
                 } else {
                     SUSTAINED_FAULT_RATE
                 };
-                if self.rng.unit() < rate {
+                let draw = self.rng.unit();
+                if self.scenario == Scenario::Sustained && draw < rate * SUSTAINED_429_SHARE {
+                    Answer::TooMany(1)
+                } else if draw < rate {
                     Answer::Unavailable
                 } else {
                     Answer::Ok
