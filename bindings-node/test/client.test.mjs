@@ -67,16 +67,21 @@ test('a lost generateName create is found by its label, not created twice', asyn
   assert.equal(api.queries[1].get('labelSelector'), `${REQUEST_ID}=${created.metadata.labels[REQUEST_ID]}`);
 });
 
-test('a generateName create that never arrived is sent again after the check', async () => {
+test('a generateName create that never arrived is sent again after two checks a second apart', async () => {
   api.fault('POST', 'drop_before');
   const core = withRetryClient(api.core, options);
+  const started = performance.now();
   await core.createNamespacedConfigMap({ namespace: 'default', body: cm(undefined, 'again-') });
   assert.equal(api.objects.size, 1);
+  // The engine's READ_BACK_CONFIRM_DELAY (1 s) between the lists: a write still pending when the
+  // first list was answered lands before the second.
   assert.deepEqual(api.requests, [
     'POST /api/v1/namespaces/default/configmaps',
     'GET /api/v1/namespaces/default/configmaps',
+    'GET /api/v1/namespaces/default/configmaps',
     'POST /api/v1/namespaces/default/configmaps',
   ]);
+  assert.ok(performance.now() - started >= 990, `${performance.now() - started} ms`);
 });
 
 test('a read-back that fails twice is read again (not the create) and then finds ours', async () => {

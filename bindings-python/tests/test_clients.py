@@ -81,6 +81,8 @@ def test_a_generate_name_create_that_never_arrived_is_sent_again(apiserver: Any,
     assert [r.split("?")[0] for r in apiserver.requests] == [
         "POST /api/v1/namespaces/default/configmaps",
         "GET /api/v1/namespaces/default/configmaps",
+        # Read again READ_BACK_CONFIRM_DELAY (1 s) later: a pending write would have landed.
+        "GET /api/v1/namespaces/default/configmaps",
         "POST /api/v1/namespaces/default/configmaps",
     ]
 

@@ -23,6 +23,15 @@ use crate::policy::Policy;
 /// read-back then fails with `p^(4n+1)` where the call's own request fails with `p^(n+1)`.
 const READ_BACK_RETRY_FACTOR: u32 = 4;
 
+/// How long after a read-back found nothing of a `generateName` create that may have written the
+/// engine reads again before it resends (DESIGN §4, "A missing object is read twice"). The
+/// write may still be pending where the apiserver left it when it answered 504 (or when the
+/// connection broke): a stopped etcd holds it and commits it the moment it goes on, and a list
+/// waiting in the same etcd can be answered one revision before it. A read that answered proves
+/// the store was serving again; what it held then lands within milliseconds, so a second read a
+/// second later sees it.
+pub const READ_BACK_CONFIRM_DELAY: Duration = Duration::from_secs(1);
+
 /// Why a read-back was asked for: what its outcome means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reading {
@@ -32,6 +41,9 @@ enum Reading {
     AfterConflict,
     /// A `generateName` create may have written: look by label before resending.
     BeforeResend,
+    /// The look before a resend found nothing after a failure that may have written: read
+    /// again, [`READ_BACK_CONFIRM_DELAY`] later, before resending.
+    ConfirmMissing,
 }
 
 /// One logical call: its attempts, its read-backs, delays and outcome.
@@ -64,6 +76,9 @@ pub struct Call {
     /// Set while the call waits to be resumed: the class and failure that the deferred retry
     /// answers (for events and the give-up's hint).
     deferred: Option<Box<(Class, Failure)>>,
+    /// A `generateName` create's failure that may have written and that no two reads have yet
+    /// found absent (see [`READ_BACK_CONFIRM_DELAY`]): its class and failure, for a give-up.
+    unconfirmed: Option<Box<(Class, Failure)>>,
 }
 
 /// The gates every retry passes (DESIGN §2.4) and what they let through.
@@ -117,6 +132,7 @@ impl Call {
             retry_after: None,
             waits: 0,
             deferred: None,
+            unconfirmed: None,
         }
     }
 
@@ -237,6 +253,9 @@ impl Call {
                 return Ok(self.give_up(GiveUpReason::NotIdempotent, class, failure));
             }
             self.may_have_applied = true;
+            if self.recovery == Recovery::CreateGenerated {
+                self.unconfirmed = Some(Box::new((class, failure.clone())));
+            }
         }
         let retry = self.slot(); // retries and waits so far + 1: the backoff's index
         let previous = self.previous_backoff;
@@ -402,9 +421,21 @@ impl Call {
             (ReadOutcome::NotOurs | ReadOutcome::Missing, Reading::AfterConflict) => {
                 self.not_ours(Class::Conflict, "Conflict")
             }
-            // The label is ours alone; nothing of ours there: send the create again now (the
-            // retry was counted and slept for when the read-back was asked for).
-            (ReadOutcome::NotOurs | ReadOutcome::Missing, Reading::BeforeResend) => {
+            // The label is ours alone; nothing of ours there, but the write that may have
+            // happened may still be pending: read again before resending.
+            (ReadOutcome::NotOurs | ReadOutcome::Missing, Reading::BeforeResend)
+                if self.unconfirmed.is_some() =>
+            {
+                self.confirm_missing()
+            }
+            // Nothing of ours, twice (or the failures since the last confirmed look sent
+            // nothing): send the create again now (the retry was counted and slept for when the
+            // read-back was asked for).
+            (
+                ReadOutcome::NotOurs | ReadOutcome::Missing,
+                Reading::BeforeResend | Reading::ConfirmMissing,
+            ) => {
+                self.unconfirmed = None;
                 Decision::Retry {
                     delay: Duration::ZERO,
                 }
@@ -425,6 +456,26 @@ impl Call {
             }
             (ReadOutcome::Failed(failure), _) => self.read_failed(reading, failure),
         })
+    }
+
+    /// The look before a resend found nothing after a failure that may have written: read again
+    /// [`READ_BACK_CONFIRM_DELAY`] later (not a retry: no retry slot, no budget token), or give up
+    /// `Deadline` when the policy's deadline comes first.
+    fn confirm_missing(&mut self) -> Decision {
+        let delay = READ_BACK_CONFIRM_DELAY;
+        if let Some(deadline) = self.policy.deadline()
+            && self
+                .now()
+                .saturating_sub(self.started)
+                .saturating_add(delay)
+                > deadline
+            && let Some(unconfirmed) = self.unconfirmed.take()
+        {
+            let (class, failure) = *unconfirmed;
+            return self.give_up(GiveUpReason::Deadline, class, &failure);
+        }
+        self.reading = Some(Reading::ConfirmMissing);
+        Decision::ReadBack { delay }
     }
 
     /// A read-back failed: retried as a read, on its own count (`READ_BACK_RETRY_FACTOR` times the
@@ -967,5 +1018,104 @@ mod tests {
             Ok(Decision::GiveUp(GiveUpReason::MaxRetries))
         );
         assert_eq!(call.retry_after(), Some(Duration::from_secs(2)));
+    }
+
+    /// The etcd-pause duplicate (tests/e2e/README.md): a generateName create got 504 while etcd
+    /// was stopped; the list by label, itself waiting in the stopped etcd, was answered "none" the
+    /// moment etcd went on, one revision before the pending create landed. A single "missing"
+    /// must not resend: a second read, `READ_BACK_CONFIRM_DELAY` later, must say so too.
+    #[test]
+    fn a_generated_create_resends_only_after_two_missing_reads_spaced_by_the_confirm_delay() {
+        let policy = Policy::from_json(r#"{"jitter": "none", "budget": null}"#).unwrap();
+        let timeout = Failure::new().with_status(504).with_reason("Timeout");
+        // The pending create lands between the two reads: the second finds it.
+        let mut call =
+            Call::new(&policy, "generated_test").with_recovery(Recovery::CreateGenerated);
+        assert_eq!(
+            call.on_failure(&timeout),
+            Decision::ReadBack {
+                delay: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Missing),
+            Ok(Decision::ReadBack {
+                delay: READ_BACK_CONFIRM_DELAY
+            }),
+            "one missing read is no proof"
+        );
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Ours),
+            Ok(Decision::Recovered)
+        );
+        // Nothing lands: missing twice (a failed read between), then resent; a 429 on the resend
+        // sent nothing, so one missing read is enough before the next resend.
+        let mut call =
+            Call::new(&policy, "generated_test").with_recovery(Recovery::CreateGenerated);
+        assert!(matches!(
+            call.on_failure(&timeout),
+            Decision::ReadBack { .. }
+        ));
+        assert_eq!(
+            call.on_read_back(ReadOutcome::NotOurs),
+            Ok(Decision::ReadBack {
+                delay: READ_BACK_CONFIRM_DELAY
+            })
+        );
+        let read_timeout = Failure::new().with_status(504).with_verb(Verb::Get);
+        assert!(matches!(
+            call.on_read_back(ReadOutcome::Failed(&read_timeout)),
+            Ok(Decision::ReadBack { .. })
+        ));
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Missing),
+            Ok(Decision::Retry {
+                delay: Duration::ZERO
+            })
+        );
+        let throttled = Failure::new().with_status(429);
+        assert!(matches!(
+            call.on_failure(&throttled),
+            Decision::ReadBack { .. }
+        ));
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Missing),
+            Ok(Decision::Retry {
+                delay: Duration::ZERO
+            })
+        );
+        // A resend that may have written again needs its own confirmation.
+        assert!(matches!(
+            call.on_failure(&timeout),
+            Decision::ReadBack { .. }
+        ));
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Missing),
+            Ok(Decision::ReadBack {
+                delay: READ_BACK_CONFIRM_DELAY
+            })
+        );
+    }
+
+    #[test]
+    fn a_confirming_read_that_would_pass_the_deadline_gives_up_deadline() {
+        let clock = Arc::new(crate::clock::ManualClock::new(0.0));
+        let policy = crate::policy::PolicyBuilder::from_json(
+            r#"{"jitter": "none", "budget": null, "deadline": 3}"#,
+        )
+        .unwrap()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+        let mut call =
+            Call::new(&policy, "generated_test").with_recovery(Recovery::CreateGenerated);
+        let reset = Failure::new().with_code("ECONNRESET");
+        assert!(matches!(call.on_failure(&reset), Decision::ReadBack { .. }));
+        clock.advance(Duration::from_millis(2500));
+        assert_eq!(
+            call.on_read_back(ReadOutcome::Missing),
+            Ok(Decision::GiveUp(GiveUpReason::Deadline))
+        );
+        assert!(call.retry_after().is_some());
     }
 }

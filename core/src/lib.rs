@@ -42,7 +42,7 @@ mod success;
 
 pub use breaker::CircuitBreaker;
 pub use budget::{RetryBudget, shared_budget};
-pub use call::Call;
+pub use call::{Call, READ_BACK_CONFIRM_DELAY};
 pub use classify::{
     Class, Classifier, DEFAULT_AMBIGUOUS_CODES, DEFAULT_NOT_SENT_CODES, DEFAULT_RETRY_STATUSES,
     classify,

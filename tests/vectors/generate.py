@@ -614,6 +614,10 @@ def read_back(delay):
     return {"decision": "read_back", "delay": delay}
 
 
+# DESIGN §4 "A missing object is read twice": after a generateName create's failure that may have
+# written, a read-back that finds nothing is read again this many seconds later before a resend.
+CONFIRM = 1.0
+
 RECOVERED = {"decision": "recovered"}
 DONE = {"decision": "done"}
 OUT_OF_ORDER = {"decision": "error"}
@@ -1565,11 +1569,61 @@ def decisions():
             [
                 begin(verb="POST", recovery="create_generated"),
                 F({"status": 504}, expect=read_back(1.0)),
+                R("missing", expect=read_back(CONFIRM)),
                 R("missing", expect=retry(0.0)),
+                # The resend's 429 sent nothing: one look suffices before the next resend.
                 F({"status": 429}, expect=read_back(2.0)),
                 R("missing", expect=retry(0.0)),
                 succeed(attempts=3),
             ],
+        ),
+        scenario(
+            "generateName create: a 504 create that lands after the first look is found by the second",
+            [
+                # etcd stopped: the 504'd create and the list wait in it; when it goes on the
+                # list is answered one revision before the create lands.
+                begin(verb="POST", recovery="create_generated"),
+                F({"status": 504, "reason": "Timeout"}, expect=read_back(1.0)),
+                R("missing", expect=read_back(CONFIRM)),
+                R("ours", expect=RECOVERED),
+            ],
+        ),
+        scenario(
+            "generateName create: a failed confirming look is retried as a read, then confirms",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F(RESET, expect=read_back(1.0)),
+                R("not_ours", expect=read_back(CONFIRM)),
+                R("failed", {"status": 504, "verb": "GET"}, expect=read_back(1.0)),
+                R("missing", expect=retry(0.0)),
+                F(RESET, expect=read_back(2.0)),
+                R("missing", expect=read_back(CONFIRM)),
+            ],
+        ),
+        scenario(
+            "generateName create: a confirming look that would pass the deadline gives up Deadline",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F(RESET, expect=read_back(1.0)),
+                advance(1.5),
+                R("missing", expect=read_back(CONFIRM)),
+                advance(1.0),
+                R("failed", {"codes": ["ECONNREFUSED"]}, expect=read_back(1.0)),
+                advance(1.0),
+                R("missing", expect=retry(0.0)),
+                F(RESET, expect=give_up("Deadline")),
+            ],
+            {"deadline": 4.5},
+        ),
+        scenario(
+            "generateName create: no time left for the confirming look",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F({"status": 504}, expect=read_back(1.0)),
+                advance(2.5),
+                R("missing", expect=give_up("Deadline")),
+            ],
+            {"deadline": 3},
         ),
         scenario(
             "generateName create: a 429 alone needs no check",
@@ -1587,6 +1641,7 @@ def decisions():
                 for d in (1.0, 2.0, 4.0)
                 for step in (
                     F(RESET, expect=read_back(d)),
+                    R("missing", expect=read_back(CONFIRM)),
                     R("missing", expect=retry(0.0)),
                 )
             ]
