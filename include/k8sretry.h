@@ -230,6 +230,54 @@ typedef enum k8sretry_class {
 } k8sretry_class;
 
 /**
+ * The level an event is logged at (the core's `Event::level`).
+ */
+typedef enum k8sretry_level {
+  /**
+   * An answer the caller handles (a first attempt's 404, 409, 422...) or a cancelled call.
+   */
+  K8SRETRY_LEVEL_DEBUG = 1,
+  /**
+   * Good news: a success after retries, a recovered lost response.
+   */
+  K8SRETRY_LEVEL_INFO = 2,
+  /**
+   * Retries, deferred retries and give-ups with the error returned.
+   */
+  K8SRETRY_LEVEL_WARN = 3,
+  /**
+   * A write whose outcome is unknown: it may or may not have been carried out.
+   */
+  K8SRETRY_LEVEL_ERROR = 4,
+} k8sretry_level;
+
+/**
+ * The patch type of a PATCH, as the client sends it.
+ */
+typedef enum k8sretry_patch_type {
+  /**
+   * Not a PATCH, or not known (a PATCH of unknown type is not resent after a lost response).
+   */
+  K8SRETRY_PATCH_NONE = 0,
+  /**
+   * `application/merge-patch+json`.
+   */
+  K8SRETRY_PATCH_MERGE = 1,
+  /**
+   * `application/strategic-merge-patch+json`.
+   */
+  K8SRETRY_PATCH_STRATEGIC = 2,
+  /**
+   * `application/apply-patch+yaml` (server-side apply).
+   */
+  K8SRETRY_PATCH_APPLY = 3,
+  /**
+   * `application/json-patch+json` (RFC 6902).
+   */
+  K8SRETRY_PATCH_JSON = 4,
+} k8sretry_patch_type;
+
+/**
  * HTTP verb of a request (pass as `uint32_t`).
  */
 typedef enum k8sretry_verb {
@@ -280,7 +328,7 @@ typedef enum k8sretry_recovery {
    */
   K8SRETRY_RECOVERY_CREATE = 1,
   /**
-   * Create without ownership: read back and adopt on any AlreadyExists.
+   * Create that adopts existing objects (`adopt_existing`): read back and adopt on any AlreadyExists.
    */
   K8SRETRY_RECOVERY_CREATE_ADOPT = 2,
   /**
@@ -324,7 +372,7 @@ typedef enum k8sretry_read_outcome {
    */
   K8SRETRY_READ_OURS = 1,
   /**
-   * An object without this call's request id (without ownership: any object).
+   * An object without this call's request id (for a create that adopts existing objects: any object).
    */
   K8SRETRY_READ_NOT_OURS = 2,
   /**
@@ -336,32 +384,6 @@ typedef enum k8sretry_read_outcome {
    */
   K8SRETRY_READ_FAILED = 4,
 } k8sretry_read_outcome;
-
-/**
- * The patch type of a PATCH, as the client sends it.
- */
-typedef enum k8sretry_patch_type {
-  /**
-   * Not a PATCH, or not known (a PATCH of unknown type is not resent after a lost response).
-   */
-  K8SRETRY_PATCH_NONE = 0,
-  /**
-   * `application/merge-patch+json`.
-   */
-  K8SRETRY_PATCH_MERGE = 1,
-  /**
-   * `application/strategic-merge-patch+json`.
-   */
-  K8SRETRY_PATCH_STRATEGIC = 2,
-  /**
-   * `application/apply-patch+yaml` (server-side apply).
-   */
-  K8SRETRY_PATCH_APPLY = 3,
-  /**
-   * `application/json-patch+json` (RFC 6902).
-   */
-  K8SRETRY_PATCH_JSON = 4,
-} k8sretry_patch_type;
 
 /**
  * What to stamp on a body before the first attempt.
@@ -518,6 +540,11 @@ typedef struct k8sretry_event {
    * Why the call gave up (`K8SRETRY_GIVE_UP_NONE` when it did not).
    */
   enum k8sretry_give_up_reason give_up_reason;
+  /**
+   * The level to log the event at, the core's rule (DESIGN §7): map it to your logger's
+   * levels and decide nothing else.
+   */
+  enum k8sretry_level level;
 } k8sretry_event;
 
 /**
@@ -535,7 +562,8 @@ typedef struct k8sretry_event {
 typedef void (*k8sretry_event_fn)(void *userdata, const struct k8sretry_event *event);
 
 /**
- * What the caller knows about one request. Zeroed fields are the safe side.
+ * What the caller knows about one request. A zeroed struct is the safe request: every fact
+ * unknown, nothing adopted (a zeroed POST or PATCH is not resent after a lost response).
  */
 typedef struct k8sretry_request {
   /**
@@ -564,13 +592,22 @@ typedef struct k8sretry_request {
    */
   bool resource_version;
   /**
-   * A `k8sretry_patch_type`.
+   * A `k8sretry_patch_type` (`k8sretry_patch_type_of` maps a Content-Type header).
    */
   uint32_t patch_type;
   /**
-   * Stamp the body and check the stamp on read-back.
+   * The body of a PATCH is known to be a JSON object (not a list): safe to resend whatever
+   * its content type (a JSON patch must be a list, so the apiserver refuses an object
+   * labelled as one without applying it).
    */
-  bool ownership;
+  bool object_body;
+  /**
+   * Opt-in: a create adopts an object that already exists under its name (unstamped, any
+   * `AlreadyExists` after a lost response returns whatever is there). False (zero), the
+   * default: the body is stamped with the call's request id and only an object carrying it
+   * is taken as this call's write.
+   */
+  bool adopt_existing;
   /**
    * The object can be read back by name.
    */
@@ -933,6 +970,37 @@ enum k8sretry_status k8sretry_metrics_text(char **out);
 void k8sretry_string_free(char *s);
 
 /**
+ * The name of the `index`th preset (0-based: `default`, `mutation`, ...), static and
+ * NUL-terminated; NULL past the last, so `for (i = 0; k8sretry_preset_name(i); i++)` lists them.
+ */
+const char *k8sretry_preset_name(size_t index);
+
+/**
+ * A static, NUL-terminated name of a `k8sretry_class` (`Throttled`, ...; `None` for
+ * `K8SRETRY_CLASS_NONE`, `Unknown` past the last).
+ */
+const char *k8sretry_class_name(uint32_t class_);
+
+/**
+ * A static, NUL-terminated name of a `k8sretry_give_up_reason` (`MaxRetries`, ...; `None` for
+ * `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
+ */
+const char *k8sretry_give_up_reason_name(uint32_t reason);
+
+/**
+ * The patch type of a PATCH whose `Content-Type` header is `content_type`
+ * (`application/merge-patch+json; charset=utf-8`, ...): `K8SRETRY_PATCH_NONE` for a content
+ * type the Kubernetes API does not take as a patch (such a PATCH is not resent after a lost
+ * response).
+ *
+ * # Safety
+ * `content_type` points to `len` readable bytes (or is NULL with length 0); `out` is writable.
+ */
+enum k8sretry_status k8sretry_patch_type_of(const char *content_type,
+                                            size_t len,
+                                            enum k8sretry_patch_type *out);
+
+/**
  * Chooses the recovery and the stamp for `request`.
  *
  * # Safety
@@ -941,12 +1009,6 @@ void k8sretry_string_free(char *s);
  */
 enum k8sretry_status k8sretry_plan_choose(const struct k8sretry_request *request,
                                           struct k8sretry_plan *out);
-
-/**
- * A static, NUL-terminated name of a `k8sretry_give_up_reason` (`MaxRetries`, ...; `None` for
- * `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
- */
-const char *k8sretry_give_up_reason_name(uint32_t reason);
 
 /**
  * Creates the preset named `name` (`default`, `mutation`, `read`, `connection`, `runner_hooks`).

@@ -18,7 +18,7 @@ pub enum Recovery {
     /// A named create stamped with a request id: `AlreadyExists` after an ambiguous attempt
     /// means "read it back and check the id" ([`Decision::ReadBack`]).
     Create,
-    /// A create without ownership stamps: every `AlreadyExists` is read back and adopted
+    /// A create that adopts existing objects (`adopt_existing`), unstamped: every `AlreadyExists` is read back and adopted
     /// (the runner hooks' old behaviour; opt-in only).
     CreateAdopt,
     /// A `generateName` create stamped with a request id (annotation and label). A resend would
@@ -215,7 +215,7 @@ impl Decision {
 pub enum ReadOutcome<'a> {
     /// An object carrying this call's request id.
     Ours,
-    /// An object that does not carry this call's request id (or, without ownership, any object).
+    /// An object that does not carry this call's request id (or, for a create that adopts existing objects, any object).
     NotOurs,
     /// No such object (a `NotFound` on a read by name may be reported as [`ReadOutcome::Failed`]
     /// too: the engine counts it as missing).

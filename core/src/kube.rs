@@ -137,7 +137,6 @@ where
         resource: &kind,
         named,
         generate_name: !named && obj.meta().generate_name.is_some(),
-        ownership: true,
         can_get: true,
         can_list: true,
         ..Request::default()
@@ -187,7 +186,6 @@ where
         resource: &kind,
         named: true,
         resource_version: obj.meta().resource_version.is_some(),
-        ownership: true,
         can_get: true,
         ..Request::default()
     });

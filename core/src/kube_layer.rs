@@ -156,13 +156,12 @@ async fn recovery_of(parts: &http::request::Parts, body: Option<Body>, verb: Ver
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(PatchType::parse);
+        .and_then(PatchType::from_content_type);
     plan::choose(&plan::Request {
         verb,
         resource,
         resource_version,
         patch,
-        ownership: true,
         ..plan::Request::default()
     })
     .recovery

@@ -43,7 +43,7 @@ pub enum k8sretry_action {
 pub enum k8sretry_read_outcome {
     /// An object carrying this call's request id.
     K8SRETRY_READ_OURS = 1,
-    /// An object without this call's request id (without ownership: any object).
+    /// An object without this call's request id (for a create that adopts existing objects: any object).
     K8SRETRY_READ_NOT_OURS = 2,
     /// No such object.
     K8SRETRY_READ_MISSING = 3,

@@ -50,7 +50,7 @@ pub enum k8sretry_recovery {
     K8SRETRY_RECOVERY_NONE = 0,
     /// Create stamped with a request id: read back on AlreadyExists after an ambiguous attempt.
     K8SRETRY_RECOVERY_CREATE = 1,
-    /// Create without ownership: read back and adopt on any AlreadyExists.
+    /// Create that adopts existing objects (`adopt_existing`): read back and adopt on any AlreadyExists.
     K8SRETRY_RECOVERY_CREATE_ADOPT = 2,
     /// Delete: NotFound after an ambiguous attempt is success.
     K8SRETRY_RECOVERY_DELETE = 3,

@@ -184,7 +184,7 @@ static void read_backs(k8sretry_policy *p) {
   CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED, "twice");
   k8sretry_call_free(call);
 
-  k8sretry_request req = {.verb = K8SRETRY_VERB_POST, .named = true, .ownership = true, .can_get = true};
+  k8sretry_request req = {.verb = K8SRETRY_VERB_POST, .named = true, .can_get = true};
   k8sretry_plan plan = {.recovery = 77, .stamp = 77};
   CHECK(k8sretry_plan_choose(NULL, &plan) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL request");
   CHECK(k8sretry_plan_choose(&req, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL plan out");
@@ -210,6 +210,30 @@ static void read_backs(k8sretry_policy *p) {
   CHECK(plan.recovery == K8SRETRY_RECOVERY_IDEMPOTENT && plan.stamp == K8SRETRY_STAMP_NONE, "review unstamped");
   CHECK(strcmp(k8sretry_give_up_reason_name(K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN), "OutcomeUnknown") == 0, "name");
   CHECK(strcmp(k8sretry_give_up_reason_name(12345), "Unknown") == 0, "name past the last");
+  /* A zero-initialised request never adopts: a named create is stamped and checked. */
+  k8sretry_request zeroed = {0};
+  zeroed.verb = K8SRETRY_VERB_POST;
+  zeroed.named = true;
+  zeroed.can_get = true;
+  CHECK_OK(k8sretry_plan_choose(&zeroed, &plan));
+  CHECK(plan.recovery == K8SRETRY_RECOVERY_CREATE && plan.stamp == K8SRETRY_STAMP_ANNOTATION, "zeroed create adopts");
+  zeroed.adopt_existing = true;
+  CHECK_OK(k8sretry_plan_choose(&zeroed, &plan));
+  CHECK(plan.recovery == K8SRETRY_RECOVERY_CREATE_ADOPT && plan.stamp == K8SRETRY_STAMP_NONE, "opt-in adopt");
+  /* The core's names. */
+  CHECK(strcmp(k8sretry_class_name(K8SRETRY_CLASS_NETWORK_AMBIGUOUS), "NetworkAmbiguous") == 0, "class name");
+  CHECK(strcmp(k8sretry_class_name(K8SRETRY_CLASS_NONE), "None") == 0, "class none");
+  CHECK(strcmp(k8sretry_class_name(999), "Unknown") == 0, "class past the last");
+  size_t presets = 0;
+  while (k8sretry_preset_name(presets)) presets++;
+  CHECK(presets >= 7 && strcmp(k8sretry_preset_name(0), "default") == 0, "presets: %zu", presets);
+  k8sretry_patch_type pt = K8SRETRY_PATCH_JSON;
+  const char *ct = "application/apply-patch+json; charset=utf-8";
+  CHECK_OK(k8sretry_patch_type_of(ct, strlen(ct), &pt));
+  CHECK(pt == K8SRETRY_PATCH_APPLY, "apply json");
+  CHECK_OK(k8sretry_patch_type_of(NULL, 0, &pt));
+  CHECK(pt == K8SRETRY_PATCH_NONE, "no content type");
+  CHECK(k8sretry_patch_type_of(ct, strlen(ct), NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
   k8sretry_failure_free(reset);
   k8sretry_failure_free(exists);
 }
