@@ -90,13 +90,12 @@ func (r GiveUpReason) String() string {
 // Class is the classification of a failure (DESIGN §2.2).
 type Class int
 
-var classNames = []string{"None", "Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous", "AlreadyExists", "Conflict", "NotFound", "Gone", "Cancelled", "Fatal"}
-
+// String is the class's name as libk8sretry gives it (Throttled, ...; None, Unknown).
 func (c Class) String() string {
-	if int(c) < len(classNames) {
-		return classNames[c]
+	if c < 0 {
+		return "Unknown"
 	}
-	return "Unknown"
+	return C.GoString(C.k8sretry_class_name(C.uint32_t(c)))
 }
 
 // Decision is the engine's answer to a failed attempt or a read-back.

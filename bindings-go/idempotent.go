@@ -85,8 +85,8 @@ func CreateIdempotent[T Object](ctx context.Context, policy *Policy, obj T, ops 
 	}
 	recovery, stamp, err := ChoosePlan(Request{
 		Verb: VerbPost, Resource: obj.GetObjectKind().GroupVersionKind().Kind, Named: named,
-		GenerateName: !named && obj.GetGenerateName() != "", Ownership: true,
-		CanGet: ops.Get != nil, CanList: ops.List != nil,
+		GenerateName: !named && obj.GetGenerateName() != "",
+		CanGet:       ops.Get != nil, CanList: ops.List != nil,
 	})
 	if err != nil {
 		return zero, err
@@ -126,7 +126,7 @@ func UpdateIdempotent[T Object](ctx context.Context, policy *Policy, obj T, ops 
 	var zero T
 	recovery, stamp, err := ChoosePlan(Request{
 		Verb: VerbPut, Resource: obj.GetObjectKind().GroupVersionKind().Kind, Named: obj.GetName() != "",
-		ResourceVersion: obj.GetResourceVersion() != "", Ownership: true, CanGet: ops.Get != nil,
+		ResourceVersion: obj.GetResourceVersion() != "", CanGet: ops.Get != nil,
 	})
 	if err != nil {
 		return zero, err

@@ -250,11 +250,11 @@ func TestChoosePlan(t *testing.T) {
 		recovery Recovery
 		stamp    Stamp
 	}{
-		{Request{Verb: VerbPost, Named: true, Ownership: true, CanGet: true}, RecoveryCreate, StampAnnotation},
-		{Request{Verb: VerbPost, GenerateName: true, Ownership: true, CanList: true}, RecoveryCreateGenerated, StampAnnotationAndLabel},
-		{Request{Verb: VerbPost, Resource: "SelfSubjectAccessReview", Ownership: true}, RecoveryIdempotent, StampNone},
-		{Request{Verb: VerbPost, Named: true, Ownership: true}, RecoveryNone, StampNone},
-		{Request{Verb: VerbPut, ResourceVersion: true, Ownership: true, CanGet: true}, RecoveryReplaceStamped, StampAnnotation},
+		{Request{Verb: VerbPost, Named: true, CanGet: true}, RecoveryCreate, StampAnnotation},
+		{Request{Verb: VerbPost, GenerateName: true, CanList: true}, RecoveryCreateGenerated, StampAnnotationAndLabel},
+		{Request{Verb: VerbPost, Resource: "SelfSubjectAccessReview"}, RecoveryIdempotent, StampNone},
+		{Request{Verb: VerbPost, Named: true}, RecoveryNone, StampNone},
+		{Request{Verb: VerbPut, ResourceVersion: true, CanGet: true}, RecoveryReplaceStamped, StampAnnotation},
 		{Request{Verb: VerbPatch, Patch: PatchJSON}, RecoveryNone, StampNone},
 		{Request{Verb: VerbPatch, Patch: PatchMerge}, RecoveryIdempotent, StampNone},
 	} {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -313,24 +312,11 @@ func deleted(req *http.Request) *http.Response {
 	}
 }
 
-// PatchTypeFromContentType maps a PATCH request's Content-Type to its patch type (PatchUnknown
-// for anything else: such a patch is not resent after a lost response).
+// PatchTypeFromContentType maps a PATCH request's Content-Type to its patch type, as
+// libk8sretry knows them (PatchUnknown for anything else: such a patch is not resent after a lost
+// response).
 func PatchTypeFromContentType(contentType string) PatchType {
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return PatchUnknown
-	}
-	switch mediaType {
-	case "application/merge-patch+json":
-		return PatchMerge
-	case "application/strategic-merge-patch+json":
-		return PatchStrategic
-	case "application/apply-patch+yaml", "application/apply-patch+cbor":
-		return PatchApply
-	case "application/json-patch+json":
-		return PatchJSON
-	}
-	return PatchUnknown
+	return patchTypeOf(contentType)
 }
 
 // requestInfo is what the URL and method tell about a request to the Kubernetes API.

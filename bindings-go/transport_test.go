@@ -229,6 +229,7 @@ func TestDescribeRequests(t *testing.T) {
 		"application/merge-patch+json": PatchMerge, "application/strategic-merge-patch+json": PatchStrategic,
 		"application/apply-patch+yaml": PatchApply, "application/json-patch+json": PatchJSON,
 		"application/json-patch+json; charset=utf-8": PatchJSON, "text/plain": PatchUnknown, "": PatchUnknown,
+		"application/apply-patch+json": PatchApply, "application/apply-patch+cbor": PatchApply, "merge": PatchUnknown,
 	} {
 		if got := PatchTypeFromContentType(ct); got != want {
 			t.Errorf("%q: %v, want %v", ct, got, want)

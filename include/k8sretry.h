@@ -988,6 +988,12 @@ const char *k8sretry_class_name(uint32_t class_);
 const char *k8sretry_give_up_reason_name(uint32_t reason);
 
 /**
+ * A static, NUL-terminated name of a `k8sretry_level`: `debug`, `info`, `warn`, `error`
+ * (`unknown` for any other number).
+ */
+const char *k8sretry_level_name(uint32_t level);
+
+/**
  * The patch type of a PATCH whose `Content-Type` header is `content_type`
  * (`application/merge-patch+json; charset=utf-8`, ...): `K8SRETRY_PATCH_NONE` for a content
  * type the Kubernetes API does not take as a patch (such a PATCH is not resent after a lost

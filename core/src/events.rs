@@ -153,6 +153,14 @@ impl Event<'_> {
     }
 }
 
+/// Every level [`Event::level`] returns, quietest first (the C ABI numbers them from 1).
+pub const EVENT_LEVELS: [tracing::Level; 4] = [
+    tracing::Level::DEBUG,
+    tracing::Level::INFO,
+    tracing::Level::WARN,
+    tracing::Level::ERROR,
+];
+
 /// The name of a level [`Event::level`] returns: `debug`, `info`, `warn`, `error` (`trace` is
 /// never returned).
 pub fn level_name(level: tracing::Level) -> &'static str {

@@ -51,7 +51,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 pub use delay::{Backoff, Jitter};
 pub use event_text::{MAX_EVENT_TEXT, event_text};
-pub use events::{Event, EventCallback, EventKind, level_name};
+pub use events::{EVENT_LEVELS, Event, EventCallback, EventKind, level_name};
 pub use executor::{RetryError, ToFailure, retry_blocking, retry_blocking_idempotent};
 #[cfg(feature = "tokio")]
 pub use executor::{retry, retry_idempotent};

@@ -69,6 +69,20 @@ pub extern "C" fn k8sretry_give_up_reason_name(reason: u32) -> *const c_char {
     nth(names, reason as usize, c"Unknown")
 }
 
+/// A static, NUL-terminated name of a `k8sretry_level`: `debug`, `info`, `warn`, `error`
+/// (`unknown` for any other number).
+#[unsafe(no_mangle)]
+pub extern "C" fn k8sretry_level_name(level: u32) -> *const c_char {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    let names = c_names(&NAMES, || {
+        k8sretry::EVENT_LEVELS.map(k8sretry::level_name).to_vec()
+    });
+    match level.checked_sub(1) {
+        Some(i) => nth(names, i as usize, c"unknown"),
+        None => c"unknown".as_ptr(),
+    }
+}
+
 /// The static NUL-terminated copy of an event name (`unknown` for a name the core never emits).
 pub(crate) fn event_name(name: &str) -> *const c_char {
     static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
@@ -140,6 +154,17 @@ mod tests {
             assert_eq!(s(event_name(kind.name())), kind.name());
         }
         assert_eq!(s(event_name("nope")), "unknown");
+        use crate::events::k8sretry_level::*;
+        for (level, name) in [
+            (K8SRETRY_LEVEL_DEBUG, "debug"),
+            (K8SRETRY_LEVEL_INFO, "info"),
+            (K8SRETRY_LEVEL_WARN, "warn"),
+            (K8SRETRY_LEVEL_ERROR, "error"),
+        ] {
+            assert_eq!(s(k8sretry_level_name(level as u32)), name);
+        }
+        assert_eq!(s(k8sretry_level_name(0)), "unknown");
+        assert_eq!(s(k8sretry_level_name(5)), "unknown");
     }
 
     #[test]
