@@ -1017,7 +1017,7 @@ enum k8sretry_status k8sretry_plan_choose(const struct k8sretry_request *request
                                           struct k8sretry_plan *out);
 
 /**
- * Creates the preset named `name` (`default`, `mutation`, `read`, `connection`, `runner_hooks`).
+ * Creates the preset named `name` (one of those `k8sretry_preset_name` lists).
  *
  * # Safety
  * `name` points to `name_len` readable bytes; `out` is writable.
