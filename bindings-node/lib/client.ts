@@ -14,9 +14,10 @@ import { Retrier, type CallPlan, type Found, type Reader, type RetryOptions } fr
 export const REQUEST_ID: string = native.REQUEST_ID;
 
 export interface ClientRetryOptions extends RetryOptions {
-  /** Stamp writes with a request id and accept only our own object on read-back (default true).
-   * `false` adopts whatever holds the name after a lost create (the old behaviour). */
-  ownership?: boolean;
+  /** Opt-in (default false): a create adopts whatever holds the name after a lost response, unstamped
+   * (the old behaviour). Otherwise writes are stamped with a request id and only our own object is
+   * accepted on read-back. */
+  adoptExisting?: boolean;
   /** Deletes: a NotFound on the first attempt resolves undefined too (default false: only after
    * an attempt whose response was lost). */
   missingOk?: boolean;
@@ -255,7 +256,7 @@ function wrapMethod(target: object, name: string, options: ClientRetryOptions): 
   const planner = new Planner({
     verb,
     resource: name,
-    ownership: options.ownership ?? true,
+    adoptExisting: options.adoptExisting ?? false,
     canGet: read !== undefined,
     canList: list !== undefined,
     missingOk: options.missingOk ?? false,
@@ -478,8 +479,8 @@ export interface CreateIdempotentArgs<T> {
   /** Lists by label selector (for a generateName body): a list object with `items`, or an array. */
   list?: (labelSelector: string) => Promise<{ items?: T[] } | T[]>;
   body: Params;
-  /** Stamp and accept only our own object (default true). */
-  ownership?: boolean;
+  /** Opt-in (default false): adopt any object already under the name, unstamped. */
+  adoptExisting?: boolean;
   /** The kind or resource (default `body.kind`): tells creates that store nothing (reviews). */
   resource?: string;
 }
@@ -494,13 +495,12 @@ export function createIdempotent<T>(args: CreateIdempotentArgs<T>, options: Retr
     if (!isParams(args) || typeof args.create !== 'function' || !isParams(args.body)) {
       throw new ArgumentError('createIdempotent needs { create, body } (and read and/or list)');
     }
-    const ownership = args.ownership ?? true;
     const kind = (args.body as { kind?: unknown }).kind;
     const answer = native.plan({
       verb: 'POST',
       resource: args.resource ?? (typeof kind === 'string' ? kind : ''),
       ...bodyFacts(args.body),
-      ownership,
+      adoptExisting: args.adoptExisting ?? false,
       canGet: typeof args.read === 'function',
       canList: typeof args.list === 'function',
     });

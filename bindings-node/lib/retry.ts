@@ -9,22 +9,26 @@ import { Policy, coarseNow, defaultPolicy, flushSuccesses, type SuccessCounter }
 export type { RetryEvent };
 
 /**
- * Where events are written, one line each (see `formatEvent`). Retries and give-ups go to `warn`;
- * a first attempt's ordinary refusal (a 404 or 409 the caller handles) to `debug`; a success after
- * retries and a recovered lost response to `info`. `info` and `debug` are optional: a logger
- * without them does not get those lines. `@actions/core` fits:
- * `{ warn: (m) => core.warning(m), info: (m) => core.info(m), debug: (m) => core.debug(m) }`.
+ * Where events are written, one line each (see `formatEvent`), at the engine's level (`event.level`,
+ * one rule for every language): retries and give-ups that return the error go to `warn`; a write
+ * whose outcome is unknown (it may or may not have landed) to `error` (to `warn` when the logger has
+ * no `error`); a first attempt's ordinary refusal (a 404 or 409 the caller handles) and a cancel to
+ * `debug`; a success after retries and a recovered lost response to `info`. `info` and `debug` are
+ * optional: a logger without them does not get those lines. `@actions/core` fits:
+ * `{ warn: (m) => core.warning(m), error: (m) => core.error(m), info: (m) => core.info(m), debug: (m) => core.debug(m) }`.
  */
 export interface Logger {
   warn(message: string, event: RetryEvent): void;
+  error?(message: string, event: RetryEvent): void;
   info?(message: string, event: RetryEvent): void;
   debug?(message: string, event: RetryEvent): void;
 }
 
-/** The default logger: warn and info lines to stderr (`console.warn`: never mixed into a program's
- * stdout), no debug lines (pass `console` for those). */
+/** The default logger: error, warn and info lines to stderr (`console.error` / `console.warn`: never
+ * mixed into a program's stdout), no debug lines (pass `console` for those). */
 export const defaultLogger: Logger = Object.freeze({
   warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
   info: (message: string) => console.warn(message),
 });
 
@@ -58,21 +62,9 @@ export interface GiveUpInfo {
   readErrors: unknown[];
 }
 
-const INFO = new Set(['k8s_api_call_succeeded_after_retry', 'k8s_api_call_recovered_lost_response']);
-
-/** The level an event is logged at: `debug` for a refusal of a first attempt that nothing was
- * retried for (NotFound, AlreadyExists, Forbidden, ...: the caller's to handle, or a cancel), `info`
- * for good news, `warn` for the rest (retries; give-ups after retries, on an unknown outcome, ...). */
-export function levelOf(event: RetryEvent): 'warn' | 'info' | 'debug' {
-  if (INFO.has(event.event)) return 'info';
-  if (
-    event.event === 'k8s_api_call_failed_non_retryable' &&
-    event.attempt <= 1 &&
-    (event.give_up === 'NonRetryable' || event.give_up === 'Cancelled')
-  ) {
-    return 'debug';
-  }
-  return 'warn';
+/** The level an event is logged at: the engine's (`event.level`), as a `Logger` method name. */
+export function levelOf(event: RetryEvent): 'error' | 'warn' | 'info' | 'debug' {
+  return event.level as 'error' | 'warn' | 'info' | 'debug';
 }
 
 /**
@@ -195,7 +187,7 @@ export class Retrier {
     for (const event of events) {
       if (logger) {
         const level = levelOf(event);
-        const write = level === 'warn' ? logger.warn : logger[level];
+        const write = level === 'error' ? (logger.error ?? logger.warn) : logger[level];
         if (typeof write === 'function') {
           try {
             write.call(logger, formatEvent(event), event);

@@ -125,7 +125,7 @@ test("somebody else's object is never adopted", async () => {
   api.fault('POST', 'drop_before');
   await assert.rejects(core.createNamespacedConfigMap({ namespace: 'default', body: cm('taken') }), (e) => e.code === 409);
   assert.deepEqual(api.requests.at(-1), 'GET /api/v1/namespaces/default/configmaps/taken', 'read back, then refused');
-  const adopting = withRetryClient(api.core, { ...options, ownership: false });
+  const adopting = withRetryClient(api.core, { ...options, adoptExisting: true });
   const adopted = await adopting.createNamespacedConfigMap({ namespace: 'default', body: cm('taken') });
   assert.equal(adopted.metadata.name, 'taken');
 });

@@ -122,7 +122,7 @@ test('native.plan answers from the facts', () => {
   const base = { verb: 'POST', resource: 'createNamespacedConfigMap', canGet: true, canList: true };
   assert.deepEqual(plan({ ...base, named: true }), { recovery: 'create', stamp: 'annotation' });
   assert.deepEqual(plan({ ...base, generateName: true }), { recovery: 'create_generated', stamp: 'annotation_and_label' });
-  assert.deepEqual(plan({ ...base, named: true, ownership: false }), { recovery: 'create_adopt', stamp: 'none' });
+  assert.deepEqual(plan({ ...base, named: true, adoptExisting: true }), { recovery: 'create_adopt', stamp: 'none' });
   assert.deepEqual(plan({ ...base, named: true, canGet: false }), { recovery: 'none', stamp: 'none' });
   assert.deepEqual(plan({ verb: 'POST', resource: 'createSelfSubjectAccessReview' }), { recovery: 'idempotent', stamp: 'none' });
   assert.deepEqual(plan({ verb: 'PUT', resourceVersion: true, canGet: true }), { recovery: 'replace_stamped', stamp: 'annotation' });
