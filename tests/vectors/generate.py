@@ -1412,7 +1412,7 @@ def decisions():
             + [F(RESET, expect=give_up("MaxRetries"))],
         ),
         scenario(
-            "create without ownership adopts any AlreadyExists",
+            "create that adopts existing objects adopts any AlreadyExists",
             [
                 begin(verb="POST", recovery="create_adopt"),
                 F(EXISTS, expect=read_back(0.0)),
@@ -1959,7 +1959,11 @@ def plans():
         "serviceaccounts/token",
     ):
         c.append(
-            plan_case(f"create of {resource}: persists nothing, resent unstamped", {**named, "resource": resource}, "idempotent")
+            plan_case(
+                f"create of {resource}: persists nothing, resent unstamped",
+                {**named, "resource": resource},
+                "idempotent",
+            )
         )
     c.append(
         plan_case(
@@ -1996,7 +2000,12 @@ def plans():
         ),
     ]
     # PATCH, by short name and by content type.
-    for patch, recovery in (("merge", "idempotent"), ("strategic", "idempotent"), ("apply", "idempotent"), ("json", "none")):
+    for patch, recovery in (
+        ("merge", "idempotent"),
+        ("strategic", "idempotent"),
+        ("apply", "idempotent"),
+        ("json", "none"),
+    ):
         c.append(plan_case(f"patch {patch}", {"verb": "PATCH", "patch": patch}, recovery))
     for content_type, recovery in (
         ("application/merge-patch+json", "idempotent"),
@@ -2009,7 +2018,11 @@ def plans():
         ("Application/Strategic-Merge-Patch+JSON", "idempotent"),
         ("application/json", "none"),
     ):
-        c.append(plan_case(f"patch sent as {content_type}", {"verb": "PATCH", "content_type": content_type}, recovery))
+        c.append(
+            plan_case(
+                f"patch sent as {content_type}", {"verb": "PATCH", "content_type": content_type}, recovery
+            )
+        )
     c += [
         plan_case("patch of unknown type: not resent", {"verb": "PATCH"}, "none"),
         plan_case(
@@ -2033,7 +2046,13 @@ def plans():
     ]
     # Reads and unknown verbs: nothing to plan.
     for verb in ("GET", "LIST", "WATCH", "UNKNOWN"):
-        c.append(plan_case(f"{verb}: nothing to plan", {"verb": verb, **{k: True for k in ("named", "can_get", "can_list")}}, "none"))
+        c.append(
+            plan_case(
+                f"{verb}: nothing to plan",
+                {"verb": verb, **{k: True for k in ("named", "can_get", "can_list")}},
+                "none",
+            )
+        )
     return {"description": "plan::choose, every row of the per-verb table (docs/design.md 4)", "cases": c}
 
 
@@ -2079,7 +2098,11 @@ def events():
         event_scenario(
             "retries are warnings; a success after them is info",
             [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)), succeed(attempts=3)],
-            [ev("failed_retrying", 1, "warn"), ev("failed_retrying", 2, "warn"), ev("succeeded_after_retry", 3, "info")],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_retrying", 2, "warn"),
+                ev("succeeded_after_retry", 3, "info"),
+            ],
         ),
         event_scenario(
             "retries used up is a warning",
@@ -2094,7 +2117,11 @@ def events():
         ),
         event_scenario(
             "a lost POST after a retry is an error too",
-            [begin(verb="POST"), F({"status": 429}, expect=retry(1.0)), F(RESET, expect=give_up("NotIdempotent"))],
+            [
+                begin(verb="POST"),
+                F({"status": 429}, expect=retry(1.0)),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
             [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "error", "NotIdempotent")],
         ),
         event_scenario(
