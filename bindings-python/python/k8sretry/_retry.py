@@ -421,13 +421,13 @@ class _Bound:
 
 def _decorator(
     preset: str,
-    max_retries: int,
-    initial_delay: float,
-    max_delay: float,
-    exponential_base: float,
+    max_retries: int | None,
+    initial_delay: float | None,
+    max_delay: float | None,
+    exponential_base: float | None,
     retry_on: Any,
-    jitter: float | str,
-    retry_after_cap: float,
+    jitter: float | str | None,
+    retry_after_cap: float | None,
     deadline: float | None,
     budget: Any,
     breaker: _native.CircuitBreaker | None,
@@ -533,18 +533,19 @@ def _decorator(
     return decorate
 
 
-_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 60.0, None, SHARED, None, None, None, None)
+# Every retry keyword left out: the preset's values (None means "the preset's value").
+_DEFAULT_KEYWORDS = (None, None, None, None, None, None, None, SHARED, None, None, None, None)
 
 
 def retry_on_k8s_error(
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     *,
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -556,6 +557,9 @@ def retry_on_k8s_error(
     random: Callable[[], float] | None = None,
 ) -> Callable[[F], F]:
     """Retries a `def` or `async def` on transient Kubernetes API failures (DESIGN §2.2).
+
+    The retry keywords left out (None) take the `default` preset's values (`Policy.preset("default")`
+    shows them); `retry_on_connection_error`'s take the `connection` preset's.
 
     After the last attempt the original exception is re-raised unchanged, with notes that
     tell the attempts made. With `policy=`, the policy's settings apply and the other retry
@@ -573,14 +577,14 @@ def retry_on_k8s_error(
 
 
 def retry_on_connection_error(
-    max_retries: int = 5,
-    initial_delay: float = 0.5,
-    max_delay: float = 10.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     *,
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -602,13 +606,13 @@ def retry_on_connection_error(
 async def retry_async(
     func: Callable[..., Awaitable[T]],
     *args: Any,
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -626,13 +630,13 @@ async def retry_async(
 async def retry_async(
     func: Callable[..., T],
     *args: Any,
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -649,13 +653,13 @@ async def retry_async(
 async def retry_async(
     func: Callable[..., Any],
     *args: Any,
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
