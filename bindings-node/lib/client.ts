@@ -38,7 +38,7 @@ const VERBS: [prefix: string, verb: string][] = [
 const STREAMS = new Set(['Watch', 'Exec', 'Log', 'Attach', 'PortForward', 'Cp']);
 
 /** The content type client-node 1.x sends a server-side apply with (its PatchStrategy.ServerSideApply). */
-const APPLY_PATCH = 'application/apply-patch+yaml';
+const APPLY_PATCH: string = native.APPLY_PATCH;
 
 type Params = Record<string, unknown>;
 type Meta = {
@@ -148,7 +148,7 @@ class Planner {
   constructor(private readonly method: PlanRequest) {}
 
   plan(facts: Partial<PlanRequest> = {}): PlanAnswer {
-    const key = `${facts.named ? 'n' : ''}${facts.generateName ? 'g' : ''}${facts.resourceVersion ? 'v' : ''}:${facts.patch ?? ''}`;
+    const key = `${facts.named ? 'n' : ''}${facts.generateName ? 'g' : ''}${facts.resourceVersion ? 'v' : ''}${facts.objectBody ? 'o' : ''}:${facts.patch ?? ''}`;
     let answer = this.answers.get(key);
     if (answer === undefined) {
       answer = native.plan({ ...this.method, ...facts });
@@ -415,7 +415,12 @@ function wrapPatch(target: object, method: Method, retrier: Retrier, planner: Pl
       // Nothing to observe with: the patch type stays unknown.
       return retrier.run(() => method.call(target, sent, callOptions));
     }
-    const plan: CallPlan = { recovery: () => planner.plan({ patch: seen.type }).recovery };
+    // The body's shape is a fact too: an object is safe to resend whatever its patch type (the
+    // engine's rule: a JSON patch must be a list, the apiserver refuses an object unapplied).
+    const body = isParams(sent) ? (sent as { body?: unknown }).body : undefined;
+    const objectBody =
+      typeof body === 'object' && body !== null && !Array.isArray(body) && !ArrayBuffer.isView(body) && !(body instanceof ArrayBuffer);
+    const plan: CallPlan = { recovery: () => planner.plan({ patch: seen.type, objectBody }).recovery };
     return retrier.run((n) => method.call(target, sent, n === 0 ? first : observing(callOptions, seen)), plan);
   };
 }

@@ -81,6 +81,10 @@ fn choose(verb: Verb, request: &PlanRequest) -> Plan {
 #[napi]
 pub const REQUEST_ID: &str = k8sretry::REQUEST_ID;
 
+/// The content type a server-side apply is sent with.
+#[napi]
+pub const APPLY_PATCH: &str = k8sretry::APPLY_PATCH_CONTENT_TYPE;
+
 #[cfg(test)]
 mod tests {
     // napi errors need the Node runtime to be dropped: the tests stay before them.

@@ -191,6 +191,16 @@ test('a JSON patch (the client-node default) whose response was lost is not rese
   assert.equal(api.requests.length, 2);
 });
 
+test('a JSON patch of an object body whose response was lost is resent: nothing was applied (the engine\'s object-body rule)', async () => {
+  put('obj', { a: '1' });
+  api.fault('PATCH', 'drop_after');
+  const core = withRetryClient(api.core, options);
+  const err = await core.patchNamespacedConfigMap({ name: 'obj', namespace: 'default', body: { data: { b: '2' } } }).catch((e) => e);
+  assert.equal(err.code, 400, String(err));
+  assert.deepEqual(api.contentTypes, ['application/json-patch+json', 'application/json-patch+json']);
+  assert.deepEqual(api.objects.get('default/obj').data, { a: '1' });
+});
+
 test('merge and strategic merge patches whose response was lost are resent', async () => {
   const core = withRetryClient(api.core, options);
   for (const type of [k8s.PatchStrategy.MergePatch, k8s.PatchStrategy.StrategicMergePatch]) {

@@ -160,6 +160,14 @@ impl GiveUpReason {
             GiveUpReason::RetryAfterTooLong => "RetryAfterTooLong",
         }
     }
+
+    /// Whether the call gave up on a failure a retry could have fixed (retries, budget, breaker
+    /// or deadline used up, a hint too long, a write whose outcome stayed unknown), as opposed
+    /// to a final answer (`NonRetryable`) or the caller's cancel. The deployed Python decorator
+    /// logged these as `k8s_api_call_failed_max_retries`, and its users alert on that name.
+    pub fn after_retryable_failure(self) -> bool {
+        !matches!(self, GiveUpReason::Cancelled | GiveUpReason::NonRetryable)
+    }
 }
 
 impl fmt::Display for GiveUpReason {

@@ -59,7 +59,9 @@ pub use failure::{Failure, MAX_CODES, Verb, outside_text};
 #[cfg(feature = "prometheus-client")]
 pub use metrics::prometheus;
 pub use metrics::{MAX_FUNCTIONS, OTHER_FUNCTIONS, Outcome, metrics_text};
-pub use plan::{PATCH_CONTENT_TYPES, PatchType, Plan, REQUEST_ID, Request, Stamp};
+pub use plan::{
+    APPLY_PATCH_CONTENT_TYPE, PATCH_CONTENT_TYPES, PatchType, Plan, REQUEST_ID, Request, Stamp,
+};
 pub use policy::{
     BudgetChoice, DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD,
     DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,

@@ -33,6 +33,9 @@ pub const PATCH_CONTENT_TYPES: [(&str, PatchType); 6] = [
     ("application/json-patch+json", PatchType::Json),
 ];
 
+/// The content type a server-side apply is sent with.
+pub const APPLY_PATCH_CONTENT_TYPE: &str = PATCH_CONTENT_TYPES[2].0;
+
 impl PatchType {
     /// Every patch type.
     pub const ALL: [PatchType; 4] = [
@@ -354,6 +357,7 @@ mod tests {
         );
         assert_eq!(PatchType::from_content_type("merge"), None);
         assert_eq!(PatchType::parse(" Strategic "), Some(PatchType::Strategic));
+        assert_eq!(APPLY_PATCH_CONTENT_TYPE, "application/apply-patch+yaml");
         for p in PatchType::ALL {
             assert_eq!(PatchType::parse(p.as_str()), Some(p));
         }
