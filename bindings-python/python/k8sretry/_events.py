@@ -33,6 +33,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import _native
+
 if TYPE_CHECKING:
     from ._policy import Policy
 
@@ -46,18 +48,8 @@ if logger.level == logging.NOTSET:
 
 MAX_RETRIES_EVENT = "k8s_api_call_failed_max_retries"
 
-# Give-ups on a failure that a retry could have fixed: logged as MAX_RETRIES_EVENT.
-GAVE_UP_ON_RETRYABLE = frozenset(
-    {
-        "MaxRetries",
-        "BudgetExhausted",
-        "CircuitOpen",
-        "Deadline",
-        "RetryAfterTooLong",
-        "NotIdempotent",
-        "OutcomeUnknown",
-    }
-)
+# Give-ups on a failure that a retry could have fixed (the engine's list): logged as MAX_RETRIES_EVENT.
+GAVE_UP_ON_RETRYABLE = frozenset(_native.GAVE_UP_ON_RETRYABLE)
 
 # The fields of a log line, in order, after `event`.
 LOG_FIELDS = (

@@ -2,9 +2,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, final
 
 __all__ = [
+    "APPLY_PATCH",
     "Call",
     "CircuitBreaker",
     "Failure",
+    "GAVE_UP_ON_RETRYABLE",
     "ManualClock",
     "PRESETS",
     "Policy",
@@ -20,6 +22,8 @@ __all__ = [
 ]
 
 PRESETS: list[str]
+GAVE_UP_ON_RETRYABLE: list[str]
+APPLY_PATCH: str
 VERSION: str
 REQUEST_ID: str
 
