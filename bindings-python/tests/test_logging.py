@@ -465,3 +465,48 @@ def test_no_credentials_bodies_or_secret_data_in_logs_or_events() -> None:
             assert gone not in text, text
         assert "secrets/db" in text and "Bearer [redacted]" in text, text
     assert len(events[0]["error"].encode()) <= 256
+
+
+def test_log_levels_are_the_engines(caplog: pytest.LogCaptureFixture) -> None:
+    """The level of each line is the one the engine gives the event (the same in every language):
+    a first attempt's 404 is DEBUG, retries and a give-up on used-up retries WARNING, a write whose
+    outcome is unknown ERROR, a success after a retry INFO."""
+    fast: dict[str, Any] = {"max_retries": 1, "jitter": 0, "budget": None, "sleep": lambda d: None}
+
+    def failing(*errors: BaseException) -> Any:
+        it = iter(errors)
+
+        def call() -> None:
+            error = next(it, None)
+            if error is not None:
+                raise error
+
+        return call
+
+    @retry_on_k8s_error(**fast)
+    def read_missing() -> None:
+        raise ApiException(status=404, reason="Not Found")
+
+    @retry_on_k8s_error(**fast)
+    def read_unavailable() -> None:
+        raise ApiException(status=503, reason="Service Unavailable")
+
+    flaky = failing(ApiException(status=503, reason="Service Unavailable"))
+
+    @retry_on_k8s_error(**fast)
+    def read_flaky() -> None:
+        flaky()
+
+    with caplog.at_level("DEBUG", logger="k8sretry"):
+        for fn in (read_missing, read_unavailable):
+            with pytest.raises(ApiException):
+                fn()
+        read_flaky()
+    got = [(r.levelname, r.event, getattr(r, "function", None)) for r in caplog.records]  # type: ignore[attr-defined]
+    assert got == [
+        ("DEBUG", "k8s_api_call_failed_non_retryable", "read_missing"),
+        ("WARNING", "k8s_api_call_failed_retrying", "read_unavailable"),
+        ("WARNING", "k8s_api_call_failed_max_retries", "read_unavailable"),
+        ("WARNING", "k8s_api_call_failed_retrying", "read_flaky"),
+        ("INFO", "k8s_api_call_succeeded_after_retry", "read_flaky"),
+    ]

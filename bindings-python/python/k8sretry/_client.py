@@ -2,11 +2,12 @@
 
 Every wrapper tells the engine what it knows about a request (`_native.plan`: verb, the method
 name, name / generateName / resourceVersion in the body, the patch type the caller chose with
-`_content_type` and whether a patch's body is a JSON object, whether the object can be read back) and gets back the recovery to begin the call with and how to
-stamp the body. Stamped bodies carry annotation `k8sretry.dev/request-id` (and a label of the same
-key for `generateName`), so that after a lost response the object can be read back and recognised;
-an object without our id is never adopted. What happens next is the engine's: this module only
-stamps, reads back when asked, and reports what it found.
+`_content_type` and whether a patch's body is a JSON object, whether the object can be read back)
+and gets back the recovery to begin the call with and how to stamp the body. Stamped bodies carry
+annotation `k8sretry.dev/request-id` (and a label of the same key for `generateName`), so that
+after a lost response the object can be read back and recognised; an object without our id is never
+adopted. What happens next is the engine's: this module only stamps, reads back when asked, and
+reports what it found.
 """
 
 from __future__ import annotations
