@@ -143,6 +143,16 @@ def test_a_json_patch_with_a_lost_answer_is_not_resent() -> None:
     assert len(server.requests) == 1
 
 
+def test_a_json_patch_of_an_object_with_a_lost_answer_is_resent() -> None:
+    # The engine's object-body rule: a JSON patch must be a list, so an object is refused unapplied.
+    server = Server(["lost"])
+    server.objects["a"] = {"metadata": {"name": "a"}}
+    response = client(server).patch(
+        f"{CM}/a", content=b'{"data": {"k": "v"}}', headers={"Content-Type": "application/json-patch+json"}
+    )
+    assert response.status_code == 405 and len(server.requests) == 2
+
+
 def test_watches_pass_through_untouched() -> None:
     server = Server(["503"])
     response = client(server).get(CM, params={"watch": "true"})

@@ -137,10 +137,14 @@ class _Plan:
         elif method == "PATCH":
             self.verb = "PATCH"
             content_type = request.headers.get("content-type", "").split(";")[0].strip() or None
+            # A JSON object body is a fact the engine decides on too (a JSON patch must be a list).
+            object_body = isinstance(_body(request), dict)
             try:
-                self.recovery = _native.plan("PATCH", resource=self.name, patch_type=content_type)[0]
-            except ValueError:  # a content type the engine does not know: the safe side
-                self.recovery = _native.plan("PATCH", resource=self.name)[0]
+                self.recovery = _native.plan(
+                    "PATCH", resource=self.name, patch_type=content_type, object_body=object_body
+                )[0]
+            except ValueError:  # a content type the engine does not know: the body alone tells
+                self.recovery = _native.plan("PATCH", resource=self.name, object_body=object_body)[0]
         elif method in ("POST", "PUT"):
             self.verb = method
             self._plan_write(request, target, adopt_existing)
