@@ -201,6 +201,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	facts := Request{Verb: info.verb, Resource: info.resource}
 	if info.verb == VerbPatch {
 		facts.Patch = PatchTypeFromContentType(req.Header.Get("Content-Type"))
+		// Whether the body is a JSON object is a fact the engine decides on too: a JSON patch
+		// must be a list, so an object is refused without being applied.
+		if body != nil && strings.Contains(req.Header.Get("Content-Type"), "json") {
+			if rc, err := body(); err == nil {
+				facts.ObjectBody = startsWithBrace(rc)
+				rc.Close()
+			}
+		}
 	}
 	if (info.verb == VerbPost || info.verb == VerbPut) && body != nil && strings.Contains(req.Header.Get("Content-Type"), "json") {
 		if rc, err := body(); err == nil {
@@ -309,6 +317,24 @@ func deleted(req *http.Request) *http.Response {
 		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)),
 		Request:       req,
+	}
+}
+
+// startsWithBrace reports whether the first byte of r after JSON whitespace is '{'.
+func startsWithBrace(r io.Reader) bool {
+	var buf [64]byte
+	for {
+		n, err := r.Read(buf[:])
+		for _, c := range buf[:n] {
+			switch c {
+			case ' ', '\t', '\r', '\n':
+				continue
+			}
+			return c == '{'
+		}
+		if err != nil {
+			return false
+		}
 	}
 }
 
