@@ -166,7 +166,17 @@ impl GiveUpReason {
     /// to a final answer (`NonRetryable`) or the caller's cancel. The deployed Python decorator
     /// logged these as `k8s_api_call_failed_max_retries`, and its users alert on that name.
     pub fn after_retryable_failure(self) -> bool {
-        !matches!(self, GiveUpReason::Cancelled | GiveUpReason::NonRetryable)
+        // A list of the reasons that are, so that a reason added later is not one by accident.
+        matches!(
+            self,
+            GiveUpReason::MaxRetries
+                | GiveUpReason::BudgetExhausted
+                | GiveUpReason::CircuitOpen
+                | GiveUpReason::Deadline
+                | GiveUpReason::RetryAfterTooLong
+                | GiveUpReason::NotIdempotent
+                | GiveUpReason::OutcomeUnknown
+        )
     }
 }
 
