@@ -70,7 +70,8 @@ impl EventKind {
             GiveUpReason::Cancelled
             | GiveUpReason::NonRetryable
             | GiveUpReason::NotIdempotent
-            | GiveUpReason::OutcomeUnknown => EventKind::FailedNonRetryable,
+            | GiveUpReason::OutcomeUnknown
+            | GiveUpReason::Nested => EventKind::FailedNonRetryable,
         }
     }
 }

@@ -129,7 +129,7 @@ pub unsafe extern "C" fn k8sretry_plan_choose(
 /// `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
 #[unsafe(no_mangle)]
 pub extern "C" fn k8sretry_give_up_reason_name(reason: u32) -> *const c_char {
-    const NAMES: [&[u8]; 10] = [
+    const NAMES: [&[u8]; 11] = [
         b"None\0",
         b"Cancelled\0",
         b"NonRetryable\0",
@@ -140,6 +140,7 @@ pub extern "C" fn k8sretry_give_up_reason_name(reason: u32) -> *const c_char {
         b"BudgetExhausted\0",
         b"OutcomeUnknown\0",
         b"RetryAfterTooLong\0",
+        b"Nested\0",
     ];
     debug_assert_eq!(NAMES.len(), GiveUpReason::ALL.len() + 1);
     NAMES
