@@ -1,6 +1,7 @@
 package k8sretry
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -130,6 +131,8 @@ type step struct {
 	Attempts *int           `json:"attempts"`
 	Seconds  float64        `json:"seconds"`
 	Outcome  string         `json:"outcome"`
+	Reader   *bool          `json:"reader"`
+	Nested   bool           `json:"nested"`
 }
 
 var readOutcomes = map[string]ReadOutcome{"ours": ReadOurs, "not_ours": ReadNotOurs, "missing": ReadMissing, "failed": ReadFailed}
@@ -178,13 +181,19 @@ func runScenario(t *testing.T, s scenario) {
 			call := calls[id]
 			switch st.Op {
 			case "begin":
-				c, err := Begin(p, st.Function, verbNamed(st.Verb), recoveryNamed(t, st.Recovery))
+				c, err := BeginCall(context.Background(), p, st.Function, CallOptions{
+					Verb: verbNamed(st.Verb), Recovery: recoveryNamed(t, st.Recovery),
+					HasReader: st.Reader == nil || *st.Reader, Nested: st.Nested,
+				})
 				if err != nil {
 					t.Fatalf("%s step %d: %v", s.Name, i, err)
 				}
 				calls[id] = c
 			case "fail":
 				d, err := call.OnFailure(st.Failure.failure())
+				checkDecision(t, s.Name, i, d, err, st.Expect)
+			case "cancel":
+				d, err := call.OnCancelled()
 				checkDecision(t, s.Name, i, d, err, st.Expect)
 			case "resume":
 				d, err := call.Resume()

@@ -177,6 +177,11 @@ typedef enum k8sretry_give_up_reason {
    * than asked); `k8sretry_call_retry_after` gives the server's hint.
    */
   K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG = 9,
+  /**
+   * The call was begun nested (inside an attempt of another call): it made its one attempt;
+   * fail with the attempt's error unchanged, the enclosing call decides. Nothing recorded.
+   */
+  K8SRETRY_GIVE_UP_NESTED = 10,
 } k8sretry_give_up_reason;
 
 /**
@@ -424,6 +429,41 @@ typedef struct k8sretry_failure k8sretry_failure;
 typedef struct k8sretry_policy k8sretry_policy;
 
 /**
+ * How to begin a call (`k8sretry_call_begin_with`). A zeroed struct is the safe request: verb
+ * unknown, no recovery, no reader (the call never answers `K8SRETRY_ACTION_READ_BACK`), not
+ * nested.
+ */
+typedef struct k8sretry_call_options {
+  /**
+   * A `k8sretry_verb`.
+   */
+  uint32_t verb;
+  /**
+   * A `k8sretry_recovery`.
+   */
+  uint32_t recovery;
+  /**
+   * Whether the caller can read the object back when asked. Without a reader, where a
+   * read-back would tell whether an uncertain write landed the call gives up
+   * `K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN` (or `NON_RETRYABLE` when no attempt may have written),
+   * and a generateName create that may have written gives up `NOT_IDEMPOTENT`.
+   */
+  bool has_reader;
+  /**
+   * Whether the call is made inside an attempt of another k8sretry call on the same logical
+   * task (your language's task-local marker): it then makes one attempt, its first failure
+   * answers `K8SRETRY_GIVE_UP_NESTED`, and it records nothing (no budget, breaker, event or
+   * metric). `k8sretry_run` marks its own attempts (per thread) and needs no flag.
+   */
+  bool nested;
+  /**
+   * Time already spent on the call (a first attempt made before the call was begun), in
+   * nanoseconds: it counts against the policy's deadline.
+   */
+  uint64_t elapsed_nanos;
+} k8sretry_call_options;
+
+/**
  * A decision of `k8sretry_call_on_failure`, `k8sretry_call_on_read_back` or
  * `k8sretry_call_resume`.
  */
@@ -642,7 +682,8 @@ extern "C" {
 
 /**
  * Starts a call before its first attempt. `function` names it in events and metrics;
- * `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`.
+ * `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`. The caller can read back and
+ * the call is not nested; `k8sretry_call_begin_with` says otherwise.
  *
  * # Safety
  * `policy` is a live policy handle or NULL; `function` points to `function_len` readable
@@ -654,6 +695,32 @@ enum k8sretry_status k8sretry_call_begin(const struct k8sretry_policy *policy,
                                          uint32_t verb,
                                          uint32_t recovery,
                                          struct k8sretry_call **out);
+
+/**
+ * Starts a call as `options` says (NULL: a zeroed `k8sretry_call_options`). `function` names it
+ * in events and metrics.
+ *
+ * # Safety
+ * `policy` is a live policy handle or NULL; `function` points to `function_len` readable
+ * bytes; `options` is NULL or readable; `out` is writable.
+ */
+enum k8sretry_status k8sretry_call_begin_with(const struct k8sretry_policy *policy,
+                                              const char *function,
+                                              size_t function_len,
+                                              const struct k8sretry_call_options *options,
+                                              struct k8sretry_call **out);
+
+/**
+ * The caller cancelled the call, whatever it was doing (an attempt, a sleep before a retry or a
+ * read-back, a wait, a read-back): writes `K8SRETRY_ACTION_GIVE_UP` with
+ * `K8SRETRY_GIVE_UP_CANCELLED`; the call records one outcome, one event and one metric.
+ * `K8SRETRY_STATUS_CALL_FINISHED` after the end.
+ *
+ * # Safety
+ * `call` is a live handle or NULL; `out` is writable.
+ */
+enum k8sretry_status k8sretry_call_on_cancelled(struct k8sretry_call *call,
+                                                struct k8sretry_decision *out);
 
 /**
  * Reports that the current attempt failed with `failure`; writes the decision.

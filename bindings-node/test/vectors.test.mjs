@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url);
 const { native } = require('../dist/cjs/native.js');
 // The retry loop's own path to the engine: native.decide / decideWith / readBack and the
 // one-number answer.
-const { decide, readBack, resume } = require('../dist/cjs/decide.js');
+const { decide, readBack, resume, cancelled } = require('../dist/cjs/decide.js');
 const load = (name) => JSON.parse(readFileSync(new URL(`../../tests/vectors/${name}`, import.meta.url), 'utf8'));
 
 const failure = (f) => ({
@@ -70,7 +70,13 @@ function run(scenario) {
     const call = calls.get(id);
     switch (step.op) {
       case 'begin':
-        calls.set(id, native.beginCall(policy, step.function, step.verb, step.recovery, 0));
+        calls.set(
+          id,
+          native.beginCall(policy, step.function, step.verb, step.recovery, 0, true, step.reader ?? true, step.nested ?? false),
+        );
+        break;
+      case 'cancel':
+        expect(at, step.expect, () => cancelled(call));
         break;
       case 'fail':
         expect(at, step.expect, () => decide(call, failure(step.failure)));

@@ -79,8 +79,16 @@ def run(scenario: dict[str, Any], on_event: Any = None) -> None:
         op = step["op"]
         if op == "begin":
             calls[step.get("call", "a")] = _native.Call(
-                policy, step["function"], step["verb"], step["recovery"]
+                policy,
+                step["function"],
+                step["verb"],
+                step["recovery"],
+                reader=step.get("reader", True),
+                nested=step.get("nested", False),
             )
+        elif op == "cancel":
+            assert call is not None
+            check(at, step["expect"], call.on_cancelled)
         elif op == "fail":
             assert call is not None
             check(at, step["expect"], call.on_failure, failure(step["failure"]))

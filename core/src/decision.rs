@@ -130,11 +130,16 @@ pub enum GiveUpReason {
     /// `retry_after_cap`: the engine never retries sooner than asked, so it gives up at once;
     /// [`crate::Call::retry_after`] is the server's hint.
     RetryAfterTooLong = 8,
+    /// The call was made inside the attempt of another call of this engine (a wrapper inside a
+    /// wrapper): it makes one attempt and leaves the retries to the enclosing call, so attempts
+    /// never multiply. Raise the error unchanged; the call records nothing (the enclosing call
+    /// counts the outcome).
+    Nested = 9,
 }
 
 impl GiveUpReason {
     /// Every reason, in numeric order.
-    pub const ALL: [GiveUpReason; 9] = [
+    pub const ALL: [GiveUpReason; 10] = [
         GiveUpReason::Cancelled,
         GiveUpReason::NonRetryable,
         GiveUpReason::NotIdempotent,
@@ -144,6 +149,7 @@ impl GiveUpReason {
         GiveUpReason::BudgetExhausted,
         GiveUpReason::OutcomeUnknown,
         GiveUpReason::RetryAfterTooLong,
+        GiveUpReason::Nested,
     ];
 
     /// The name used in vectors, events and metrics (`MaxRetries`, ...).
@@ -158,6 +164,7 @@ impl GiveUpReason {
             GiveUpReason::BudgetExhausted => "BudgetExhausted",
             GiveUpReason::OutcomeUnknown => "OutcomeUnknown",
             GiveUpReason::RetryAfterTooLong => "RetryAfterTooLong",
+            GiveUpReason::Nested => "Nested",
         }
     }
 

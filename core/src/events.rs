@@ -84,7 +84,8 @@ impl EventKind {
             GiveUpReason::Cancelled
             | GiveUpReason::NonRetryable
             | GiveUpReason::NotIdempotent
-            | GiveUpReason::OutcomeUnknown => EventKind::FailedNonRetryable,
+            | GiveUpReason::OutcomeUnknown
+            | GiveUpReason::Nested => EventKind::FailedNonRetryable,
         }
     }
 }

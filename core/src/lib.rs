@@ -23,6 +23,7 @@ mod clock;
 mod config;
 mod decision;
 mod delay;
+mod driver;
 mod event_text;
 mod events;
 mod executor;
@@ -32,6 +33,7 @@ pub mod kube;
 #[cfg(feature = "kube")]
 pub mod kube_layer;
 mod metrics;
+pub mod nesting;
 pub mod plan;
 mod policy;
 mod retry_after;

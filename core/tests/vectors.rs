@@ -159,9 +159,13 @@ fn run_scenario(scenario: &Value) -> Vec<Value> {
             "begin" => {
                 let recovery =
                     Recovery::parse(step["recovery"].as_str().unwrap()).expect("recovery name");
-                let call = Call::new(&policy, step["function"].as_str().unwrap())
+                let flag = |key: &str| step.get(key).and_then(Value::as_bool);
+                let nested = flag("nested").unwrap_or(false);
+                let reader = flag("reader").unwrap_or(true);
+                let call = Call::start(&policy, step["function"].as_str().unwrap(), nested)
                     .with_verb(Verb::parse(step["verb"].as_str().unwrap()).expect("verb name"))
-                    .with_recovery(recovery);
+                    .with_recovery(recovery)
+                    .with_reader(reader);
                 calls.insert(call_id, call);
             }
             "fail" => {
@@ -180,6 +184,10 @@ fn run_scenario(scenario: &Value) -> Vec<Value> {
                     other => panic!("{at}: unknown outcome {other}"),
                 };
                 check_step(call.on_read_back(outcome), &step["expect"], &at);
+            }
+            "cancel" => {
+                let call = calls.get_mut(&call_id).expect("call begun");
+                check_step(call.on_cancelled(), &step["expect"], &at);
             }
             "resume" => {
                 let call = calls.get_mut(&call_id).expect("call begun");

@@ -572,14 +572,18 @@ def delays():
 # ---------------------------------------------------------------- decisions (hand-written)
 
 
-def begin(call="a", verb="GET", recovery="none", function="f"):
-    return {
-        "op": "begin",
-        "call": call,
-        "function": function,
-        "verb": verb,
-        "recovery": recovery,
-    }
+def begin(call="a", verb="GET", recovery="none", function="f", reader=None, nested=None):
+    step = {"op": "begin", "call": call, "function": function, "verb": verb, "recovery": recovery}
+    if reader is not None:
+        step["reader"] = reader
+    if nested is not None:
+        step["nested"] = nested
+    return step
+
+
+def cancel(call="a", expect=None):
+    """The caller cancels the call, whatever it is doing."""
+    return {"op": "cancel", "call": call, "expect": expect}
 
 
 def retry(delay):
@@ -1891,7 +1895,233 @@ def decisions():
             },
         ),
     ]
+    s += cancellations() + no_reader() + nesting()
     return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}
+
+
+CANCELLED = give_up("Cancelled")
+# A budget that refuses the second retry of an episode while a deadline leaves time: a wait.
+WAITING = {"deadline": 30, "max_retries": 5, "budget": ONE_RETRY_BUDGET}
+
+
+def cancellations():
+    """A cancel is taken in every state and ends the call Cancelled; nothing after it counts."""
+    return [
+        scenario(
+            "cancel: during the first attempt",
+            [
+                begin(),
+                cancel(expect=CANCELLED),
+                cancel(expect=OUT_OF_ORDER),
+                F(S503, expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during the sleep before a retry, or the retry itself",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                cancel(expect=CANCELLED),
+                F(S503, expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during a wait the budget asked for",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                cancel(expect=CANCELLED),
+                resume(expect=OUT_OF_ORDER),
+            ],
+            WAITING,
+        ),
+        scenario(
+            "cancel: during a read-back after AlreadyExists",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                cancel(expect=CANCELLED),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: a cancelled failure reported while a read-back is pending",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                F({"cancelled": True}, expect=CANCELLED),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during the sleep before a generateName look-up",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F(RESET, expect=read_back(1.0)),
+                cancel(expect=CANCELLED),
+                R("missing", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during a read-back's own retry",
+            [
+                begin(verb="PUT", recovery="replace_stamped"),
+                F(RESET, expect=retry(1.0)),
+                F({"status": 409, "reason": "Conflict"}, expect=read_back(0.0)),
+                R("failed", S503, expect=read_back(1.0)),
+                cancel(expect=CANCELLED),
+            ],
+        ),
+        scenario(
+            "cancel: a wait's cancelled failure is the same cancel",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                F({"cancelled": True}, expect=CANCELLED),
+                cancel(expect=OUT_OF_ORDER),
+            ],
+            WAITING,
+        ),
+        scenario(
+            "cancel: after the end it is out of order",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                succeed(attempts=2),
+                cancel(expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: after a give-up it is out of order",
+            [
+                begin(),
+                F(GONE404, expect=give_up("NonRetryable")),
+                cancel(expect=OUT_OF_ORDER),
+            ],
+        ),
+    ]
+
+
+def no_reader():
+    """A call whose binding cannot read back is never asked to: where a read-back would tell
+    whether an uncertain write landed, the outcome is unknown."""
+    return [
+        scenario(
+            "no reader: a named create's AlreadyExists after a reset is an unknown outcome",
+            [
+                begin(verb="POST", recovery="create", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=give_up("OutcomeUnknown")),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "no reader: a first AlreadyExists is the caller's answer",
+            [
+                begin(verb="POST", recovery="create", reader=False),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "no reader: create_adopt cannot adopt",
+            [
+                begin(verb="POST", recovery="create_adopt", reader=False),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "no reader: create_adopt after a reset is an unknown outcome",
+            [
+                begin(verb="POST", recovery="create_adopt", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=give_up("OutcomeUnknown")),
+            ],
+        ),
+        scenario(
+            "no reader: a generateName create is not resent after a reset",
+            [
+                begin(verb="POST", recovery="create_generated", reader=False),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
+        ),
+        scenario(
+            "no reader: a generateName create is resent when nothing was sent",
+            [
+                begin(verb="POST", recovery="create_generated", reader=False),
+                F(REFUSED, expect=retry(1.0)),
+                F({"status": 429}, expect=retry(2.0)),
+                succeed(attempts=3),
+            ],
+        ),
+        scenario(
+            "no reader: a stamped replace's Conflict after a reset is an unknown outcome",
+            [
+                begin(verb="PUT", recovery="replace_stamped", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("OutcomeUnknown"),
+                ),
+            ],
+        ),
+        scenario(
+            "no reader: a delete needs none",
+            [
+                begin(verb="DELETE", recovery="delete", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(GONE404, expect=DONE),
+            ],
+        ),
+    ]
+
+
+def nesting():
+    """A call made inside another call's attempt makes one attempt: the outer one retries."""
+    return [
+        scenario(
+            "nested: one attempt, then the error goes to the enclosing call",
+            [
+                begin(nested=True),
+                F(S503, expect=give_up("Nested")),
+                F(S503, expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "nested: whatever the failure and recovery",
+            [
+                begin("a", verb="POST", recovery="create", nested=True),
+                F(RESET, "a", give_up("Nested")),
+                begin("b", nested=True),
+                F(GONE404, "b", give_up("Nested")),
+                begin("c", verb="DELETE", recovery="delete_missing_ok", nested=True),
+                F(GONE404, "c", give_up("Nested")),
+            ],
+        ),
+        scenario(
+            "nested: a success ends it",
+            [begin(nested=True), succeed(attempts=1), F(S503, expect=OUT_OF_ORDER)],
+        ),
+        scenario(
+            "nested: a cancel ends it",
+            [begin(nested=True), cancel(expect=CANCELLED), cancel(expect=OUT_OF_ORDER)],
+        ),
+        scenario(
+            "nested: the enclosing call retries as usual",
+            [
+                begin("outer"),
+                begin("inner", nested=True),
+                F(S503, "inner", give_up("Nested")),
+                F(S503, "outer", retry(1.0)),
+                begin("inner2", nested=True),
+                succeed("inner2"),
+                succeed("outer", attempts=2),
+            ],
+        ),
+    ]
 
 
 # ---------------------------------------------------------------- plans (hand-written)

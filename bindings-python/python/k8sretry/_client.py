@@ -24,7 +24,7 @@ from typing import Any, TypeVar, cast
 from . import _native
 from ._events import default_policy
 from ._policy import Policy
-from ._retry import _ACTIVE, _SYNC, Reader, Retrier, RetryIf, Sleep, nested
+from ._retry import _ACTIVE, _SYNC, Reader, Retrier, RetryIf, Sleep, nested, run_nested
 
 T = TypeVar("T")
 
@@ -288,9 +288,12 @@ class _ClientProxy:
 
         @functools.wraps(method)
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            if _is_stream(kwargs) or nested():
-                # A stream, or a call inside another k8sretry retry loop (which retries it).
+            if _is_stream(kwargs):
                 return getattr(api, name)(*args, **kwargs)
+            if nested():
+                # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
+                retrier = Retrier(policy or default_policy(), name, verb=verb)
+                return run_nested(retrier, lambda: getattr(api, name)(*args, **kwargs))
             if kwargs.get("async_req"):
                 return _in_thread_pool(api, invoke, args, kwargs)
             reader, call_recovery = None, recovery
@@ -581,8 +584,8 @@ def apply(
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     """Runs sync, or returns a coroutine when the first attempt returns an awaitable
     (kubernetes_asyncio methods return a coroutine)."""
-    if retrier.exclusive and nested():  # inside another k8sretry retry loop: it retries
-        return attempt()
+    if retrier.exclusive and nested():  # inside another k8sretry retry loop: one attempt (Nested)
+        return run_nested(retrier, attempt)
     started = time.monotonic()
     token = _ACTIVE.set(_SYNC) if retrier.exclusive else None
     try:

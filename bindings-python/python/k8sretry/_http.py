@@ -29,7 +29,7 @@ from . import _native
 from ._client import REQUEST_ID, _judge_by_label, _judge_by_name, _meta_field, stamp
 from ._events import default_policy
 from ._policy import Policy
-from ._retry import Reader, Retrier, Sleep, nested
+from ._retry import Reader, Retrier, Sleep, nested, run_nested, run_nested_async
 
 _JSON = "application/json"
 # A delete's answer when it is done without one (NotFound after a lost response).
@@ -225,8 +225,10 @@ class RetryingTransport:
     # -------------------------------------------------------------- sync
 
     def handle_request(self, request: Any) -> Any:
-        if _streaming(request) or nested():
+        if _streaming(request):
             return self.inner.handle_request(request)
+        if nested():  # inside another k8sretry retry loop: one attempt, the engine says (Nested)
+            return self._nested(request, lambda: self.inner.handle_request(request))
         plan = _Plan(request, self.adopt_existing)
         send = self.inner.handle_request
 
@@ -265,8 +267,22 @@ class RetryingTransport:
     # -------------------------------------------------------------- async
 
     async def handle_async_request(self, request: Any) -> Any:
-        if _streaming(request) or nested():
+        if _streaming(request):
             return await self.inner.handle_async_request(request)
+        if nested():  # inside another k8sretry retry loop: one attempt, the engine says (Nested)
+            send = self.inner.handle_async_request
+
+            async def once() -> Any:
+                response = await send(request)
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise HTTPAnswer(response)
+                return response
+
+            try:
+                return await run_nested_async(self._plain(), once)
+            except HTTPAnswer as answered:
+                return answered.response
         plan = _Plan(request, self.adopt_existing)
         send = self.inner.handle_async_request
 
@@ -289,6 +305,23 @@ class RetryingTransport:
             return plan.answer(await retrier.finish_async(attempt(), attempt, time.monotonic()))
         except HTTPAnswer as gave_up:
             return gave_up.response
+
+    def _plain(self) -> Retrier:
+        """The retrier of a nested request: sent as it came, one attempt."""
+        return Retrier(self.policy or default_policy(), "httpx")
+
+    def _nested(self, request: Any, send: Callable[[], Any]) -> Any:
+        def once() -> Any:
+            response = send()
+            if response.status_code >= 400:
+                response.read()
+                raise HTTPAnswer(response)
+            return response
+
+        try:
+            return run_nested(self._plain(), once)
+        except HTTPAnswer as answered:
+            return answered.response
 
     def _retrier(self, plan: _Plan, read: Callable[[], Any]) -> Retrier:
         reader = None

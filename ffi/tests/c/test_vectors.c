@@ -61,8 +61,8 @@ static const char *class_name(k8sretry_class c) {
 
 static const char *give_up_name(k8sretry_give_up_reason r) {
   static const char *names[] = {"None",        "Cancelled", "NonRetryable",    "NotIdempotent", "MaxRetries",
-                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown", "RetryAfterTooLong"};
-  const char *name = (unsigned)r <= 9 ? names[r] : "?";
+                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown", "RetryAfterTooLong", "Nested"};
+  const char *name = (unsigned)r <= 10 ? names[r] : "?";
   CHECK(strcmp(name, k8sretry_give_up_reason_name(r)) == 0, "give-up name %u: library says %s", (unsigned)r,
         k8sretry_give_up_reason_name(r));
   return name;
@@ -201,8 +201,16 @@ static void run_scenario(const cJSON *s) {
       const char *fn = cJSON_GetObjectItem(step, "function")->valuestring;
       uint32_t verb = verb_of(cJSON_GetObjectItem(step, "verb")->valuestring);
       uint32_t rec = recovery_of(cJSON_GetObjectItem(step, "recovery")->valuestring);
+      const cJSON *reader = cJSON_GetObjectItem(step, "reader");
+      const cJSON *nested = cJSON_GetObjectItem(step, "nested");
+      k8sretry_call_options options = {
+          .verb = verb,
+          .recovery = rec,
+          .has_reader = reader ? cJSON_IsTrue(reader) : true,
+          .nested = nested ? cJSON_IsTrue(nested) : false,
+      };
       k8sretry_call *begun = NULL;
-      k8sretry_status st = k8sretry_call_begin(p, S(fn), verb, rec, &begun);
+      k8sretry_status st = k8sretry_call_begin_with(p, S(fn), &options, &begun);
       CHECK(st == K8SRETRY_STATUS_OK && ncalls < MAX_CALLS, "%s: begin: status %d", name, st);
       if (st == K8SRETRY_STATUS_OK && ncalls < MAX_CALLS) {
         calls[ncalls] = begun;
@@ -224,6 +232,10 @@ static void run_scenario(const cJSON *s) {
       k8sretry_status st = k8sretry_call_on_read_back(call, outcome, f, &d);
       check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
       k8sretry_failure_free(f);
+    } else if (strcmp(op, "cancel") == 0) {
+      k8sretry_decision d = {0};
+      k8sretry_status st = k8sretry_call_on_cancelled(call, &d);
+      check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
     } else if (strcmp(op, "resume") == 0) {
       k8sretry_decision d = {0};
       k8sretry_status st = k8sretry_call_resume(call, &d);
