@@ -80,6 +80,9 @@ const (
 	// GiveUpRetryAfterTooLong: the server asked to wait longer than the policy's retry_after_cap
 	// (the engine never retries sooner than asked); RetryAfter is the server's hint.
 	GiveUpRetryAfterTooLong GiveUpReason = C.K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG
+	// GiveUpNested: the call ran inside an attempt of another k8sretry call (a Do inside a Do, a
+	// WrapTransport client inside Do): it made one attempt and left the retries to the outer call.
+	GiveUpNested GiveUpReason = C.K8SRETRY_GIVE_UP_NESTED
 )
 
 // String is the reason's name as libk8sretry gives it (MaxRetries, ...).
@@ -90,13 +93,12 @@ func (r GiveUpReason) String() string {
 // Class is the classification of a failure (DESIGN §2.2).
 type Class int
 
-var classNames = []string{"None", "Throttled", "Transient", "NetworkNotSent", "NetworkAmbiguous", "AlreadyExists", "Conflict", "NotFound", "Gone", "Cancelled", "Fatal"}
-
+// String is the class's name as libk8sretry gives it (Throttled, ...; None, Unknown).
 func (c Class) String() string {
-	if int(c) < len(classNames) {
-		return classNames[c]
+	if c < 0 {
+		return "Unknown"
 	}
-	return "Unknown"
+	return C.GoString(C.k8sretry_class_name(C.uint32_t(c)))
 }
 
 // Decision is the engine's answer to a failed attempt or a read-back.
@@ -132,13 +134,63 @@ func Begin(policy *Policy, name string, verb Verb, recovery Recovery) (*Call, er
 }
 
 // BeginContext starts a call whose events also go to the logger ctx carries (see
-// ContextWithLogger); ctx is used for nothing else.
+// ContextWithLogger); ctx is used for nothing else. The caller can read back and the call is not
+// nested: BeginCall says otherwise.
 func BeginContext(ctx context.Context, policy *Policy, name string, verb Verb, recovery Recovery) (*Call, error) {
 	c, err := Begin(policy, name, verb, recovery)
 	if err == nil {
 		c.ctx = ctx
 	}
 	return c, err
+}
+
+// CallOptions say how to begin a call (BeginCall). The zero value is the safe request: verb
+// unknown, no recovery, no reader, not nested.
+type CallOptions struct {
+	Verb     Verb
+	Recovery Recovery
+	// HasReader: the caller can read the object back when asked (ActionReadBack). Without a
+	// reader the engine never asks: where a read-back would tell whether an uncertain write
+	// landed the call gives up GiveUpOutcomeUnknown.
+	HasReader bool
+	// Nested: the call runs inside an attempt of another k8sretry call (see Nested): it makes one
+	// attempt, gives up GiveUpNested on its first failure and records nothing.
+	Nested bool
+	// Elapsed is time already spent on the call (a first attempt made before it began).
+	Elapsed time.Duration
+}
+
+// BeginCall starts a call as opts say; its events also go to the logger ctx carries.
+func BeginCall(ctx context.Context, policy *Policy, name string, opts CallOptions) (*Call, error) {
+	var ptr *C.k8sretry_call
+	s, n := cstr(name)
+	o := C.k8sretry_call_options{
+		verb: C.uint32_t(opts.Verb), recovery: C.uint32_t(opts.Recovery),
+		has_reader: C.bool(opts.HasReader), nested: C.bool(opts.Nested),
+		elapsed_nanos: C.uint64_t(max(opts.Elapsed, 0)),
+	}
+	err := check(C.k8sretry_call_begin_with(policy.ptr, s, n, &o, &ptr))
+	runtime.KeepAlive(policy)
+	if err != nil {
+		return nil, err
+	}
+	return &Call{ptr: ptr, policy: policy, ctx: ctx}, nil
+}
+
+// nestedKey marks a context as the one an attempt of a k8sretry call runs with.
+type nestedKey struct{}
+
+// Nested reports whether ctx is the context of an attempt of a k8sretry call (Do, the helpers,
+// WrapTransport): a call begun with it makes one attempt (the nesting rule is the engine's; the
+// context is how Go says "the same logical task").
+func Nested(ctx context.Context) bool { return ctx.Value(nestedKey{}) != nil }
+
+// attemptContext is ctx marked as an attempt's.
+func attemptContext(ctx context.Context) context.Context {
+	if Nested(ctx) {
+		return ctx
+	}
+	return context.WithValue(ctx, nestedKey{}, true)
 }
 
 // sinkFor returns the sink handle to report a step with: made on first use when the call has a
@@ -188,10 +240,21 @@ func (c *Call) OnReadBack(outcome ReadOutcome, f Failure) (Decision, error) {
 // Resume asks for the next decision after an ActionWait has been slept (nothing was sent):
 // ActionRetry with no delay (send now), ActionWait again, ActionReadBack or ActionGiveUp. Out of
 // order (the call is not waiting) it returns a *StatusError. A cancel during the wait is reported
-// with OnFailure (a Failure with Cancelled set), as during a retry's sleep.
+// with OnCancelled, as in any other state.
 func (c *Call) Resume() (Decision, error) {
 	var d C.k8sretry_decision
 	if err := check(callResume(c.ptr, &d, c.sinkFor(true))); err != nil {
+		return Decision{}, err
+	}
+	return decisionOf(d), nil
+}
+
+// OnCancelled reports that the caller cancelled the call, whatever it was doing (an attempt, a
+// sleep, a wait, a read-back): the call gives up GiveUpCancelled with one outcome, one event and
+// one metric. After the end it returns a *StatusError.
+func (c *Call) OnCancelled() (Decision, error) {
+	var d C.k8sretry_decision
+	if err := check(callOnCancelled(c.ptr, &d, c.sinkFor(true))); err != nil {
 		return Decision{}, err
 	}
 	return decisionOf(d), nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,13 @@ func TestPolicyErrorsNameTheKey(t *testing.T) {
 		if _, err := Preset(name); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+	}
+	// The list is libk8sretry's: reconcile was missing from a copy here.
+	if !slices.Contains(Presets, "reconcile") || Presets[0] != "default" {
+		t.Fatalf("Presets %v", Presets)
+	}
+	if Class(4).String() != "NetworkAmbiguous" || Class(0).String() != "None" || Class(99).String() != "Unknown" {
+		t.Fatalf("class names %v %v %v", Class(4), Class(0), Class(99))
 	}
 }
 

@@ -26,6 +26,23 @@ type Event struct {
 	Error        string
 	Class        Class
 	GiveUp       GiveUpReason
+	Level        Level // the engine's level for the event (one rule for every language)
+}
+
+// Level is the level the engine gives an event (DESIGN §7); loggers map it to theirs.
+type Level int
+
+// Levels.
+const (
+	LevelDebug Level = C.K8SRETRY_LEVEL_DEBUG // an answer the caller handles, a cancel
+	LevelInfo  Level = C.K8SRETRY_LEVEL_INFO  // a success after retries, a recovered lost response
+	LevelWarn  Level = C.K8SRETRY_LEVEL_WARN  // retries, give-ups that return the error
+	LevelError Level = C.K8SRETRY_LEVEL_ERROR // a write whose outcome is unknown
+)
+
+// String is the level's name as libk8sretry gives it: debug, info, warn, error.
+func (l Level) String() string {
+	return C.GoString(C.k8sretry_level_name(C.uint32_t(l)))
 }
 
 var eventHandler atomic.Pointer[func(Event)]
@@ -80,6 +97,7 @@ func goK8sretryEvent(sink C.uintptr_t, e *C.k8sretry_event) {
 		Error:        goString(e.error),
 		Class:        Class(e.class_),
 		GiveUp:       GiveUpReason(e.give_up_reason),
+		Level:        Level(e.level),
 	}
 	if sink != 0 {
 		if s, ok := cgo.Handle(sink).Value().(*callSink); ok {

@@ -85,8 +85,8 @@ func CreateIdempotent[T Object](ctx context.Context, policy *Policy, obj T, ops 
 	}
 	recovery, stamp, err := ChoosePlan(Request{
 		Verb: VerbPost, Resource: obj.GetObjectKind().GroupVersionKind().Kind, Named: named,
-		GenerateName: !named && obj.GetGenerateName() != "", Ownership: true,
-		CanGet: ops.Get != nil, CanList: ops.List != nil,
+		GenerateName: !named && obj.GetGenerateName() != "",
+		CanGet:       ops.Get != nil, CanList: ops.List != nil,
 	})
 	if err != nil {
 		return zero, err
@@ -126,7 +126,7 @@ func UpdateIdempotent[T Object](ctx context.Context, policy *Policy, obj T, ops 
 	var zero T
 	recovery, stamp, err := ChoosePlan(Request{
 		Verb: VerbPut, Resource: obj.GetObjectKind().GroupVersionKind().Kind, Named: obj.GetName() != "",
-		ResourceVersion: obj.GetResourceVersion() != "", Ownership: true, CanGet: ops.Get != nil,
+		ResourceVersion: obj.GetResourceVersion() != "", CanGet: ops.Get != nil,
 	})
 	if err != nil {
 		return zero, err
@@ -207,9 +207,10 @@ func with(m map[string]string, k, v string) map[string]string {
 // whether it carries this call's request id.
 type readBack[T any] func(ctx context.Context) (value T, found, ours bool, err error)
 
-// run is the loop behind Do and the helpers: call, extract, ask the engine, carry out its
-// decision (sleep and resend, sleep and read back, wait and ask again, return, give up). No
-// decision is made here.
+// run is the loop behind Do and the helpers: it performs what the engine asks for (attempt, sleep
+// then attempt, wait then resume, read back, return, give up) and reports what happened. No
+// decision is made here. Attempts and reads run with ctx marked (Nested), so a k8sretry call
+// inside them makes one attempt.
 func run[T any](
 	ctx context.Context, policy *Policy, name string, verb Verb, recovery Recovery,
 	attempt func(context.Context) (T, error), read readBack[T], retryIf func(error) bool,
@@ -218,7 +219,9 @@ func run[T any](
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
-	call, err := BeginContext(ctx, policy, name, verb, recovery)
+	call, err := BeginCall(ctx, policy, name, CallOptions{
+		Verb: verb, Recovery: recovery, HasReader: read != nil, Nested: Nested(ctx),
+	})
 	if err != nil {
 		return zero, err
 	}
@@ -235,51 +238,39 @@ func run[T any](
 		}
 		return f
 	}
-	value, last := attempt(ctx)
+	actx := attemptContext(ctx)
+	value, last := attempt(actx)
 	if last == nil {
 		return value, call.OnSuccess()
 	}
 	var earlier []error
 	var found T
-	// ctx ended during a sleep (before a retry or read-back, or a wait): tell the engine, so
-	// events and metrics count a cancelled call.
-	cancelled := func() error {
-		_, _ = call.OnFailure(Failure{Cancelled: true, ErrorType: "context", Message: ctx.Err().Error()})
-		return &Error{Err: last, Attempts: call.Attempts(), Reason: GiveUpCancelled, Earlier: earlier, Context: ctx.Err()}
-	}
 	decision, err := call.OnFailure(failureOf(last, verb))
 	for {
 		if err != nil {
 			return zero, err
 		}
 		switch decision.Action {
-		case ActionWait:
-			// The budget deferred the retry: sleep, send nothing, ask again.
+		case ActionWait, ActionRetry, ActionReadBack:
 			if !sleep(ctx, decision.Delay) {
-				return zero, cancelled()
-			}
-			decision, err = call.Resume()
-		case ActionDone:
-			return zero, nil
-		case ActionRecovered:
-			return found, nil
-		case ActionRetry, ActionReadBack:
-			if !sleep(ctx, decision.Delay) {
-				return zero, cancelled()
-			}
-			if decision.Action == ActionRetry {
-				var next error
-				if value, next = attempt(ctx); next == nil {
-					return value, call.OnSuccess()
-				}
-				earlier, last = append(earlier, last), next
-				decision, err = call.OnFailure(failureOf(last, verb))
+				// ctx ended during the sleep: the engine records the cancel.
+				decision, err = call.OnCancelled()
 				continue
 			}
-			if read == nil {
-				return zero, &Error{Err: last, Attempts: call.Attempts(), Reason: GiveUpNonRetryable, Earlier: earlier}
+		}
+		switch decision.Action {
+		case ActionWait:
+			decision, err = call.Resume()
+		case ActionRetry:
+			var next error
+			if value, next = attempt(actx); next == nil {
+				return value, call.OnSuccess()
 			}
-			object, ok, ours, readErr := read(ctx)
+			earlier, last = append(earlier, last), next
+			decision, err = call.OnFailure(failureOf(last, verb))
+		case ActionReadBack:
+			// Asked for only when there is a reader (HasReader).
+			object, ok, ours, readErr := read(actx)
 			switch {
 			case readErr != nil:
 				decision, err = call.OnReadBack(ReadFailed, failureOf(readErr, VerbGet))
@@ -292,6 +283,10 @@ func run[T any](
 				found = object
 				decision, err = call.OnReadBack(ReadNotOurs, Failure{})
 			}
+		case ActionDone:
+			return zero, nil
+		case ActionRecovered:
+			return found, nil
 		default:
 			var ctxErr error
 			if decision.Reason == GiveUpCancelled {

@@ -3,8 +3,10 @@ package k8sretry
 import (
 	"context"
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -250,11 +252,11 @@ func TestChoosePlan(t *testing.T) {
 		recovery Recovery
 		stamp    Stamp
 	}{
-		{Request{Verb: VerbPost, Named: true, Ownership: true, CanGet: true}, RecoveryCreate, StampAnnotation},
-		{Request{Verb: VerbPost, GenerateName: true, Ownership: true, CanList: true}, RecoveryCreateGenerated, StampAnnotationAndLabel},
-		{Request{Verb: VerbPost, Resource: "SelfSubjectAccessReview", Ownership: true}, RecoveryIdempotent, StampNone},
-		{Request{Verb: VerbPost, Named: true, Ownership: true}, RecoveryNone, StampNone},
-		{Request{Verb: VerbPut, ResourceVersion: true, Ownership: true, CanGet: true}, RecoveryReplaceStamped, StampAnnotation},
+		{Request{Verb: VerbPost, Named: true, CanGet: true}, RecoveryCreate, StampAnnotation},
+		{Request{Verb: VerbPost, GenerateName: true, CanList: true}, RecoveryCreateGenerated, StampAnnotationAndLabel},
+		{Request{Verb: VerbPost, Resource: "SelfSubjectAccessReview"}, RecoveryIdempotent, StampNone},
+		{Request{Verb: VerbPost, Named: true}, RecoveryNone, StampNone},
+		{Request{Verb: VerbPut, ResourceVersion: true, CanGet: true}, RecoveryReplaceStamped, StampAnnotation},
 		{Request{Verb: VerbPatch, Patch: PatchJSON}, RecoveryNone, StampNone},
 		{Request{Verb: VerbPatch, Patch: PatchMerge}, RecoveryIdempotent, StampNone},
 	} {
@@ -276,5 +278,74 @@ func TestStepsOutOfOrder(t *testing.T) {
 	defer call.Close()
 	if _, err := call.OnReadBack(ReadOurs, Failure{}); !errors.Is(err, ErrOutOfOrder) {
 		t.Fatalf("a read-back nobody asked for: %v", err)
+	}
+}
+
+// A cancel while the engine expects a read-back (the sleep before a generateName look-up) is
+// one outcome: one Cancelled give-up event and one Cancelled metric, and no look-up is made.
+func TestCancelDuringAPendingReadBackIsCountedOnce(t *testing.T) {
+	names, stop := eventsOf("CreateIdempotent")
+	defer stop()
+	before := strings.Count(MetricsText(), `k8sretry_giveups_total{function="CreateIdempotent",reason="Cancelled"} 1`)
+	s := &store{objects: map[string]*corev1.ConfigMap{}, faults: []error{syscall.ECONNRESET}}
+	ops := s.ops()
+	lists := 0
+	list := ops.List
+	ops.List = func(ctx context.Context, selector string) ([]*corev1.ConfigMap, error) {
+		lists++
+		return list(ctx, selector)
+	}
+	p, err := PolicyFromJSON(`{"initial_delay": 5, "jitter": "none", "budget": null}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	in := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "gen-"}}
+	_, err = CreateIdempotent(ctx, p, in, ops)
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpCancelled || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want a Cancelled give-up: %v", err)
+	}
+	if lists != 0 || s.creates != 1 {
+		t.Fatalf("nothing more is sent: %d lists, %d creates", lists, s.creates)
+	}
+	want := []string{"k8s_api_call_failed_retrying/None", "k8s_api_call_failed_non_retryable/Cancelled"}
+	if got := names(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("the reset's retry, then one give-up event: %v", got)
+	}
+	if !strings.Contains(MetricsText(), `k8sretry_giveups_total{function="CreateIdempotent",reason="Cancelled"} 1`) || before != 0 {
+		t.Fatalf("one Cancelled give-up counted:\n%s", MetricsText())
+	}
+}
+
+// A Do inside a Do's attempt (or a WrapTransport client called with the attempt's context)
+// makes one attempt: the outer call retries, attempts never multiply.
+func TestNestedCallsMakeOneAttempt(t *testing.T) {
+	p := fastPolicy(t, `, "max_retries": 3`)
+	inner := 0
+	err := Do(context.Background(), p, func(ctx context.Context) error {
+		if !Nested(ctx) {
+			t.Error("the attempt's context is marked")
+		}
+		err := Do(ctx, p, func(context.Context) error {
+			inner++
+			return apierrors.NewServiceUnavailable("down")
+		}, WithVerb(VerbGet), WithName("nested_inner"))
+		var e *Error
+		if !errors.As(err, &e) || e.Reason != GiveUpNested || e.Attempts != 1 {
+			t.Errorf("inner: %v", err)
+		}
+		return err
+	}, WithVerb(VerbGet), WithName("nested_outer"))
+	var e *Error
+	if !errors.As(err, &e) || e.Reason != GiveUpMaxRetries || e.Attempts != 4 || inner != 4 {
+		t.Fatalf("outer: %v, %d inner attempts (want 4, not 16)", err, inner)
+	}
+	if strings.Contains(MetricsText(), `function="nested_inner"`) {
+		t.Fatalf("a nested call records nothing:\n%s", MetricsText())
+	}
+	if Nested(context.Background()) {
+		t.Fatal("a plain context is not nested")
 	}
 }

@@ -16,14 +16,13 @@ import (
 // requests) go to the logger that context carries: an *slog.Logger put there with
 // ContextWithLogger, else a logr.Logger put there with logr.NewContext (controller-runtime does:
 // a reconciler's ctx logs its calls with the reconciler's logger), else the default logger
-// (SetDefaultLogger; slog.Default() until set). Levels:
+// (SetDefaultLogger; slog.Default() until set). The level is the engine's (Event.Level, one rule
+// for every language), mapped to the logger's:
 //
-//	retrying, retry deferred by the budget (waiting),              slog Info   logr V(0).Info
-//	succeeded after retries, recovered a lost response
-//	given up on the first attempt on an answer that is final      slog Debug  logr V(1).Info
-//	(a 404, a 409, a 422, a cancelled context)
-//	any other give-up (retries used up, budget, breaker, deadline, slog Warn   logr Error
-//	a write whose outcome is unknown)
+//	LevelDebug: a first attempt's final answer (a 404, a 409, a 422), a cancel  slog Debug  logr V(1).Info
+//	LevelInfo:  succeeded after retries, recovered a lost response              slog Info   logr V(0).Info
+//	LevelWarn:  retrying, retry deferred, give-ups that return the error        slog Warn   logr V(0).Info
+//	LevelError: a write whose outcome is unknown (it may or may not have landed) slog Error  logr Error
 //
 // The message is the event name (k8s_api_call_failed_retrying, ...) and the fields are named like
 // the event's: function, attempt, max_retries, delay_seconds, status_code, reason, code,
@@ -61,26 +60,6 @@ func (s *callSink) log(e Event) {
 	logSlog(s.ctx, l, e)
 }
 
-type level int
-
-const (
-	levelDebug level = iota
-	levelInfo
-	levelWarn
-)
-
-func levelOf(e Event) level {
-	switch e.Name {
-	case "k8s_api_call_failed_retrying", "k8s_api_call_retry_deferred", "k8s_api_call_succeeded_after_retry", "k8s_api_call_recovered_lost_response":
-		return levelInfo
-	case "k8s_api_call_failed_non_retryable":
-		if e.Attempt <= 1 && (e.GiveUp == GiveUpNonRetryable || e.GiveUp == GiveUpCancelled) {
-			return levelDebug
-		}
-	}
-	return levelWarn
-}
-
 // fields are the event's fields as alternating keys and values, those without a value left out.
 func fields(e Event, withError bool) []any {
 	kv := []any{"function", e.Function, "attempt", e.Attempt, "max_retries", e.MaxRetries}
@@ -104,8 +83,11 @@ func fields(e Event, withError bool) []any {
 	return kv
 }
 
+// slogLevels maps the engine's levels to slog's.
+var slogLevels = map[Level]slog.Level{LevelDebug: slog.LevelDebug, LevelInfo: slog.LevelInfo, LevelWarn: slog.LevelWarn, LevelError: slog.LevelError}
+
 func logSlog(ctx context.Context, l *slog.Logger, e Event) {
-	lvl := map[level]slog.Level{levelDebug: slog.LevelDebug, levelInfo: slog.LevelInfo, levelWarn: slog.LevelWarn}[levelOf(e)]
+	lvl := slogLevels[e.Level]
 	if l.Enabled(ctx, lvl) {
 		l.Log(ctx, lvl, e.Name, fields(e, true)...)
 	}
@@ -117,13 +99,13 @@ type eventError string
 func (e eventError) Error() string { return string(e) }
 
 func logLogr(l logr.Logger, e Event) {
-	switch levelOf(e) {
-	case levelDebug:
+	switch e.Level {
+	case LevelDebug:
 		l.V(1).Info(e.Name, fields(e, true)...)
-	case levelInfo:
-		l.Info(e.Name, fields(e, true)...)
-	default:
+	case LevelError:
 		l.Error(eventError(e.Error), e.Name, fields(e, false)...)
+	default: // logr has no warning level: warnings are V(0) lines, as klog's
+		l.Info(e.Name, fields(e, true)...)
 	}
 }
 

@@ -81,12 +81,12 @@ func TestEventsGoToTheContextsSlogLogger(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %s", r["level"], r["function"], r["msg"]))
 	}
 	want := []string{
-		"INFO slog_retry k8s_api_call_failed_retrying",
+		"WARN slog_retry k8s_api_call_failed_retrying",
 		"INFO slog_retry k8s_api_call_succeeded_after_retry",
 		"DEBUG slog_404 k8s_api_call_failed_non_retryable",
 		"DEBUG slog_409 k8s_api_call_failed_non_retryable",
-		"INFO slog_give_up k8s_api_call_failed_retrying",
-		"INFO slog_give_up k8s_api_call_failed_retrying",
+		"WARN slog_give_up k8s_api_call_failed_retrying",
+		"WARN slog_give_up k8s_api_call_failed_retrying",
 		"WARN slog_give_up k8s_api_call_failed_max_retries",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -106,11 +106,11 @@ func TestEventsGoToTheContextsSlogLogger(t *testing.T) {
 	}
 }
 
-// A lost write whose outcome is unknown is worth a warning even on the first attempt.
-func TestAnUnknownOutcomeIsAWarning(t *testing.T) {
+// A lost write whose outcome is unknown is an error even on the first attempt (the engine's level).
+func TestAnUnknownOutcomeIsAnError(t *testing.T) {
 	l, records := jsonLogger()
 	_ = Do(ContextWithLogger(context.Background(), l), fastPolicy(t, ""), failing(fmt.Errorf("read: %w", syscall.ECONNRESET)), WithVerb(VerbPost), WithName("unknown"))
-	if r := records(); len(r) != 1 || r[0]["level"] != "WARN" || r[0]["give_up"] != "NotIdempotent" {
+	if r := records(); len(r) != 1 || r[0]["level"] != "ERROR" || r[0]["give_up"] != "NotIdempotent" {
 		t.Fatalf("%v", r)
 	}
 }
@@ -139,6 +139,7 @@ func TestEventsGoToTheContextsLogrLogger(t *testing.T) {
 	_ = Do(ctx, p, failing(notFound), WithVerb(VerbGet), WithName("logr_404"))
 	_ = Do(ctx, p, failing(unavailable), WithVerb(VerbGet), WithName("logr_retry"))
 	_ = Do(ctx, p, failing(unavailable, unavailable), WithVerb(VerbGet), WithName("logr_give_up"))
+	_ = Do(ctx, p, failing(fmt.Errorf("read: %w", syscall.ECONNRESET)), WithVerb(VerbPost), WithName("logr_unknown"))
 	mu.Lock()
 	defer mu.Unlock()
 	want := []logrLine{
@@ -146,7 +147,8 @@ func TestEventsGoToTheContextsLogrLogger(t *testing.T) {
 		{0, false, "k8s_api_call_failed_retrying", "logr_retry/1/503"},
 		{0, false, "k8s_api_call_succeeded_after_retry", "logr_retry/2/<nil>"},
 		{0, false, "k8s_api_call_failed_retrying", "logr_give_up/1/503"},
-		{0, true, "k8s_api_call_failed_max_retries", "logr_give_up/2/503"},
+		{0, false, "k8s_api_call_failed_max_retries", "logr_give_up/2/503"},
+		{0, true, "k8s_api_call_failed_non_retryable", "logr_unknown/1/<nil>"},
 	}
 	if fmt.Sprint(lines) != fmt.Sprint(want) {
 		t.Fatalf("lines\n%v\nwant\n%v", lines, want)

@@ -24,19 +24,19 @@ const (
 	PatchJSON      PatchType = C.K8SRETRY_PATCH_JSON // RFC 6902: not idempotent
 )
 
-// PatchTypeOf maps client-go's patch type.
+// PatchTypeOf maps client-go's patch type (its value is the Content-Type client-go sends).
 func PatchTypeOf(pt types.PatchType) PatchType {
-	switch pt {
-	case types.MergePatchType:
-		return PatchMerge
-	case types.StrategicMergePatchType:
-		return PatchStrategic
-	case types.ApplyPatchType, types.ApplyCBORPatchType:
-		return PatchApply
-	case types.JSONPatchType:
-		return PatchJSON
+	return patchTypeOf(string(pt))
+}
+
+// patchTypeOf asks libk8sretry for the patch type of a Content-Type header value.
+func patchTypeOf(contentType string) PatchType {
+	s, n := cstr(contentType)
+	var out uint32 // cgo's type for an enum k8sretry_patch_type
+	if C.k8sretry_patch_type_of(s, n, &out) != C.K8SRETRY_STATUS_OK {
+		return PatchUnknown
 	}
-	return PatchUnknown
+	return PatchType(out)
 }
 
 // Stamp is what to put on a body before the first attempt.
@@ -57,7 +57,8 @@ type Request struct {
 	GenerateName    bool   // the body has metadata.generateName and no name
 	ResourceVersion bool   // the body has metadata.resourceVersion
 	Patch           PatchType
-	Ownership       bool // stamp the body and check the stamp on read-back
+	ObjectBody      bool // a PATCH body known to be a JSON object (not a list): safe to resend whatever its type
+	AdoptExisting   bool // opt-in: a create adopts any object already there (unstamped); false stamps and checks
 	CanGet          bool // the object can be read back by name
 	CanList         bool // the collection can be listed by label
 	MissingOK       bool // a delete that accepts a first-attempt NotFound
@@ -77,7 +78,8 @@ func ChoosePlan(r Request) (Recovery, Stamp, error) {
 		generate_name:    C.bool(r.GenerateName),
 		resource_version: C.bool(r.ResourceVersion),
 		patch_type:       C.uint32_t(r.Patch),
-		ownership:        C.bool(r.Ownership),
+		object_body:      C.bool(r.ObjectBody),
+		adopt_existing:   C.bool(r.AdoptExisting),
 		can_get:          C.bool(r.CanGet),
 		can_list:         C.bool(r.CanList),
 		missing_ok:       C.bool(r.MissingOK),

@@ -10,8 +10,19 @@ import (
 	"time"
 )
 
-// Presets are the preset names every k8sretry binding knows.
-var Presets = []string{"default", "mutation", "read", "connection", "runner_hooks", "conflict"}
+// Presets are the preset names every k8sretry binding knows, as libk8sretry lists them.
+var Presets = presetNames()
+
+func presetNames() []string {
+	var names []string
+	for i := 0; ; i++ {
+		name := C.k8sretry_preset_name(C.size_t(i))
+		if name == nil {
+			return names
+		}
+		names = append(names, C.GoString(name))
+	}
+}
 
 // Policy is an immutable retry policy, safe for concurrent use. Its budget and breaker are
 // shared by every call made with it.

@@ -46,6 +46,14 @@ static k8sretry_status k8sretry_go_resume(k8sretry_call *call, k8sretry_decision
 	return status;
 }
 
+static k8sretry_status k8sretry_go_on_cancelled(k8sretry_call *call, k8sretry_decision *out, uintptr_t sink) {
+	uintptr_t saved = k8sretry_go_sink;
+	k8sretry_go_sink = sink;
+	k8sretry_status status = k8sretry_call_on_cancelled(call, out);
+	k8sretry_go_sink = saved;
+	return status;
+}
+
 static k8sretry_status k8sretry_go_on_success(k8sretry_call *call, uintptr_t sink) {
 	uintptr_t saved = k8sretry_go_sink;
 	k8sretry_go_sink = sink;
@@ -73,6 +81,10 @@ func callOnReadBack(call *C.k8sretry_call, outcome ReadOutcome, f *C.k8sretry_fa
 
 func callResume(call *C.k8sretry_call, out *C.k8sretry_decision, sink uintptr) C.k8sretry_status {
 	return C.k8sretry_go_resume(call, out, C.uintptr_t(sink))
+}
+
+func callOnCancelled(call *C.k8sretry_call, out *C.k8sretry_decision, sink uintptr) C.k8sretry_status {
+	return C.k8sretry_go_on_cancelled(call, out, C.uintptr_t(sink))
 }
 
 func callOnSuccess(call *C.k8sretry_call, sink uintptr) C.k8sretry_status {

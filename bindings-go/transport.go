@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -202,6 +201,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	facts := Request{Verb: info.verb, Resource: info.resource}
 	if info.verb == VerbPatch {
 		facts.Patch = PatchTypeFromContentType(req.Header.Get("Content-Type"))
+		// Whether the body is a JSON object is a fact the engine decides on too: a JSON patch
+		// must be a list, so an object is refused without being applied.
+		if body != nil && strings.Contains(req.Header.Get("Content-Type"), "json") {
+			if rc, err := body(); err == nil {
+				facts.ObjectBody = startsWithBrace(rc)
+				rc.Close()
+			}
+		}
 	}
 	if (info.verb == VerbPost || info.verb == VerbPut) && body != nil && strings.Contains(req.Header.Get("Content-Type"), "json") {
 		if rc, err := body(); err == nil {
@@ -313,24 +320,29 @@ func deleted(req *http.Request) *http.Response {
 	}
 }
 
-// PatchTypeFromContentType maps a PATCH request's Content-Type to its patch type (PatchUnknown
-// for anything else: such a patch is not resent after a lost response).
+// startsWithBrace reports whether the first byte of r after JSON whitespace is '{'.
+func startsWithBrace(r io.Reader) bool {
+	var buf [64]byte
+	for {
+		n, err := r.Read(buf[:])
+		for _, c := range buf[:n] {
+			switch c {
+			case ' ', '\t', '\r', '\n':
+				continue
+			}
+			return c == '{'
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// PatchTypeFromContentType maps a PATCH request's Content-Type to its patch type, as
+// libk8sretry knows them (PatchUnknown for anything else: such a patch is not resent after a lost
+// response).
 func PatchTypeFromContentType(contentType string) PatchType {
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return PatchUnknown
-	}
-	switch mediaType {
-	case "application/merge-patch+json":
-		return PatchMerge
-	case "application/strategic-merge-patch+json":
-		return PatchStrategic
-	case "application/apply-patch+yaml", "application/apply-patch+cbor":
-		return PatchApply
-	case "application/json-patch+json":
-		return PatchJSON
-	}
-	return PatchUnknown
+	return patchTypeOf(contentType)
 }
 
 // requestInfo is what the URL and method tell about a request to the Kubernetes API.

@@ -172,6 +172,13 @@ func TestWrapTransportReplaysBodiesAndReadsThePatchType(t *testing.T) {
 	if !errors.As(err, &engine) || engine.Reason != GiveUpNotIdempotent || len(log()) != 1 {
 		t.Fatalf("JSON patch: %v after %d requests", err, len(log()))
 	}
+	// A JSON patch of an object is refused unapplied by the apiserver (a JSON patch is a list):
+	// resent (the engine's object-body rule).
+	host, log = apiServer(t, reset)
+	cs = wrapped(t, host, fastPolicy(t, ""))
+	if _, err := cs.CoreV1().ConfigMaps("default").Patch(context.Background(), "cm", types.JSONPatchType, []byte(` {"data":{"a":"b"}}`), metav1.PatchOptions{}); err != nil || len(log()) != 2 {
+		t.Fatalf("JSON patch of an object: %v after %d requests", err, len(log()))
+	}
 }
 
 // A DELETE whose response was lost and whose resend finds nothing: done, not a NotFound.
@@ -229,6 +236,7 @@ func TestDescribeRequests(t *testing.T) {
 		"application/merge-patch+json": PatchMerge, "application/strategic-merge-patch+json": PatchStrategic,
 		"application/apply-patch+yaml": PatchApply, "application/json-patch+json": PatchJSON,
 		"application/json-patch+json; charset=utf-8": PatchJSON, "text/plain": PatchUnknown, "": PatchUnknown,
+		"application/apply-patch+json": PatchApply, "application/apply-patch+cbor": PatchApply, "merge": PatchUnknown,
 	} {
 		if got := PatchTypeFromContentType(ct); got != want {
 			t.Errorf("%q: %v, want %v", ct, got, want)

@@ -1,11 +1,13 @@
 package k8sretry
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -129,21 +131,42 @@ type step struct {
 	Attempts *int           `json:"attempts"`
 	Seconds  float64        `json:"seconds"`
 	Outcome  string         `json:"outcome"`
+	Reader   *bool          `json:"reader"`
+	Nested   bool           `json:"nested"`
 }
 
 var readOutcomes = map[string]ReadOutcome{"ours": ReadOurs, "not_ours": ReadNotOurs, "missing": ReadMissing, "failed": ReadFailed}
 
+type scenario struct {
+	Name       string        `json:"name"`
+	PolicyJSON *string       `json:"policy_json"`
+	StartUnix  float64       `json:"start_unix"`
+	Steps      []step        `json:"steps"`
+	Events     []vectorEvent `json:"events"`
+}
+
+// vectorEvent is an event as events.json writes it.
+type vectorEvent struct {
+	Function string  `json:"function"`
+	Event    string  `json:"event"`
+	Attempt  int     `json:"attempt"`
+	Level    string  `json:"level"`
+	GiveUp   *string `json:"give_up"`
+}
+
 func runScenarios(t *testing.T, file string) int {
 	var doc struct {
-		Scenarios []struct {
-			Name       string  `json:"name"`
-			PolicyJSON *string `json:"policy_json"`
-			StartUnix  float64 `json:"start_unix"`
-			Steps      []step  `json:"steps"`
-		} `json:"scenarios"`
+		Scenarios []scenario `json:"scenarios"`
 	}
 	load(t, file, &doc)
 	for _, s := range doc.Scenarios {
+		runScenario(t, s)
+	}
+	return len(doc.Scenarios)
+}
+
+func runScenario(t *testing.T, s scenario) {
+	{
 		clock := NewManualClock(s.StartUnix)
 		p, err := PolicyFromJSON(policyText(s.PolicyJSON), WithClock(clock))
 		if err != nil {
@@ -158,13 +181,19 @@ func runScenarios(t *testing.T, file string) int {
 			call := calls[id]
 			switch st.Op {
 			case "begin":
-				c, err := Begin(p, st.Function, verbNamed(st.Verb), recoveryNamed(t, st.Recovery))
+				c, err := BeginCall(context.Background(), p, st.Function, CallOptions{
+					Verb: verbNamed(st.Verb), Recovery: recoveryNamed(t, st.Recovery),
+					HasReader: st.Reader == nil || *st.Reader, Nested: st.Nested,
+				})
 				if err != nil {
 					t.Fatalf("%s step %d: %v", s.Name, i, err)
 				}
 				calls[id] = c
 			case "fail":
 				d, err := call.OnFailure(st.Failure.failure())
+				checkDecision(t, s.Name, i, d, err, st.Expect)
+			case "cancel":
+				d, err := call.OnCancelled()
 				checkDecision(t, s.Name, i, d, err, st.Expect)
 			case "resume":
 				d, err := call.Resume()
@@ -191,7 +220,95 @@ func runScenarios(t *testing.T, file string) int {
 			c.Close()
 		}
 	}
-	return len(doc.Scenarios)
+}
+
+// The events of each scenario, with the engine's level, through the process-wide handler.
+func TestEventVectors(t *testing.T) {
+	var doc struct {
+		Scenarios []scenario `json:"scenarios"`
+	}
+	load(t, "events.json", &doc)
+	var mu sync.Mutex
+	var seen []vectorEvent
+	SetEventHandler(func(e Event) {
+		if e.Function != "f" && e.Function != "f/read_back" {
+			return // another test's call
+		}
+		var giveUp *string
+		if e.GiveUp != GiveUpNone {
+			name := e.GiveUp.String()
+			giveUp = &name
+		}
+		mu.Lock()
+		seen = append(seen, vectorEvent{e.Function, e.Name, e.Attempt, e.Level.String(), giveUp})
+		mu.Unlock()
+	})
+	defer SetEventHandler(nil)
+	for _, s := range doc.Scenarios {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		runScenario(t, s)
+		mu.Lock()
+		got, _ := json.Marshal(seen)
+		mu.Unlock()
+		want, _ := json.Marshal(s.Events)
+		if string(got) != string(want) && !(len(seen) == 0 && len(s.Events) == 0) {
+			t.Errorf("%s: events\n%s\nwant\n%s", s.Name, got, want)
+		}
+	}
+	if len(doc.Scenarios) < 15 {
+		t.Fatalf("only %d event vectors", len(doc.Scenarios))
+	}
+}
+
+// plan::choose through ChoosePlan, patch types by name or by Content-Type.
+func TestPlanVectors(t *testing.T) {
+	var doc struct {
+		Cases []struct {
+			Name    string `json:"name"`
+			Request struct {
+				Verb            string `json:"verb"`
+				Resource        string `json:"resource"`
+				Named           bool   `json:"named"`
+				GenerateName    bool   `json:"generate_name"`
+				ResourceVersion bool   `json:"resource_version"`
+				Patch           string `json:"patch"`
+				ContentType     string `json:"content_type"`
+				ObjectBody      bool   `json:"object_body"`
+				AdoptExisting   bool   `json:"adopt_existing"`
+				CanGet          bool   `json:"can_get"`
+				CanList         bool   `json:"can_list"`
+				MissingOK       bool   `json:"missing_ok"`
+			} `json:"request"`
+			Recovery string `json:"recovery"`
+			Stamp    string `json:"stamp"`
+		} `json:"cases"`
+	}
+	load(t, "plans.json", &doc)
+	patches := map[string]PatchType{"merge": PatchMerge, "strategic": PatchStrategic, "apply": PatchApply, "json": PatchJSON}
+	stamps := map[string]Stamp{"none": StampNone, "annotation": StampAnnotation, "annotation_and_label": StampAnnotationAndLabel}
+	for _, c := range doc.Cases {
+		r := c.Request
+		patch := PatchTypeFromContentType(r.ContentType)
+		if r.Patch != "" {
+			patch = patches[r.Patch]
+		}
+		recovery, stamp, err := ChoosePlan(Request{
+			Verb: verbNamed(r.Verb), Resource: r.Resource, Named: r.Named, GenerateName: r.GenerateName,
+			ResourceVersion: r.ResourceVersion, Patch: patch, ObjectBody: r.ObjectBody, AdoptExisting: r.AdoptExisting,
+			CanGet: r.CanGet, CanList: r.CanList, MissingOK: r.MissingOK,
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		if recovery != recoveryNamed(t, c.Recovery) || stamp != stamps[c.Stamp] {
+			t.Errorf("%s: %v/%v, want %s/%s", c.Name, recovery, stamp, c.Recovery, c.Stamp)
+		}
+	}
+	if len(doc.Cases) < 40 {
+		t.Fatalf("only %d plan vectors", len(doc.Cases))
+	}
 }
 
 func must(t *testing.T, err error) {

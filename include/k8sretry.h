@@ -177,6 +177,11 @@ typedef enum k8sretry_give_up_reason {
    * than asked); `k8sretry_call_retry_after` gives the server's hint.
    */
   K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG = 9,
+  /**
+   * The call was begun nested (inside an attempt of another call): it made its one attempt;
+   * fail with the attempt's error unchanged, the enclosing call decides. Nothing recorded.
+   */
+  K8SRETRY_GIVE_UP_NESTED = 10,
 } k8sretry_give_up_reason;
 
 /**
@@ -230,6 +235,54 @@ typedef enum k8sretry_class {
 } k8sretry_class;
 
 /**
+ * The level an event is logged at (the core's `Event::level`).
+ */
+typedef enum k8sretry_level {
+  /**
+   * An answer the caller handles (a first attempt's 404, 409, 422...) or a cancelled call.
+   */
+  K8SRETRY_LEVEL_DEBUG = 1,
+  /**
+   * Good news: a success after retries, a recovered lost response.
+   */
+  K8SRETRY_LEVEL_INFO = 2,
+  /**
+   * Retries, deferred retries and give-ups with the error returned.
+   */
+  K8SRETRY_LEVEL_WARN = 3,
+  /**
+   * A write whose outcome is unknown: it may or may not have been carried out.
+   */
+  K8SRETRY_LEVEL_ERROR = 4,
+} k8sretry_level;
+
+/**
+ * The patch type of a PATCH, as the client sends it.
+ */
+typedef enum k8sretry_patch_type {
+  /**
+   * Not a PATCH, or not known (a PATCH of unknown type is not resent after a lost response).
+   */
+  K8SRETRY_PATCH_NONE = 0,
+  /**
+   * `application/merge-patch+json`.
+   */
+  K8SRETRY_PATCH_MERGE = 1,
+  /**
+   * `application/strategic-merge-patch+json`.
+   */
+  K8SRETRY_PATCH_STRATEGIC = 2,
+  /**
+   * `application/apply-patch+yaml` (server-side apply).
+   */
+  K8SRETRY_PATCH_APPLY = 3,
+  /**
+   * `application/json-patch+json` (RFC 6902).
+   */
+  K8SRETRY_PATCH_JSON = 4,
+} k8sretry_patch_type;
+
+/**
  * HTTP verb of a request (pass as `uint32_t`).
  */
 typedef enum k8sretry_verb {
@@ -280,7 +333,7 @@ typedef enum k8sretry_recovery {
    */
   K8SRETRY_RECOVERY_CREATE = 1,
   /**
-   * Create without ownership: read back and adopt on any AlreadyExists.
+   * Create that adopts existing objects (`adopt_existing`): read back and adopt on any AlreadyExists.
    */
   K8SRETRY_RECOVERY_CREATE_ADOPT = 2,
   /**
@@ -324,7 +377,7 @@ typedef enum k8sretry_read_outcome {
    */
   K8SRETRY_READ_OURS = 1,
   /**
-   * An object without this call's request id (without ownership: any object).
+   * An object without this call's request id (for a create that adopts existing objects: any object).
    */
   K8SRETRY_READ_NOT_OURS = 2,
   /**
@@ -336,32 +389,6 @@ typedef enum k8sretry_read_outcome {
    */
   K8SRETRY_READ_FAILED = 4,
 } k8sretry_read_outcome;
-
-/**
- * The patch type of a PATCH, as the client sends it.
- */
-typedef enum k8sretry_patch_type {
-  /**
-   * Not a PATCH, or not known (a PATCH of unknown type is not resent after a lost response).
-   */
-  K8SRETRY_PATCH_NONE = 0,
-  /**
-   * `application/merge-patch+json`.
-   */
-  K8SRETRY_PATCH_MERGE = 1,
-  /**
-   * `application/strategic-merge-patch+json`.
-   */
-  K8SRETRY_PATCH_STRATEGIC = 2,
-  /**
-   * `application/apply-patch+yaml` (server-side apply).
-   */
-  K8SRETRY_PATCH_APPLY = 3,
-  /**
-   * `application/json-patch+json` (RFC 6902).
-   */
-  K8SRETRY_PATCH_JSON = 4,
-} k8sretry_patch_type;
 
 /**
  * What to stamp on a body before the first attempt.
@@ -400,6 +427,41 @@ typedef struct k8sretry_failure k8sretry_failure;
  * An immutable retry policy; share it freely between threads.
  */
 typedef struct k8sretry_policy k8sretry_policy;
+
+/**
+ * How to begin a call (`k8sretry_call_begin_with`). A zeroed struct is the safe request: verb
+ * unknown, no recovery, no reader (the call never answers `K8SRETRY_ACTION_READ_BACK`), not
+ * nested.
+ */
+typedef struct k8sretry_call_options {
+  /**
+   * A `k8sretry_verb`.
+   */
+  uint32_t verb;
+  /**
+   * A `k8sretry_recovery`.
+   */
+  uint32_t recovery;
+  /**
+   * Whether the caller can read the object back when asked. Without a reader, where a
+   * read-back would tell whether an uncertain write landed the call gives up
+   * `K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN` (or `NON_RETRYABLE` when no attempt may have written),
+   * and a generateName create that may have written gives up `NOT_IDEMPOTENT`.
+   */
+  bool has_reader;
+  /**
+   * Whether the call is made inside an attempt of another k8sretry call on the same logical
+   * task (your language's task-local marker): it then makes one attempt, its first failure
+   * answers `K8SRETRY_GIVE_UP_NESTED`, and it records nothing (no budget, breaker, event or
+   * metric). `k8sretry_run` marks its own attempts (per thread) and needs no flag.
+   */
+  bool nested;
+  /**
+   * Time already spent on the call (a first attempt made before the call was begun), in
+   * nanoseconds: it counts against the policy's deadline.
+   */
+  uint64_t elapsed_nanos;
+} k8sretry_call_options;
 
 /**
  * A decision of `k8sretry_call_on_failure`, `k8sretry_call_on_read_back` or
@@ -518,6 +580,11 @@ typedef struct k8sretry_event {
    * Why the call gave up (`K8SRETRY_GIVE_UP_NONE` when it did not).
    */
   enum k8sretry_give_up_reason give_up_reason;
+  /**
+   * The level to log the event at, the core's rule (DESIGN §7): map it to your logger's
+   * levels and decide nothing else.
+   */
+  enum k8sretry_level level;
 } k8sretry_event;
 
 /**
@@ -535,7 +602,8 @@ typedef struct k8sretry_event {
 typedef void (*k8sretry_event_fn)(void *userdata, const struct k8sretry_event *event);
 
 /**
- * What the caller knows about one request. Zeroed fields are the safe side.
+ * What the caller knows about one request. A zeroed struct is the safe request: every fact
+ * unknown, nothing adopted (a zeroed POST or PATCH is not resent after a lost response).
  */
 typedef struct k8sretry_request {
   /**
@@ -564,13 +632,22 @@ typedef struct k8sretry_request {
    */
   bool resource_version;
   /**
-   * A `k8sretry_patch_type`.
+   * A `k8sretry_patch_type` (`k8sretry_patch_type_of` maps a Content-Type header).
    */
   uint32_t patch_type;
   /**
-   * Stamp the body and check the stamp on read-back.
+   * The body of a PATCH is known to be a JSON object (not a list): safe to resend whatever
+   * its content type (a JSON patch must be a list, so the apiserver refuses an object
+   * labelled as one without applying it).
    */
-  bool ownership;
+  bool object_body;
+  /**
+   * Opt-in: a create adopts an object that already exists under its name (unstamped, any
+   * `AlreadyExists` after a lost response returns whatever is there). False (zero), the
+   * default: the body is stamped with the call's request id and only an object carrying it
+   * is taken as this call's write.
+   */
+  bool adopt_existing;
   /**
    * The object can be read back by name.
    */
@@ -605,7 +682,8 @@ extern "C" {
 
 /**
  * Starts a call before its first attempt. `function` names it in events and metrics;
- * `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`.
+ * `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`. The caller can read back and
+ * the call is not nested; `k8sretry_call_begin_with` says otherwise.
  *
  * # Safety
  * `policy` is a live policy handle or NULL; `function` points to `function_len` readable
@@ -617,6 +695,32 @@ enum k8sretry_status k8sretry_call_begin(const struct k8sretry_policy *policy,
                                          uint32_t verb,
                                          uint32_t recovery,
                                          struct k8sretry_call **out);
+
+/**
+ * Starts a call as `options` says (NULL: a zeroed `k8sretry_call_options`). `function` names it
+ * in events and metrics.
+ *
+ * # Safety
+ * `policy` is a live policy handle or NULL; `function` points to `function_len` readable
+ * bytes; `options` is NULL or readable; `out` is writable.
+ */
+enum k8sretry_status k8sretry_call_begin_with(const struct k8sretry_policy *policy,
+                                              const char *function,
+                                              size_t function_len,
+                                              const struct k8sretry_call_options *options,
+                                              struct k8sretry_call **out);
+
+/**
+ * The caller cancelled the call, whatever it was doing (an attempt, a sleep before a retry or a
+ * read-back, a wait, a read-back): writes `K8SRETRY_ACTION_GIVE_UP` with
+ * `K8SRETRY_GIVE_UP_CANCELLED`; the call records one outcome, one event and one metric.
+ * `K8SRETRY_STATUS_CALL_FINISHED` after the end.
+ *
+ * # Safety
+ * `call` is a live handle or NULL; `out` is writable.
+ */
+enum k8sretry_status k8sretry_call_on_cancelled(struct k8sretry_call *call,
+                                                struct k8sretry_decision *out);
 
 /**
  * Reports that the current attempt failed with `failure`; writes the decision.
@@ -933,6 +1037,43 @@ enum k8sretry_status k8sretry_metrics_text(char **out);
 void k8sretry_string_free(char *s);
 
 /**
+ * The name of the `index`th preset (0-based: `default`, `mutation`, ...), static and
+ * NUL-terminated; NULL past the last, so `for (i = 0; k8sretry_preset_name(i); i++)` lists them.
+ */
+const char *k8sretry_preset_name(size_t index);
+
+/**
+ * A static, NUL-terminated name of a `k8sretry_class` (`Throttled`, ...; `None` for
+ * `K8SRETRY_CLASS_NONE`, `Unknown` past the last).
+ */
+const char *k8sretry_class_name(uint32_t class_);
+
+/**
+ * A static, NUL-terminated name of a `k8sretry_give_up_reason` (`MaxRetries`, ...; `None` for
+ * `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
+ */
+const char *k8sretry_give_up_reason_name(uint32_t reason);
+
+/**
+ * A static, NUL-terminated name of a `k8sretry_level`: `debug`, `info`, `warn`, `error`
+ * (`unknown` for any other number).
+ */
+const char *k8sretry_level_name(uint32_t level);
+
+/**
+ * The patch type of a PATCH whose `Content-Type` header is `content_type`
+ * (`application/merge-patch+json; charset=utf-8`, ...): `K8SRETRY_PATCH_NONE` for a content
+ * type the Kubernetes API does not take as a patch (such a PATCH is not resent after a lost
+ * response).
+ *
+ * # Safety
+ * `content_type` points to `len` readable bytes (or is NULL with length 0); `out` is writable.
+ */
+enum k8sretry_status k8sretry_patch_type_of(const char *content_type,
+                                            size_t len,
+                                            enum k8sretry_patch_type *out);
+
+/**
  * Chooses the recovery and the stamp for `request`.
  *
  * # Safety
@@ -943,13 +1084,7 @@ enum k8sretry_status k8sretry_plan_choose(const struct k8sretry_request *request
                                           struct k8sretry_plan *out);
 
 /**
- * A static, NUL-terminated name of a `k8sretry_give_up_reason` (`MaxRetries`, ...; `None` for
- * `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
- */
-const char *k8sretry_give_up_reason_name(uint32_t reason);
-
-/**
- * Creates the preset named `name` (`default`, `mutation`, `read`, `connection`, `runner_hooks`).
+ * Creates the preset named `name` (one of those `k8sretry_preset_name` lists).
  *
  * # Safety
  * `name` points to `name_len` readable bytes; `out` is writable.

@@ -14,9 +14,10 @@ import { Retrier, type CallPlan, type Found, type Reader, type RetryOptions } fr
 export const REQUEST_ID: string = native.REQUEST_ID;
 
 export interface ClientRetryOptions extends RetryOptions {
-  /** Stamp writes with a request id and accept only our own object on read-back (default true).
-   * `false` adopts whatever holds the name after a lost create (the old behaviour). */
-  ownership?: boolean;
+  /** Opt-in (default false): a create adopts whatever holds the name after a lost response, unstamped
+   * (the old behaviour). Otherwise writes are stamped with a request id and only our own object is
+   * accepted on read-back. */
+  adoptExisting?: boolean;
   /** Deletes: a NotFound on the first attempt resolves undefined too (default false: only after
    * an attempt whose response was lost). */
   missingOk?: boolean;
@@ -37,7 +38,7 @@ const VERBS: [prefix: string, verb: string][] = [
 const STREAMS = new Set(['Watch', 'Exec', 'Log', 'Attach', 'PortForward', 'Cp']);
 
 /** The content type client-node 1.x sends a server-side apply with (its PatchStrategy.ServerSideApply). */
-const APPLY_PATCH = 'application/apply-patch+yaml';
+const APPLY_PATCH: string = native.APPLY_PATCH;
 
 type Params = Record<string, unknown>;
 type Meta = {
@@ -147,7 +148,7 @@ class Planner {
   constructor(private readonly method: PlanRequest) {}
 
   plan(facts: Partial<PlanRequest> = {}): PlanAnswer {
-    const key = `${facts.named ? 'n' : ''}${facts.generateName ? 'g' : ''}${facts.resourceVersion ? 'v' : ''}:${facts.patch ?? ''}`;
+    const key = `${facts.named ? 'n' : ''}${facts.generateName ? 'g' : ''}${facts.resourceVersion ? 'v' : ''}${facts.objectBody ? 'o' : ''}:${facts.patch ?? ''}`;
     let answer = this.answers.get(key);
     if (answer === undefined) {
       answer = native.plan({ ...this.method, ...facts });
@@ -255,7 +256,7 @@ function wrapMethod(target: object, name: string, options: ClientRetryOptions): 
   const planner = new Planner({
     verb,
     resource: name,
-    ownership: options.ownership ?? true,
+    adoptExisting: options.adoptExisting ?? false,
     canGet: read !== undefined,
     canList: list !== undefined,
     missingOk: options.missingOk ?? false,
@@ -414,7 +415,12 @@ function wrapPatch(target: object, method: Method, retrier: Retrier, planner: Pl
       // Nothing to observe with: the patch type stays unknown.
       return retrier.run(() => method.call(target, sent, callOptions));
     }
-    const plan: CallPlan = { recovery: () => planner.plan({ patch: seen.type }).recovery };
+    // The body's shape is a fact too: an object is safe to resend whatever its patch type (the
+    // engine's rule: a JSON patch must be a list, the apiserver refuses an object unapplied).
+    const body = isParams(sent) ? (sent as { body?: unknown }).body : undefined;
+    const objectBody =
+      typeof body === 'object' && body !== null && !Array.isArray(body) && !ArrayBuffer.isView(body) && !(body instanceof ArrayBuffer);
+    const plan: CallPlan = { recovery: () => planner.plan({ patch: seen.type, objectBody }).recovery };
     return retrier.run((n) => method.call(target, sent, n === 0 ? first : observing(callOptions, seen)), plan);
   };
 }
@@ -478,8 +484,8 @@ export interface CreateIdempotentArgs<T> {
   /** Lists by label selector (for a generateName body): a list object with `items`, or an array. */
   list?: (labelSelector: string) => Promise<{ items?: T[] } | T[]>;
   body: Params;
-  /** Stamp and accept only our own object (default true). */
-  ownership?: boolean;
+  /** Opt-in (default false): adopt any object already under the name, unstamped. */
+  adoptExisting?: boolean;
   /** The kind or resource (default `body.kind`): tells creates that store nothing (reviews). */
   resource?: string;
 }
@@ -494,13 +500,12 @@ export function createIdempotent<T>(args: CreateIdempotentArgs<T>, options: Retr
     if (!isParams(args) || typeof args.create !== 'function' || !isParams(args.body)) {
       throw new ArgumentError('createIdempotent needs { create, body } (and read and/or list)');
     }
-    const ownership = args.ownership ?? true;
     const kind = (args.body as { kind?: unknown }).kind;
     const answer = native.plan({
       verb: 'POST',
       resource: args.resource ?? (typeof kind === 'string' ? kind : ''),
       ...bodyFacts(args.body),
-      ownership,
+      adoptExisting: args.adoptExisting ?? false,
       canGet: typeof args.read === 'function',
       canList: typeof args.list === 'function',
     });

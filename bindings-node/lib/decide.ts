@@ -23,6 +23,11 @@ export function resume(call: NativeCall): Decision {
   return decodeDecision(native.resume(call));
 }
 
+/** @internal The caller cancelled the call, whatever it was doing: `give_up` `Cancelled`. */
+export function cancelled(call: NativeCall): Decision {
+  return decodeDecision(native.onCancelled(call));
+}
+
 /** @internal The engine's decision on what the read-back it asked for found (`failed`: the read's own failure `f`). */
 export function readBack(call: NativeCall, outcome: ReadOutcome, f?: FailureInit, withText = true): Decision {
   if (outcome !== 'failed') return decodeDecision(native.readBack(call, outcome));

@@ -171,7 +171,7 @@ export class Policy {
 
 let runnerHooks: Policy | undefined;
 
-/** The default policy of the Node binding: `runner_hooks` (3 retries, 1 s·2^n ±50%, Retry-After ≤ 30 s). */
+/** The default policy of the Node binding: the `runner_hooks` preset (its values: docs/design.md §6). */
 export function defaultPolicy(): Policy {
   runnerHooks ??= Policy.preset('runner_hooks');
   return runnerHooks;

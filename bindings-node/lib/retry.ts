@@ -2,29 +2,33 @@
 // and read back, wait and ask again, return, or raise). No decisions here.
 import { native, type FailureInit, type RetryEvent } from './native';
 import { ArgumentError, abortReason } from './errors';
-import { decide, readBack, resume, type Decision, type NativeCall, type ReadOutcome } from './decide';
+import { cancelled, decide, readBack, resume, type Decision, type NativeCall, type ReadOutcome } from './decide';
 import { failureFrom } from './extract';
 import { Policy, coarseNow, defaultPolicy, flushSuccesses, type SuccessCounter } from './policy';
 
 export type { RetryEvent };
 
 /**
- * Where events are written, one line each (see `formatEvent`). Retries and give-ups go to `warn`;
- * a first attempt's ordinary refusal (a 404 or 409 the caller handles) to `debug`; a success after
- * retries and a recovered lost response to `info`. `info` and `debug` are optional: a logger
- * without them does not get those lines. `@actions/core` fits:
- * `{ warn: (m) => core.warning(m), info: (m) => core.info(m), debug: (m) => core.debug(m) }`.
+ * Where events are written, one line each (see `formatEvent`), at the engine's level (`event.level`,
+ * one rule for every language): retries and give-ups that return the error go to `warn`; a write
+ * whose outcome is unknown (it may or may not have landed) to `error` (to `warn` when the logger has
+ * no `error`); a first attempt's ordinary refusal (a 404 or 409 the caller handles) and a cancel to
+ * `debug`; a success after retries and a recovered lost response to `info`. `info` and `debug` are
+ * optional: a logger without them does not get those lines. `@actions/core` fits:
+ * `{ warn: (m) => core.warning(m), error: (m) => core.error(m), info: (m) => core.info(m), debug: (m) => core.debug(m) }`.
  */
 export interface Logger {
   warn(message: string, event: RetryEvent): void;
+  error?(message: string, event: RetryEvent): void;
   info?(message: string, event: RetryEvent): void;
   debug?(message: string, event: RetryEvent): void;
 }
 
-/** The default logger: warn and info lines to stderr (`console.warn`: never mixed into a program's
- * stdout), no debug lines (pass `console` for those). */
+/** The default logger: error, warn and info lines to stderr (`console.error` / `console.warn`: never
+ * mixed into a program's stdout), no debug lines (pass `console` for those). */
 export const defaultLogger: Logger = Object.freeze({
   warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
   info: (message: string) => console.warn(message),
 });
 
@@ -58,21 +62,9 @@ export interface GiveUpInfo {
   readErrors: unknown[];
 }
 
-const INFO = new Set(['k8s_api_call_succeeded_after_retry', 'k8s_api_call_recovered_lost_response']);
-
-/** The level an event is logged at: `debug` for a refusal of a first attempt that nothing was
- * retried for (NotFound, AlreadyExists, Forbidden, ...: the caller's to handle, or a cancel), `info`
- * for good news, `warn` for the rest (retries; give-ups after retries, on an unknown outcome, ...). */
-export function levelOf(event: RetryEvent): 'warn' | 'info' | 'debug' {
-  if (INFO.has(event.event)) return 'info';
-  if (
-    event.event === 'k8s_api_call_failed_non_retryable' &&
-    event.attempt <= 1 &&
-    (event.give_up === 'NonRetryable' || event.give_up === 'Cancelled')
-  ) {
-    return 'debug';
-  }
-  return 'warn';
+/** The level an event is logged at: the engine's (`event.level`), as a `Logger` method name. */
+export function levelOf(event: RetryEvent): 'error' | 'warn' | 'info' | 'debug' {
+  return event.level as 'error' | 'warn' | 'info' | 'debug';
 }
 
 /**
@@ -96,6 +88,31 @@ export function formatEvent(event: RetryEvent): string {
     parts.push(`error=${JSON.stringify(event.error)}`);
   }
   return parts.join(' ');
+}
+
+/** Node's "same logical task" marker for the engine's nesting rule (docs/design.md "Nesting"): how
+ * many attempts or read-backs of k8sretry calls are being started right now, synchronously. A
+ * k8sretry call begun while one starts (`withRetry(() => client.readNamespacedPod(...))`, a
+ * wrapped method calling another before its first `await`) is nested. A call begun after an
+ * `await` inside the attempt is not seen: AsyncLocalStorage would see it, but once used it slows
+ * every promise of the process (Node 20: a plain async call 48 -> 126 ns, withRetry's success
+ * path 92 -> 236 ns, measured). */
+let starting = 0;
+
+/** Whether this code runs while an attempt of a k8sretry call starts: a call begun here is
+ * nested (the engine makes it one attempt and leaves the retries to the enclosing call). */
+export function nested(): boolean {
+  return starting > 0;
+}
+
+/** Starts `attempt(n)` marked as an attempt. */
+function marked<T>(attempt: (n: number) => Promise<T> | T, n: number): Promise<T> | T {
+  starting += 1;
+  try {
+    return attempt(n);
+  } finally {
+    starting -= 1;
+  }
 }
 
 const presetPolicies = new Map<string, Policy>();
@@ -162,7 +179,7 @@ function firstAttempt<T>(
 ): Promise<T> {
   let first: Promise<T>;
   try {
-    first = Promise.resolve(attempt(0));
+    first = Promise.resolve(marked(attempt, 0));
   } catch (err) {
     return afterFailure(err);
   }
@@ -195,7 +212,7 @@ export class Retrier {
     for (const event of events) {
       if (logger) {
         const level = levelOf(event);
-        const write = level === 'warn' ? logger.warn : logger[level];
+        const write = level === 'error' ? (logger.error ?? logger.warn) : logger[level];
         if (typeof write === 'function') {
           try {
             write.call(logger, formatEvent(event), event);
@@ -227,7 +244,8 @@ export class Retrier {
     const signal = this.options.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const started = coarseNow();
-    return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started, plan));
+    const inside = starting > 0;
+    return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started, plan, inside));
   }
 
   /** The engine's decision on the request's failure `err`. */
@@ -252,16 +270,13 @@ export class Retrier {
     return decision;
   }
 
-  /** Sleeps `ms`; an abort meanwhile is reported to the engine as the step it waits for (a
-   * cancelled attempt, or a cancelled read-back; during a wait, a cancelled attempt) and rejects
-   * with the signal's reason. */
-  private async pause(call: NativeCall, ms: number, before: 'retry' | 'read_back' | 'wait'): Promise<void> {
+  /** Sleeps `ms`; an abort meanwhile is reported to the engine (a cancel, taken in any state) and
+   * rejects with the signal's reason. */
+  private async pause(call: NativeCall, ms: number): Promise<void> {
     try {
       await sleepFor(ms, this.options.signal, this.options.sleep);
     } catch (abort) {
-      const cancelled: FailureInit = { cancelled: true, errorType: 'AbortError', message: 'aborted' };
-      if (before === 'read_back') readBack(call, 'failed', cancelled, this.listening);
-      else decide(call, cancelled, this.listening);
+      cancelled(call);
       this.emitStep(call);
       throw abort;
     }
@@ -273,6 +288,7 @@ export class Retrier {
     first: unknown,
     started: number,
     plan: CallPlan = this.plan,
+    inside = false,
   ): Promise<T> {
     flushSuccesses(); // the budget must have every first attempt before it decides
     const recovery = typeof plan.recovery === 'function' ? plan.recovery() : plan.recovery;
@@ -283,6 +299,8 @@ export class Retrier {
       recovery,
       performance.now() - started,
       this.listening,
+      plan.reader !== undefined,
+      inside,
     );
     const earlier: unknown[] = [];
     const readErrors: unknown[] = [];
@@ -293,16 +311,16 @@ export class Retrier {
       switch (decision.action) {
         case 'wait':
           // The budget deferred the retry: sleep, send nothing, ask again.
-          await this.pause(call, decision.delayMs, 'wait');
+          await this.pause(call, decision.delayMs);
           flushSuccesses(); // successes meanwhile may have ended the failure episode
           decision = resume(call);
           this.emitStep(call);
           continue;
         case 'retry': {
-          await this.pause(call, decision.delayMs, 'retry');
+          await this.pause(call, decision.delayMs);
           let value: T;
           try {
-            value = await attempt(native.attempts(call) - 1);
+            value = await marked(attempt, native.attempts(call) - 1);
           } catch (next) {
             earlier.push(err);
             err = next;
@@ -314,12 +332,12 @@ export class Retrier {
           return value;
         }
         case 'read_back': {
-          await this.pause(call, decision.delayMs, 'read_back');
-          // No reader (the recovery did not come from a plan that could read back): raise err.
-          if (plan.reader === undefined) return this.giveUp(call, err, 'NonRetryable', earlier, readErrors);
+          await this.pause(call, decision.delayMs);
+          // Asked for only when there is a reader (beginCall was told).
+          const reader = plan.reader as Reader;
           let result: Found;
           try {
-            result = await plan.reader();
+            result = await marked(reader, 0);
           } catch (readErr) {
             // Never raised: the engine decides on it; kept for the give-up info.
             readErrors.push(readErr);
@@ -339,6 +357,8 @@ export class Retrier {
         case 'recovered':
           return found as T;
         case 'give_up':
+          // A nested call's error goes to the enclosing call as it is.
+          if (decision.reason === 'Nested') throw err;
           return this.giveUp(call, err, decision.reason ?? 'NonRetryable', earlier, readErrors);
       }
     }
@@ -361,6 +381,7 @@ export function withRetry<T>(fn: (attempt: number) => Promise<T>, options: Retry
   let counter: SuccessCounter;
   let name: string;
   let started: number;
+  const inside = starting > 0;
   try {
     if (typeof fn !== 'function') throw new ArgumentError('withRetry needs a function');
     const policy = resolvePolicy(options.policy);
@@ -376,6 +397,6 @@ export function withRetry<T>(fn: (attempt: number) => Promise<T>, options: Retry
     return Promise.reject(err);
   }
   return firstAttempt(fn, counter, (err) =>
-    new Retrier(options, name, options.verb ?? 'UNKNOWN').afterFailure(fn, err, started),
+    new Retrier(options, name, options.verb ?? 'UNKNOWN').afterFailure(fn, err, started, NO_RECOVERY, inside),
   );
 }

@@ -29,8 +29,12 @@ pub fn parse_verb(name: &str) -> Result<Verb, Code> {
 }
 
 /// Begins a call of `function_name` (`elapsed_ms` since its first attempt started). With
-/// `listening` false (default true) no events are kept: nobody would read them.
+/// `listening` false (default true) no events are kept: nobody would read them. `reader`
+/// (default true): whether the caller can read back when asked (without one the call never
+/// answers `read_back`); `nested` (default false): the call runs inside an attempt of another
+/// k8sretry call (one attempt, `give_up` `Nested`, nothing recorded).
 #[napi(ts_return_type = "ExternalObject<'Call'>")]
+#[allow(clippy::too_many_arguments)]
 pub fn begin_call(
     policy: &NativePolicy,
     function_name: String,
@@ -38,6 +42,8 @@ pub fn begin_call(
     recovery: String,
     elapsed_ms: f64,
     listening: Option<bool>,
+    reader: Option<bool>,
+    nested: Option<bool>,
 ) -> Result<External<CallState>, Code> {
     let recovery = Recovery::parse(&recovery).ok_or_else(|| {
         error(
@@ -50,9 +56,10 @@ pub fn begin_call(
     })?;
     let verb = parse_verb(&verb)?;
     let elapsed = Duration::try_from_secs_f64(elapsed_ms / 1000.0).unwrap_or_default();
-    let inner = k8sretry::Call::new(&policy.inner, &function_name)
+    let inner = k8sretry::Call::start(&policy.inner, &function_name, nested.unwrap_or(false))
         .with_verb(verb)
         .with_recovery(recovery)
+        .with_reader(reader.unwrap_or(true))
         .with_elapsed(elapsed);
     Ok(External::new(CallState {
         inner,
@@ -138,13 +145,21 @@ pub fn read_back(
 
 /// After a `wait` answer has been slept (the budget deferred the retry; nothing was sent): the
 /// next decision, one number like `decide`'s (`retry` with no delay, `wait` again, `read_back` or
-/// `give_up`). A cancel during the wait is reported with `decide` (a cancelled failure).
+/// `give_up`). A cancel during the wait is reported with `onCancelled`.
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
 pub fn resume(call: &mut External<CallState>) -> Result<f64, Code> {
     answer(call, |c| c.resume())
 }
 
-/// The events of the last `decide` / `readBack` / `resume`.
+/// The caller cancelled the call, whatever it was doing (an attempt, a sleep, a wait, a
+/// read-back): `give_up` `Cancelled`, one number like `decide`'s; its event is kept for
+/// `takeEvents`. After the end it throws `K8SRETRY_CALL_FINISHED`.
+#[napi(ts_args_type = "call: ExternalObject<'Call'>")]
+pub fn on_cancelled(call: &mut External<CallState>) -> Result<f64, Code> {
+    answer(call, |c| c.on_cancelled())
+}
+
+/// The events of the last `decide` / `readBack` / `resume` / `onCancelled`.
 #[napi(ts_args_type = "call: ExternalObject<'Call'>")]
 pub fn take_events(call: &mut External<CallState>) -> Vec<RetryEvent> {
     std::mem::take(&mut call.events)

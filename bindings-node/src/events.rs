@@ -28,6 +28,9 @@ pub struct RetryEvent {
     pub class: Option<String>,
     #[napi(js_name = "give_up")]
     pub give_up: Option<String>,
+    /// The engine's level for the event: `debug`, `info`, `warn` or `error` (one rule for every
+    /// language; loggers map it to theirs).
+    pub level: String,
 }
 
 thread_local! {
@@ -56,6 +59,7 @@ pub fn collector() -> EventCallback {
             code: e.code.map(str::to_owned),
             class: e.class.map(|c| c.as_str().to_owned()),
             give_up: e.give_up.map(|g| g.as_str().to_owned()),
+            level: e.level_name().to_owned(),
         };
         EVENTS.with(|events| events.borrow_mut().push(owned));
     })

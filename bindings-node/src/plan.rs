@@ -27,8 +27,12 @@ pub struct PlanRequest {
     /// The patch's content type (`application/merge-patch+json`, ...) or short name (`merge`,
     /// `strategic`, `apply`, `json`). Absent or not a patch type: not known, so not idempotent.
     pub patch: Option<String>,
-    /// Stamp and check request ids (default true).
-    pub ownership: Option<bool>,
+    /// The PATCH body is known to be a JSON object (not a list): resent whatever its patch type
+    /// (the core's rule; default false).
+    pub object_body: Option<bool>,
+    /// Opt-in (default false): a create adopts any object already under its name, unstamped;
+    /// otherwise the body is stamped with a request id and only our own object is accepted.
+    pub adopt_existing: Option<bool>,
     /// The wrapper can read the object back by name.
     pub can_get: Option<bool>,
     /// The wrapper can list the object's collection by label.
@@ -65,7 +69,8 @@ fn choose(verb: Verb, request: &PlanRequest) -> Plan {
         generate_name: request.generate_name.unwrap_or(false),
         resource_version: request.resource_version.unwrap_or(false),
         patch: request.patch.as_deref().and_then(PatchType::parse),
-        ownership: request.ownership.unwrap_or(true),
+        object_body: request.object_body.unwrap_or(false),
+        adopt_existing: request.adopt_existing.unwrap_or(false),
         can_get: request.can_get.unwrap_or(false),
         can_list: request.can_list.unwrap_or(false),
         missing_ok: request.missing_ok.unwrap_or(false),
@@ -75,6 +80,10 @@ fn choose(verb: Verb, request: &PlanRequest) -> Plan {
 /// The annotation (and, for `generateName`, label) key of the request id.
 #[napi]
 pub const REQUEST_ID: &str = k8sretry::REQUEST_ID;
+
+/// The content type a server-side apply is sent with.
+#[napi]
+pub const APPLY_PATCH: &str = k8sretry::APPLY_PATCH_CONTENT_TYPE;
 
 #[cfg(test)]
 mod tests {
@@ -107,7 +116,7 @@ mod tests {
         // A content type that is no patch type is not known: not idempotent.
         let unknown = patch("application/json");
         assert_eq!(choose(Verb::Patch, &unknown).recovery, Recovery::None);
-        // Ownership is on unless said otherwise.
+        // Nothing is adopted unless asked for.
         let create = PlanRequest {
             named: Some(true),
             can_get: Some(true),

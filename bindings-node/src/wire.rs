@@ -208,7 +208,7 @@ mod tests {
             delay: Duration::from_millis(7),
         };
         assert_eq!(decode(encode(wait)), ("wait", 7000.0));
-        assert_eq!(GiveUpReason::ALL.len(), 9);
+        assert_eq!(GiveUpReason::ALL.len(), 10);
         for reason in GiveUpReason::ALL {
             let (action, payload) = decode(encode(Decision::GiveUp(reason)));
             assert_eq!(action, "give_up");

@@ -130,7 +130,7 @@ test("somebody else's object is never adopted", async () => {
   api.fault('POST', 'drop_before');
   await assert.rejects(core.createNamespacedConfigMap({ namespace: 'default', body: cm('taken') }), (e) => e.code === 409);
   assert.deepEqual(api.requests.at(-1), 'GET /api/v1/namespaces/default/configmaps/taken', 'read back, then refused');
-  const adopting = withRetryClient(api.core, { ...options, ownership: false });
+  const adopting = withRetryClient(api.core, { ...options, adoptExisting: true });
   const adopted = await adopting.createNamespacedConfigMap({ namespace: 'default', body: cm('taken') });
   assert.equal(adopted.metadata.name, 'taken');
 });
@@ -194,6 +194,16 @@ test('a JSON patch (the client-node default) whose response was lost is not rese
   api.fault('PATCH', { status: 429 });
   await core.patchNamespacedConfigMap({ name: 'list', namespace: 'default', body: [{ op: 'add', path: '/data/k', value: 'v' }] });
   assert.equal(api.requests.length, 2);
+});
+
+test('a JSON patch of an object body whose response was lost is resent: nothing was applied (the engine\'s object-body rule)', async () => {
+  put('obj', { a: '1' });
+  api.fault('PATCH', 'drop_after');
+  const core = withRetryClient(api.core, options);
+  const err = await core.patchNamespacedConfigMap({ name: 'obj', namespace: 'default', body: { data: { b: '2' } } }).catch((e) => e);
+  assert.equal(err.code, 400, String(err));
+  assert.deepEqual(api.contentTypes, ['application/json-patch+json', 'application/json-patch+json']);
+  assert.deepEqual(api.objects.get('default/obj').data, { a: '1' });
 });
 
 test('merge and strategic merge patches whose response was lost are resent', async () => {

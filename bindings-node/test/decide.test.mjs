@@ -15,12 +15,13 @@ const begin = (verb = 'GET', listening = true, recovery = 'none') =>
 const RESET = { codes: ['ECONNRESET'] };
 const EXISTS = { status: 409, reason: 'AlreadyExists' };
 
-test('the wire format comes from the addon: flags, actions, nine give-up reasons, read outcomes', () => {
+test('the wire format comes from the addon: flags, actions, ten give-up reasons, read outcomes', () => {
   const format = native.wireFormat();
   assert.deepEqual(format.actions, ['retry', 'read_back', 'done', 'recovered', 'give_up', 'wait']);
-  assert.equal(format.giveUpReasons.length, 9);
+  assert.equal(format.giveUpReasons.length, 10);
   assert.equal(format.giveUpReasons[7], 'OutcomeUnknown');
   assert.equal(format.giveUpReasons[8], 'RetryAfterTooLong');
+  assert.equal(format.giveUpReasons[9], 'Nested');
   assert.deepEqual(format.readOutcomes, ['ours', 'not_ours', 'missing', 'failed']);
   assert.deepEqual(format.flags, { timeout: 1, cancelled: 2, userRetryable: 4 });
   assert.equal(format.scratchLength, 3);
@@ -122,7 +123,7 @@ test('native.plan answers from the facts', () => {
   const base = { verb: 'POST', resource: 'createNamespacedConfigMap', canGet: true, canList: true };
   assert.deepEqual(plan({ ...base, named: true }), { recovery: 'create', stamp: 'annotation' });
   assert.deepEqual(plan({ ...base, generateName: true }), { recovery: 'create_generated', stamp: 'annotation_and_label' });
-  assert.deepEqual(plan({ ...base, named: true, ownership: false }), { recovery: 'create_adopt', stamp: 'none' });
+  assert.deepEqual(plan({ ...base, named: true, adoptExisting: true }), { recovery: 'create_adopt', stamp: 'none' });
   assert.deepEqual(plan({ ...base, named: true, canGet: false }), { recovery: 'none', stamp: 'none' });
   assert.deepEqual(plan({ verb: 'POST', resource: 'createSelfSubjectAccessReview' }), { recovery: 'idempotent', stamp: 'none' });
   assert.deepEqual(plan({ verb: 'PUT', resourceVersion: true, canGet: true }), { recovery: 'replace_stamped', stamp: 'annotation' });

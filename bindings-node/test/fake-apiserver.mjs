@@ -148,7 +148,11 @@ export async function startApiServer() {
         return store(key, applied, ns);
       }
       if (!old) return notFound;
-      if (type === 'application/json-patch+json') return store(key, jsonPatch(old, patch), ns);
+      if (type === 'application/json-patch+json') {
+        // As the apiserver: a JSON patch is a list; anything else is refused, nothing applied.
+        if (!Array.isArray(patch)) return [400, statusBody(400, 'BadRequest', 'json: cannot unmarshal object into Go value of type jsonpatch.Patch')];
+        return store(key, jsonPatch(old, patch), ns);
+      }
       if (type === 'application/merge-patch+json' || type === 'application/strategic-merge-patch+json') {
         return store(key, merge(old, patch), ns);
       }

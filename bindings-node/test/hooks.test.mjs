@@ -65,11 +65,11 @@ function permissionChecks(authz) {
   return { asked, answers: Promise.all(answers) };
 }
 
-for (const ownership of [true, false]) {
-  test(`13 concurrent reviews from one shared body, under resets and 503s, ownership ${ownership}: never stamped, each answered for its own spec`, async () => {
+for (const adoptExisting of [false, true]) {
+  test(`13 concurrent reviews from one shared body, under resets and 503s, adoptExisting ${adoptExisting}: never stamped, each answered for its own spec`, async () => {
     api.fault('POST', 'drop_after', { status: 503 }, 'drop_before', 'drop_after', { status: 503 });
     const log = recorder();
-    const authz = withRetryClient(api.authorization, { policy: FAST, ownership, logger: log.logger });
+    const authz = withRetryClient(api.authorization, { policy: FAST, adoptExisting, logger: log.logger });
     const { asked, answers } = permissionChecks(authz);
     const got = await answers;
     assert.equal(got.length, 13);
@@ -141,13 +141,25 @@ test('log lines: function, attempt of max, status, reason, code and delay; a fir
   assert.deepEqual(log.at('warn').at(-1), 'k8s_api_call_failed_non_retryable function=createNamespacedConfigMap attempt=2/5 give_up=NonRetryable status=409 reason=AlreadyExists');
 });
 
-test('levels and lines are plain functions of the event; a logger without debug/info is fine; a throwing logger changes nothing', async () => {
+test('levels are the engine\'s, lines plain functions of the event; a logger without error/debug/info is fine; a throwing logger changes nothing', async () => {
   const base = { function: 'f', attempt: 1, max_retries: 3 };
-  assert.equal(levelOf({ ...base, event: 'k8s_api_call_failed_non_retryable', give_up: 'NonRetryable' }), 'debug');
-  assert.equal(levelOf({ ...base, event: 'k8s_api_call_failed_non_retryable', give_up: 'NotIdempotent' }), 'warn');
-  assert.equal(levelOf({ ...base, event: 'k8s_api_call_failed_non_retryable', give_up: 'OutcomeUnknown', attempt: 2 }), 'warn');
-  assert.equal(levelOf({ ...base, event: 'k8s_api_call_failed_max_retries', give_up: 'MaxRetries', attempt: 4 }), 'warn');
-  assert.equal(levelOf({ ...base, event: 'k8s_api_call_recovered_lost_response' }), 'info');
+  assert.equal(levelOf({ ...base, event: 'k8s_api_call_failed_non_retryable', level: 'error' }), 'error');
+  // Each event goes to the logger method of the level the engine gave it.
+  const lines = [];
+  const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((l) => [l, (m) => lines.push(`${l} ${m.split(' ')[0]}`)]));
+  const lost = async () => {
+    throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  };
+  const missing = async () => {
+    throw Object.assign(new Error('HTTP-Code: 404'), { code: 404 });
+  };
+  await assert.rejects(withRetry(lost, { policy: FAST, verb: 'POST', logger }));
+  await assert.rejects(withRetry(missing, { policy: FAST, verb: 'GET', logger }));
+  assert.deepEqual(lines, ['error k8s_api_call_failed_non_retryable', 'debug k8s_api_call_failed_non_retryable']);
+  // A logger without `error` gets the outcome-unknown line at `warn`.
+  const warnedOnly = [];
+  await assert.rejects(withRetry(lost, { policy: FAST, verb: 'POST', logger: { warn: (m) => warnedOnly.push(m) } }));
+  assert.equal(warnedOnly.length, 1);
   assert.equal(
     formatEvent({ ...base, event: 'k8s_api_call_failed_max_retries', attempt: 4, give_up: 'MaxRetries', status_code: 503, reason: 'ServiceUnavailable' }),
     'k8s_api_call_failed_max_retries function=f attempt=4/4 give_up=MaxRetries status=503 reason=ServiceUnavailable',

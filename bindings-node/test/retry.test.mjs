@@ -323,3 +323,35 @@ test('an abort during a wait rejects at once and the engine counts a cancelled c
   assert.equal(events.at(-2).event, 'k8s_api_call_retry_deferred');
   assert.equal(events.at(-1).give_up, 'Cancelled');
 });
+
+test('a withRetry inside another one makes one attempt: the engine says Nested, attempts never multiply', async () => {
+  let inner = 0;
+  const outer = withRetry(
+    async () => {
+      // Begun as the attempt starts (before its first await): nested.
+      await withRetry(
+        async () => {
+          inner += 1;
+          throw apiError(503);
+        },
+        { ...noSleep([]), name: 'nested_inner_node' },
+      );
+    },
+    { ...noSleep([]), name: 'nested_outer_node' },
+  );
+  await assert.rejects(outer, (err) => err.code === 503 && err.k8sretry.attempts === 4 && err.k8sretry.reason === 'MaxRetries');
+  assert.equal(inner, 4, '4 attempts, not 4 x 4');
+  assert.ok(!metricsText().includes('function="nested_inner_node"'), 'a nested call records nothing');
+  // Outside any attempt, a call retries on its own again.
+  let alone = 0;
+  await assert.rejects(
+    withRetry(
+      async () => {
+        alone += 1;
+        throw apiError(503);
+      },
+      { ...noSleep([]), name: 'nested_inner_node' },
+    ),
+  );
+  assert.equal(alone, 4);
+});

@@ -34,14 +34,19 @@ type Answer<'py> = (Bound<'py, PyString>, f64, Option<Bound<'py, PyString>>);
 
 #[pymethods]
 impl PyCall {
+    /// `reader`: whether the caller can read back when asked (without one the call never answers
+    /// `read_back`); `nested`: the call runs inside an attempt of another k8sretry call on the
+    /// same logical task (one attempt, `give_up` `Nested`, nothing recorded).
     #[new]
-    #[pyo3(signature = (policy, function, verb="UNKNOWN", recovery="none", elapsed=0.0))]
+    #[pyo3(signature = (policy, function, verb="UNKNOWN", recovery="none", elapsed=0.0, *, reader=true, nested=false))]
     fn new(
         policy: &PyPolicy,
         function: &str,
         verb: &str,
         recovery: &str,
         elapsed: f64,
+        reader: bool,
+        nested: bool,
     ) -> PyResult<Self> {
         let recovery = Recovery::parse(recovery).ok_or_else(|| {
             value_error(format!(
@@ -50,9 +55,10 @@ impl PyCall {
             ))
         })?;
         let elapsed = Duration::try_from_secs_f64(elapsed).unwrap_or_default();
-        let inner = Call::new(&policy.inner, function)
+        let inner = Call::start(&policy.inner, function, nested)
             .with_verb(crate::verb(verb)?)
             .with_recovery(recovery)
+            .with_reader(reader)
             .with_elapsed(elapsed);
         Ok(PyCall { inner })
     }
@@ -108,6 +114,14 @@ impl PyCall {
     /// Raises `StepError` when the call is not waiting or has ended.
     fn resume<'py>(&mut self, py: Python<'py>) -> PyResult<Answer<'py>> {
         let decision = self.inner.resume().map_err(step_error)?;
+        Ok(answer(py, decision))
+    }
+
+    /// The caller cancelled the call, whatever it was doing (an attempt, a sleep, a wait, a
+    /// read-back): `give_up` `Cancelled`, with one event and one metric. Raises `StepError`
+    /// after the end.
+    fn on_cancelled<'py>(&mut self, py: Python<'py>) -> PyResult<Answer<'py>> {
+        let decision = self.inner.on_cancelled().map_err(step_error)?;
         Ok(answer(py, decision))
     }
 

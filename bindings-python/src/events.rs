@@ -25,6 +25,7 @@ pub(crate) fn python_events(callback: Py<PyAny>) -> EventCallback {
                 fields.set_item("code", event.code)?;
                 fields.set_item("class", event.class.map(|c| c.as_str()))?;
                 fields.set_item("give_up", event.give_up.map(|g| g.as_str()))?;
+                fields.set_item("level", event.level_name())?;
                 callback.call1(py, (fields,))?;
                 Ok(())
             })();

@@ -47,6 +47,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics::event_text, m)?)?;
     m.add_function(wrap_pyfunction!(plan::plan, m)?)?;
     m.add("PRESETS", k8sretry::PRESETS.to_vec())?;
+    m.add(
+        "GAVE_UP_ON_RETRYABLE",
+        k8sretry::GiveUpReason::ALL
+            .into_iter()
+            .filter(|r| r.after_retryable_failure())
+            .map(k8sretry::GiveUpReason::as_str)
+            .collect::<Vec<_>>(),
+    )?;
+    m.add("APPLY_PATCH", k8sretry::APPLY_PATCH_CONTENT_TYPE)?;
     m.add("VERSION", k8sretry::VERSION)?;
     m.add("REQUEST_ID", k8sretry::REQUEST_ID)?;
     Ok(())

@@ -9,10 +9,13 @@ use crate::value_error;
 /// `(recovery, stamp)` for a request: the recovery name to begin the `Call` with and how to stamp
 /// the body (`none`, `annotation`, `annotation_and_label`). `patch_type` is the content type the
 /// client sends (`application/merge-patch+json`, ...) or a short name (`merge`, `strategic`,
-/// `apply`, `json`).
+/// `apply`, `json`). `object_body`: the PATCH body is known to be a JSON object (not a list).
+/// `adopt_existing` (opt-in): a create adopts any object already there instead of stamping the
+/// body and checking the stamp.
 #[pyfunction]
 #[pyo3(signature = (verb, *, resource="", named=false, generate_name=false, resource_version=false,
-                    patch_type=None, ownership=true, can_get=false, can_list=false, missing_ok=false))]
+                    patch_type=None, object_body=false, adopt_existing=false, can_get=false,
+                    can_list=false, missing_ok=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan(
     verb: &str,
@@ -21,7 +24,8 @@ pub(crate) fn plan(
     generate_name: bool,
     resource_version: bool,
     patch_type: Option<&str>,
-    ownership: bool,
+    object_body: bool,
+    adopt_existing: bool,
     can_get: bool,
     can_list: bool,
     missing_ok: bool,
@@ -42,7 +46,8 @@ pub(crate) fn plan(
         generate_name,
         resource_version,
         patch,
-        ownership,
+        object_body,
+        adopt_existing,
         can_get,
         can_list,
         missing_ok,

@@ -122,9 +122,9 @@ def test_after_an_ambiguous_attempt_a_foreign_object_is_read_back_and_refused(
     assert "not adopted" in "\n".join(info.value.__notes__)
 
 
-def test_ownership_off_adopts_like_the_old_hooks(apiserver: Any, core: Any) -> None:
+def test_adopt_existing_adopts_like_the_old_hooks(apiserver: Any, core: Any) -> None:
     apiserver.objects[("default", "old")] = cm("old")
-    api = wrap_client(core, policy=FAST, ownership=False)
+    api = wrap_client(core, policy=FAST, adopt_existing=True)
     assert api.create_namespaced_config_map("default", cm("old")).metadata.name == "old"
 
 

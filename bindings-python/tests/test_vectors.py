@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 from k8sretry import _native, parse_retry_after
+from k8sretry._events import log_line
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
 
@@ -67,9 +69,9 @@ def check(at: str, expect: dict[str, Any], step: Any, *args: Any) -> None:
         assert reason is None, at
 
 
-def run(scenario: dict[str, Any]) -> None:
+def run(scenario: dict[str, Any], on_event: Any = None) -> None:
     clock = _native.ManualClock(scenario["start_unix"])
-    policy = _native.Policy.from_json(scenario.get("policy_json", "{}"), clock=clock)
+    policy = _native.Policy.from_json(scenario.get("policy_json", "{}"), clock=clock, on_event=on_event)
     calls: dict[str, _native.Call] = {}
     for i, step in enumerate(scenario["steps"]):
         at = f"{scenario['name']}: step {i}"
@@ -77,8 +79,16 @@ def run(scenario: dict[str, Any]) -> None:
         op = step["op"]
         if op == "begin":
             calls[step.get("call", "a")] = _native.Call(
-                policy, step["function"], step["verb"], step["recovery"]
+                policy,
+                step["function"],
+                step["verb"],
+                step["recovery"],
+                reader=step.get("reader", True),
+                nested=step.get("nested", False),
             )
+        elif op == "cancel":
+            assert call is not None
+            check(at, step["expect"], call.on_cancelled)
         elif op == "fail":
             assert call is not None
             check(at, step["expect"], call.on_failure, failure(step["failure"]))
@@ -108,6 +118,32 @@ def test_delays(scenario: dict[str, Any]) -> None:
 @pytest.mark.parametrize("scenario", load("decisions.json")["scenarios"], ids=lambda s: s["name"])
 def test_decisions(scenario: dict[str, Any]) -> None:
     run(scenario)
+
+
+_LOGGING = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+@pytest.mark.parametrize("scenario", load("events.json")["scenarios"], ids=lambda s: s["name"])
+def test_events(scenario: dict[str, Any]) -> None:
+    """The events of each scenario with the engine's level, and the log line at that level."""
+    seen: list[dict[str, Any]] = []
+    run(scenario, seen.append)
+    got = [{k: e[k] for k in ("function", "event", "attempt", "level", "give_up")} for e in seen]
+    assert got == scenario["events"]
+    for event in seen:
+        assert log_line(event)[0] == _LOGGING[event["level"]], event
+
+
+@pytest.mark.parametrize("case", load("plans.json")["cases"], ids=lambda c: c["name"])
+def test_plans(case: dict[str, Any]) -> None:
+    request = dict(case["request"])
+    verb = request.pop("verb")
+    patch = request.pop("patch", None) or request.pop("content_type", None)
+    try:
+        recovery, stamp = _native.plan(verb, patch_type=patch, **request)
+    except ValueError:  # a content type that is no patch type: not known (as the wrappers do)
+        recovery, stamp = _native.plan(verb, **request)
+    assert (recovery, stamp) == (case["recovery"], case["stamp"])
 
 
 def test_runs_the_installed_wheel() -> None:

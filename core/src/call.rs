@@ -79,6 +79,12 @@ pub struct Call {
     /// A `generateName` create's failure that may have written and that no two reads have yet
     /// found absent (see [`READ_BACK_CONFIRM_DELAY`]): its class and failure, for a give-up.
     unconfirmed: Option<Box<(Class, Failure)>>,
+    /// Whether the binding can read back ([`Call::with_reader`]); without a reader no
+    /// [`Decision::ReadBack`] is ever answered.
+    reader: bool,
+    /// Made inside the attempt of another call ([`Call::new_nested`]): one attempt, nothing
+    /// recorded.
+    nested: bool,
 }
 
 /// The gates every retry passes (DESIGN §2.4) and what they let through.
@@ -114,12 +120,16 @@ impl Call {
         if let Some(budget) = policy.budget() {
             budget.deposit(now);
         }
+        Call::fresh(policy, function, now, false)
+    }
+
+    fn fresh(policy: &Policy, function: &str, started: Duration, nested: bool) -> Call {
         Call {
             policy: policy.clone(),
             metrics: metrics::function(function),
             verb: Verb::Unknown,
             recovery: Recovery::None,
-            started: now,
+            started,
             attempts: 1,
             previous_backoff: None,
             last_ask: None,
@@ -133,7 +143,43 @@ impl Call {
             waits: 0,
             deferred: None,
             unconfirmed: None,
+            reader: true,
+            nested,
         }
+    }
+
+    /// Starts a call made inside the attempt of another call of this engine (a wrapper inside a
+    /// wrapper, on the same logical task: see docs/design.md "Nesting"). It makes one attempt:
+    /// its first failure of any kind answers [`GiveUpReason::Nested`] (raise the error unchanged;
+    /// the enclosing call decides), and it records nothing (no budget deposit, breaker, metric or
+    /// event), since the enclosing call counts the outcome. Bindings pass whether a call is nested
+    /// from their task-local marker; the Rust drivers ask [`crate::nesting::active`].
+    pub fn new_nested(policy: &Policy, function: &str) -> Call {
+        Call::fresh(policy, function, Duration::ZERO, true)
+    }
+
+    /// [`Call::new`] or [`Call::new_nested`].
+    pub fn start(policy: &Policy, function: &str, nested: bool) -> Call {
+        if nested {
+            Call::new_nested(policy, function)
+        } else {
+            Call::new(policy, function)
+        }
+    }
+
+    /// Declares whether the binding can read the object back (true by default). Without a reader
+    /// the call never answers [`Decision::ReadBack`]: where a read-back would tell whether an
+    /// uncertain write landed, it gives up `OutcomeUnknown` (or `NonRetryable` when no attempt
+    /// may have written), and a `generateName` create that may have written is not resent
+    /// (`NotIdempotent`). Those give-ups are counted and reported like any other.
+    pub fn with_reader(mut self, reader: bool) -> Call {
+        self.reader = reader;
+        self
+    }
+
+    /// Whether this call was made nested ([`Call::new_nested`]).
+    pub fn is_nested(&self) -> bool {
+        self.nested
     }
 
     /// Declares the verb of the request (`Unknown` by default: the caller vouches).
@@ -212,18 +258,23 @@ impl Call {
         if self.finished {
             return Err(StepError::Finished);
         }
+        if self.nested {
+            // One attempt: the enclosing call retries (or gives up) with this error.
+            self.finished = true;
+            return Ok(Decision::GiveUp(GiveUpReason::Nested));
+        }
+        let class = self.policy.classify(failure);
+        if class == Class::Cancelled {
+            // A cancel is taken in any state: while an attempt runs, during a sleep, a wait or a
+            // read-back.
+            return Ok(self.give_up(GiveUpReason::Cancelled, class, failure));
+        }
         if self.reading.is_some() {
             return Err(StepError::ReadBackPending);
         }
-        let class = self.policy.classify(failure);
         if self.deferred.is_some() {
-            // Nothing was sent during a wait, so no attempt can have failed; but the caller may
-            // cancel the call while it waits, as while it sleeps before a retry.
-            if class != Class::Cancelled {
-                return Err(StepError::WaitPending);
-            }
-            self.deferred = None;
-            return Ok(self.give_up(GiveUpReason::Cancelled, class, failure));
+            // Nothing was sent during a wait, so no attempt can have failed.
+            return Err(StepError::WaitPending);
         }
         let verb = if self.verb == Verb::Unknown {
             failure.verb
@@ -233,9 +284,6 @@ impl Call {
         let now = self.now();
         self.update_breaker(class, failure, now);
 
-        if class == Class::Cancelled {
-            return Ok(self.give_up(GiveUpReason::Cancelled, class, failure));
-        }
         // A watch is a stream: whoever holds it relists or resumes from a resourceVersion. The
         // engine never repeats one, so a wrapper that can't tell a stream from a read is safe too.
         if verb == Verb::Watch {
@@ -249,7 +297,9 @@ impl Call {
             return Ok(self.give_up(GiveUpReason::NonRetryable, class, failure));
         }
         if class.may_have_applied() {
-            if !self.recovery.allows_resend(verb) {
+            // A generateName create is resent only after a read-back by label found nothing.
+            let unreadable = self.recovery == Recovery::CreateGenerated && !self.reader;
+            if !self.recovery.allows_resend(verb) || unreadable {
                 return Ok(self.give_up(GiveUpReason::NotIdempotent, class, failure));
             }
             self.may_have_applied = true;
@@ -387,6 +437,22 @@ impl Call {
             backoff,
         };
         Ok(self.defer(scheduled, class, &failure))
+    }
+
+    /// The caller cancelled the call, in any state: before or during an attempt, during a sleep
+    /// before a retry or a read-back, during a [`Decision::Wait`], or while a read-back runs.
+    /// The call ends with [`GiveUpReason::Cancelled`]: one outcome, one event, one metric (a
+    /// nested call records nothing). After the end it is [`StepError::Finished`].
+    pub fn on_cancelled(&mut self) -> Result<Decision, StepError> {
+        if self.finished {
+            return Err(StepError::Finished);
+        }
+        let failure = Failure::new().with_cancelled(true);
+        if self.nested {
+            self.finished = true;
+            return Ok(Decision::GiveUp(GiveUpReason::Cancelled));
+        }
+        Ok(self.give_up(GiveUpReason::Cancelled, Class::Cancelled, &failure))
     }
 
     /// Decides what to do with what a read-back asked for by [`Decision::ReadBack`] found.
@@ -618,6 +684,9 @@ impl Call {
         self.finished = true;
         self.reading = None;
         self.deferred = None;
+        if self.nested {
+            return;
+        }
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();
         }
@@ -681,6 +750,15 @@ impl Call {
             }
             _ => return None,
         };
+        if !self.reader {
+            // Nothing can tell whether the write landed.
+            let reason = if self.may_have_applied {
+                GiveUpReason::OutcomeUnknown
+            } else {
+                GiveUpReason::NonRetryable
+            };
+            return Some(self.give_up(reason, class, failure));
+        }
         self.reading = Some(reading);
         Some(Decision::ReadBack {
             delay: Duration::ZERO,

@@ -82,6 +82,9 @@ impl Class {
         }
     }
 
+    /// Every class, in declaration order.
+    pub const ALL: [Class; 10] = ALL_CLASSES;
+
     /// Parses a name produced by [`Class::as_str`].
     pub fn parse(name: &str) -> Option<Class> {
         ALL_CLASSES.iter().copied().find(|c| c.as_str() == name)

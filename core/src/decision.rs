@@ -18,7 +18,7 @@ pub enum Recovery {
     /// A named create stamped with a request id: `AlreadyExists` after an ambiguous attempt
     /// means "read it back and check the id" ([`Decision::ReadBack`]).
     Create,
-    /// A create without ownership stamps: every `AlreadyExists` is read back and adopted
+    /// A create that adopts existing objects (`adopt_existing`), unstamped: every `AlreadyExists` is read back and adopted
     /// (the runner hooks' old behaviour; opt-in only).
     CreateAdopt,
     /// A `generateName` create stamped with a request id (annotation and label). A resend would
@@ -130,11 +130,16 @@ pub enum GiveUpReason {
     /// `retry_after_cap`: the engine never retries sooner than asked, so it gives up at once;
     /// [`crate::Call::retry_after`] is the server's hint.
     RetryAfterTooLong = 8,
+    /// The call was made inside the attempt of another call of this engine (a wrapper inside a
+    /// wrapper): it makes one attempt and leaves the retries to the enclosing call, so attempts
+    /// never multiply. Raise the error unchanged; the call records nothing (the enclosing call
+    /// counts the outcome).
+    Nested = 9,
 }
 
 impl GiveUpReason {
     /// Every reason, in numeric order.
-    pub const ALL: [GiveUpReason; 9] = [
+    pub const ALL: [GiveUpReason; 10] = [
         GiveUpReason::Cancelled,
         GiveUpReason::NonRetryable,
         GiveUpReason::NotIdempotent,
@@ -144,6 +149,7 @@ impl GiveUpReason {
         GiveUpReason::BudgetExhausted,
         GiveUpReason::OutcomeUnknown,
         GiveUpReason::RetryAfterTooLong,
+        GiveUpReason::Nested,
     ];
 
     /// The name used in vectors, events and metrics (`MaxRetries`, ...).
@@ -158,7 +164,26 @@ impl GiveUpReason {
             GiveUpReason::BudgetExhausted => "BudgetExhausted",
             GiveUpReason::OutcomeUnknown => "OutcomeUnknown",
             GiveUpReason::RetryAfterTooLong => "RetryAfterTooLong",
+            GiveUpReason::Nested => "Nested",
         }
+    }
+
+    /// Whether the call gave up on a failure a retry could have fixed (retries, budget, breaker
+    /// or deadline used up, a hint too long, a write whose outcome stayed unknown), as opposed
+    /// to a final answer (`NonRetryable`) or the caller's cancel. The deployed Python decorator
+    /// logged these as `k8s_api_call_failed_max_retries`, and its users alert on that name.
+    pub fn after_retryable_failure(self) -> bool {
+        // A list of the reasons that are, so that a reason added later is not one by accident.
+        matches!(
+            self,
+            GiveUpReason::MaxRetries
+                | GiveUpReason::BudgetExhausted
+                | GiveUpReason::CircuitOpen
+                | GiveUpReason::Deadline
+                | GiveUpReason::RetryAfterTooLong
+                | GiveUpReason::NotIdempotent
+                | GiveUpReason::OutcomeUnknown
+        )
     }
 }
 
@@ -215,7 +240,7 @@ impl Decision {
 pub enum ReadOutcome<'a> {
     /// An object carrying this call's request id.
     Ours,
-    /// An object that does not carry this call's request id (or, without ownership, any object).
+    /// An object that does not carry this call's request id (or, for a create that adopts existing objects, any object).
     NotOurs,
     /// No such object (a `NotFound` on a read by name may be reported as [`ReadOutcome::Failed`]
     /// too: the engine counts it as missing).

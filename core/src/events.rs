@@ -43,6 +43,20 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every event kind.
+    pub const ALL: [EventKind; 10] = [
+        EventKind::FailedRetrying,
+        EventKind::SucceededAfterRetry,
+        EventKind::FailedMaxRetries,
+        EventKind::FailedNonRetryable,
+        EventKind::RecoveredLostResponse,
+        EventKind::BudgetExhausted,
+        EventKind::CircuitOpen,
+        EventKind::DeadlineExceeded,
+        EventKind::RetryDeferred,
+        EventKind::RetryAfterTooLong,
+    ];
+
     /// The contract name (`k8s_api_call_failed_retrying`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -70,7 +84,8 @@ impl EventKind {
             GiveUpReason::Cancelled
             | GiveUpReason::NonRetryable
             | GiveUpReason::NotIdempotent
-            | GiveUpReason::OutcomeUnknown => EventKind::FailedNonRetryable,
+            | GiveUpReason::OutcomeUnknown
+            | GiveUpReason::Nested => EventKind::FailedNonRetryable,
         }
     }
 }
@@ -130,6 +145,32 @@ impl Event<'_> {
             (EventKind::SucceededAfterRetry | EventKind::RecoveredLostResponse, _) => Level::INFO,
             _ => Level::WARN,
         }
+    }
+
+    /// [`Event::level`] by name, as every binding receives it: `debug`, `info`, `warn` or
+    /// `error` (each maps it to its logger's level and decides nothing).
+    pub fn level_name(&self) -> &'static str {
+        level_name(self.level())
+    }
+}
+
+/// Every level [`Event::level`] returns, quietest first (the C ABI numbers them from 1).
+pub const EVENT_LEVELS: [tracing::Level; 4] = [
+    tracing::Level::DEBUG,
+    tracing::Level::INFO,
+    tracing::Level::WARN,
+    tracing::Level::ERROR,
+];
+
+/// The name of a level [`Event::level`] returns: `debug`, `info`, `warn`, `error` (`trace` is
+/// never returned).
+pub fn level_name(level: tracing::Level) -> &'static str {
+    match level {
+        tracing::Level::TRACE => "trace",
+        tracing::Level::DEBUG => "debug",
+        tracing::Level::INFO => "info",
+        tracing::Level::WARN => "warn",
+        tracing::Level::ERROR => "error",
     }
 }
 
@@ -242,11 +283,9 @@ mod tests {
             ),
         ];
         for (kind, attempt, give_up, level) in cases {
-            assert_eq!(
-                event(kind, attempt, give_up).level(),
-                level,
-                "{kind} attempt {attempt} {give_up:?}"
-            );
+            let e = event(kind, attempt, give_up);
+            assert_eq!(e.level(), level, "{kind} attempt {attempt} {give_up:?}");
+            assert_eq!(e.level_name(), level.as_str().to_ascii_lowercase());
         }
     }
 }

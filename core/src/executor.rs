@@ -4,8 +4,10 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use crate::call::Call;
-use crate::decision::{Decision, GiveUpReason};
+use crate::decision::GiveUpReason;
+use crate::driver::{NoReadBack, drive};
 use crate::failure::{Failure, Verb};
+use crate::nesting;
 use crate::policy::Policy;
 
 /// Turns a caller's error into a [`Failure`]. Implement it for your error type, or use
@@ -28,6 +30,12 @@ impl ToFailure for std::io::Error {
 impl ToFailure for Failure {
     fn to_failure(&self) -> Failure {
         self.clone()
+    }
+}
+
+impl<E: ToFailure + ?Sized> ToFailure for Box<E> {
+    fn to_failure(&self) -> Failure {
+        (**self).to_failure()
     }
 }
 
@@ -73,57 +81,12 @@ impl<E: StdError + 'static> StdError for RetryError<E> {
     }
 }
 
-/// What one failed attempt leads to in a generic executor (no recovery declared).
-enum Next<E> {
-    /// Sleep, then send again.
-    Sleep(std::time::Duration, E),
-    /// Sleep, send nothing, then ask [`Call::resume`] (see [`after_resume`]).
-    Wait(std::time::Duration, E),
-    Stop(RetryError<E>),
-}
-
-fn after_failure<E: ToFailure>(call: &mut Call, error: E, earlier: &mut Vec<E>) -> Next<E> {
-    let decision = call.on_failure(&error.to_failure());
-    next(call, decision, error, earlier)
-}
-
-/// A wait has been slept: what the deferred retry leads to.
-fn after_resume<E>(call: &mut Call, error: E, earlier: &mut Vec<E>) -> Next<E> {
-    let decision = call
-        .resume()
-        .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable));
-    next(call, decision, error, earlier)
-}
-
-fn next<E>(call: &Call, decision: Decision, error: E, earlier: &mut Vec<E>) -> Next<E> {
-    let attempts = call.attempts();
-    match decision {
-        Decision::Retry { delay } => Next::Sleep(delay, error),
-        Decision::Wait { delay } => Next::Wait(delay, error),
-        Decision::GiveUp(reason) => Next::Stop(RetryError {
-            error,
-            attempts,
-            reason,
-            earlier: std::mem::take(earlier),
-            retry_after: call.retry_after(),
-        }),
-        // Generic executors declare no recovery, so the core never asks for these; treat them
-        // as the end of the call with the error in hand.
-        Decision::ReadBack { .. } | Decision::Done | Decision::Recovered => {
-            Next::Stop(RetryError {
-                error,
-                attempts,
-                reason: GiveUpReason::NonRetryable,
-                earlier: std::mem::take(earlier),
-                retry_after: None,
-            })
-        }
-    }
-}
-
 /// Runs `op`, one request with HTTP verb `verb`, under `policy` on tokio, retrying as the core
 /// decides; the sleep between attempts is a `tokio::time::sleep`, so dropping the returned future
-/// cancels it. `name` names the call in events and metrics.
+/// cancels it (the call then ends `Cancelled`: one outcome, one event, one metric). `name` names
+/// the call in events and metrics. Called from inside the attempt of another k8sretry call (a
+/// wrapper inside a wrapper), it makes one attempt and leaves the retries to the outer call
+/// ([`GiveUpReason::Nested`]).
 ///
 /// The verb decides what happens after an ambiguous failure (a reset connection, a timeout, a 5xx:
 /// the server may have carried the request out): `GET`, `LIST`, `PUT` and `DELETE` are sent again,
@@ -145,40 +108,16 @@ pub async fn retry<T, E, F, Fut>(
     policy: &Policy,
     name: &str,
     verb: Verb,
-    mut op: F,
+    op: F,
 ) -> Result<T, RetryError<E>>
 where
     E: ToFailure,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
-    let mut call = Call::new(policy, name).with_verb(verb);
-    let mut earlier = Vec::new();
-    loop {
-        match op().await {
-            Ok(value) => {
-                call.on_success();
-                return Ok(value);
-            }
-            Err(error) => {
-                let mut next = after_failure(&mut call, error, &mut earlier);
-                loop {
-                    match next {
-                        Next::Sleep(delay, error) => {
-                            earlier.push(error);
-                            tokio::time::sleep(delay).await;
-                            break;
-                        }
-                        Next::Wait(delay, error) => {
-                            tokio::time::sleep(delay).await;
-                            next = after_resume(&mut call, error, &mut earlier);
-                        }
-                        Next::Stop(stop) => return Err(stop),
-                    }
-                }
-            }
-        }
-    }
+    let call = Call::start(policy, name, nesting::active()).with_verb(verb);
+    let no_read_back: Option<NoReadBack<T, E>> = None;
+    drive(call, None, op, tokio::time::sleep, no_read_back, None).await
 }
 
 /// [`retry`] for an operation that is not one request of a known verb, and that the caller
@@ -210,33 +149,14 @@ where
     E: ToFailure,
     F: FnMut() -> Result<T, E>,
 {
-    let mut call = Call::new(policy, name).with_verb(verb);
-    let mut earlier = Vec::new();
-    loop {
-        match op() {
-            Ok(value) => {
-                call.on_success();
-                return Ok(value);
-            }
-            Err(error) => {
-                let mut next = after_failure(&mut call, error, &mut earlier);
-                loop {
-                    match next {
-                        Next::Sleep(delay, error) => {
-                            earlier.push(error);
-                            std::thread::sleep(delay);
-                            break;
-                        }
-                        Next::Wait(delay, error) => {
-                            std::thread::sleep(delay);
-                            next = after_resume(&mut call, error, &mut earlier);
-                        }
-                        Next::Stop(stop) => return Err(stop),
-                    }
-                }
-            }
-        }
-    }
+    let call = Call::start(policy, name, nesting::active()).with_verb(verb);
+    let no_read_back: Option<NoReadBack<T, E>> = None;
+    let attempt = || std::future::ready(op());
+    let sleep = |delay| {
+        std::thread::sleep(delay);
+        std::future::ready(())
+    };
+    nesting::block_on(drive(call, None, attempt, sleep, no_read_back, None))
 }
 
 /// [`retry_idempotent`] on the current thread: the caller declares `op` safe to run again after

@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::call::Call;
-use crate::decision::{Decision, GiveUpReason, ReadOutcome, Recovery};
+use crate::decision::Recovery;
+use crate::driver::Found;
 use crate::executor::{RetryError, ToFailure};
 use crate::failure::{Failure, MAX_CODES, Verb};
 use crate::plan::{self, PatchType, Request, Stamp};
@@ -85,11 +86,8 @@ pub fn client_without_own_retry(mut config: Config) -> Result<Client, Error> {
     Client::try_from(config)
 }
 
-/// What a read-back found: the object and whether it carries this call's request id.
-type Found<T> = Option<(T, bool)>;
-
 /// The read-back of helpers that have none.
-type NoReadBack<T> = fn() -> std::future::Ready<Result<Found<T>, Error>>;
+type NoReadBack<T> = crate::driver::NoReadBack<T, Error>;
 
 /// The kind of `K`, for [`plan::choose`] (reviews and token requests persist nothing).
 fn kind<K: Resource>() -> String
@@ -137,7 +135,6 @@ where
         resource: &kind,
         named,
         generate_name: !named && obj.meta().generate_name.is_some(),
-        ownership: true,
         can_get: true,
         can_list: true,
         ..Request::default()
@@ -160,7 +157,7 @@ where
             }))
         }
     };
-    let call = Call::new(policy, "create_idempotent")
+    let call = Call::start(policy, "create_idempotent", crate::nesting::active())
         .with_verb(Verb::Post)
         .with_recovery(chosen.recovery);
     let params = PostParams::default();
@@ -187,7 +184,6 @@ where
         resource: &kind,
         named: true,
         resource_version: obj.meta().resource_version.is_some(),
-        ownership: true,
         can_get: true,
         ..Request::default()
     });
@@ -198,7 +194,7 @@ where
             (found, mine)
         }))
     };
-    let call = Call::new(policy, "replace_idempotent")
+    let call = Call::start(policy, "replace_idempotent", crate::nesting::active())
         .with_verb(Verb::Put)
         .with_recovery(chosen.recovery);
     let params = PostParams::default();
@@ -224,7 +220,7 @@ fn patch_type<P: Serialize>(patch: &Patch<P>) -> Option<PatchType> {
 
 /// Patches `name` with retries decided by the patch type: merge, strategic merge and apply
 /// patches are idempotent and resent after a lost response; a JSON patch (RFC 6902) is not: after
-/// a lost response it gives up with [`GiveUpReason::NotIdempotent`] (its outcome is unknown).
+/// a lost response it gives up with [`crate::GiveUpReason::NotIdempotent`] (its outcome is unknown).
 pub async fn patch_idempotent<K, P>(
     api: &Api<K>,
     policy: &Policy,
@@ -241,7 +237,7 @@ where
         patch: patch_type(patch),
         ..Request::default()
     });
-    let call = Call::new(policy, "patch_idempotent")
+    let call = Call::start(policy, "patch_idempotent", crate::nesting::active())
         .with_verb(Verb::Patch)
         .with_recovery(chosen.recovery);
     let no_read_back: Option<NoReadBack<K>> = None;
@@ -279,7 +275,7 @@ pub async fn delete_idempotent<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    let call = Call::new(policy, "delete_idempotent")
+    let call = Call::start(policy, "delete_idempotent", crate::nesting::active())
         .with_verb(Verb::Delete)
         .with_recovery(Recovery::Delete { missing_ok });
     let no_read_back: Option<NoReadBack<()>> = None;
@@ -298,20 +294,18 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let call = Call::new(policy, "retry_on_conflict")
+    let call = Call::start(policy, "retry_on_conflict", crate::nesting::active())
         .with_verb(Verb::Put)
         .with_recovery(Recovery::RetryConflict);
     let no_read_back: Option<NoReadBack<T>> = None;
     drive(call, op, no_read_back, None).await
 }
 
-/// The loop behind the helpers: call, ask the engine, carry out its decision (sleep and resend,
-/// sleep and read back, return, raise). `done` is the value a `Decision::Done` stands for
-/// (deletes); without it `Done` is a give-up (the core never sends it then).
+/// The loop behind the helpers: [`crate::driver::drive`] on tokio's clock.
 async fn drive<T, A, AF, R, RF>(
-    mut call: Call,
-    mut attempt: A,
-    mut read_back: Option<R>,
+    call: Call,
+    attempt: A,
+    read_back: Option<R>,
     done: Option<T>,
 ) -> Result<T, RetryError<Error>>
 where
@@ -320,77 +314,7 @@ where
     R: FnMut() -> RF,
     RF: Future<Output = Result<Found<T>, Error>>,
 {
-    let mut done = done;
-    let mut earlier = Vec::new();
-    let mut error = match attempt().await {
-        Ok(value) => {
-            call.on_success();
-            return Ok(value);
-        }
-        Err(error) => error,
-    };
-    let mut decision = call.on_failure(&error.to_failure());
-    let mut found: Option<T> = None;
-    loop {
-        let give_up = |error, reason, earlier| RetryError {
-            error,
-            attempts: call.attempts(),
-            reason,
-            earlier,
-            retry_after: call.retry_after(),
-        };
-        decision = match decision {
-            Decision::Done => match done.take() {
-                Some(value) => return Ok(value),
-                None => return Err(give_up(error, GiveUpReason::NonRetryable, earlier)),
-            },
-            Decision::Recovered => match found.take() {
-                Some(value) => return Ok(value),
-                None => return Err(give_up(error, GiveUpReason::NonRetryable, earlier)),
-            },
-            Decision::GiveUp(reason) => return Err(give_up(error, reason, earlier)),
-            Decision::ReadBack { delay } => {
-                let Some(read) = read_back.as_mut() else {
-                    return Err(give_up(error, GiveUpReason::NonRetryable, earlier));
-                };
-                tokio::time::sleep(delay).await;
-                let step = match read().await {
-                    Ok(Some((object, ours))) => {
-                        found = Some(object);
-                        call.on_read_back(if ours {
-                            ReadOutcome::Ours
-                        } else {
-                            ReadOutcome::NotOurs
-                        })
-                    }
-                    Ok(None) => call.on_read_back(ReadOutcome::Missing),
-                    Err(read_error) => {
-                        call.on_read_back(ReadOutcome::Failed(&read_error.to_failure()))
-                    }
-                };
-                step.unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable))
-            }
-            // The budget deferred the retry: wait, send nothing, ask again.
-            Decision::Wait { delay } => {
-                tokio::time::sleep(delay).await;
-                call.resume()
-                    .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable))
-            }
-            Decision::Retry { delay } => {
-                tokio::time::sleep(delay).await;
-                match attempt().await {
-                    Ok(value) => {
-                        call.on_success();
-                        return Ok(value);
-                    }
-                    Err(next) => {
-                        earlier.push(std::mem::replace(&mut error, next));
-                        call.on_failure(&error.to_failure())
-                    }
-                }
-            }
-        };
-    }
+    crate::driver::drive(call, None, attempt, tokio::time::sleep, read_back, done).await
 }
 
 #[cfg(test)]

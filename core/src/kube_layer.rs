@@ -52,9 +52,12 @@ use kube::{Client, Config, Error};
 use tower::{BoxError, Layer, Service};
 
 use crate::call::Call;
-use crate::decision::{Decision, GiveUpReason, Recovery};
+use crate::decision::Recovery;
+use crate::driver::{NoReadBack, drive};
+use crate::executor::ToFailure;
 use crate::failure::{Failure, Verb};
 use crate::kube::failure_from_source;
+use crate::nesting::{self, Scoped};
 use crate::plan::{self, PatchType};
 use crate::policy::Policy;
 
@@ -156,13 +159,12 @@ async fn recovery_of(parts: &http::request::Parts, body: Option<Body>, verb: Ver
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(PatchType::parse);
+        .and_then(PatchType::from_content_type);
     plan::choose(&plan::Request {
         verb,
         resource,
         resource_version,
         patch,
-        ownership: true,
         ..plan::Request::default()
     })
     .recovery
@@ -276,63 +278,89 @@ where
             let verb = verb_of(&request);
             let (parts, body) = request.into_parts();
             let started = std::time::Instant::now();
-            let mut call: Option<Call> = None;
-            loop {
-                // In-memory bodies clone (checked above).
-                let copy = body.try_clone().unwrap_or_else(|| Body::from(Vec::new()));
-                let attempt = Request::from_parts(parts.clone(), copy);
-                let (failure, outcome) = match send(&inner, attempt).await {
-                    Ok(response)
-                        if !(response.status().is_client_error()
-                            || response.status().is_server_error()) =>
-                    {
-                        match call.as_mut() {
-                            Some(call) => call.on_success(),
-                            None => Call::new(&policy, FUNCTION).on_success(),
-                        }
-                        return Ok(response.map(Either::Left));
-                    }
-                    Ok(response) => judge(response, verb).await,
-                    Err(error) => {
-                        let failure =
-                            failure_from_source(Failure::new().with_verb(verb), error.as_ref())
-                                .with_error("kube::Client", error.to_string());
-                        (failure, Err(error))
-                    }
-                };
-                // The first failure starts the call (the success path asks nothing more).
-                if call.is_none() {
-                    let recovery = recovery_of(&parts, body.try_clone(), verb).await;
-                    call = Some(
-                        Call::new(&policy, FUNCTION)
-                            .with_verb(verb)
-                            .with_recovery(recovery)
-                            .with_elapsed(started.elapsed()),
-                    );
+            let nested = nesting::active();
+            let inner = &*inner;
+            let request = copy_of(&parts, &body);
+            let first = Scoped(async move { judged(send(inner, request).await, verb).await });
+            let first = match first.await {
+                Ok(response) => {
+                    Call::start(&policy, FUNCTION, nested).on_success();
+                    return Ok(response);
                 }
-                let Some(call) = call.as_mut() else {
-                    return outcome;
-                };
-                let mut decision = call.on_failure(&failure);
-                // The budget deferred the retry: wait, send nothing, ask again.
-                while let Decision::Wait { delay } = decision {
-                    tokio::time::sleep(delay).await;
-                    decision = call
-                        .resume()
-                        .unwrap_or(Decision::GiveUp(GiveUpReason::NonRetryable));
-                }
-                match decision {
-                    Decision::Retry { delay } => tokio::time::sleep(delay).await,
-                    // No recovery is declared here: give the answer back as it came.
-                    Decision::GiveUp(_)
-                    | Decision::ReadBack { .. }
-                    | Decision::Done
-                    | Decision::Recovered
-                    | Decision::Wait { .. } => return outcome,
-                }
+                Err(first) => first,
+            };
+            // The first failure starts the call (the success path asks nothing more).
+            let recovery = recovery_of(&parts, body.try_clone(), verb).await;
+            let call = Call::start(&policy, FUNCTION, nested)
+                .with_verb(verb)
+                .with_recovery(recovery)
+                .with_elapsed(started.elapsed());
+            let attempt = move || {
+                let request = copy_of(&parts, &body);
+                async move { judged(send(inner, request).await, verb).await }
+            };
+            // No reader: the layer never reads back.
+            let no_read_back: Option<NoReadBack<Response<RetryBody<B>>, Judged<B>>> = None;
+            match drive(
+                call,
+                Some(first),
+                attempt,
+                tokio::time::sleep,
+                no_read_back,
+                None,
+            )
+            .await
+            {
+                Ok(response) => Ok(response),
+                // Give the answer back as it came.
+                Err(gave_up) => gave_up.error.outcome,
             }
         })
     }
+}
+
+/// One attempt's request: in-memory bodies clone (checked before the first attempt).
+fn copy_of(parts: &http::request::Parts, body: &Body) -> Request<Body> {
+    let copy = body.try_clone().unwrap_or_else(|| Body::from(Vec::new()));
+    Request::from_parts(parts.clone(), copy)
+}
+
+/// A failed attempt: what it stands for, and the response or error to hand on if the call gives
+/// up.
+struct Judged<B> {
+    failure: Failure,
+    outcome: Result<Response<RetryBody<B>>, BoxError>,
+}
+
+impl<B> ToFailure for Judged<B> {
+    fn to_failure(&self) -> Failure {
+        self.failure.clone()
+    }
+}
+
+/// An attempt's answer: a response that is not an error, or what the error stands for.
+async fn judged<B>(
+    sent: Result<Response<B>, BoxError>,
+    verb: Verb,
+) -> Result<Response<RetryBody<B>>, Judged<B>>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let (failure, outcome) = match sent {
+        Ok(response)
+            if !(response.status().is_client_error() || response.status().is_server_error()) =>
+        {
+            return Ok(response.map(Either::Left));
+        }
+        Ok(response) => judge(response, verb).await,
+        Err(error) => {
+            let failure = failure_from_source(Failure::new().with_verb(verb), error.as_ref())
+                .with_error("kube::Client", error.to_string());
+            (failure, Err(error))
+        }
+    };
+    Err(Judged { failure, outcome })
 }
 
 /// A `kube::Client` for `config` whose requests are retried by k8sretry under `policy`: kube's

@@ -23,6 +23,7 @@ mod clock;
 mod config;
 mod decision;
 mod delay;
+mod driver;
 mod event_text;
 mod events;
 mod executor;
@@ -32,6 +33,7 @@ pub mod kube;
 #[cfg(feature = "kube")]
 pub mod kube_layer;
 mod metrics;
+pub mod nesting;
 pub mod plan;
 mod policy;
 mod retry_after;
@@ -51,7 +53,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 pub use delay::{Backoff, Jitter};
 pub use event_text::{MAX_EVENT_TEXT, event_text};
-pub use events::{Event, EventCallback, EventKind};
+pub use events::{EVENT_LEVELS, Event, EventCallback, EventKind, level_name};
 pub use executor::{RetryError, ToFailure, retry_blocking, retry_blocking_idempotent};
 #[cfg(feature = "tokio")]
 pub use executor::{retry, retry_idempotent};
@@ -59,7 +61,9 @@ pub use failure::{Failure, MAX_CODES, Verb, outside_text};
 #[cfg(feature = "prometheus-client")]
 pub use metrics::prometheus;
 pub use metrics::{MAX_FUNCTIONS, OTHER_FUNCTIONS, Outcome, metrics_text};
-pub use plan::{PatchType, Plan, REQUEST_ID, Request, Stamp};
+pub use plan::{
+    APPLY_PATCH_CONTENT_TYPE, PATCH_CONTENT_TYPES, PatchType, Plan, REQUEST_ID, Request, Stamp,
+};
 pub use policy::{
     BudgetChoice, DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD,
     DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,

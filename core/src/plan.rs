@@ -20,26 +20,59 @@ pub enum PatchType {
     Json,
 }
 
+/// The patch content types the Kubernetes API accepts, with their patch type (the one table).
+pub const PATCH_CONTENT_TYPES: [(&str, PatchType); 6] = [
+    ("application/merge-patch+json", PatchType::Merge),
+    (
+        "application/strategic-merge-patch+json",
+        PatchType::Strategic,
+    ),
+    ("application/apply-patch+yaml", PatchType::Apply),
+    ("application/apply-patch+json", PatchType::Apply),
+    ("application/apply-patch+cbor", PatchType::Apply),
+    ("application/json-patch+json", PatchType::Json),
+];
+
+/// The content type a server-side apply is sent with.
+pub const APPLY_PATCH_CONTENT_TYPE: &str = PATCH_CONTENT_TYPES[2].0;
+
 impl PatchType {
-    /// From a content type (`application/merge-patch+json`, ...) or a short name (`merge`,
-    /// `strategic`, `apply`, `json`). Parameters after `;` are ignored.
+    /// Every patch type.
+    pub const ALL: [PatchType; 4] = [
+        PatchType::Merge,
+        PatchType::Strategic,
+        PatchType::Apply,
+        PatchType::Json,
+    ];
+
+    /// The short name: `merge`, `strategic`, `apply`, `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchType::Merge => "merge",
+            PatchType::Strategic => "strategic",
+            PatchType::Apply => "apply",
+            PatchType::Json => "json",
+        }
+    }
+
+    /// From a `Content-Type` header value (one of [`PATCH_CONTENT_TYPES`], any case; parameters
+    /// after `;` are ignored); `None` for any other.
+    pub fn from_content_type(content_type: &str) -> Option<PatchType> {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        PATCH_CONTENT_TYPES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(media))
+            .map(|&(_, patch)| patch)
+    }
+
+    /// From a content type (see [`PatchType::from_content_type`]) or a short name (`merge`,
+    /// `strategic`, `apply`, `json`; see [`PatchType::as_str`]).
     pub fn parse(text: &str) -> Option<PatchType> {
-        let text = text
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        Some(match text.as_str() {
-            "merge" | "application/merge-patch+json" => PatchType::Merge,
-            "strategic" | "application/strategic-merge-patch+json" => PatchType::Strategic,
-            "apply"
-            | "application/apply-patch+yaml"
-            | "application/apply-patch+json"
-            | "application/apply-patch+cbor" => PatchType::Apply,
-            "json" | "application/json-patch+json" => PatchType::Json,
-            _ => return None,
-        })
+        let short = text.trim();
+        PatchType::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(short))
+            .or_else(|| PatchType::from_content_type(text))
     }
 }
 
@@ -61,8 +94,17 @@ pub struct Request<'a> {
     pub resource_version: bool,
     /// The patch type of a PATCH, when the wrapper can tell.
     pub patch: Option<PatchType>,
-    /// Stamp the body and check the stamp on read-back (`ownership`, on by default).
-    pub ownership: bool,
+    /// The body of a PATCH is known to be a JSON object (not a list, not text the wrapper cannot
+    /// see into). Whatever its content type says, such a patch is safe to resend: a JSON patch
+    /// is a list, so the apiserver rejects an object labelled as one without applying anything,
+    /// and `kubernetes` 37 (Python, `rest.py`) sends it as a strategic merge patch instead; every
+    /// other patch type is idempotent, and a content type the API does not know is refused.
+    pub object_body: bool,
+    /// Adopt an object that already exists under the name instead of owning the write: a create
+    /// that meets `AlreadyExists` after a lost response returns whatever object is there, and
+    /// nothing is stamped. Off by default (the safe side): the body is stamped with this call's
+    /// request id and a read-back returns the object only when it carries that stamp.
+    pub adopt_existing: bool,
     /// The wrapper can read the object back by name.
     pub can_get: bool,
     /// The wrapper can list the object's collection by label.
@@ -151,9 +193,8 @@ pub fn persists_nothing(resource: &str) -> bool {
 pub fn choose(request: &Request<'_>) -> Plan {
     match request.verb {
         Verb::Post if persists_nothing(request.resource) => plan(Recovery::Idempotent, Stamp::None),
-        Verb::Post if !request.ownership => {
-            // Without ownership: adopt on AlreadyExists (opt-in); nothing to read a generated
-            // name back with.
+        Verb::Post if request.adopt_existing => {
+            // Adopt on AlreadyExists (opt-in); nothing to read a generated name back with.
             if request.named && request.can_get {
                 plan(Recovery::CreateAdopt, Stamp::None)
             } else {
@@ -164,7 +205,7 @@ pub fn choose(request: &Request<'_>) -> Plan {
         Verb::Post if request.generate_name && request.can_list => {
             plan(Recovery::CreateGenerated, Stamp::AnnotationAndLabel)
         }
-        Verb::Put if request.resource_version && request.ownership && request.can_get => {
+        Verb::Put if request.resource_version && !request.adopt_existing && request.can_get => {
             plan(Recovery::ReplaceStamped, Stamp::Annotation)
         }
         // A full replace without a resourceVersion is idempotent by its verb; with one but no
@@ -172,6 +213,10 @@ pub fn choose(request: &Request<'_>) -> Plan {
         Verb::Put if request.resource_version => plan(Recovery::NotIdempotent, Stamp::None),
         Verb::Patch => match request.patch {
             Some(PatchType::Merge | PatchType::Strategic | PatchType::Apply) => {
+                plan(Recovery::Idempotent, Stamp::None)
+            }
+            // See `Request::object_body`.
+            Some(PatchType::Json) | None if request.object_body => {
                 plan(Recovery::Idempotent, Stamp::None)
             }
             Some(PatchType::Json) | None => plan(Recovery::None, Stamp::None),
@@ -195,7 +240,6 @@ mod tests {
             verb: Verb::Post,
             resource,
             named: true,
-            ownership: true,
             can_get: true,
             can_list: true,
             ..Request::default()
@@ -250,7 +294,7 @@ mod tests {
         };
         assert_eq!(choose(&unreadable), plan(Recovery::None, Stamp::None));
         let adopt = Request {
-            ownership: false,
+            adopt_existing: true,
             ..post("pods")
         };
         assert_eq!(choose(&adopt), plan(Recovery::CreateAdopt, Stamp::None));
@@ -271,10 +315,16 @@ mod tests {
             Recovery::None
         );
         assert_eq!(choose(&patch(None)).recovery, Recovery::None);
+        for p in [Some(PatchType::Json), None] {
+            let object = Request {
+                object_body: true,
+                ..patch(p)
+            };
+            assert_eq!(choose(&object).recovery, Recovery::Idempotent);
+        }
         let put = Request {
             verb: Verb::Put,
             resource_version: true,
-            ownership: true,
             can_get: true,
             ..Request::default()
         };
@@ -301,5 +351,34 @@ mod tests {
             Some(PatchType::Json)
         );
         assert_eq!(PatchType::parse("text/plain"), None);
+        assert_eq!(
+            PatchType::from_content_type("Application/Apply-Patch+JSON"),
+            Some(PatchType::Apply)
+        );
+        assert_eq!(PatchType::from_content_type("merge"), None);
+        assert_eq!(PatchType::parse(" Strategic "), Some(PatchType::Strategic));
+        assert_eq!(APPLY_PATCH_CONTENT_TYPE, "application/apply-patch+yaml");
+        for p in PatchType::ALL {
+            assert_eq!(PatchType::parse(p.as_str()), Some(p));
+        }
+    }
+
+    /// A zeroed request (every fact unknown) never adopts and never resends a write.
+    #[test]
+    fn the_default_request_is_the_safe_one() {
+        for verb in [Verb::Post, Verb::Put, Verb::Patch] {
+            let plan = choose(&Request {
+                verb,
+                ..Request::default()
+            });
+            assert_eq!(plan.recovery, Recovery::None, "{verb:?}");
+        }
+        let named = Request {
+            verb: Verb::Post,
+            named: true,
+            can_get: true,
+            ..Request::default()
+        };
+        assert_eq!(choose(&named), plan(Recovery::Create, Stamp::Annotation));
     }
 }

@@ -269,6 +269,110 @@ async fn dropping_the_future_cancels_the_sleep() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_dropped_call_ends_cancelled_with_one_event_and_one_metric() {
+    let (callback, seen) = recording();
+    let policy = PolicyBuilder::preset("default")
+        .unwrap()
+        .budget(BudgetChoice::Disabled)
+        .initial_delay(3600.0)
+        .max_delay(3600.0)
+        .on_event(Some(callback))
+        .build()
+        .unwrap();
+    let fut = retry_idempotent(&policy, "exec_dropped", || async {
+        Err::<(), _>(ApiError { status: 503, id: 0 })
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), fut)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "k8s_api_call_failed_retrying attempt=1 status=Some(503)",
+            "k8s_api_call_failed_non_retryable attempt=2 status=None",
+        ]
+    );
+    let text = metrics_text();
+    assert!(
+        text.contains("k8sretry_giveups_total{function=\"exec_dropped\",reason=\"Cancelled\"} 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_wrapper_inside_a_wrapper_makes_one_attempt() {
+    let policy = fast(3).build().unwrap();
+    let inner_calls = AtomicU32::new(0);
+    let outer = retry_blocking_idempotent(&policy, "exec_outer", || {
+        let inner = retry_blocking_idempotent(&policy, "exec_inner", || {
+            inner_calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(ApiError { status: 503, id: 0 })
+        });
+        let error = inner.unwrap_err();
+        assert_eq!(error.reason, GiveUpReason::Nested);
+        Err::<(), _>(error.error)
+    });
+    assert_eq!(outer.unwrap_err().reason, GiveUpReason::MaxRetries);
+    assert_eq!(
+        inner_calls.load(Ordering::SeqCst),
+        4,
+        "4 attempts, not 4 x 4"
+    );
+    // Once the outer call is over, a call retries on its own again.
+    let alone = retry_blocking_idempotent(&policy, "exec_inner", || {
+        Err::<(), _>(ApiError { status: 503, id: 0 })
+    });
+    assert_eq!(alone.unwrap_err().attempts, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_awaited_wrapper_inside_an_async_attempt_makes_one_attempt() {
+    let policy = fast(3).build().unwrap();
+    let inner_calls = Arc::new(AtomicU32::new(0));
+    let outer = retry_idempotent(&policy, "exec_outer_async", || {
+        let (policy, inner_calls) = (policy.clone(), Arc::clone(&inner_calls));
+        async move {
+            let inner = retry_idempotent(&policy, "exec_inner_async", || {
+                inner_calls.fetch_add(1, Ordering::SeqCst);
+                async { Err::<(), _>(ApiError { status: 503, id: 0 }) }
+            })
+            .await;
+            Err::<(), _>(inner.unwrap_err().error)
+        }
+    })
+    .await;
+    assert_eq!(outer.unwrap_err().attempts, 4);
+    assert_eq!(
+        inner_calls.load(Ordering::SeqCst),
+        4,
+        "4 attempts, not 4 x 4"
+    );
+    // A task the attempt spawns retries on its own.
+    let spawned_calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&spawned_calls);
+    let (p, q) = (policy.clone(), policy.clone());
+    let _ = retry_idempotent(&p, "exec_outer_spawn", move || {
+        let (policy, counter) = (q.clone(), Arc::clone(&counter));
+        async move {
+            let task = tokio::spawn(async move {
+                retry_idempotent(&policy, "exec_spawned", || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async { Err::<(), _>(ApiError { status: 503, id: 0 }) }
+                })
+                .await
+                .map_err(|e| e.attempts)
+            });
+            assert_eq!(task.await.unwrap(), Err(4));
+            Ok::<(), ApiError>(())
+        }
+    })
+    .await;
+    assert_eq!(spawned_calls.load(Ordering::SeqCst), 4);
+}
+
 #[test]
 fn metrics_text_is_prometheus_exposition() {
     let policy = Policy::from_json(

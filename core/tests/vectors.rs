@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use k8sretry::plan::{self, PatchType, Request};
 use k8sretry::{
-    Call, Class, Decision, Failure, ManualClock, PolicyBuilder, ReadOutcome, Recovery, StepError,
-    Verb, parse_retry_after,
+    Call, Class, Decision, Event, Failure, ManualClock, PolicyBuilder, ReadOutcome, Recovery,
+    StepError, Verb, parse_retry_after,
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 fn load(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -126,11 +127,24 @@ fn run_scenarios(file: &str) -> usize {
     scenarios.len()
 }
 
-fn run_scenario(scenario: &Value) {
+/// Runs the steps of `scenario`; returns the events its calls emitted, as `events.json` writes
+/// them.
+fn run_scenario(scenario: &Value) -> Vec<Value> {
     let name = scenario["name"].as_str().unwrap();
     let clock = Arc::new(ManualClock::new(scenario["start_unix"].as_f64().unwrap()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
     let policy = policy_builder(scenario)
         .clock(clock.clone())
+        .on_event(Some(Arc::new(move |e: &Event<'_>| {
+            sink.lock().unwrap().push(json!({
+                "function": e.function,
+                "event": e.kind.name(),
+                "attempt": e.attempt,
+                "level": e.level_name(),
+                "give_up": e.give_up.map(|g| g.as_str()),
+            }))
+        })))
         .build()
         .unwrap();
     let mut calls: HashMap<String, Call> = HashMap::new();
@@ -145,9 +159,13 @@ fn run_scenario(scenario: &Value) {
             "begin" => {
                 let recovery =
                     Recovery::parse(step["recovery"].as_str().unwrap()).expect("recovery name");
-                let call = Call::new(&policy, step["function"].as_str().unwrap())
+                let flag = |key: &str| step.get(key).and_then(Value::as_bool);
+                let nested = flag("nested").unwrap_or(false);
+                let reader = flag("reader").unwrap_or(true);
+                let call = Call::start(&policy, step["function"].as_str().unwrap(), nested)
                     .with_verb(Verb::parse(step["verb"].as_str().unwrap()).expect("verb name"))
-                    .with_recovery(recovery);
+                    .with_recovery(recovery)
+                    .with_reader(reader);
                 calls.insert(call_id, call);
             }
             "fail" => {
@@ -167,6 +185,10 @@ fn run_scenario(scenario: &Value) {
                 };
                 check_step(call.on_read_back(outcome), &step["expect"], &at);
             }
+            "cancel" => {
+                let call = calls.get_mut(&call_id).expect("call begun");
+                check_step(call.on_cancelled(), &step["expect"], &at);
+            }
             "resume" => {
                 let call = calls.get_mut(&call_id).expect("call begun");
                 check_step(call.resume(), &step["expect"], &at);
@@ -182,6 +204,7 @@ fn run_scenario(scenario: &Value) {
             other => panic!("{at}: unknown op {other}"),
         }
     }
+    std::mem::take(&mut *seen.lock().unwrap())
 }
 
 fn check_step(step: Result<Decision, StepError>, expect: &Value, at: &str) {
@@ -214,6 +237,50 @@ fn delay_vectors() {
 #[test]
 fn decision_vectors() {
     assert!(run_scenarios("decisions.json") >= 50);
+}
+
+#[test]
+fn event_vectors() {
+    let doc = load("events.json");
+    for scenario in items(&doc, "scenarios") {
+        let got = run_scenario(scenario);
+        assert_eq!(
+            &Value::Array(got),
+            &scenario["events"],
+            "{}",
+            scenario["name"]
+        );
+    }
+}
+
+#[test]
+fn plan_vectors() {
+    let doc = load("plans.json");
+    for case in items(&doc, "cases") {
+        let name = case["name"].as_str().unwrap();
+        let r = &case["request"];
+        let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let patch = match (r.get("patch"), r.get("content_type")) {
+            (Some(p), _) => Some(PatchType::parse(p.as_str().unwrap()).expect("patch name")),
+            (_, Some(ct)) => PatchType::from_content_type(ct.as_str().unwrap()),
+            _ => None,
+        };
+        let chosen = plan::choose(&Request {
+            verb: Verb::parse(r["verb"].as_str().unwrap()).expect("verb name"),
+            resource: r.get("resource").and_then(Value::as_str).unwrap_or(""),
+            named: flag("named"),
+            generate_name: flag("generate_name"),
+            resource_version: flag("resource_version"),
+            patch,
+            object_body: flag("object_body"),
+            adopt_existing: flag("adopt_existing"),
+            can_get: flag("can_get"),
+            can_list: flag("can_list"),
+            missing_ok: flag("missing_ok"),
+        });
+        assert_eq!(chosen.recovery.as_str(), case["recovery"], "{name}");
+        assert_eq!(chosen.stamp.as_str(), case["stamp"], "{name}");
+    }
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub enum k8sretry_action {
 pub enum k8sretry_read_outcome {
     /// An object carrying this call's request id.
     K8SRETRY_READ_OURS = 1,
-    /// An object without this call's request id (without ownership: any object).
+    /// An object without this call's request id (for a create that adopts existing objects: any object).
     K8SRETRY_READ_NOT_OURS = 2,
     /// No such object.
     K8SRETRY_READ_MISSING = 3,
@@ -99,7 +99,8 @@ fn step_status(error: StepError) -> k8sretry_status {
 }
 
 /// Starts a call before its first attempt. `function` names it in events and metrics;
-/// `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`.
+/// `verb` is a `k8sretry_verb`, `recovery` a `k8sretry_recovery`. The caller can read back and
+/// the call is not nested; `k8sretry_call_begin_with` says otherwise.
 ///
 /// # Safety
 /// `policy` is a live policy handle or NULL; `function` points to `function_len` readable
@@ -122,6 +123,86 @@ pub unsafe extern "C" fn k8sretry_call_begin(
             .with_verb(verb)
             .with_recovery(recovery);
         hand_out(k8sretry_call { inner }, out);
+        Ok(())
+    })
+}
+
+/// How to begin a call (`k8sretry_call_begin_with`). A zeroed struct is the safe request: verb
+/// unknown, no recovery, no reader (the call never answers `K8SRETRY_ACTION_READ_BACK`), not
+/// nested.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct k8sretry_call_options {
+    /// A `k8sretry_verb`.
+    pub verb: u32,
+    /// A `k8sretry_recovery`.
+    pub recovery: u32,
+    /// Whether the caller can read the object back when asked. Without a reader, where a
+    /// read-back would tell whether an uncertain write landed the call gives up
+    /// `K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN` (or `NON_RETRYABLE` when no attempt may have written),
+    /// and a generateName create that may have written gives up `NOT_IDEMPOTENT`.
+    pub has_reader: bool,
+    /// Whether the call is made inside an attempt of another k8sretry call on the same logical
+    /// task (your language's task-local marker): it then makes one attempt, its first failure
+    /// answers `K8SRETRY_GIVE_UP_NESTED`, and it records nothing (no budget, breaker, event or
+    /// metric). `k8sretry_run` marks its own attempts (per thread) and needs no flag.
+    pub nested: bool,
+    /// Time already spent on the call (a first attempt made before the call was begun), in
+    /// nanoseconds: it counts against the policy's deadline.
+    pub elapsed_nanos: u64,
+}
+
+/// Starts a call as `options` says (NULL: a zeroed `k8sretry_call_options`). `function` names it
+/// in events and metrics.
+///
+/// # Safety
+/// `policy` is a live policy handle or NULL; `function` points to `function_len` readable
+/// bytes; `options` is NULL or readable; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_begin_with(
+    policy: *const k8sretry_policy,
+    function: *const c_char,
+    function_len: usize,
+    options: *const k8sretry_call_options,
+    out: *mut *mut k8sretry_call,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let policy = unsafe { borrow(policy) }?;
+        let function = unsafe { text(function, function_len) }?;
+        let options = if options.is_null() {
+            k8sretry_call_options::default()
+        } else {
+            unsafe { *options }
+        };
+        let (verb, recovery) = (verb_from(options.verb)?, recovery_from(options.recovery)?);
+        let inner = Call::start(&policy.inner, function, options.nested)
+            .with_verb(verb)
+            .with_recovery(recovery)
+            .with_reader(options.has_reader)
+            .with_elapsed(std::time::Duration::from_nanos(options.elapsed_nanos));
+        hand_out(k8sretry_call { inner }, out);
+        Ok(())
+    })
+}
+
+/// The caller cancelled the call, whatever it was doing (an attempt, a sleep before a retry or a
+/// read-back, a wait, a read-back): writes `K8SRETRY_ACTION_GIVE_UP` with
+/// `K8SRETRY_GIVE_UP_CANCELLED`; the call records one outcome, one event and one metric.
+/// `K8SRETRY_STATUS_CALL_FINISHED` after the end.
+///
+/// # Safety
+/// `call` is a live handle or NULL; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn k8sretry_call_on_cancelled(
+    call: *mut k8sretry_call,
+    out: *mut k8sretry_decision,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let call = unsafe { borrow_mut(call) }?;
+        let decision = call.inner.on_cancelled().map_err(step_status)?;
+        unsafe { *out = decision.into() };
         Ok(())
     })
 }
@@ -323,48 +404,31 @@ pub unsafe extern "C" fn k8sretry_run(
         let policy = unsafe { borrow(policy) }?;
         let function = unsafe { text(function, function_len) }?;
         let attempt = attempt.ok_or(K8SRETRY_STATUS_NULL_ARGUMENT)?;
-        let mut call = Call::new(&policy.inner, function).with_verb(verb_from(verb)?);
+        let verb = verb_from(verb)?;
         let mut failure = k8sretry_failure::default();
-        let result = loop {
+        let mut n = 0;
+        // The shared driver (attempts marked as such on this thread: a k8sretry_run inside an
+        // attempt makes one attempt).
+        let ran = k8sretry::retry_blocking(&policy.inner, function, verb, || {
+            n += 1;
             failure.inner = Default::default();
-            let n = call.attempts();
             if unsafe { attempt(userdata, n, &mut failure) } == 0 {
-                call.on_success();
-                break k8sretry_run_result {
-                    succeeded: true,
-                    attempts: n,
-                    give_up_reason: None.into(),
-                };
+                Ok(n)
+            } else {
+                Err(Box::new(failure.inner.clone()))
             }
-            let mut decision = call.on_failure(&failure.inner);
-            // The budget deferred the retry: wait, send nothing, ask again.
-            while let Decision::Wait { delay } = decision {
-                std::thread::sleep(delay);
-                decision = call
-                    .resume()
-                    .unwrap_or(Decision::GiveUp(k8sretry::GiveUpReason::NonRetryable));
-            }
-            match decision {
-                Decision::Retry { delay } => std::thread::sleep(delay),
-                Decision::GiveUp(reason) => {
-                    break k8sretry_run_result {
-                        succeeded: false,
-                        attempts: n,
-                        give_up_reason: Some(reason).into(),
-                    };
-                }
-                // No recovery was declared, so the core never asks for these.
-                Decision::ReadBack { .. }
-                | Decision::Done
-                | Decision::Recovered
-                | Decision::Wait { .. } => {
-                    break k8sretry_run_result {
-                        succeeded: false,
-                        attempts: n,
-                        give_up_reason: None.into(),
-                    };
-                }
-            }
+        });
+        let result = match ran {
+            Ok(attempts) => k8sretry_run_result {
+                succeeded: true,
+                attempts,
+                give_up_reason: None.into(),
+            },
+            Err(gave_up) => k8sretry_run_result {
+                succeeded: false,
+                attempts: gave_up.attempts,
+                give_up_reason: Some(gave_up.reason).into(),
+            },
         };
         unsafe { *out = result };
         Ok(())

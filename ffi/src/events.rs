@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use k8sretry::{Event, EventCallback};
 
 use crate::guard::*;
+use crate::names::event_name;
 use crate::status::*;
 use crate::types::*;
 
@@ -42,6 +43,36 @@ pub struct k8sretry_event {
     pub class_: k8sretry_class,
     /// Why the call gave up (`K8SRETRY_GIVE_UP_NONE` when it did not).
     pub give_up_reason: k8sretry_give_up_reason,
+    /// The level to log the event at, the core's rule (DESIGN §7): map it to your logger's
+    /// levels and decide nothing else.
+    pub level: k8sretry_level,
+}
+
+/// The level an event is logged at (the core's `Event::level`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum k8sretry_level {
+    /// An answer the caller handles (a first attempt's 404, 409, 422...) or a cancelled call.
+    K8SRETRY_LEVEL_DEBUG = 1,
+    /// Good news: a success after retries, a recovered lost response.
+    K8SRETRY_LEVEL_INFO = 2,
+    /// Retries, deferred retries and give-ups with the error returned.
+    K8SRETRY_LEVEL_WARN = 3,
+    /// A write whose outcome is unknown: it may or may not have been carried out.
+    K8SRETRY_LEVEL_ERROR = 4,
+}
+
+impl k8sretry_level {
+    /// The level of `event`.
+    fn of(event: &Event<'_>) -> k8sretry_level {
+        use k8sretry_level::*;
+        match event.level_name() {
+            "error" => K8SRETRY_LEVEL_ERROR,
+            "warn" => K8SRETRY_LEVEL_WARN,
+            "info" => K8SRETRY_LEVEL_INFO,
+            _ => K8SRETRY_LEVEL_DEBUG,
+        }
+    }
 }
 
 /// Receives events. Called synchronously, from inside `k8sretry_call_on_failure`,
@@ -145,6 +176,7 @@ pub(crate) fn forwarder() -> EventCallback {
                 .class
                 .map_or(k8sretry_class::K8SRETRY_CLASS_NONE, Into::into),
             give_up_reason: event.give_up.into(),
+            level: k8sretry_level::of(event),
         };
         let ptr = Arc::as_ptr(&registered);
         INSIDE.with(|inside| inside.borrow_mut().push(ptr));
@@ -164,52 +196,4 @@ pub(crate) fn forwarder() -> EventCallback {
         let _done = Done(&registered);
         unsafe { (registered.callback)(registered.userdata, &c_event) };
     })
-}
-
-/// The static NUL-terminated copy of an event name.
-fn event_name(name: &str) -> *const c_char {
-    const NAMES: [&str; 10] = [
-        "k8s_api_call_failed_retrying\0",
-        "k8s_api_call_succeeded_after_retry\0",
-        "k8s_api_call_failed_max_retries\0",
-        "k8s_api_call_failed_non_retryable\0",
-        "k8s_api_call_recovered_lost_response\0",
-        "k8s_api_call_budget_exhausted\0",
-        "k8s_api_call_circuit_open\0",
-        "k8s_api_call_deadline_exceeded\0",
-        "k8s_api_call_retry_deferred\0",
-        "k8s_api_call_retry_after_too_long\0",
-    ];
-    NAMES
-        .iter()
-        .find(|n| n.strip_suffix('\0') == Some(name))
-        .map_or(c"unknown".as_ptr(), |n| n.as_ptr().cast())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::event_name;
-    use k8sretry::EventKind;
-    use std::ffi::CStr;
-
-    /// Every event the core emits reaches C under its own name (the two of issue #22 were
-    /// "unknown" until abi_fuzz saw them).
-    #[test]
-    fn every_event_kind_has_its_c_name() {
-        for kind in [
-            EventKind::FailedRetrying,
-            EventKind::SucceededAfterRetry,
-            EventKind::FailedMaxRetries,
-            EventKind::FailedNonRetryable,
-            EventKind::RecoveredLostResponse,
-            EventKind::BudgetExhausted,
-            EventKind::CircuitOpen,
-            EventKind::DeadlineExceeded,
-            EventKind::RetryDeferred,
-            EventKind::RetryAfterTooLong,
-        ] {
-            let name = unsafe { CStr::from_ptr(event_name(kind.name())) };
-            assert_eq!(name.to_str(), Ok(kind.name()));
-        }
-    }
 }

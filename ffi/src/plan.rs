@@ -1,9 +1,8 @@
 //! `k8sretry_plan`: how a write is made safe to resend, chosen by the core from what the caller
-//! knows about it (DESIGN §2.5); and the names of the enums, for bindings that print them.
+//! knows about it (DESIGN §2.5).
 
 use std::ffi::c_char;
 
-use k8sretry::GiveUpReason;
 use k8sretry::plan::{self, PatchType, Request, Stamp};
 
 use crate::guard::*;
@@ -38,7 +37,40 @@ pub enum k8sretry_stamp {
     K8SRETRY_STAMP_ANNOTATION_AND_LABEL = 2,
 }
 
-/// What the caller knows about one request. Zeroed fields are the safe side.
+impl From<Option<PatchType>> for k8sretry_patch_type {
+    fn from(patch: Option<PatchType>) -> k8sretry_patch_type {
+        use k8sretry_patch_type::*;
+        match patch {
+            None => K8SRETRY_PATCH_NONE,
+            Some(PatchType::Merge) => K8SRETRY_PATCH_MERGE,
+            Some(PatchType::Strategic) => K8SRETRY_PATCH_STRATEGIC,
+            Some(PatchType::Apply) => K8SRETRY_PATCH_APPLY,
+            Some(PatchType::Json) => K8SRETRY_PATCH_JSON,
+        }
+    }
+}
+
+fn patch_from(n: u32) -> Result<Option<PatchType>, k8sretry_status> {
+    [None]
+        .into_iter()
+        .chain(PatchType::ALL.map(Some))
+        .find(|p| k8sretry_patch_type::from(*p) as u32 == n)
+        .ok_or(K8SRETRY_STATUS_INVALID_ARGUMENT)
+}
+
+impl From<Stamp> for k8sretry_stamp {
+    fn from(stamp: Stamp) -> k8sretry_stamp {
+        use k8sretry_stamp::*;
+        match stamp {
+            Stamp::None => K8SRETRY_STAMP_NONE,
+            Stamp::Annotation => K8SRETRY_STAMP_ANNOTATION,
+            Stamp::AnnotationAndLabel => K8SRETRY_STAMP_ANNOTATION_AND_LABEL,
+        }
+    }
+}
+
+/// What the caller knows about one request. A zeroed struct is the safe request: every fact
+/// unknown, nothing adopted (a zeroed POST or PATCH is not resent after a lost response).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct k8sretry_request {
@@ -55,10 +87,17 @@ pub struct k8sretry_request {
     pub generate_name: bool,
     /// The body has `metadata.resourceVersion`.
     pub resource_version: bool,
-    /// A `k8sretry_patch_type`.
+    /// A `k8sretry_patch_type` (`k8sretry_patch_type_of` maps a Content-Type header).
     pub patch_type: u32,
-    /// Stamp the body and check the stamp on read-back.
-    pub ownership: bool,
+    /// The body of a PATCH is known to be a JSON object (not a list): safe to resend whatever
+    /// its content type (a JSON patch must be a list, so the apiserver refuses an object
+    /// labelled as one without applying it).
+    pub object_body: bool,
+    /// Opt-in: a create adopts an object that already exists under its name (unstamped, any
+    /// `AlreadyExists` after a lost response returns whatever is there). False (zero), the
+    /// default: the body is stamped with the call's request id and only an object carrying it
+    /// is taken as this call's write.
+    pub adopt_existing: bool,
     /// The object can be read back by name.
     pub can_get: bool,
     /// The collection can be listed by label.
@@ -91,22 +130,15 @@ pub unsafe extern "C" fn k8sretry_plan_choose(
         let out = out_arg(out)?;
         let r = unsafe { borrow(request) }?;
         let resource = unsafe { text(r.resource, r.resource_len) }?;
-        let patch = match r.patch_type {
-            0 => None,
-            1 => Some(PatchType::Merge),
-            2 => Some(PatchType::Strategic),
-            3 => Some(PatchType::Apply),
-            4 => Some(PatchType::Json),
-            _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
-        };
         let chosen = plan::choose(&Request {
             verb: verb_from(r.verb)?,
             resource,
             named: r.named,
             generate_name: r.generate_name,
             resource_version: r.resource_version,
-            patch,
-            ownership: r.ownership,
+            patch: patch_from(r.patch_type)?,
+            object_body: r.object_body,
+            adopt_existing: r.adopt_existing,
             can_get: r.can_get,
             can_list: r.can_list,
             missing_ok: r.missing_ok,
@@ -114,54 +146,53 @@ pub unsafe extern "C" fn k8sretry_plan_choose(
         unsafe {
             *out = k8sretry_plan {
                 recovery: recovery_number(chosen.recovery),
-                stamp: match chosen.stamp {
-                    Stamp::None => 0,
-                    Stamp::Annotation => 1,
-                    Stamp::AnnotationAndLabel => 2,
-                },
+                stamp: k8sretry_stamp::from(chosen.stamp) as u32,
             }
         };
         Ok(())
     })
 }
 
-/// A static, NUL-terminated name of a `k8sretry_give_up_reason` (`MaxRetries`, ...; `None` for
-/// `K8SRETRY_GIVE_UP_NONE`, `Unknown` past the last).
-#[unsafe(no_mangle)]
-pub extern "C" fn k8sretry_give_up_reason_name(reason: u32) -> *const c_char {
-    const NAMES: [&[u8]; 10] = [
-        b"None\0",
-        b"Cancelled\0",
-        b"NonRetryable\0",
-        b"NotIdempotent\0",
-        b"MaxRetries\0",
-        b"CircuitOpen\0",
-        b"Deadline\0",
-        b"BudgetExhausted\0",
-        b"OutcomeUnknown\0",
-        b"RetryAfterTooLong\0",
-    ];
-    debug_assert_eq!(NAMES.len(), GiveUpReason::ALL.len() + 1);
-    NAMES
-        .get(reason as usize)
-        .copied()
-        .unwrap_or(b"Unknown\0")
-        .as_ptr()
-        .cast()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::CStr;
 
     #[test]
-    fn give_up_names_are_the_core_names() {
-        for reason in GiveUpReason::ALL {
-            let n = k8sretry_give_up_reason::from(Some(reason)) as u32;
-            let name = unsafe { CStr::from_ptr(k8sretry_give_up_reason_name(n)) };
-            assert_eq!(name.to_str().unwrap(), reason.as_str());
+    fn patch_numbers_round_trip() {
+        for p in [None].into_iter().chain(PatchType::ALL.map(Some)) {
+            assert_eq!(patch_from(k8sretry_patch_type::from(p) as u32), Ok(p));
         }
+        assert_eq!(patch_from(5), Err(K8SRETRY_STATUS_INVALID_ARGUMENT));
+    }
+
+    /// A zeroed request never adopts: a named create that can be read back is stamped.
+    #[test]
+    fn a_zeroed_request_is_the_safe_one() {
+        let mut r: k8sretry_request = unsafe { std::mem::zeroed() };
+        let mut out = k8sretry_plan {
+            recovery: 99,
+            stamp: 99,
+        };
+        r.verb = k8sretry_verb::K8SRETRY_VERB_POST as u32;
+        assert_eq!(
+            unsafe { k8sretry_plan_choose(&r, &mut out) },
+            K8SRETRY_STATUS_OK
+        );
+        assert_eq!(
+            out.recovery,
+            k8sretry_recovery::K8SRETRY_RECOVERY_NONE as u32
+        );
+        r.named = true;
+        r.can_get = true;
+        assert_eq!(
+            unsafe { k8sretry_plan_choose(&r, &mut out) },
+            K8SRETRY_STATUS_OK
+        );
+        assert_eq!(
+            out.recovery,
+            k8sretry_recovery::K8SRETRY_RECOVERY_CREATE as u32
+        );
+        assert_eq!(out.stamp, k8sretry_stamp::K8SRETRY_STAMP_ANNOTATION as u32);
     }
 
     #[test]

@@ -49,7 +49,7 @@ fn write_message(message: &str, buf: *mut c_char, buf_len: usize) {
     }
 }
 
-/// Creates the preset named `name` (`default`, `mutation`, `read`, `connection`, `runner_hooks`).
+/// Creates the preset named `name` (one of those `k8sretry_preset_name` lists).
 ///
 /// # Safety
 /// `name` points to `name_len` readable bytes; `out` is writable.

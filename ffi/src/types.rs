@@ -50,7 +50,7 @@ pub enum k8sretry_recovery {
     K8SRETRY_RECOVERY_NONE = 0,
     /// Create stamped with a request id: read back on AlreadyExists after an ambiguous attempt.
     K8SRETRY_RECOVERY_CREATE = 1,
-    /// Create without ownership: read back and adopt on any AlreadyExists.
+    /// Create that adopts existing objects (`adopt_existing`): read back and adopt on any AlreadyExists.
     K8SRETRY_RECOVERY_CREATE_ADOPT = 2,
     /// Delete: NotFound after an ambiguous attempt is success.
     K8SRETRY_RECOVERY_DELETE = 3,
@@ -174,6 +174,9 @@ pub enum k8sretry_give_up_reason {
     /// The server asked to wait longer than `retry_after_cap` (the engine never retries sooner
     /// than asked); `k8sretry_call_retry_after` gives the server's hint.
     K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG = 9,
+    /// The call was begun nested (inside an attempt of another call): it made its one attempt;
+    /// fail with the attempt's error unchanged, the enclosing call decides. Nothing recorded.
+    K8SRETRY_GIVE_UP_NESTED = 10,
 }
 
 impl From<Option<GiveUpReason>> for k8sretry_give_up_reason {
@@ -190,6 +193,7 @@ impl From<Option<GiveUpReason>> for k8sretry_give_up_reason {
             Some(GiveUpReason::BudgetExhausted) => K8SRETRY_GIVE_UP_BUDGET_EXHAUSTED,
             Some(GiveUpReason::OutcomeUnknown) => K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN,
             Some(GiveUpReason::RetryAfterTooLong) => K8SRETRY_GIVE_UP_RETRY_AFTER_TOO_LONG,
+            Some(GiveUpReason::Nested) => K8SRETRY_GIVE_UP_NESTED,
         }
     }
 }

@@ -641,7 +641,8 @@ static void plan_choose(reader *r, world *w) {
   req.named = flags & 1;
   req.generate_name = flags & 2;
   req.resource_version = flags & 4;
-  req.ownership = flags & 8;
+  req.adopt_existing = flags & 8;
+  req.object_body = flags & 128;
   req.can_get = flags & 16;
   req.can_list = flags & 32;
   req.missing_ok = flags & 64;
@@ -667,7 +668,7 @@ static void plan_choose(reader *r, world *w) {
   bool write = req.verb == K8SRETRY_VERB_POST || req.verb == K8SRETRY_VERB_PUT || req.verb == K8SRETRY_VERB_PATCH ||
                req.verb == K8SRETRY_VERB_DELETE;
   if (!write) EXPECT(plan.recovery == K8SRETRY_RECOVERY_NONE && plan.stamp == 0, "a read got a plan");
-  if (plan.stamp != K8SRETRY_STAMP_NONE) EXPECT(req.ownership, "stamped without ownership");
+  if (plan.stamp != K8SRETRY_STAMP_NONE) EXPECT(!req.adopt_existing, "stamped a create that adopts");
   /* Begin a call with the plan on the first policy there is. */
   for (unsigned p = 0; p < SLOTS; p++) {
     if (!w->policies[p]) continue;

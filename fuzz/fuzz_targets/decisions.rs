@@ -530,16 +530,15 @@ impl World<'_> {
             assert_eq!(result, Err(StepError::Finished));
             return;
         }
-        if was_reading {
-            assert_eq!(result, Err(StepError::ReadBackPending));
-            return;
-        }
-        if was_waiting {
-            // Nothing was sent while waiting: no attempt can have failed; but the caller may
-            // cancel the call while it waits (DESIGN §1): it gives up Cancelled.
+        if was_reading || was_waiting {
+            // Nothing was sent: no attempt can have failed; but the caller may cancel the call
+            // in any state (docs/design.md §1): it gives up Cancelled.
             if self.policy.classify(failure) == Class::Cancelled {
                 assert_eq!(result, Ok(Decision::GiveUp(GiveUpReason::Cancelled)));
                 assert!(t.call.is_finished() && !t.call.awaiting_resume());
+                assert!(!t.call.awaiting_read_back());
+            } else if was_reading {
+                assert_eq!(result, Err(StepError::ReadBackPending));
             } else {
                 assert_eq!(result, Err(StepError::WaitPending));
                 assert!(t.call.awaiting_resume());

@@ -592,14 +592,18 @@ def delays():
 # ---------------------------------------------------------------- decisions (hand-written)
 
 
-def begin(call="a", verb="GET", recovery="none", function="f"):
-    return {
-        "op": "begin",
-        "call": call,
-        "function": function,
-        "verb": verb,
-        "recovery": recovery,
-    }
+def begin(call="a", verb="GET", recovery="none", function="f", reader=None, nested=None):
+    step = {"op": "begin", "call": call, "function": function, "verb": verb, "recovery": recovery}
+    if reader is not None:
+        step["reader"] = reader
+    if nested is not None:
+        step["nested"] = nested
+    return step
+
+
+def cancel(call="a", expect=None):
+    """The caller cancels the call, whatever it is doing."""
+    return {"op": "cancel", "call": call, "expect": expect}
 
 
 def retry(delay):
@@ -1648,7 +1652,7 @@ def decisions():
             + [F(RESET, expect=give_up("MaxRetries"))],
         ),
         scenario(
-            "create without ownership adopts any AlreadyExists",
+            "create that adopts existing objects adopts any AlreadyExists",
             [
                 begin(verb="POST", recovery="create_adopt"),
                 F(EXISTS, expect=read_back(0.0)),
@@ -2137,7 +2141,544 @@ def decisions():
             },
         ),
     ]
+    s += cancellations() + no_reader() + nesting()
     return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}
+
+
+CANCELLED = give_up("Cancelled")
+# A budget that refuses the second retry of an episode while a deadline leaves time: a wait.
+WAITING = {"deadline": 30, "max_retries": 5, "budget": ONE_RETRY_BUDGET}
+
+
+def cancellations():
+    """A cancel is taken in every state and ends the call Cancelled; nothing after it counts."""
+    return [
+        scenario(
+            "cancel: during the first attempt",
+            [
+                begin(),
+                cancel(expect=CANCELLED),
+                cancel(expect=OUT_OF_ORDER),
+                F(S503, expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during the sleep before a retry, or the retry itself",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                cancel(expect=CANCELLED),
+                F(S503, expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during a wait the budget asked for",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                cancel(expect=CANCELLED),
+                resume(expect=OUT_OF_ORDER),
+            ],
+            WAITING,
+        ),
+        scenario(
+            "cancel: during a read-back after AlreadyExists",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                cancel(expect=CANCELLED),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: a cancelled failure reported while a read-back is pending",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                F({"cancelled": True}, expect=CANCELLED),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during the sleep before a generateName look-up",
+            [
+                begin(verb="POST", recovery="create_generated"),
+                F(RESET, expect=read_back(1.0)),
+                cancel(expect=CANCELLED),
+                R("missing", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: during a read-back's own retry",
+            [
+                begin(verb="PUT", recovery="replace_stamped"),
+                F(RESET, expect=retry(1.0)),
+                F({"status": 409, "reason": "Conflict"}, expect=read_back(0.0)),
+                R("failed", S503, expect=read_back(1.0)),
+                cancel(expect=CANCELLED),
+            ],
+        ),
+        scenario(
+            "cancel: a wait's cancelled failure is the same cancel",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                F({"cancelled": True}, expect=CANCELLED),
+                cancel(expect=OUT_OF_ORDER),
+            ],
+            WAITING,
+        ),
+        scenario(
+            "cancel: after the end it is out of order",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                succeed(attempts=2),
+                cancel(expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "cancel: after a give-up it is out of order",
+            [
+                begin(),
+                F(GONE404, expect=give_up("NonRetryable")),
+                cancel(expect=OUT_OF_ORDER),
+            ],
+        ),
+    ]
+
+
+def no_reader():
+    """A call whose binding cannot read back is never asked to: where a read-back would tell
+    whether an uncertain write landed, the outcome is unknown."""
+    return [
+        scenario(
+            "no reader: a named create's AlreadyExists after a reset is an unknown outcome",
+            [
+                begin(verb="POST", recovery="create", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=give_up("OutcomeUnknown")),
+                R("ours", expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "no reader: a first AlreadyExists is the caller's answer",
+            [
+                begin(verb="POST", recovery="create", reader=False),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "no reader: create_adopt cannot adopt",
+            [
+                begin(verb="POST", recovery="create_adopt", reader=False),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
+        ),
+        scenario(
+            "no reader: create_adopt after a reset is an unknown outcome",
+            [
+                begin(verb="POST", recovery="create_adopt", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=give_up("OutcomeUnknown")),
+            ],
+        ),
+        scenario(
+            "no reader: a generateName create is not resent after a reset",
+            [
+                begin(verb="POST", recovery="create_generated", reader=False),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
+        ),
+        scenario(
+            "no reader: a generateName create is resent when nothing was sent",
+            [
+                begin(verb="POST", recovery="create_generated", reader=False),
+                F(REFUSED, expect=retry(1.0)),
+                F({"status": 429}, expect=retry(2.0)),
+                succeed(attempts=3),
+            ],
+        ),
+        scenario(
+            "no reader: a stamped replace's Conflict after a reset is an unknown outcome",
+            [
+                begin(verb="PUT", recovery="replace_stamped", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(
+                    {"status": 409, "reason": "Conflict"},
+                    expect=give_up("OutcomeUnknown"),
+                ),
+            ],
+        ),
+        scenario(
+            "no reader: a delete needs none",
+            [
+                begin(verb="DELETE", recovery="delete", reader=False),
+                F(RESET, expect=retry(1.0)),
+                F(GONE404, expect=DONE),
+            ],
+        ),
+    ]
+
+
+def nesting():
+    """A call made inside another call's attempt makes one attempt: the outer one retries."""
+    return [
+        scenario(
+            "nested: one attempt, then the error goes to the enclosing call",
+            [
+                begin(nested=True),
+                F(S503, expect=give_up("Nested")),
+                F(S503, expect=OUT_OF_ORDER),
+            ],
+        ),
+        scenario(
+            "nested: whatever the failure and recovery",
+            [
+                begin("a", verb="POST", recovery="create", nested=True),
+                F(RESET, "a", give_up("Nested")),
+                begin("b", nested=True),
+                F(GONE404, "b", give_up("Nested")),
+                begin("c", verb="DELETE", recovery="delete_missing_ok", nested=True),
+                F(GONE404, "c", give_up("Nested")),
+            ],
+        ),
+        scenario(
+            "nested: a success ends it",
+            [begin(nested=True), succeed(attempts=1), F(S503, expect=OUT_OF_ORDER)],
+        ),
+        scenario(
+            "nested: a cancel ends it",
+            [begin(nested=True), cancel(expect=CANCELLED), cancel(expect=OUT_OF_ORDER)],
+        ),
+        scenario(
+            "nested: the enclosing call retries as usual",
+            [
+                begin("outer"),
+                begin("inner", nested=True),
+                F(S503, "inner", give_up("Nested")),
+                F(S503, "outer", retry(1.0)),
+                begin("inner2", nested=True),
+                succeed("inner2"),
+                succeed("outer", attempts=2),
+            ],
+        ),
+    ]
+
+
+# ---------------------------------------------------------------- plans (hand-written)
+
+
+def plan_case(name, request, recovery, stamp="none"):
+    return {"name": name, "request": request, "recovery": recovery, "stamp": stamp}
+
+
+def plans():
+    """Every row of the per-verb table of docs/design.md §4 (`plan::choose`). A request holds only
+    the facts a wrapper knows (left out: false / none); `patch` is a short patch-type name,
+    `content_type` a PATCH's Content-Type header value."""
+    post = {"verb": "POST"}
+    named = {**post, "named": True, "can_get": True, "can_list": True}
+    generated = {**post, "generate_name": True, "can_get": True, "can_list": True}
+    put = {"verb": "PUT", "named": True, "resource_version": True, "can_get": True}
+    c = [
+        # POST
+        plan_case("create, named, readable: stamped, read back", named, "create", "annotation"),
+        plan_case(
+            "create, named, by method name: stamped",
+            {**named, "resource": "create_namespaced_config_map"},
+            "create",
+            "annotation",
+        ),
+        plan_case(
+            "create, generateName, listable: stamped with a label, looked for",
+            generated,
+            "create_generated",
+            "annotation_and_label",
+        ),
+        plan_case("create, named, no reader: not resent", {**post, "named": True}, "none"),
+        plan_case(
+            "create, generateName, no lister: not resent",
+            {**post, "generate_name": True, "can_get": True},
+            "none",
+        ),
+        plan_case("create, nothing known (a zeroed request): not resent", post, "none"),
+        plan_case(
+            "create with adopt_existing: adopts, unstamped",
+            {**named, "adopt_existing": True},
+            "create_adopt",
+        ),
+        plan_case(
+            "create with adopt_existing, no reader: not resent",
+            {**post, "named": True, "adopt_existing": True},
+            "none",
+        ),
+        plan_case(
+            "create with adopt_existing, generateName: nothing to adopt by",
+            {**generated, "adopt_existing": True},
+            "none",
+        ),
+    ]
+    for resource in (
+        "SelfSubjectAccessReview",
+        "subjectaccessreviews",
+        "create_namespaced_local_subject_access_review",
+        "createSelfSubjectRulesReview",
+        "SelfSubjectReview",
+        "TokenReview",
+        "TokenRequest",
+        "create_namespaced_service_account_token",
+        "serviceaccounts/token",
+    ):
+        c.append(
+            plan_case(
+                f"create of {resource}: persists nothing, resent unstamped",
+                {**named, "resource": resource},
+                "idempotent",
+            )
+        )
+    c.append(
+        plan_case(
+            "create of a review with adopt_existing: still resent unstamped",
+            {**post, "resource": "TokenReview", "adopt_existing": True},
+            "idempotent",
+        )
+    )
+    c.append(
+        plan_case(
+            "create of a service account (not its token): stamped",
+            {**named, "resource": "create_namespaced_service_account"},
+            "create",
+            "annotation",
+        )
+    )
+    c += [
+        # PUT
+        plan_case("replace with resourceVersion, readable: stamped", put, "replace_stamped", "annotation"),
+        plan_case(
+            "replace with resourceVersion, no reader: never resent",
+            {**put, "can_get": False},
+            "not_idempotent",
+        ),
+        plan_case(
+            "replace with resourceVersion and adopt_existing: never resent",
+            {**put, "adopt_existing": True},
+            "not_idempotent",
+        ),
+        plan_case(
+            "replace without resourceVersion: the verb decides (a full replace)",
+            {"verb": "PUT", "named": True, "can_get": True},
+            "none",
+        ),
+    ]
+    # PATCH, by short name and by content type.
+    for patch, recovery in (
+        ("merge", "idempotent"),
+        ("strategic", "idempotent"),
+        ("apply", "idempotent"),
+        ("json", "none"),
+    ):
+        c.append(plan_case(f"patch {patch}", {"verb": "PATCH", "patch": patch}, recovery))
+    for content_type, recovery in (
+        ("application/merge-patch+json", "idempotent"),
+        ("application/strategic-merge-patch+json", "idempotent"),
+        ("application/apply-patch+yaml", "idempotent"),
+        ("application/apply-patch+json", "idempotent"),
+        ("application/apply-patch+cbor", "idempotent"),
+        ("application/json-patch+json", "none"),
+        ("application/merge-patch+json; charset=utf-8", "idempotent"),
+        ("Application/Strategic-Merge-Patch+JSON", "idempotent"),
+        ("application/json", "none"),
+    ):
+        c.append(
+            plan_case(
+                f"patch sent as {content_type}", {"verb": "PATCH", "content_type": content_type}, recovery
+            )
+        )
+    c += [
+        plan_case("patch of unknown type: not resent", {"verb": "PATCH"}, "none"),
+        plan_case(
+            "JSON patch of an object body: refused unapplied or sent as a strategic merge, so resent",
+            {"verb": "PATCH", "patch": "json", "object_body": True},
+            "idempotent",
+        ),
+        plan_case(
+            "patch of unknown type with an object body: resent",
+            {"verb": "PATCH", "object_body": True},
+            "idempotent",
+        ),
+        plan_case(
+            "JSON patch content type with an object body: resent",
+            {"verb": "PATCH", "content_type": "application/json-patch+json", "object_body": True},
+            "idempotent",
+        ),
+        # DELETE
+        plan_case("delete", {"verb": "DELETE", "named": True}, "delete"),
+        plan_case("delete, missing_ok", {"verb": "DELETE", "missing_ok": True}, "delete_missing_ok"),
+    ]
+    # Reads and unknown verbs: nothing to plan.
+    for verb in ("GET", "LIST", "WATCH", "UNKNOWN"):
+        c.append(
+            plan_case(
+                f"{verb}: nothing to plan",
+                {"verb": verb, **{k: True for k in ("named", "can_get", "can_list")}},
+                "none",
+            )
+        )
+    return {"description": "plan::choose, every row of the per-verb table (docs/design.md 4)", "cases": c}
+
+
+# ---------------------------------------------------------------- events (hand-written)
+
+
+def ev(event, attempt, level, give_up=None, function="f"):
+    return {
+        "function": function,
+        "event": f"k8s_api_call_{event}",
+        "attempt": attempt,
+        "level": level,
+        "give_up": give_up,
+    }
+
+
+def event_scenario(name, steps, events, policy=None):
+    return {**scenario(name, steps, policy), "events": events}
+
+
+def events():
+    """The events a call emits, with their level (docs/design.md 7): debug for a first attempt's
+    answer the caller handles and for a cancel, info for good news, warn for retries and give-ups
+    that return the error, error for a write whose outcome is unknown."""
+    budget = {"ratio": 0, "burst": 0, "min_per_second": 0, "min_per_episode": 1, "ttl": 10}
+    e = [
+        event_scenario("a first success emits nothing", [begin(), succeed(attempts=1)], []),
+        event_scenario(
+            "a first attempt's 404 is debug",
+            [begin(), F(GONE404, expect=give_up("NonRetryable"))],
+            [ev("failed_non_retryable", 1, "debug", "NonRetryable")],
+        ),
+        event_scenario(
+            "a first attempt's 409 of a create is debug",
+            [begin(verb="POST", recovery="create"), F(EXISTS, expect=give_up("NonRetryable"))],
+            [ev("failed_non_retryable", 1, "debug", "NonRetryable")],
+        ),
+        event_scenario(
+            "a 404 after a retry is a warning",
+            [begin(), F(S503, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))],
+            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "warn", "NonRetryable")],
+        ),
+        event_scenario(
+            "retries are warnings; a success after them is info",
+            [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)), succeed(attempts=3)],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_retrying", 2, "warn"),
+                ev("succeeded_after_retry", 3, "info"),
+            ],
+        ),
+        event_scenario(
+            "retries used up is a warning",
+            [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("MaxRetries"))],
+            [ev("failed_retrying", 1, "warn"), ev("failed_max_retries", 2, "warn", "MaxRetries")],
+            {"max_retries": 1},
+        ),
+        event_scenario(
+            "a lost POST without recovery is an error: its outcome is unknown",
+            [begin(verb="POST"), F(RESET, expect=give_up("NotIdempotent"))],
+            [ev("failed_non_retryable", 1, "error", "NotIdempotent")],
+        ),
+        event_scenario(
+            "a lost POST after a retry is an error too",
+            [
+                begin(verb="POST"),
+                F({"status": 429}, expect=retry(1.0)),
+                F(RESET, expect=give_up("NotIdempotent")),
+            ],
+            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "error", "NotIdempotent")],
+        ),
+        event_scenario(
+            "a cancel on the first attempt is debug",
+            [begin(), F({"cancelled": True}, expect=give_up("Cancelled"))],
+            [ev("failed_non_retryable", 1, "debug", "Cancelled")],
+        ),
+        event_scenario(
+            "a cancel after retries is debug",
+            [begin(), F(S503, expect=retry(1.0)), F({"cancelled": True}, expect=give_up("Cancelled"))],
+            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "debug", "Cancelled")],
+        ),
+        event_scenario(
+            "Retry-After above the cap is a warning",
+            [begin(), F(RA(429, "120"), expect=give_up("RetryAfterTooLong"))],
+            [ev("retry_after_too_long", 1, "warn", "RetryAfterTooLong")],
+        ),
+        event_scenario(
+            "the deadline is a warning",
+            [begin(), F(RA(429, "20"), expect=give_up("Deadline"))],
+            [ev("deadline_exceeded", 1, "warn", "Deadline")],
+            {"deadline": 10},
+        ),
+        event_scenario(
+            "an open breaker is a warning",
+            [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("CircuitOpen"))],
+            [ev("failed_retrying", 1, "warn"), ev("circuit_open", 2, "warn", "CircuitOpen")],
+            {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}},
+        ),
+        event_scenario(
+            "a deferred retry and an empty budget are warnings",
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=wait(2.0)),
+                advance(2),
+                resume(expect=give_up("BudgetExhausted")),
+            ],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("retry_deferred", 2, "warn"),
+                ev("budget_exhausted", 2, "warn", "BudgetExhausted"),
+            ],
+            {"max_retries": 2, "deadline": 100, "budget": budget},
+        ),
+        event_scenario(
+            "a recovered lost create is info",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("ours", expect=RECOVERED),
+            ],
+            [ev("failed_retrying", 1, "warn"), ev("recovered_lost_response", 2, "info")],
+        ),
+        event_scenario(
+            "a lost create that finds somebody else's object is a warning",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("not_ours", expect=give_up("NonRetryable")),
+            ],
+            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "warn", "NonRetryable")],
+        ),
+        event_scenario(
+            "a read-back that cannot tell is an error; its retries are warnings of <function>/read_back",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+            ]
+            + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0)]
+            + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
+            [ev("failed_retrying", 1, "warn")]
+            + [ev("failed_retrying", n, "warn", function="f/read_back") for n in (1, 2, 3, 4)]
+            + [ev("failed_non_retryable", 2, "error", "OutcomeUnknown")],
+            {"max_retries": 1},
+        ),
+    ]
+    return {"description": "Events and their levels (docs/design.md 7)", "scenarios": e}
 
 
 # ---------------------------------------------------------------- output
@@ -2149,6 +2690,8 @@ def main():
         "retry_after.json": retry_after(),
         "delays.json": delays(),
         "decisions.json": decisions(),
+        "plans.json": plans(),
+        "events.json": events(),
     }
     check = "--check" in sys.argv[1:]
     stale = []

@@ -1,12 +1,13 @@
 """wrap_client, apply and the idempotent-write helpers (DESIGN §2.5).
 
 Every wrapper tells the engine what it knows about a request (`_native.plan`: verb, the method
-name, name / generateName / resourceVersion in the body, the patch type the client will send,
-whether the object can be read back) and gets back the recovery to begin the call with and how to
-stamp the body. Stamped bodies carry annotation `k8sretry.dev/request-id` (and a label of the same
-key for `generateName`), so that after a lost response the object can be read back and recognised;
-an object without our id is never adopted. What happens next is the engine's: this module only
-stamps, reads back when asked, and reports what it found.
+name, name / generateName / resourceVersion in the body, the patch type the caller chose with
+`_content_type` and whether a patch's body is a JSON object, whether the object can be read back)
+and gets back the recovery to begin the call with and how to stamp the body. Stamped bodies carry
+annotation `k8sretry.dev/request-id` (and a label of the same key for `generateName`), so that
+after a lost response the object can be read back and recognised; an object without our id is never
+adopted. What happens next is the engine's: this module only stamps, reads back when asked, and
+reports what it found.
 """
 
 from __future__ import annotations
@@ -15,24 +16,21 @@ import contextvars
 import copy
 import functools
 import inspect
-import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import _native
 from ._events import default_policy
 from ._policy import Policy
-from ._retry import _ACTIVE, _SYNC, Reader, Retrier, RetryIf, Sleep, nested
+from ._retry import _ACTIVE, _SYNC, Reader, Retrier, RetryIf, Sleep, nested, run_nested
 
 T = TypeVar("T")
 
 REQUEST_ID: str = _native.REQUEST_ID
 
-APPLY_PATCH = "application/apply-patch+yaml"
-_JSON_PATCH = "application/json-patch+json"
-_STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH: str = _native.APPLY_PATCH
 
 _VERBS: tuple[tuple[str, str], ...] = (
     # method-name prefix, verb
@@ -143,72 +141,20 @@ def _required(fn: Any) -> tuple[str, ...] | None:
     return tuple(p.name for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty)
 
 
-_DECLARED = re.compile(r"select_header_content_type\(\s*\[([^\]]*)\]")
-_QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
-
-
-_DECLARED_BY_METHOD: dict[tuple[type, str], tuple[str, ...] | None] = {}
-
-
-def _declared_content_types(cls: type, name: str) -> tuple[str, ...] | None:
-    """The content types a generated patch method declares, read from the client's own code
-    (once per method): kubernetes 37 lists them in `_<name>_serialize`, kubernetes_asyncio 36 (and
-    the older kubernetes generator) in `<name>_with_http_info`."""
-    key = (cls, name)
-    if key not in _DECLARED_BY_METHOD:
-        _DECLARED_BY_METHOD[key] = _read_declared_content_types(cls, name)
-    return _DECLARED_BY_METHOD[key]
-
-
-def _read_declared_content_types(cls: type, name: str) -> tuple[str, ...] | None:
-    base = name.removesuffix("_with_http_info")
-    for attr in (f"_{base}_serialize", f"{base}_with_http_info", base):
-        fn = getattr(cls, attr, None)
-        if fn is None:
-            continue
-        try:
-            source = inspect.getsource(fn)
-        except (OSError, TypeError):
-            continue
-        found = _DECLARED.search(source)
-        if found:
-            return tuple(_QUOTED.findall(found.group(1)))
-    return None
-
-
-def _selects_by_body(select: Any) -> bool:
-    """Whether `ApiClient.select_header_content_type` (the function, `self` included) looks at the
-    method and body (kubernetes_asyncio, the older kubernetes generator) or only at the declared
-    types (kubernetes 37)."""
-    try:
-        return len(inspect.signature(select).parameters) >= 3
-    except (TypeError, ValueError):
-        return False
-
-
-def _patch_content_type(api: Any, name: str, body: Any, kwargs: dict[str, Any]) -> str | None:
-    """The Content-Type the client will send for `api.<name>(..., body, **kwargs)`, or None when
-    it cannot be told. The clients' own rules: a given `_content_type` is sent as is; otherwise
-    `ApiClient.select_header_content_type` picks from the types the method declares (kubernetes
-    37: the first JSON type, the JSON patch type for every built-in resource; kubernetes_asyncio:
-    a JSON patch for a list body, a strategic merge patch for an object)."""
+def _patch_facts(body: Any, kwargs: dict[str, Any]) -> tuple[str | None, bool]:
+    """What a wrapper knows about a PATCH, for the engine to decide on: the content type the caller
+    gave (`_content_type`; without it the client picks one from the method's declared types, which
+    is not guessed at here) and whether the body is a JSON object (a dict or a generated model, not
+    a list or text). The engine resends a PATCH of an object body whatever its type (`plan`'s
+    `object_body`: a JSON patch must be a list, and `kubernetes` 37 sends an object labelled as one
+    as a strategic merge patch)."""
     content_type = kwargs.get("_content_type")
-    if not content_type:
-        cls: Any = type(api)
-        declared = _declared_content_types(cls, name)
-        select = getattr(getattr(api, "api_client", None), "select_header_content_type", None)
-        if declared is None or select is None:
-            return None
-        if _selects_by_body(getattr(select, "__func__", select)):
-            content_type = select(list(declared), "PATCH", body)
-        else:
-            content_type = select(list(declared))
-    if content_type == _JSON_PATCH and not isinstance(body, list):
-        # kubernetes 37 (rest.py) sends an object body labelled as a JSON patch as a strategic
-        # merge patch. Other clients send it as a JSON patch, which the apiserver rejects without
-        # applying anything (a JSON patch is a list): it is safe to resend like a strategic merge.
-        return _STRATEGIC_MERGE_PATCH
-    return content_type if isinstance(content_type, str) else None
+    if not isinstance(content_type, str) or not content_type:
+        content_type = None
+    is_object = isinstance(body, Mapping) or (
+        not isinstance(body, (str, bytes, list, tuple)) and hasattr(body, "openapi_types")
+    )
+    return content_type, is_object
 
 
 class _Method:
@@ -290,10 +236,12 @@ class _ClientProxy:
     """Retries every API method of `api` by the verb its name says; everything else passes through.
     `isinstance(proxy, type(api))` holds (its `__class__` is the client's)."""
 
-    def __init__(self, api: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None) -> None:
+    def __init__(
+        self, api: Any, policy: Policy | None, adopt_existing: bool, sleep: Sleep | None = None
+    ) -> None:
         object.__setattr__(self, "_api", api)
         object.__setattr__(self, "_policy", policy)
-        object.__setattr__(self, "_ownership", ownership)
+        object.__setattr__(self, "_adopt_existing", adopt_existing)
         object.__setattr__(self, "_sleep", sleep)
         object.__setattr__(self, "_methods", {})
 
@@ -322,7 +270,7 @@ class _ClientProxy:
         return f"wrap_client({self._api!r})"
 
     def _wrap(self, name: str) -> Callable[..., Any]:
-        api, policy, ownership, sleep = self._api, self._policy, self._ownership, self._sleep
+        api, policy, adopt_existing, sleep = self._api, self._policy, self._adopt_existing, self._sleep
         method = getattr(api, name)
         known = _verb_of(name)
         to_dict = getattr(getattr(api, "api_client", None), "sanitize_for_serialization", None)
@@ -340,9 +288,12 @@ class _ClientProxy:
 
         @functools.wraps(method)
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            if _is_stream(kwargs) or nested():
-                # A stream, or a call inside another k8sretry retry loop (which retries it).
+            if _is_stream(kwargs):
                 return getattr(api, name)(*args, **kwargs)
+            if nested():
+                # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
+                retrier = Retrier(policy or default_policy(), name, verb=verb)
+                return run_nested(retrier, lambda: getattr(api, name)(*args, **kwargs))
             if kwargs.get("async_req"):
                 return _in_thread_pool(api, invoke, args, kwargs)
             reader, call_recovery = None, recovery
@@ -350,7 +301,7 @@ class _ClientProxy:
                 # A retry sends exactly the original request, whatever the caller mutates meanwhile.
                 args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
                 args, kwargs, call_recovery, reader = _prepare_write(
-                    api, info, args, kwargs, ownership, to_dict
+                    api, info, args, kwargs, adopt_existing, to_dict
                 )
             retrier = Retrier(
                 policy or default_policy(),
@@ -390,7 +341,7 @@ def _prepare_write(
     info: _Method,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    ownership: bool,
+    adopt_existing: bool,
     to_dict: Callable[[Any], Any] | None,
 ) -> tuple[tuple[Any, ...], dict[str, Any], str, Reader | None]:
     """Asks the engine how to make this POST / PUT / PATCH safe to resend, stamps the body as told
@@ -399,11 +350,13 @@ def _prepare_write(
     body = bound.get("body")
     name = info.name
     if info.verb == "PATCH":
-        content_type = _patch_content_type(api, name, body, kwargs)
+        content_type, object_body = _patch_facts(body, kwargs)
         try:
-            recovery, _ = _native.plan("PATCH", resource=name, patch_type=content_type)
-        except ValueError:  # a content type the engine does not know: the safe side
-            recovery, _ = _native.plan("PATCH", resource=name)
+            recovery, _ = _native.plan(
+                "PATCH", resource=name, patch_type=content_type, object_body=object_body
+            )
+        except ValueError:  # a content type the engine does not know: the body alone tells
+            recovery, _ = _native.plan("PATCH", resource=name, object_body=object_body)
         return args, kwargs, recovery, None
     obj_name = bound.get("name") or _meta_field(body, "name", "name")
     if info.verb == "POST":
@@ -412,7 +365,7 @@ def _prepare_write(
             resource=name,
             named=bool(obj_name),
             generate_name=not obj_name and bool(_meta_field(body, "generateName", "generate_name")),
-            ownership=ownership,
+            adopt_existing=adopt_existing,
             can_get=info.reader is not None,
             can_list=info.lister is not None,
         )
@@ -421,7 +374,7 @@ def _prepare_write(
             "PUT",
             resource=name,
             resource_version=bool(_meta_field(body, "resourceVersion", "resource_version")),
-            ownership=ownership,
+            adopt_existing=adopt_existing,
             can_get=info.reader is not None,
         )
     request_id = str(uuid.uuid4())
@@ -435,7 +388,7 @@ def _prepare_write(
 
 
 def wrap_client(
-    api: T, *, policy: Policy | None = None, ownership: bool = True, sleep: Sleep | None = None
+    api: T, *, policy: Policy | None = None, adopt_existing: bool = False, sleep: Sleep | None = None
 ) -> T:
     """A proxy over a `kubernetes` / `kubernetes_asyncio` API object (e.g. `CoreV1Api`) whose
     methods retry by verb: `read_`/`get_`/`list_` GET, `create_` POST (stamped and read back after
@@ -462,13 +415,13 @@ def wrap_client(
     own errors. httpx's own connect retries are switched off under it."""
     from ._http import wrap_httpx_client
 
-    if wrap_httpx_client(api, policy, ownership, sleep):
+    if wrap_httpx_client(api, policy, adopt_existing, sleep):
         return api  # lightkube / kr8s: the retrying transport is now under its HTTP client
     if type(api) is _ClientProxy:
         api = cast(Any, api)._api  # wrapping twice would retry twice
     _no_aiohttp_resend(api)
     _no_client_retries(api)
-    return cast(T, _ClientProxy(api, policy, ownership, sleep))
+    return cast(T, _ClientProxy(api, policy, adopt_existing, sleep))
 
 
 def _no_client_retries(api: Any) -> None:
@@ -530,7 +483,7 @@ def create_idempotent(
     body: Any,
     *,
     policy: Policy | None = None,
-    ownership: bool = True,
+    adopt_existing: bool = False,
     sleep: Sleep | None = None,
 ) -> Any:
     """`create(body)` with retries; after a lost response, `read(name)` and return the object if it
@@ -540,7 +493,7 @@ def create_idempotent(
         raise ValueError("create_idempotent needs metadata.name (use wrap_client for generateName)")
     function = getattr(create, "__name__", "create")
     recovery, stamp_as = _native.plan(
-        "POST", resource=function, named=True, ownership=ownership, can_get=True
+        "POST", resource=function, named=True, adopt_existing=adopt_existing, can_get=True
     )
     request_id = str(uuid.uuid4())
     sent = stamp(body, request_id, False) if stamp_as != "none" else copy.deepcopy(body)
@@ -631,8 +584,8 @@ def apply(
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     """Runs sync, or returns a coroutine when the first attempt returns an awaitable
     (kubernetes_asyncio methods return a coroutine)."""
-    if retrier.exclusive and nested():  # inside another k8sretry retry loop: it retries
-        return attempt()
+    if retrier.exclusive and nested():  # inside another k8sretry retry loop: one attempt (Nested)
+        return run_nested(retrier, attempt)
     started = time.monotonic()
     token = _ACTIVE.set(_SYNC) if retrier.exclusive else None
     try:

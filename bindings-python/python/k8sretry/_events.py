@@ -9,8 +9,10 @@ and these fields; `on_event` handlers get exactly those. A log line is presentat
   its users alert on. Its field `give_up` says why (`MaxRetries`, `BudgetExhausted`, `CircuitOpen`,
   `Deadline`, `RetryAfterTooLong`, `NotIdempotent`, `OutcomeUnknown`), and `engine_event` keeps
   the engine's own name when it is another.
-- `k8s_api_call_retry_deferred` (the budget deferred a retry: the call waits `delay_seconds`,
-  sending nothing, then asks again) is a WARNING, as a retry is.
+- the level is the engine's (`level` in the event: `debug` for a first attempt's answer the caller
+  handles, such as a 404, and a cancel; `info` for a success after retries or a recovered lost
+  response; `warn` for retries, deferred retries and give-ups that return the error; `error` for
+  a write whose outcome is unknown), mapped to logging's DEBUG, INFO, WARNING, ERROR.
 - the fields are those of the old decorator's lines (`function`, `attempt`, `max_retries`,
   `delay_seconds`, `error_type`, `error`, `status_code`) plus `reason` (the Kubernetes
   `Status.reason`) and `code` (a network error code), each only when it has a value;
@@ -31,6 +33,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import _native
+
 if TYPE_CHECKING:
     from ._policy import Policy
 
@@ -43,20 +47,9 @@ if logger.level == logging.NOTSET:
     logger.setLevel(logging.INFO)
 
 MAX_RETRIES_EVENT = "k8s_api_call_failed_max_retries"
-NON_RETRYABLE_EVENT = "k8s_api_call_failed_non_retryable"
 
-# Give-ups on a failure that a retry could have fixed: logged as MAX_RETRIES_EVENT.
-GAVE_UP_ON_RETRYABLE = frozenset(
-    {
-        "MaxRetries",
-        "BudgetExhausted",
-        "CircuitOpen",
-        "Deadline",
-        "RetryAfterTooLong",
-        "NotIdempotent",
-        "OutcomeUnknown",
-    }
-)
+# Give-ups on a failure that a retry could have fixed (the engine's list): logged as MAX_RETRIES_EVENT.
+GAVE_UP_ON_RETRYABLE = frozenset(_native.GAVE_UP_ON_RETRYABLE)
 
 # The fields of a log line, in order, after `event`.
 LOG_FIELDS = (
@@ -71,12 +64,12 @@ LOG_FIELDS = (
     "code",
 )
 
-_LEVELS = {
-    "k8s_api_call_failed_retrying": logging.WARNING,
-    "k8s_api_call_retry_deferred": logging.WARNING,
-    "k8s_api_call_succeeded_after_retry": logging.INFO,
-    "k8s_api_call_recovered_lost_response": logging.INFO,
-    MAX_RETRIES_EVENT: logging.ERROR,
+# The engine's level of an event (`fields["level"]`, one rule for every language) as logging's.
+_LOGGING_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
 }
 _LEVEL_NAMES = {
     logging.DEBUG: "debug",
@@ -189,17 +182,7 @@ def log_line(fields: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
         line["give_up"] = give_up
     if event != engine_event:
         line["engine_event"] = engine_event
-    if event == NON_RETRYABLE_EVENT:
-        # An answer the caller handles (a 404 of a read, a 409 of a create) is ordinary work; the
-        # caller stopping the call says nothing about the API.
-        if give_up == "Cancelled":
-            level = logging.DEBUG
-        elif (fields.get("attempt") or 1) <= 1:
-            level = logging.INFO
-        else:
-            level = logging.WARNING
-    else:
-        level = _LEVELS.get(event, logging.WARNING)
+    level = _LOGGING_LEVELS.get(fields.get("level") or "", logging.WARNING)
     return level, event, line
 
 

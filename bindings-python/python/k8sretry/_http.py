@@ -29,7 +29,7 @@ from . import _native
 from ._client import REQUEST_ID, _judge_by_label, _judge_by_name, _meta_field, stamp
 from ._events import default_policy
 from ._policy import Policy
-from ._retry import Reader, Retrier, Sleep, nested
+from ._retry import Reader, Retrier, Sleep, nested, run_nested, run_nested_async
 
 _JSON = "application/json"
 # A delete's answer when it is done without one (NotFound after a lost response).
@@ -122,7 +122,7 @@ class _Plan:
 
     __slots__ = ("name", "verb", "recovery", "request", "read", "judge", "read_verb")
 
-    def __init__(self, request: Any, ownership: bool) -> None:
+    def __init__(self, request: Any, adopt_existing: bool) -> None:
         target = _Target(request.url.path)
         method = request.method.upper()
         self.request = request
@@ -137,18 +137,22 @@ class _Plan:
         elif method == "PATCH":
             self.verb = "PATCH"
             content_type = request.headers.get("content-type", "").split(";")[0].strip() or None
+            # A JSON object body is a fact the engine decides on too (a JSON patch must be a list).
+            object_body = isinstance(_body(request), dict)
             try:
-                self.recovery = _native.plan("PATCH", resource=self.name, patch_type=content_type)[0]
-            except ValueError:  # a content type the engine does not know: the safe side
-                self.recovery = _native.plan("PATCH", resource=self.name)[0]
+                self.recovery = _native.plan(
+                    "PATCH", resource=self.name, patch_type=content_type, object_body=object_body
+                )[0]
+            except ValueError:  # a content type the engine does not know: the body alone tells
+                self.recovery = _native.plan("PATCH", resource=self.name, object_body=object_body)[0]
         elif method in ("POST", "PUT"):
             self.verb = method
-            self._plan_write(request, target, ownership)
+            self._plan_write(request, target, adopt_existing)
         else:
             # A method the engine has no rule for: retried only when the request was not sent.
             self.verb, self.recovery = "POST", "none"
 
-    def _plan_write(self, request: Any, target: _Target, ownership: bool) -> None:
+    def _plan_write(self, request: Any, target: _Target, adopt_existing: bool) -> None:
         body = _body(request)
         obj_name = _meta_field(body, "name", "name") if isinstance(body, dict) else None
         if self.verb == "POST":
@@ -160,7 +164,7 @@ class _Plan:
                 resource=self.name,
                 named=named,
                 generate_name=not named and bool(_meta_field(body, "generateName", "generate_name")),
-                ownership=ownership,
+                adopt_existing=adopt_existing,
                 can_get=collection and isinstance(body, dict),
                 can_list=collection and isinstance(body, dict),
             )
@@ -170,7 +174,7 @@ class _Plan:
                 "PUT",
                 resource=self.name,
                 resource_version=bool(_meta_field(body, "resourceVersion", "resource_version")),
-                ownership=ownership,
+                adopt_existing=adopt_existing,
                 can_get=not target.subresource and isinstance(body, dict),
             )
             object_path = request.url.path if not target.subresource else None
@@ -210,20 +214,22 @@ class RetryingTransport:
     sync and the async client (`handle_request` / `handle_async_request`)."""
 
     def __init__(
-        self, inner: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None
+        self, inner: Any, policy: Policy | None, adopt_existing: bool, sleep: Sleep | None = None
     ) -> None:
         self.inner = inner
         self.policy = policy
-        self.ownership = ownership
+        self.adopt_existing = adopt_existing
         self.sleep = sleep
         no_transport_retries(inner)
 
     # -------------------------------------------------------------- sync
 
     def handle_request(self, request: Any) -> Any:
-        if _streaming(request) or nested():
+        if _streaming(request):
             return self.inner.handle_request(request)
-        plan = _Plan(request, self.ownership)
+        if nested():  # inside another k8sretry retry loop: one attempt, the engine says (Nested)
+            return self._nested(request, lambda: self.inner.handle_request(request))
+        plan = _Plan(request, self.adopt_existing)
         send = self.inner.handle_request
 
         def attempt() -> Any:
@@ -261,9 +267,23 @@ class RetryingTransport:
     # -------------------------------------------------------------- async
 
     async def handle_async_request(self, request: Any) -> Any:
-        if _streaming(request) or nested():
+        if _streaming(request):
             return await self.inner.handle_async_request(request)
-        plan = _Plan(request, self.ownership)
+        if nested():  # inside another k8sretry retry loop: one attempt, the engine says (Nested)
+            send = self.inner.handle_async_request
+
+            async def once() -> Any:
+                response = await send(request)
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise HTTPAnswer(response)
+                return response
+
+            try:
+                return await run_nested_async(self._plain(), once)
+            except HTTPAnswer as answered:
+                return answered.response
+        plan = _Plan(request, self.adopt_existing)
         send = self.inner.handle_async_request
 
         async def attempt() -> Any:
@@ -285,6 +305,23 @@ class RetryingTransport:
             return plan.answer(await retrier.finish_async(attempt(), attempt, time.monotonic()))
         except HTTPAnswer as gave_up:
             return gave_up.response
+
+    def _plain(self) -> Retrier:
+        """The retrier of a nested request: sent as it came, one attempt."""
+        return Retrier(self.policy or default_policy(), "httpx")
+
+    def _nested(self, request: Any, send: Callable[[], Any]) -> Any:
+        def once() -> Any:
+            response = send()
+            if response.status_code >= 400:
+                response.read()
+                raise HTTPAnswer(response)
+            return response
+
+        try:
+            return run_nested(self._plain(), once)
+        except HTTPAnswer as answered:
+            return answered.response
 
     def _retrier(self, plan: _Plan, read: Callable[[], Any]) -> Retrier:
         reader = None
@@ -328,7 +365,9 @@ def no_transport_retries(transport: Any) -> None:
         pool._retries = 0
 
 
-def install(http_client: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None) -> None:
+def install(
+    http_client: Any, policy: Policy | None, adopt_existing: bool, sleep: Sleep | None = None
+) -> None:
     """Puts the retrying transport under an httpx / httpx2 `Client` or `AsyncClient` (once)."""
     mounts = getattr(http_client, "_mounts", {})
     for key, transport in [(None, getattr(http_client, "_transport", None)), *mounts.items()]:
@@ -336,16 +375,18 @@ def install(http_client: Any, policy: Policy | None, ownership: bool, sleep: Sle
             continue
         if isinstance(transport, RetryingTransport):
             # Wrapped again (kr8s hands out one cached Api per kubeconfig): the latest settings.
-            transport.policy, transport.ownership, transport.sleep = policy, ownership, sleep
+            transport.policy, transport.adopt_existing, transport.sleep = policy, adopt_existing, sleep
             continue
-        wrapped = RetryingTransport(transport, policy, ownership, sleep)
+        wrapped = RetryingTransport(transport, policy, adopt_existing, sleep)
         if key is None:
             http_client._transport = wrapped
         else:
             mounts[key] = wrapped
 
 
-def wrap_httpx_client(api: Any, policy: Policy | None, ownership: bool, sleep: Sleep | None = None) -> bool:
+def wrap_httpx_client(
+    api: Any, policy: Policy | None, adopt_existing: bool, sleep: Sleep | None = None
+) -> bool:
     """Wraps a lightkube `Client` / `AsyncClient` or a kr8s `Api` (sync or async) in place, or
     returns False when `api` is neither."""
     module = type(api).__module__.split(".")[0]
@@ -354,17 +395,17 @@ def wrap_httpx_client(api: Any, policy: Policy | None, ownership: bool, sleep: S
         http_client = getattr(generic, "_client", None)
         if http_client is None:
             raise TypeError(f"wrap_client: this lightkube client has no HTTP client to wrap: {api!r}")
-        install(http_client, policy, ownership, sleep)
+        install(http_client, policy, adopt_existing, sleep)
         return True
     if module == "kr8s" and callable(getattr(api, "_create_session", None)):
         if getattr(api, "_session", None) is not None:
-            install(api._session, policy, ownership, sleep)
+            install(api._session, policy, adopt_existing, sleep)
         create = api._create_session
         settings = getattr(create, "_k8sretry_settings", None)
         if settings is not None:
-            settings[:] = [policy, ownership, sleep]
+            settings[:] = [policy, adopt_existing, sleep]
             return True
-        settings = [policy, ownership, sleep]
+        settings = [policy, adopt_existing, sleep]
 
         async def create_session() -> None:
             # kr8s makes a new httpx.AsyncClient on first use and after re-authenticating.

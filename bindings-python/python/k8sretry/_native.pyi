@@ -2,9 +2,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, final
 
 __all__ = [
+    "APPLY_PATCH",
     "Call",
     "CircuitBreaker",
     "Failure",
+    "GAVE_UP_ON_RETRYABLE",
     "ManualClock",
     "PRESETS",
     "Policy",
@@ -20,6 +22,8 @@ __all__ = [
 ]
 
 PRESETS: list[str]
+GAVE_UP_ON_RETRYABLE: list[str]
+APPLY_PATCH: str
 VERSION: str
 REQUEST_ID: str
 
@@ -117,8 +121,12 @@ class Call:
         verb: str = "UNKNOWN",
         recovery: str = "none",
         elapsed: float = 0.0,
+        *,
+        reader: bool = True,
+        nested: bool = False,
     ) -> Call: ...
     def on_failure(self, failure: Failure) -> tuple[str, float, str | None]: ...
+    def on_cancelled(self) -> tuple[str, float, str | None]: ...
     def on_read_back(self, outcome: str, failure: Failure | None = None) -> tuple[str, float, str | None]: ...
     def resume(self) -> tuple[str, float, str | None]: ...
     def on_success(self) -> None: ...
@@ -144,7 +152,8 @@ def plan(
     generate_name: bool = False,
     resource_version: bool = False,
     patch_type: str | None = None,
-    ownership: bool = True,
+    object_body: bool = False,
+    adopt_existing: bool = False,
     can_get: bool = False,
     can_list: bool = False,
     missing_ok: bool = False,

@@ -96,7 +96,7 @@ class Policy:
 
     @classmethod
     def preset(cls, name: str, *, on_event: EventHandler | None = None) -> Policy:
-        """The preset `name`: `default`, `mutation`, `read`, `connection`, `runner_hooks` or `conflict`."""
+        """The preset `name`, one of `k8sretry.PRESETS` (the engine's list, DESIGN §6)."""
         return cls._wrap(
             _build(json.dumps({"preset": name}), on_event=on_event), (None, None, on_event, None)
         )

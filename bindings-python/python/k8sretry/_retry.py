@@ -21,9 +21,10 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Who is retrying right now in this context: `_SYNC` inside a sync retry loop, the asyncio task
-# inside an async one. A k8sretry wrapper called while another one retries (a wrapped client's
-# method inside a decorated function, a decorated function inside another) makes a single attempt
-# and leaves the retries to the outer one: attempts never multiply (4 x 4 = 16).
+# inside an async one. This is Python's "same logical task" marker: a k8sretry wrapper called while
+# another one retries (a wrapped client's method inside a decorated function, a decorated function
+# inside another) begins its call `nested`, and the engine makes it a single attempt that leaves
+# the retries to the outer one (docs/design.md "Nesting"): attempts never multiply (4 x 4 = 16).
 _ACTIVE: contextvars.ContextVar[object] = contextvars.ContextVar("k8sretry_active", default=None)
 _SYNC = object()
 
@@ -238,9 +239,12 @@ class Retrier:
         self.sleep = sleep
         self.reader = reader
 
-    def _call(self, started: float) -> _native.Call:
+    def _call(self, started: float, nested: bool) -> _native.Call:
         elapsed = time.monotonic() - started
-        return _native.Call(self.policy._native, self.name, self.verb, self.recovery, elapsed)
+        return _native.Call(
+            self.policy._native, self.name, self.verb, self.recovery, elapsed,
+            reader=self.reader is not None, nested=nested,
+        )  # fmt: skip
 
     def _failure(self, exc: BaseException) -> _native.Failure:
         """The Failure of an attempt's exception, with the caller's predicate applied (never to a
@@ -259,7 +263,7 @@ class Retrier:
         back `(True, result)` or `(False, exception)` for the last two. It carries out what the
         engine decides, nothing more; its return value is the call's. A cancel (of the task, or a
         KeyboardInterrupt) during any sleep, before a retry or a read-back or during a `wait`,
-        propagates from the sleep as it is."""
+        propagates from the sleep as it is, after the driver told the engine (`_cancelled`)."""
         earlier: list[BaseException] = []
         read_errors: list[BaseException] = []
         found: Any = None
@@ -281,7 +285,7 @@ class Retrier:
                 earlier.append(exc)
                 exc = result
                 action, delay, reason = call.on_failure(self._failure(exc))
-            elif action == "read_back" and reader is not None:
+            elif action == "read_back" and reader is not None:  # asked for only with a reader
                 if delay > 0:
                     yield SLEEP, delay
                 ok, result = yield READ, None
@@ -299,15 +303,18 @@ class Retrier:
                 return None
             elif action == "recovered":
                 return found
-            else:  # give_up, or a read-back this call has no reader for (plan never asks for one then)
-                reason = reason or "a read-back was asked for, but this call has no reader"
-                _gave_up(exc, call, reason, earlier, last_read, read_errors)
+            else:  # give_up
+                if reason != "Nested":  # a nested call's error goes to the enclosing call as it is
+                    _gave_up(exc, call, reason, earlier, last_read, read_errors)
                 raise exc
 
     # ------------------------------------------------------------------ sync
 
-    def after_sync_failure(self, attempt: Callable[[], T], exc: BaseException, started: float) -> T:
-        steps = self._steps(self._call(started), exc)
+    def after_sync_failure(
+        self, attempt: Callable[[], T], exc: BaseException, started: float, nested: bool = False
+    ) -> T:
+        call = self._call(started, nested)
+        steps = self._steps(call, exc)
         sleep = self.sleep or time.sleep
         read = self.reader.read if self.reader is not None else None
         token = _ACTIVE.set(_SYNC) if self.exclusive else None
@@ -325,6 +332,9 @@ class Retrier:
                 effect, arg = steps.send(reply)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        except BaseException:
+            _cancelled(call)
+            raise
         finally:
             if token is not None:
                 _ACTIVE.reset(token)
@@ -350,9 +360,10 @@ class Retrier:
                 _ACTIVE.reset(token)
 
     async def after_async_failure(
-        self, attempt: Callable[[], Any], exc: BaseException, started: float
+        self, attempt: Callable[[], Any], exc: BaseException, started: float, nested: bool = False
     ) -> Any:
-        steps = self._steps(self._call(started), exc)
+        call = self._call(started, nested)
+        steps = self._steps(call, exc)
         read = self.reader.read if self.reader is not None else None
         token = _ACTIVE.set(_owner()) if self.exclusive else None
         try:
@@ -373,9 +384,39 @@ class Retrier:
                 effect, arg = steps.send(reply)
         except StopIteration as done:
             return done.value
+        except BaseException:
+            _cancelled(call)
+            raise
         finally:
             if token is not None:
                 _ACTIVE.reset(token)
+
+
+def _cancelled(call: _native.Call) -> None:
+    """The loop stopped before the call ended (a cancelled task, a KeyboardInterrupt during a sleep,
+    a `retry_if` that raised): the engine records the cancel (one outcome, event and metric)."""
+    if not call.is_finished:
+        call.on_cancelled()
+
+
+def run_nested(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
+    """A call made inside another k8sretry call's attempt: the attempt is made once; its failure
+    goes to the engine as a nested call (which answers `Nested`) and is raised unchanged, for the
+    enclosing call to decide. An awaitable result is returned as it is."""
+    try:
+        return attempt()
+    except BaseException as exc:
+        failed = exc
+    return retrier.after_sync_failure(attempt, failed, time.monotonic(), nested=True)
+
+
+async def run_nested_async(retrier: Retrier, attempt: Callable[[], Awaitable[Any]]) -> Any:
+    """`run_nested` for an attempt to await."""
+    try:
+        return await attempt()
+    except BaseException as exc:
+        failed = exc
+    return await retrier.after_async_failure(attempt, failed, time.monotonic(), nested=True)
 
 
 def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
@@ -421,13 +462,13 @@ class _Bound:
 
 def _decorator(
     preset: str,
-    max_retries: int,
-    initial_delay: float,
-    max_delay: float,
-    exponential_base: float,
+    max_retries: int | None,
+    initial_delay: float | None,
+    max_delay: float | None,
+    exponential_base: float | None,
     retry_on: Any,
-    jitter: float | str,
-    retry_after_cap: float,
+    jitter: float | str | None,
+    retry_after_cap: float | None,
     deadline: float | None,
     budget: Any,
     breaker: _native.CircuitBreaker | None,
@@ -482,7 +523,8 @@ def _decorator(
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 owner = get_active()
                 if owner is not None and (owner is _SYNC or owner is current_task()):
-                    return await fn(*args, **kwargs)  # inside another k8sretry retry loop: it retries
+                    # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
+                    return await run_nested_async(bound.retrier, lambda: fn(*args, **kwargs))
                 if configured and bound.version != settings.version:
                     bound.refresh()
                 started = monotonic()
@@ -506,7 +548,8 @@ def _decorator(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             owner = get_active()
             if owner is not None and (owner is _SYNC or nested()):
-                return fn(*args, **kwargs)  # inside another k8sretry retry loop: it retries
+                # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
+                return run_nested(bound.retrier, lambda: fn(*args, **kwargs))
             if configured and bound.version != settings.version:
                 bound.refresh()
             started = monotonic()
@@ -533,18 +576,19 @@ def _decorator(
     return decorate
 
 
-_DEFAULT_KEYWORDS = (3, 1.0, 30.0, 2.0, 0.1, 60.0, None, SHARED, None, None, None, None)
+# Every retry keyword left out: the preset's values (None means "the preset's value").
+_DEFAULT_KEYWORDS = (None, None, None, None, None, None, None, SHARED, None, None, None, None)
 
 
 def retry_on_k8s_error(
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     *,
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -556,6 +600,9 @@ def retry_on_k8s_error(
     random: Callable[[], float] | None = None,
 ) -> Callable[[F], F]:
     """Retries a `def` or `async def` on transient Kubernetes API failures (DESIGN §2.2).
+
+    The retry keywords left out (None) take the `default` preset's values (`Policy.preset("default")`
+    shows them); `retry_on_connection_error`'s take the `connection` preset's.
 
     After the last attempt the original exception is re-raised unchanged, with notes that
     tell the attempts made. With `policy=`, the policy's settings apply and the other retry
@@ -573,14 +620,14 @@ def retry_on_k8s_error(
 
 
 def retry_on_connection_error(
-    max_retries: int = 5,
-    initial_delay: float = 0.5,
-    max_delay: float = 10.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
     *,
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -602,13 +649,13 @@ def retry_on_connection_error(
 async def retry_async(
     func: Callable[..., Awaitable[T]],
     *args: Any,
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -626,13 +673,13 @@ async def retry_async(
 async def retry_async(
     func: Callable[..., T],
     *args: Any,
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,
@@ -649,13 +696,13 @@ async def retry_async(
 async def retry_async(
     func: Callable[..., Any],
     *args: Any,
-    max_retries: int = 3,
-    initial_delay: float = 1.0,
-    max_delay: float = 30.0,
-    exponential_base: float = 2.0,
+    max_retries: int | None = None,
+    initial_delay: float | None = None,
+    max_delay: float | None = None,
+    exponential_base: float | None = None,
     retry_on: tuple[type[BaseException], ...] = (),
-    jitter: float | str = 0.1,
-    retry_after_cap: float = 60.0,
+    jitter: float | str | None = None,
+    retry_after_cap: float | None = None,
     deadline: float | None = None,
     budget: Any = SHARED,
     breaker: _native.CircuitBreaker | None = None,

@@ -184,7 +184,7 @@ static void read_backs(k8sretry_policy *p) {
   CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED, "twice");
   k8sretry_call_free(call);
 
-  k8sretry_request req = {.verb = K8SRETRY_VERB_POST, .named = true, .ownership = true, .can_get = true};
+  k8sretry_request req = {.verb = K8SRETRY_VERB_POST, .named = true, .can_get = true};
   k8sretry_plan plan = {.recovery = 77, .stamp = 77};
   CHECK(k8sretry_plan_choose(NULL, &plan) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL request");
   CHECK(k8sretry_plan_choose(&req, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL plan out");
@@ -210,6 +210,30 @@ static void read_backs(k8sretry_policy *p) {
   CHECK(plan.recovery == K8SRETRY_RECOVERY_IDEMPOTENT && plan.stamp == K8SRETRY_STAMP_NONE, "review unstamped");
   CHECK(strcmp(k8sretry_give_up_reason_name(K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN), "OutcomeUnknown") == 0, "name");
   CHECK(strcmp(k8sretry_give_up_reason_name(12345), "Unknown") == 0, "name past the last");
+  /* A zero-initialised request never adopts: a named create is stamped and checked. */
+  k8sretry_request zeroed = {0};
+  zeroed.verb = K8SRETRY_VERB_POST;
+  zeroed.named = true;
+  zeroed.can_get = true;
+  CHECK_OK(k8sretry_plan_choose(&zeroed, &plan));
+  CHECK(plan.recovery == K8SRETRY_RECOVERY_CREATE && plan.stamp == K8SRETRY_STAMP_ANNOTATION, "zeroed create adopts");
+  zeroed.adopt_existing = true;
+  CHECK_OK(k8sretry_plan_choose(&zeroed, &plan));
+  CHECK(plan.recovery == K8SRETRY_RECOVERY_CREATE_ADOPT && plan.stamp == K8SRETRY_STAMP_NONE, "opt-in adopt");
+  /* The core's names. */
+  CHECK(strcmp(k8sretry_class_name(K8SRETRY_CLASS_NETWORK_AMBIGUOUS), "NetworkAmbiguous") == 0, "class name");
+  CHECK(strcmp(k8sretry_class_name(K8SRETRY_CLASS_NONE), "None") == 0, "class none");
+  CHECK(strcmp(k8sretry_class_name(999), "Unknown") == 0, "class past the last");
+  size_t presets = 0;
+  while (k8sretry_preset_name(presets)) presets++;
+  CHECK(presets >= 7 && strcmp(k8sretry_preset_name(0), "default") == 0, "presets: %zu", presets);
+  k8sretry_patch_type pt = K8SRETRY_PATCH_JSON;
+  const char *ct = "application/apply-patch+json; charset=utf-8";
+  CHECK_OK(k8sretry_patch_type_of(ct, strlen(ct), &pt));
+  CHECK(pt == K8SRETRY_PATCH_APPLY, "apply json");
+  CHECK_OK(k8sretry_patch_type_of(NULL, 0, &pt));
+  CHECK(pt == K8SRETRY_PATCH_NONE, "no content type");
+  CHECK(k8sretry_patch_type_of(ct, strlen(ct), NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
   k8sretry_failure_free(reset);
   k8sretry_failure_free(exists);
 }
@@ -256,7 +280,7 @@ static void keep_error(void *userdata, const k8sretry_event *event) {
   (void)userdata;
   events_seen++;
   event_error_len = event->error.len < sizeof event_error ? event->error.len : sizeof event_error - 1;
-  memcpy(event_error, event->error.data, event_error_len);
+  if (event_error_len > 0) memcpy(event_error, event->error.data, event_error_len);
   event_error[event_error_len] = 0;
 }
 
@@ -406,6 +430,100 @@ static k8sretry_decision first_decision(const k8sretry_policy *p, uint32_t verb,
   return d;
 }
 
+/* k8sretry_call_begin_with: a zeroed options struct never asks for a read-back; a cancel during a
+ * read-back ends the call with one event; a k8sretry_run inside an attempt makes one attempt. */
+static int run_inner_calls;
+
+static int inner_attempt(void *userdata, uint32_t attempt, k8sretry_failure *failure) {
+  (void)userdata;
+  (void)attempt;
+  run_inner_calls++;
+  k8sretry_failure_set_status(failure, 503);
+  return 1;
+}
+
+static int outer_attempt(void *userdata, uint32_t attempt, k8sretry_failure *failure) {
+  (void)attempt;
+  k8sretry_run_result inner = {0};
+  CHECK_OK(k8sretry_run((const k8sretry_policy *)userdata, S("abuse_inner"), K8SRETRY_VERB_GET, inner_attempt,
+                        NULL, &inner));
+  CHECK(!inner.succeeded && inner.attempts == 1 && inner.give_up_reason == K8SRETRY_GIVE_UP_NESTED,
+        "nested run: %u attempts, reason %d", inner.attempts, inner.give_up_reason);
+  k8sretry_failure_set_status(failure, 503);
+  return 1;
+}
+
+static void begin_with(void) {
+  const char *json = "{\"jitter\": \"none\", \"budget\": null, \"max_retries\": 3, \"initial_delay\": 0.001}";
+  k8sretry_policy *p = NULL;
+  CHECK_OK(k8sretry_policy_from_json(json, strlen(json), NULL, &p, NULL, 0));
+  k8sretry_failure *reset = NULL, *exists = NULL;
+  CHECK_OK(k8sretry_failure_new(&reset));
+  CHECK_OK(k8sretry_failure_add_code(reset, S("ECONNRESET")));
+  CHECK_OK(k8sretry_failure_new(&exists));
+  CHECK_OK(k8sretry_failure_set_status(exists, 409));
+  CHECK_OK(k8sretry_failure_set_reason(exists, S("AlreadyExists")));
+  k8sretry_decision d = {0};
+
+  /* Zeroed options: no reader. A named create's AlreadyExists after a reset is an unknown outcome. */
+  k8sretry_call_options zero = {0};
+  zero.verb = K8SRETRY_VERB_POST;
+  zero.recovery = K8SRETRY_RECOVERY_CREATE;
+  k8sretry_call *call = NULL;
+  CHECK_OK(k8sretry_call_begin_with(p, S("abuse_no_reader"), &zero, &call));
+  CHECK_OK(k8sretry_call_on_failure(call, reset, &d));
+  CHECK(d.action == K8SRETRY_ACTION_RETRY, "reset: retry %d", d.action);
+  CHECK_OK(k8sretry_call_on_failure(call, exists, &d));
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_OUTCOME_UNKNOWN,
+        "no reader: %d %d", d.action, d.give_up_reason);
+  k8sretry_call_free(call);
+  k8sretry_call_options bad = {.verb = 42};
+  CHECK(k8sretry_call_begin_with(p, S("f"), &bad, &call) == K8SRETRY_STATUS_INVALID_ARGUMENT, "bad verb");
+  CHECK_OK(k8sretry_call_begin_with(p, S("abuse_null_options"), NULL, &call));
+  k8sretry_call_free(call);
+
+  /* With a reader: a cancel while the read-back runs is one outcome and one event. */
+  k8sretry_call_options reading = {.verb = K8SRETRY_VERB_POST, .recovery = K8SRETRY_RECOVERY_CREATE,
+                                   .has_reader = true};
+  CHECK_OK(k8sretry_call_begin_with(p, S("abuse_cancel_read"), &reading, &call));
+  CHECK_OK(k8sretry_call_on_failure(call, reset, &d));
+  CHECK_OK(k8sretry_call_on_failure(call, exists, &d));
+  CHECK(d.action == K8SRETRY_ACTION_READ_BACK, "read back: %d", d.action);
+  events_seen = 0;
+  CHECK_OK(k8sretry_set_event_callback(keep_error, NULL));
+  CHECK(k8sretry_call_on_cancelled(NULL, &d) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL call");
+  CHECK(k8sretry_call_on_cancelled(call, NULL) == K8SRETRY_STATUS_NULL_ARGUMENT, "NULL out");
+  CHECK_OK(k8sretry_call_on_cancelled(call, &d));
+  CHECK(d.action == K8SRETRY_ACTION_GIVE_UP && d.give_up_reason == K8SRETRY_GIVE_UP_CANCELLED, "cancelled: %d %d",
+        d.action, d.give_up_reason);
+  CHECK(k8sretry_call_on_cancelled(call, &d) == K8SRETRY_STATUS_CALL_FINISHED, "cancel after the end");
+  CHECK(k8sretry_call_on_read_back(call, K8SRETRY_READ_OURS, NULL, &d) == K8SRETRY_STATUS_CALL_FINISHED,
+        "the read's result after the cancel");
+  CHECK_OK(k8sretry_set_event_callback(NULL, NULL));
+  CHECK(events_seen == 1, "one event: %d", events_seen);
+  k8sretry_call_free(call);
+  char *text = NULL;
+  CHECK_OK(k8sretry_metrics_text(&text));
+  CHECK(text && strstr(text, "k8sretry_giveups_total{function=\"abuse_cancel_read\",reason=\"Cancelled\"} 1"),
+        "one Cancelled give-up counted");
+  k8sretry_string_free(text);
+
+  /* Nesting: 4 attempts of the outer run, one each of the inner ones: 4, not 16. */
+  k8sretry_run_result outer = {0};
+  CHECK_OK(k8sretry_run(p, S("abuse_outer"), K8SRETRY_VERB_GET, outer_attempt, p, &outer));
+  CHECK(!outer.succeeded && outer.attempts == 4 && outer.give_up_reason == K8SRETRY_GIVE_UP_MAX_RETRIES,
+        "outer: %u %d", outer.attempts, outer.give_up_reason);
+  CHECK(run_inner_calls == 4, "inner attempts: %d", run_inner_calls);
+  run_inner_calls = 0;
+  CHECK_OK(k8sretry_run(p, S("abuse_inner"), K8SRETRY_VERB_GET, inner_attempt, NULL, &outer));
+  CHECK(outer.attempts == 4 && run_inner_calls == 4, "alone it retries: %u", outer.attempts);
+  CHECK(strcmp(k8sretry_give_up_reason_name(K8SRETRY_GIVE_UP_NESTED), "Nested") == 0, "the reason's name");
+
+  k8sretry_failure_free(reset);
+  k8sretry_failure_free(exists);
+  k8sretry_policy_free(p);
+}
+
 /* The audit's holes: the flag and hint setters change decisions; every failure setter, the call
  * queries and k8sretry_run take a NULL handle; the constructors and queries a NULL out-param. */
 static void setters_change_decisions(void) {
@@ -546,6 +664,7 @@ int main(void) {
   lossy_status_body();
   event_error_text();
   waits();
+  begin_with();
   setters_change_decisions();
   return harness_finish("abuse");
 }

@@ -61,8 +61,8 @@ static const char *class_name(k8sretry_class c) {
 
 static const char *give_up_name(k8sretry_give_up_reason r) {
   static const char *names[] = {"None",        "Cancelled", "NonRetryable",    "NotIdempotent", "MaxRetries",
-                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown", "RetryAfterTooLong"};
-  const char *name = (unsigned)r <= 9 ? names[r] : "?";
+                                "CircuitOpen", "Deadline",  "BudgetExhausted", "OutcomeUnknown", "RetryAfterTooLong", "Nested"};
+  const char *name = (unsigned)r <= 10 ? names[r] : "?";
   CHECK(strcmp(name, k8sretry_give_up_reason_name(r)) == 0, "give-up name %u: library says %s", (unsigned)r,
         k8sretry_give_up_reason_name(r));
   return name;
@@ -201,8 +201,16 @@ static void run_scenario(const cJSON *s) {
       const char *fn = cJSON_GetObjectItem(step, "function")->valuestring;
       uint32_t verb = verb_of(cJSON_GetObjectItem(step, "verb")->valuestring);
       uint32_t rec = recovery_of(cJSON_GetObjectItem(step, "recovery")->valuestring);
+      const cJSON *reader = cJSON_GetObjectItem(step, "reader");
+      const cJSON *nested = cJSON_GetObjectItem(step, "nested");
+      k8sretry_call_options options = {
+          .verb = verb,
+          .recovery = rec,
+          .has_reader = reader ? cJSON_IsTrue(reader) : true,
+          .nested = nested ? cJSON_IsTrue(nested) : false,
+      };
       k8sretry_call *begun = NULL;
-      k8sretry_status st = k8sretry_call_begin(p, S(fn), verb, rec, &begun);
+      k8sretry_status st = k8sretry_call_begin_with(p, S(fn), &options, &begun);
       CHECK(st == K8SRETRY_STATUS_OK && ncalls < MAX_CALLS, "%s: begin: status %d", name, st);
       if (st == K8SRETRY_STATUS_OK && ncalls < MAX_CALLS) {
         calls[ncalls] = begun;
@@ -224,6 +232,10 @@ static void run_scenario(const cJSON *s) {
       k8sretry_status st = k8sretry_call_on_read_back(call, outcome, f, &d);
       check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
       k8sretry_failure_free(f);
+    } else if (strcmp(op, "cancel") == 0) {
+      k8sretry_decision d = {0};
+      k8sretry_status st = k8sretry_call_on_cancelled(call, &d);
+      check_step(name, i, st, d, cJSON_GetObjectItem(step, "expect"));
     } else if (strcmp(op, "resume") == 0) {
       k8sretry_decision d = {0};
       k8sretry_status st = k8sretry_call_resume(call, &d);
@@ -248,6 +260,119 @@ static void run_scenario(const cJSON *s) {
   k8sretry_clock_free(clock);
 }
 
+/* The events of the scenario being run, as the event callback saw them. */
+#define MAX_EVENTS 32
+typedef struct {
+  char function[64];
+  const char *name;
+  uint32_t attempt;
+  k8sretry_level level;
+  k8sretry_give_up_reason give_up;
+} seen_event;
+static seen_event seen[MAX_EVENTS];
+static int nseen = 0;
+
+static void record_event(void *userdata, const k8sretry_event *e) {
+  (void)userdata;
+  if (nseen >= MAX_EVENTS) {
+    nseen++;
+    return;
+  }
+  seen_event *out = &seen[nseen++];
+  size_t n = e->function.len < sizeof out->function - 1 ? e->function.len : sizeof out->function - 1;
+  memcpy(out->function, e->function.data, n);
+  out->function[n] = 0;
+  out->name = e->name; /* static */
+  out->attempt = e->attempt;
+  out->level = e->level;
+  out->give_up = e->give_up_reason;
+}
+
+/* events.json: the scenario's steps, then its events with their level. */
+static int run_events(const char *dir) {
+  cJSON *doc = load(dir, "events.json");
+  int n = 0;
+  const cJSON *s;
+  CHECK_OK(k8sretry_set_event_callback(record_event, NULL));
+  cJSON_ArrayForEach(s, cJSON_GetObjectItem(doc, "scenarios")) {
+    const char *name = cJSON_GetObjectItem(s, "name")->valuestring;
+    nseen = 0;
+    run_scenario(s);
+    const cJSON *want = cJSON_GetObjectItem(s, "events");
+    CHECK(cJSON_GetArraySize(want) == nseen, "%s: %d events, want %d", name, nseen, cJSON_GetArraySize(want));
+    int k = 0;
+    const cJSON *w;
+    cJSON_ArrayForEach(w, want) {
+      if (k >= nseen || k >= MAX_EVENTS) break;
+      const seen_event *e = &seen[k++];
+      const cJSON *give_up = cJSON_GetObjectItem(w, "give_up");
+      const char *want_give_up = cJSON_IsString(give_up) ? give_up->valuestring : "None";
+      CHECK(strcmp(e->function, cJSON_GetObjectItem(w, "function")->valuestring) == 0, "%s: function %s", name,
+            e->function);
+      CHECK(strcmp(e->name, cJSON_GetObjectItem(w, "event")->valuestring) == 0, "%s: event %s", name, e->name);
+      CHECK(e->attempt == (uint32_t)cJSON_GetObjectItem(w, "attempt")->valueint, "%s: attempt %u", name, e->attempt);
+      CHECK(strcmp(k8sretry_level_name(e->level), cJSON_GetObjectItem(w, "level")->valuestring) == 0,
+            "%s: %s at level %s", name, e->name, k8sretry_level_name(e->level));
+      CHECK(strcmp(k8sretry_give_up_reason_name(e->give_up), want_give_up) == 0, "%s: give-up %s", name,
+            k8sretry_give_up_reason_name(e->give_up));
+    }
+    n++;
+  }
+  CHECK_OK(k8sretry_set_event_callback(NULL, NULL));
+  cJSON_Delete(doc);
+  return n;
+}
+
+static bool flag(const cJSON *o, const char *key) { return cJSON_IsTrue(cJSON_GetObjectItem(o, key)); }
+
+/* plans.json: k8sretry_plan_choose, with patch types by name or by Content-Type. */
+static int run_plans(const char *dir) {
+  static const char *patches[] = {"", "merge", "strategic", "apply", "json"};
+  static const char *stamps[] = {"none", "annotation", "annotation_and_label"};
+  cJSON *doc = load(dir, "plans.json");
+  int n = 0;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(doc, "cases")) {
+    const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+    const cJSON *r = cJSON_GetObjectItem(c, "request");
+    k8sretry_request req = {0};
+    req.verb = verb_of(cJSON_GetObjectItem(r, "verb")->valuestring);
+    const cJSON *resource = cJSON_GetObjectItem(r, "resource");
+    if (resource) {
+      req.resource = resource->valuestring;
+      req.resource_len = strlen(resource->valuestring);
+    }
+    req.named = flag(r, "named");
+    req.generate_name = flag(r, "generate_name");
+    req.resource_version = flag(r, "resource_version");
+    req.object_body = flag(r, "object_body");
+    req.adopt_existing = flag(r, "adopt_existing");
+    req.can_get = flag(r, "can_get");
+    req.can_list = flag(r, "can_list");
+    req.missing_ok = flag(r, "missing_ok");
+    const cJSON *patch = cJSON_GetObjectItem(r, "patch");
+    const cJSON *content_type = cJSON_GetObjectItem(r, "content_type");
+    if (patch) {
+      for (uint32_t k = 1; k < 5; k++)
+        if (strcmp(patch->valuestring, patches[k]) == 0) req.patch_type = k;
+      CHECK(req.patch_type != 0, "%s: patch %s", name, patch->valuestring);
+    } else if (content_type) {
+      k8sretry_patch_type pt = K8SRETRY_PATCH_NONE;
+      CHECK_OK(k8sretry_patch_type_of(S(content_type->valuestring), &pt));
+      req.patch_type = pt;
+    }
+    k8sretry_plan plan = {0};
+    CHECK_OK(k8sretry_plan_choose(&req, &plan));
+    CHECK(plan.recovery == recovery_of(cJSON_GetObjectItem(c, "recovery")->valuestring), "%s: recovery %u", name,
+          plan.recovery);
+    CHECK(plan.stamp < 3 && strcmp(stamps[plan.stamp], cJSON_GetObjectItem(c, "stamp")->valuestring) == 0,
+          "%s: stamp %u", name, plan.stamp);
+    n++;
+  }
+  cJSON_Delete(doc);
+  return n;
+}
+
 static int run_scenarios(const char *dir, const char *file) {
   cJSON *doc = load(dir, file);
   int n = 0;
@@ -263,7 +388,7 @@ static int run_scenarios(const char *dir, const char *file) {
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : "tests/vectors";
   int total = run_classification(dir) + run_retry_after(dir) + run_scenarios(dir, "delays.json") +
-              run_scenarios(dir, "decisions.json");
+              run_scenarios(dir, "decisions.json") + run_events(dir) + run_plans(dir);
   CHECK(total >= 150, "only %d vectors", total);
   printf("ran %d vectors through the C API\n", total);
   return harness_finish("vectors");

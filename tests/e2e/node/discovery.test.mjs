@@ -91,7 +91,7 @@ test('create-only review and token resources from discovery are planned idempote
       const method = createMethod(resource, list.resources);
       const plans = Object.fromEntries(
         [method, resource.kind, ...(resource.name.includes('/') ? [] : [resource.name])].map((name) => {
-          const answer = native.plan({ verb: 'POST', resource: name, named: true, canGet: true, canList: true, ownership: true });
+          const answer = native.plan({ verb: 'POST', resource: name, named: true, canGet: true, canList: true });
           return [name, `${answer.recovery}/${answer.stamp}`];
         }),
       );
@@ -109,8 +109,8 @@ test('create-only review and token resources from discovery are planned idempote
     const Api = k8s[apiClass(f.group, f.version)];
     assert.equal(typeof Api?.prototype?.[f.method], 'function', `client-node has ${apiClass(f.group, f.version)}.${f.method}`);
     for (const [name, plan] of Object.entries(f.plans)) if (plan !== 'idempotent/none') missed.push(`${f.groupVersion} ${f.resource.name} as "${name}": ${plan}`);
-    const unowned = native.plan({ verb: 'POST', resource: f.method, ownership: false });
-    if (`${unowned.recovery}/${unowned.stamp}` !== 'idempotent/none') missed.push(`${f.method} with ownership false: ${unowned.recovery}`);
+    const unowned = native.plan({ verb: 'POST', resource: f.method, adoptExisting: true });
+    if (`${unowned.recovery}/${unowned.stamp}` !== 'idempotent/none') missed.push(`${f.method} with adoptExisting: ${unowned.recovery}`);
   }
   assert.deepEqual(missed, [], 'creates that persist nothing which core does not recognise (core/src/plan.rs PERSIST_NOTHING)');
 
