@@ -592,8 +592,16 @@ def delays():
 # ---------------------------------------------------------------- decisions (hand-written)
 
 
-def begin(call="a", verb="GET", recovery="none", function="f", reader=None, nested=None):
-    step = {"op": "begin", "call": call, "function": function, "verb": verb, "recovery": recovery}
+def begin(
+    call="a", verb="GET", recovery="none", function="f", reader=None, nested=None
+):
+    step = {
+        "op": "begin",
+        "call": call,
+        "function": function,
+        "verb": verb,
+        "recovery": recovery,
+    }
     if reader is not None:
         step["reader"] = reader
     if nested is not None:
@@ -2387,7 +2395,9 @@ def plans():
     put = {"verb": "PUT", "named": True, "resource_version": True, "can_get": True}
     c = [
         # POST
-        plan_case("create, named, readable: stamped, read back", named, "create", "annotation"),
+        plan_case(
+            "create, named, readable: stamped, read back", named, "create", "annotation"
+        ),
         plan_case(
             "create, named, by method name: stamped",
             {**named, "resource": "create_namespaced_config_map"},
@@ -2400,7 +2410,9 @@ def plans():
             "create_generated",
             "annotation_and_label",
         ),
-        plan_case("create, named, no reader: not resent", {**post, "named": True}, "none"),
+        plan_case(
+            "create, named, no reader: not resent", {**post, "named": True}, "none"
+        ),
         plan_case(
             "create, generateName, no lister: not resent",
             {**post, "generate_name": True, "can_get": True},
@@ -2458,7 +2470,12 @@ def plans():
     )
     c += [
         # PUT
-        plan_case("replace with resourceVersion, readable: stamped", put, "replace_stamped", "annotation"),
+        plan_case(
+            "replace with resourceVersion, readable: stamped",
+            put,
+            "replace_stamped",
+            "annotation",
+        ),
         plan_case(
             "replace with resourceVersion, no reader: never resent",
             {**put, "can_get": False},
@@ -2482,7 +2499,9 @@ def plans():
         ("apply", "idempotent"),
         ("json", "none"),
     ):
-        c.append(plan_case(f"patch {patch}", {"verb": "PATCH", "patch": patch}, recovery))
+        c.append(
+            plan_case(f"patch {patch}", {"verb": "PATCH", "patch": patch}, recovery)
+        )
     for content_type, recovery in (
         ("application/merge-patch+json", "idempotent"),
         ("application/strategic-merge-patch+json", "idempotent"),
@@ -2496,7 +2515,9 @@ def plans():
     ):
         c.append(
             plan_case(
-                f"patch sent as {content_type}", {"verb": "PATCH", "content_type": content_type}, recovery
+                f"patch sent as {content_type}",
+                {"verb": "PATCH", "content_type": content_type},
+                recovery,
             )
         )
     c += [
@@ -2513,12 +2534,20 @@ def plans():
         ),
         plan_case(
             "JSON patch content type with an object body: resent",
-            {"verb": "PATCH", "content_type": "application/json-patch+json", "object_body": True},
+            {
+                "verb": "PATCH",
+                "content_type": "application/json-patch+json",
+                "object_body": True,
+            },
             "idempotent",
         ),
         # DELETE
         plan_case("delete", {"verb": "DELETE", "named": True}, "delete"),
-        plan_case("delete, missing_ok", {"verb": "DELETE", "missing_ok": True}, "delete_missing_ok"),
+        plan_case(
+            "delete, missing_ok",
+            {"verb": "DELETE", "missing_ok": True},
+            "delete_missing_ok",
+        ),
     ]
     # Reads and unknown verbs: nothing to plan.
     for verb in ("GET", "LIST", "WATCH", "UNKNOWN"):
@@ -2529,7 +2558,10 @@ def plans():
                 "none",
             )
         )
-    return {"description": "plan::choose, every row of the per-verb table (docs/design.md 4)", "cases": c}
+    return {
+        "description": "plan::choose, every row of the per-verb table (docs/design.md 4)",
+        "cases": c,
+    }
 
 
 # ---------------------------------------------------------------- events (hand-written)
@@ -2553,9 +2585,17 @@ def events():
     """The events a call emits, with their level (docs/design.md 7): debug for a first attempt's
     answer the caller handles and for a cancel, info for good news, warn for retries and give-ups
     that return the error, error for a write whose outcome is unknown."""
-    budget = {"ratio": 0, "burst": 0, "min_per_second": 0, "min_per_episode": 1, "ttl": 10}
+    budget = {
+        "ratio": 0,
+        "burst": 0,
+        "min_per_second": 0,
+        "min_per_episode": 1,
+        "ttl": 10,
+    }
     e = [
-        event_scenario("a first success emits nothing", [begin(), succeed(attempts=1)], []),
+        event_scenario(
+            "a first success emits nothing", [begin(), succeed(attempts=1)], []
+        ),
         event_scenario(
             "a first attempt's 404 is debug",
             [begin(), F(GONE404, expect=give_up("NonRetryable"))],
@@ -2563,17 +2603,32 @@ def events():
         ),
         event_scenario(
             "a first attempt's 409 of a create is debug",
-            [begin(verb="POST", recovery="create"), F(EXISTS, expect=give_up("NonRetryable"))],
+            [
+                begin(verb="POST", recovery="create"),
+                F(EXISTS, expect=give_up("NonRetryable")),
+            ],
             [ev("failed_non_retryable", 1, "debug", "NonRetryable")],
         ),
         event_scenario(
             "a 404 after a retry is a warning",
-            [begin(), F(S503, expect=retry(1.0)), F(GONE404, expect=give_up("NonRetryable"))],
-            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "warn", "NonRetryable")],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(GONE404, expect=give_up("NonRetryable")),
+            ],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_non_retryable", 2, "warn", "NonRetryable"),
+            ],
         ),
         event_scenario(
             "retries are warnings; a success after them is info",
-            [begin(), F(S503, expect=retry(1.0)), F(S503, expect=retry(2.0)), succeed(attempts=3)],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=retry(2.0)),
+                succeed(attempts=3),
+            ],
             [
                 ev("failed_retrying", 1, "warn"),
                 ev("failed_retrying", 2, "warn"),
@@ -2582,8 +2637,15 @@ def events():
         ),
         event_scenario(
             "retries used up is a warning",
-            [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("MaxRetries"))],
-            [ev("failed_retrying", 1, "warn"), ev("failed_max_retries", 2, "warn", "MaxRetries")],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=give_up("MaxRetries")),
+            ],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_max_retries", 2, "warn", "MaxRetries"),
+            ],
             {"max_retries": 1},
         ),
         event_scenario(
@@ -2598,7 +2660,10 @@ def events():
                 F({"status": 429}, expect=retry(1.0)),
                 F(RESET, expect=give_up("NotIdempotent")),
             ],
-            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "error", "NotIdempotent")],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_non_retryable", 2, "error", "NotIdempotent"),
+            ],
         ),
         event_scenario(
             "a cancel on the first attempt is debug",
@@ -2607,8 +2672,15 @@ def events():
         ),
         event_scenario(
             "a cancel after retries is debug",
-            [begin(), F(S503, expect=retry(1.0)), F({"cancelled": True}, expect=give_up("Cancelled"))],
-            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "debug", "Cancelled")],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F({"cancelled": True}, expect=give_up("Cancelled")),
+            ],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_non_retryable", 2, "debug", "Cancelled"),
+            ],
         ),
         event_scenario(
             "Retry-After above the cap is a warning",
@@ -2623,8 +2695,15 @@ def events():
         ),
         event_scenario(
             "an open breaker is a warning",
-            [begin(), F(S503, expect=retry(1.0)), F(S503, expect=give_up("CircuitOpen"))],
-            [ev("failed_retrying", 1, "warn"), ev("circuit_open", 2, "warn", "CircuitOpen")],
+            [
+                begin(),
+                F(S503, expect=retry(1.0)),
+                F(S503, expect=give_up("CircuitOpen")),
+            ],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("circuit_open", 2, "warn", "CircuitOpen"),
+            ],
             {"max_retries": 5, "breaker": {"failure_threshold": 2, "open_for": 10}},
         ),
         event_scenario(
@@ -2634,14 +2713,16 @@ def events():
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=wait(2.0)),
                 advance(2),
-                resume(expect=give_up("BudgetExhausted")),
+                resume(
+                    expect=give_up("BudgetExhausted")
+                ),  # the next wait (4 s) passes 3 s
             ],
             [
                 ev("failed_retrying", 1, "warn"),
                 ev("retry_deferred", 2, "warn"),
                 ev("budget_exhausted", 2, "warn", "BudgetExhausted"),
             ],
-            {"max_retries": 2, "deadline": 100, "budget": budget},
+            {"max_retries": 2, "deadline": 3, "budget": budget},
         ),
         event_scenario(
             "a recovered lost create is info",
@@ -2651,7 +2732,10 @@ def events():
                 F(EXISTS, expect=read_back(0.0)),
                 R("ours", expect=RECOVERED),
             ],
-            [ev("failed_retrying", 1, "warn"), ev("recovered_lost_response", 2, "info")],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("recovered_lost_response", 2, "info"),
+            ],
         ),
         event_scenario(
             "a lost create that finds somebody else's object is a warning",
@@ -2661,7 +2745,10 @@ def events():
                 F(EXISTS, expect=read_back(0.0)),
                 R("not_ours", expect=give_up("NonRetryable")),
             ],
-            [ev("failed_retrying", 1, "warn"), ev("failed_non_retryable", 2, "warn", "NonRetryable")],
+            [
+                ev("failed_retrying", 1, "warn"),
+                ev("failed_non_retryable", 2, "warn", "NonRetryable"),
+            ],
         ),
         event_scenario(
             "a read-back that cannot tell is an error; its retries are warnings of <function>/read_back",
@@ -2673,7 +2760,10 @@ def events():
             + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0)]
             + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
             [ev("failed_retrying", 1, "warn")]
-            + [ev("failed_retrying", n, "warn", function="f/read_back") for n in (1, 2, 3, 4)]
+            + [
+                ev("failed_retrying", n, "warn", function="f/read_back")
+                for n in (1, 2, 3, 4)
+            ]
             + [ev("failed_non_retryable", 2, "error", "OutcomeUnknown")],
             {"max_retries": 1},
         ),
