@@ -76,6 +76,8 @@ pub struct Call {
     /// Set while the call waits to be resumed: the class and failure that the deferred retry
     /// answers (for events and the give-up's hint).
     deferred: Option<Box<(Class, Failure)>>,
+    /// Set with `deferred` when the deferred retry is a read-back's: what it reads.
+    deferred_read: Option<Reading>,
     /// A `generateName` create's failure that may have written and that no two reads have yet
     /// found absent (see [`READ_BACK_CONFIRM_DELAY`]): its class and failure, for a give-up.
     unconfirmed: Option<Box<(Class, Failure)>>,
@@ -142,6 +144,7 @@ impl Call {
             retry_after: None,
             waits: 0,
             deferred: None,
+            deferred_read: None,
             unconfirmed: None,
             reader: true,
             nested,
@@ -380,6 +383,7 @@ impl Call {
             return Err(StepError::NoWaitPending);
         };
         let (class, failure) = *deferred;
+        let read = self.deferred_read.take();
         let now = self.now();
         let policy = &self.policy;
         if let Some(breaker) = policy.breaker()
@@ -397,6 +401,9 @@ impl Call {
             .budget()
             .is_none_or(|budget| budget.try_withdraw_deferred(now, throttled(&failure)))
         {
+            if let Some(reading) = read {
+                return Ok(self.read_again(reading, class, &failure));
+            }
             self.metrics.count_retry(class, failure.status, 0.0);
             self.emit(
                 EventKind::FailedRetrying,
@@ -436,7 +443,32 @@ impl Call {
             delay_seconds: backoff,
             backoff,
         };
-        Ok(self.defer(scheduled, class, &failure))
+        let decision = self.defer(scheduled, class, &failure);
+        self.deferred_read = read;
+        Ok(decision)
+    }
+
+    /// A read-back's retry that waited is due and the budget let it through: read now.
+    fn read_again(&mut self, reading: Reading, class: Class, failure: &Failure) -> Decision {
+        let read_metrics = self.read_metrics();
+        self.read_retries += 1;
+        read_metrics.count_retry(class, failure.status, 0.0);
+        self.emit_event(Event {
+            function: &read_metrics.name,
+            attempt: self.read_retries,
+            max_retries: READ_BACK_RETRY_FACTOR.saturating_mul(self.policy.max_retries()),
+            ..self.failure_event(
+                EventKind::FailedRetrying,
+                Some(class),
+                failure,
+                Some(0.0),
+                None,
+            )
+        });
+        self.reading = Some(reading);
+        Decision::ReadBack {
+            delay: Duration::ZERO,
+        }
     }
 
     /// The caller cancelled the call, in any state: before or during an attempt, during a sleep
@@ -565,8 +597,13 @@ impl Call {
             Gate::Stop(GiveUpReason::MaxRetries) => {
                 return self.give_up(GiveUpReason::OutcomeUnknown, class, failure);
             }
-            // A read-back is not deferred: the write's caller is told now.
-            Gate::Defer(_) => return self.give_up(GiveUpReason::BudgetExhausted, class, failure),
+            // Refused by the budget: the read waits like a write's retry (it confirms a write that
+            // may have landed; giving up would turn a likely success into an error).
+            Gate::Defer(scheduled) => {
+                let decision = self.defer(scheduled, class, failure);
+                self.deferred_read = Some(reading);
+                return decision;
+            }
             Gate::Stop(reason) => return self.give_up(reason, class, failure),
         };
         self.read_retries = retry;

@@ -1601,6 +1601,23 @@ def decisions():
             ],
         ),
         scenario(
+            "a read-back's retry the budget refuses waits, and reads once the budget allows",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),  # the episode's one retry
+                F(EXISTS, expect=read_back(0.0)),  # ours or somebody else's?
+                R(
+                    "failed", S503, expect=wait(1.0)
+                ),  # its retry is refused: wait, read nothing
+                advance(1),
+                begin("s"),
+                succeed("s"),  # the episode is over: a new one's minimum
+                resume(expect=read_back(0.0)),  # the read is due now
+                R("ours", expect=RECOVERED),
+            ],
+            {"budget": ONE_RETRY_BUDGET},
+        ),
+        scenario(
             "generateName create: a failed confirming look is retried as a read, then confirms",
             [
                 begin(verb="POST", recovery="create_generated"),
@@ -2189,6 +2206,18 @@ def cancellations():
                 resume(expect=OUT_OF_ORDER),
             ],
             WAITING,
+        ),
+        scenario(
+            "cancel: during a read-back's wait",
+            [
+                begin(verb="POST", recovery="create"),
+                F(RESET, expect=retry(1.0)),
+                F(EXISTS, expect=read_back(0.0)),
+                R("failed", S503, expect=wait(1.0)),
+                cancel(expect=CANCELLED),
+                resume(expect=OUT_OF_ORDER),
+            ],
+            {"budget": ONE_RETRY_BUDGET},
         ),
         scenario(
             "cancel: during a read-back after AlreadyExists",
