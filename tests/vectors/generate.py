@@ -1305,9 +1305,7 @@ def decisions():
                 F(
                     RA(429, "1"), "c", wait(1.0)
                 ),  # 2 of 6 answers are 429s: overload, not paid
-                *[
-                    x for c in "wxyz" for x in (begin(c), succeed(c))
-                ],  # 4 earned in all
+                *[x for c in "wxyz" for x in (begin(c), succeed(c))],  # 4 earned in all
                 begin("d"),
                 F(S503, "d", retry(1.0)),  # a 503's retry is paid: 4 - 1
             ],
@@ -1598,6 +1596,25 @@ def decisions():
                 R("missing", expect=read_back(CONFIRM)),
                 R("ours", expect=RECOVERED),
             ],
+        ),
+        scenario(
+            "a write that may have landed waits for its retry whatever the episode's age; a read gives up",
+            [
+                begin("x"),
+                F(S503, "x", retry(1.0)),  # the episode's one retry
+                advance(11),  # the episode is 11 s old: an outage
+                begin("g"),
+                F(
+                    S503, "g", give_up("BudgetExhausted")
+                ),  # a read: no wait in an old episode
+                begin("c", verb="POST", recovery="create"),
+                F(RESET, "c", wait(1.0)),  # the create may have landed: it waits
+                advance(1),
+                begin("s"),
+                succeed("s"),  # the server answers: a new episode
+                resume("c", retry(0.0)),
+            ],
+            {"budget": ONE_RETRY_BUDGET},
         ),
         scenario(
             "a read-back's retry the budget refuses waits, and reads once the budget allows",
