@@ -2,7 +2,8 @@
 # Each target installs or builds what it needs itself; the Debian packages come from `make deps`
 # (mk/deps.mk), which `make test` and `make demo` run first.
 #
-# This file: the variables the parts share, help, demo, test and the TESTS list. Each part's own
+# This file: the variables the parts share, help (one line per target; test-readme checks it),
+# demo, test, test-readme and the TESTS list. Each part's own
 # targets and variables are in mk/:
 #   mk/deps.mk        deps: the Debian packages every target needs
 #   mk/core.mk        test-core, vectors: the Rust core

@@ -7,8 +7,8 @@
   `make test-c` and `make test-dist`) / examples/go/readme/main.go (built and run by `make test-dist`);
   `python` / `js`: run as they are by tests/dist/install.sh (`make test-dist`, the first block of
   each language); here they must compile (`compile`, `node --check`).
-- Every relative link of README.md and docs/fleet.md names a file that exists and, for a Markdown
-  file, a heading that exists (GitHub's anchors).
+- Every relative link of README.md and of the files that hold what it links to (LINKED_DOCS) names
+  a file that exists and, for a Markdown file, a heading that exists (GitHub's anchors).
 - `make help` has one line `make <target> - ...` for every .PHONY target of the Makefile and mk/*.mk,
   and no line for a target that does not exist.
 
@@ -27,7 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 150
 EXAMPLE_FILES = {"c": "examples/c/retry.c", "go": "examples/go/readme/main.go"}
-LINKED_DOCS = ["README.md", "docs/fleet.md"]
+LINKED_DOCS = [
+    "README.md",
+    "docs/fleet.md",
+    "docs/design.md",
+    "examples/README.md",
+    "bench/README.md",
+    "tests/dist/README.md",
+]
 
 
 def code_blocks(text: str) -> list[tuple[str, list[str]]]:
