@@ -1,7 +1,7 @@
 # ruff: noqa: E501 - the table rows read best one per line
 """`make bench`'s last step: reads the JSON each benchmark wrote to bench/results/raw/, writes
 bench/results/results.json (all of it, with the machine) and bench/results/results.md (the table
-the top README shows)."""
+the top README links to)."""
 
 from __future__ import annotations
 

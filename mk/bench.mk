@@ -8,7 +8,7 @@ BENCH_RAW := bench/results/raw
 .PHONY: bench
 
 # Every comparison side by side in one run; raw output in bench/results/raw, the table in
-# bench/results/results.md (copied into the README by hand from the current code's run).
+# bench/results/results.md (the README links to it).
 bench: py-env node lib
 	mkdir -p $(BENCH_RAW)
 	$(PY_TEST)/bin/pip install -q tenacity==9.1.2 backoff==2.2.1

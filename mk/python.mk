@@ -3,7 +3,7 @@
 # wheel and the real clients), test-python. Shared variables from the Makefile: PY_TOOLS, PY_TEST,
 # WHEELS.
 
-PY_EXTRA := ../examples ../bench ../tests/e2e/python ../tests/cluster ../tests/vectors/generate.py
+PY_EXTRA := ../examples ../bench ../tests/e2e/python ../tests/cluster ../tests/vectors/generate.py ../tests/readme
 PY_TEST_DEPS := kubernetes==37.0.2 kubernetes_asyncio==36.1.0 aiohttp==3.14.5 pytest==9.2.0 mypy==2.4.1 ruff==0.17.6 structlog==26.1.0 kopf==1.45.2 prometheus-client==0.26.0 anyio==4.16.0 opentelemetry-sdk==1.45.2 lightkube==1.0.1 kr8s==0.20.15 httpx==0.28.1 httpx2==2.17.0
 
 MATURIN_VERSION := $(shell sed -n 's/^maturin==\([^ ]*\).*/\1/p' tools/requirements/maturin.txt)

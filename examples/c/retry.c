@@ -19,7 +19,7 @@ static int32_t read_pod(void *userdata, uint32_t attempt, k8sretry_failure *fail
 int main(void) {
   k8sretry_policy *policy = NULL;
   if (k8sretry_policy_new_preset("default", 7, &policy) != K8SRETRY_STATUS_OK) return 1;
-  k8sretry_run_result result;
+  k8sretry_run_result result; /* read_pod returns 0, or describes its error in the failure and returns 1 */
   k8sretry_status st = k8sretry_run(policy, "read_pod", 8, K8SRETRY_VERB_GET, read_pod, NULL, &result);
   printf("status=%s succeeded=%d attempts=%u (libk8sretry %s)\n", k8sretry_status_message(st), result.succeeded,
          result.attempts, k8sretry_version());

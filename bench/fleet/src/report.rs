@@ -371,7 +371,7 @@ fn pct(x: f64) -> String {
 }
 
 /// One row per policy, the worst cell over every N (and λ where not split): the table at a
-/// glance that the top README copies.
+/// glance that docs/fleet.md copies.
 pub fn summary(all: &[Metrics]) -> String {
     let mut s = String::from(
         "## Summary: each policy's worst cell over N = 10 to 10,000\n\n\

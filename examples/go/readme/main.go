@@ -1,5 +1,5 @@
 // The README's Go example as a whole program: reads namespace "default" of $KUBECONFIG's cluster
-// through k8sretry.Do. `make test-dist` checks that every line of the README's block is here.
+// through k8sretry.Do. `make test-readme` checks that the README's block is a verbatim part of it.
 package main
 
 import (
