@@ -607,8 +607,11 @@ impl Call {
             Gate::Stop(GiveUpReason::MaxRetries) => {
                 return self.give_up(GiveUpReason::OutcomeUnknown, class, failure);
             }
-            // Refused by the budget: the read waits like a write's retry (it confirms a write that
-            // may have landed; giving up would turn a likely success into an error).
+            // Refused by the budget: the write's own `max_retries` reads go anyway (a process
+            // whose only call is this write has spent its episode minimum on it, and a read that
+            // confirms a landed write turns an error into the success it was); past them the
+            // read waits like a write's retry.
+            Gate::Defer(scheduled) if retry <= self.policy.max_retries() => scheduled,
             Gate::Defer(scheduled) => {
                 let decision = self.defer(scheduled, class, failure);
                 self.deferred_read = Some(reading);

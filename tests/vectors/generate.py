@@ -1617,21 +1617,22 @@ def decisions():
             {"budget": ONE_RETRY_BUDGET},
         ),
         scenario(
-            "a read-back's retry the budget refuses waits, and reads once the budget allows",
+            "a read-back's retry the budget refuses: the write's own max_retries go, then it waits",
             [
                 begin(verb="POST", recovery="create"),
                 F(RESET, expect=retry(1.0)),  # the episode's one retry
                 F(EXISTS, expect=read_back(0.0)),  # ours or somebody else's?
                 R(
-                    "failed", S503, expect=wait(1.0)
-                ),  # its retry is refused: wait, read nothing
-                advance(1),
+                    "failed", S503, expect=read_back(1.0)
+                ),  # refused, but within max_retries: goes
+                R("failed", S503, expect=wait(2.0)),  # past them: wait, read nothing
+                advance(2),
                 begin("s"),
                 succeed("s"),  # the episode is over: a new one's minimum
                 resume(expect=read_back(0.0)),  # the read is due now
                 R("ours", expect=RECOVERED),
             ],
-            {"budget": ONE_RETRY_BUDGET},
+            {"max_retries": 1, "budget": ONE_RETRY_BUDGET},
         ),
         scenario(
             "generateName create: a failed confirming look is retried as a read, then confirms",
@@ -2229,11 +2230,12 @@ def cancellations():
                 begin(verb="POST", recovery="create"),
                 F(RESET, expect=retry(1.0)),
                 F(EXISTS, expect=read_back(0.0)),
-                R("failed", S503, expect=wait(1.0)),
+                R("failed", S503, expect=read_back(1.0)),
+                R("failed", S503, expect=wait(2.0)),
                 cancel(expect=CANCELLED),
                 resume(expect=OUT_OF_ORDER),
             ],
-            {"budget": ONE_RETRY_BUDGET},
+            {"max_retries": 1, "budget": ONE_RETRY_BUDGET},
         ),
         scenario(
             "cancel: during a read-back after AlreadyExists",
