@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::call::Call;
 use crate::decision::Recovery;
 use crate::driver::Found;
-use crate::executor::{RetryError, ToFailure};
+use crate::error::{RetryError, ToFailure};
 use crate::failure::{Failure, MAX_CODES, Verb};
 use crate::plan::{self, PatchType, Request, Stamp};
 use crate::policy::Policy;

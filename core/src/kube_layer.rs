@@ -54,7 +54,7 @@ use tower::{BoxError, Layer, Service};
 use crate::call::Call;
 use crate::decision::Recovery;
 use crate::driver::{NoReadBack, drive};
-use crate::executor::ToFailure;
+use crate::error::ToFailure;
 use crate::failure::{Failure, Verb};
 use crate::kube::failure_from_source;
 use crate::nesting::{self, Scoped};
