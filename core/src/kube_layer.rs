@@ -56,7 +56,7 @@ use crate::decision::Recovery;
 use crate::driver::{NoReadBack, drive};
 use crate::error::ToFailure;
 use crate::failure::{Failure, Verb};
-use crate::kube::failure_from_source;
+use crate::kube_failure::failure_from_source;
 use crate::nesting::{self, Scoped};
 use crate::plan::{self, PatchType};
 use crate::policy::Policy;

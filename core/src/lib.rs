@@ -35,6 +35,8 @@ mod hook_delay;
 #[cfg(feature = "kube")]
 pub mod kube;
 #[cfg(feature = "kube")]
+mod kube_failure;
+#[cfg(feature = "kube")]
 pub mod kube_layer;
 mod metrics;
 mod metrics_text;
