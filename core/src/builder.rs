@@ -10,9 +10,8 @@ use crate::budget::{RetryBudget, shared_budget};
 use crate::classify::Classifier;
 use crate::clock::{Clock, SystemClock};
 use crate::delay::{Backoff, Jitter};
-use crate::error::{PolicyError, invalid};
+use crate::error::PolicyError;
 use crate::events::EventCallback;
-use crate::failure::HTTP_STATUSES;
 use crate::policy::{Inner, Policy};
 use crate::presets::{
     DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD, DEFAULT_RETRY_AFTER_STATUSES,
@@ -51,26 +50,34 @@ impl Policy {
     }
 }
 
+/// A builder's time values, checked and converted (by `check`, in validate.rs).
+pub(crate) struct Checked {
+    pub(crate) initial_delay: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) retry_after_cap: Duration,
+    pub(crate) deadline: Option<Duration>,
+}
+
 /// Builds a [`Policy`]; `build` validates every value.
 #[derive(Clone)]
 pub struct PolicyBuilder {
-    name: String,
-    max_retries: u32,
-    initial_delay: f64,
-    max_delay: f64,
-    exponential_base: f64,
-    jitter: Jitter,
-    retry_after_cap: f64,
-    retry_after_spread: f64,
-    retry_after_statuses: Vec<u16>,
-    classifier: Classifier,
-    deadline: Option<f64>,
-    budget: BudgetChoice,
-    breaker: Option<Arc<CircuitBreaker>>,
-    seed: Option<u64>,
-    random: Option<RandomSource>,
-    clock: Arc<dyn Clock>,
-    on_event: Option<EventCallback>,
+    pub(crate) name: String,
+    pub(crate) max_retries: u32,
+    pub(crate) initial_delay: f64,
+    pub(crate) max_delay: f64,
+    pub(crate) exponential_base: f64,
+    pub(crate) jitter: Jitter,
+    pub(crate) retry_after_cap: f64,
+    pub(crate) retry_after_spread: f64,
+    pub(crate) retry_after_statuses: Vec<u16>,
+    pub(crate) classifier: Classifier,
+    pub(crate) deadline: Option<f64>,
+    pub(crate) budget: BudgetChoice,
+    pub(crate) breaker: Option<Arc<CircuitBreaker>>,
+    pub(crate) seed: Option<u64>,
+    pub(crate) random: Option<RandomSource>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) on_event: Option<EventCallback>,
 }
 
 impl fmt::Debug for PolicyBuilder {
@@ -244,88 +251,12 @@ impl PolicyBuilder {
 
     /// Validates and builds.
     pub fn build(self) -> Result<Policy, PolicyError> {
-        const MAX_SECONDS: f64 = 86_400.0 * 365.0;
-        let seconds = |field: &'static str, v: f64| -> Result<Duration, PolicyError> {
-            if !(0.0..=MAX_SECONDS).contains(&v) {
-                return Err(invalid(
-                    field,
-                    format!("must be between 0 and {MAX_SECONDS} seconds, got {v}"),
-                ));
-            }
-            Ok(Duration::from_secs_f64(v))
-        };
-        if self.max_retries > 10_000 {
-            return Err(invalid(
-                "max_retries",
-                format!("must be at most 10000, got {}", self.max_retries),
-            ));
-        }
-        let initial_delay = seconds("initial_delay", self.initial_delay)?;
-        let max_delay = seconds("max_delay", self.max_delay)?;
-        if !(1.0..=1000.0).contains(&self.exponential_base) {
-            return Err(invalid(
-                "exponential_base",
-                format!("must be between 1 and 1000, got {}", self.exponential_base),
-            ));
-        }
-        if let Jitter::Proportional(s) = self.jitter
-            && !(0.0..=1.0).contains(&s)
-        {
-            return Err(invalid(
-                "jitter",
-                format!("proportional jitter must be between 0 and 1, got {s}"),
-            ));
-        }
-        if let Jitter::Upward(s) = self.jitter
-            && !(0.0..=1000.0).contains(&s)
-        {
-            return Err(invalid(
-                "jitter",
-                format!("upward jitter must be between 0 and 1000, got {s}"),
-            ));
-        }
-        let retry_after_cap = seconds("retry_after_cap", self.retry_after_cap)?;
-        if !(0.0..=1.0).contains(&self.retry_after_spread) {
-            return Err(invalid(
-                "retry_after_spread",
-                format!("must be between 0 and 1, got {}", self.retry_after_spread),
-            ));
-        }
-        let deadline = match self.deadline {
-            // Below a millisecond a deadline rounds away to nothing (1e-300 was a 0 ns deadline).
-            Some(d) if d >= 0.001 => Some(seconds("deadline", d)?),
-            Some(d) => {
-                return Err(invalid(
-                    "deadline",
-                    format!("must be at least 0.001 seconds, got {d}"),
-                ));
-            }
-            None => None,
-        };
-        let classifier = &self.classifier;
-        if let Some(both) = classifier
-            .not_sent_codes
-            .iter()
-            .find(|c| classifier.ambiguous_codes.contains(c))
-        {
-            // A code in both sets would make an ambiguous failure look unsent, and a POST
-            // would be resent after it.
-            return Err(invalid(
-                "not_sent_codes",
-                format!("{both} is also in ambiguous_codes: a code is one or the other"),
-            ));
-        }
-        for (field, statuses) in [
-            ("retry_statuses", &self.classifier.retry_statuses),
-            ("retry_after_statuses", &self.retry_after_statuses),
-        ] {
-            if let Some(bad) = statuses.iter().find(|s| !HTTP_STATUSES.contains(*s)) {
-                return Err(invalid(
-                    field,
-                    format!("HTTP statuses are 100..=599, got {bad}"),
-                ));
-            }
-        }
+        let Checked {
+            initial_delay,
+            max_delay,
+            retry_after_cap,
+            deadline,
+        } = self.check()?;
         let budget = match self.budget {
             BudgetChoice::Shared => Some(Arc::clone(shared_budget())),
             BudgetChoice::Disabled => None,
@@ -367,36 +298,5 @@ impl PolicyBuilder {
                 on_event: self.on_event,
             }),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn out_of_range_values_name_the_field() {
-        let err = Policy::builder().max_delay(-1.0).build().unwrap_err();
-        assert!(err.to_string().contains("max_delay"), "{err}");
-        let err = Policy::builder()
-            .exponential_base(f64::NAN)
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("exponential_base"), "{err}");
-        let err = Policy::builder()
-            .retry_statuses(vec![99])
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("retry_statuses"), "{err}");
-        let err = Policy::builder()
-            .deadline(Some(1e-300))
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("deadline"), "{err}");
-        let err = Policy::builder()
-            .not_sent_codes(["ECONNREFUSED", "econnreset"])
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("ECONNRESET"), "{err}");
     }
 }

@@ -51,6 +51,7 @@ mod retry_counts;
 mod rng;
 mod status_body;
 mod success;
+mod validate;
 
 pub use breaker::CircuitBreaker;
 pub use budget::{RetryBudget, shared_budget};
