@@ -15,6 +15,7 @@ use crate::events::EventCallback;
 use crate::policy::{Inner, Policy};
 use crate::presets::{
     DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD, DEFAULT_RETRY_AFTER_STATUSES,
+    preset_values,
 };
 use crate::rng::{JitterRng, RandomSource};
 
@@ -91,33 +92,25 @@ impl fmt::Debug for PolicyBuilder {
 impl PolicyBuilder {
     /// A builder holding the preset `name`'s values.
     pub fn preset(name: &str) -> Result<PolicyBuilder, PolicyError> {
-        let (max_retries, initial, max, jitter) = match name {
-            "conflict" => (4, 0.01, 0.01, 0.1),
-            "default" => (3, 1.0, 30.0, 0.1),
-            "mutation" => (5, 2.0, 30.0, 0.1),
-            "read" => (3, 1.0, 10.0, 0.1),
-            "connection" => (5, 0.5, 10.0, 0.1),
-            "runner_hooks" => (3, 1.0, 30.0, 0.5),
-            "reconcile" => (2, 0.2, 2.0, 0.1),
-            other => return Err(PolicyError::UnknownPreset(other.to_owned())),
+        let Some(values) = preset_values(name) else {
+            return Err(PolicyError::UnknownPreset(name.to_owned()));
         };
         let mut classifier = Classifier::default();
-        if name == "connection" {
-            // Only network failures: no status is retried.
+        if !values.retry_statuses {
             classifier.retry_statuses.clear();
         }
         Ok(PolicyBuilder {
             name: name.to_owned(),
-            max_retries,
-            initial_delay: initial,
-            max_delay: max,
-            exponential_base: if name == "conflict" { 1.0 } else { 2.0 },
-            jitter: Jitter::Proportional(jitter),
+            max_retries: values.max_retries,
+            initial_delay: values.initial_delay,
+            max_delay: values.max_delay,
+            exponential_base: values.exponential_base,
+            jitter: Jitter::Proportional(values.jitter),
             retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
             retry_after_spread: DEFAULT_RETRY_AFTER_SPREAD,
             retry_after_statuses: DEFAULT_RETRY_AFTER_STATUSES.to_vec(),
             classifier,
-            deadline: (name == "reconcile").then_some(5.0),
+            deadline: values.deadline,
             budget: BudgetChoice::Shared,
             breaker: None,
             seed: None,
