@@ -1,6 +1,6 @@
 //! The presets: their names, each one's values, and the defaults they share (DESIGN §6).
 
-/// Names of the presets of DESIGN §2.8.
+/// Names of the presets of DESIGN §6.
 /// `conflict` is client-go's `retry.DefaultRetry` for `retry_on_conflict` (5 attempts, 10 ms,
 /// factor 1.0, jitter 0.1). `reconcile` is for controllers' reconcilers: a short total time (2
 /// retries from 0.2 s, at most 2 s apart, a 5 s deadline), after which the reconciler requeues
