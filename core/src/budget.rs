@@ -64,6 +64,9 @@ const MINIMUM_AT_ONCE: u32 = 2;
 /// is shedding this process's load: a sick apiserver's stray 429 (a few percent) is a fault like
 /// a 503, API Priority and Fairness rejecting a tenth or more is overload.
 const OVERLOAD_SHARE: f64 = 0.2;
+/// 429s in the window below which they are never overload (a short process's two stray 429s are
+/// a fifth of its answers by chance).
+const MIN_OVERLOAD_THROTTLES: f64 = 2.0;
 
 /// A shared, thread-safe retry budget.
 #[derive(Debug)]
@@ -124,8 +127,9 @@ impl RetryBudget {
     pub const DEFER_HORIZON: Duration = Duration::from_secs(10);
     /// Tokens each call that succeeded in the window adds: a server that answers most calls
     /// (steady partial faults) lets their retries through, one that answers none (an outage)
-    /// leaves the budget at `ratio` of first attempts. At 20% faults a call needs ~0.25 retries.
-    pub const SUCCESS_EARN: f64 = 0.3;
+    /// leaves the budget at `ratio` of first attempts. At 20% faults a call needs ~0.25 retries;
+    /// a short process that also retries read-backs and 429s needs more early in its life.
+    pub const SUCCESS_EARN: f64 = 0.5;
     /// Default window.
     pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 
@@ -281,7 +285,19 @@ impl RetryBudget {
     /// `own_ask`: when no other failure has asked since, the success ends the episode without
     /// waiting for a quiet second (the call's own retry came back after its backoff).
     pub fn record_success_after(&self, now: Duration, own_ask: Option<Duration>) {
-        self.add(&self.successes, self.slot_id(now), 1);
+        self.record_successes(now, own_ask, 1);
+    }
+
+    /// `n` calls succeeded at once at `now` (bindings that batch first-attempt successes): each
+    /// earns its tokens; the episode ends as after one [`Self::record_success`].
+    pub fn record_success_many(&self, now: Duration, n: u32) {
+        if n > 0 {
+            self.record_successes(now, None, n);
+        }
+    }
+
+    fn record_successes(&self, now: Duration, own_ask: Option<Duration>, n: u32) {
+        self.add(&self.successes, self.slot_id(now), i64::from(n));
         let t = stamp(now);
         self.last_ok.fetch_max(t, Ordering::AcqRel);
         let last_ask = self.last_ask.load(Ordering::Acquire);
@@ -443,7 +459,7 @@ impl RetryBudget {
     fn overloaded(&self, current: u32) -> bool {
         let throttles = self.sum(&self.throttles, current) as f64;
         let successes = self.sum(&self.successes, current) as f64;
-        throttles >= 2.0 && throttles >= OVERLOAD_SHARE * (throttles + successes)
+        throttles >= MIN_OVERLOAD_THROTTLES && throttles >= OVERLOAD_SHARE * (throttles + successes)
     }
 
     fn ttl_nanos(&self) -> u64 {
@@ -751,6 +767,26 @@ mod tests {
         let later = t0 + Duration::from_secs(4);
         assert!(b.try_withdraw(later), "a new episode");
         assert!(b.try_withdraw(later), "with its own minimum");
+    }
+
+    /// Batched successes (Node flushes first-attempt successes in batches) earn as many tokens
+    /// as the same successes one by one.
+    #[test]
+    fn batched_successes_earn_like_single_ones() {
+        let t0 = Duration::from_secs(100);
+        let one = RetryBudget::default_budget().with_burst(0.1).unwrap();
+        let many = RetryBudget::default_budget().with_burst(0.1).unwrap();
+        for b in [&one, &many] {
+            b.deposit_many(t0, 10);
+            assert!(b.try_withdraw(t0)); // the episode begins
+        }
+        let later = t0 + Duration::from_millis(100);
+        for _ in 0..10 {
+            one.record_success(later);
+        }
+        many.record_success_many(later, 10);
+        assert_eq!(one.balance(later), many.balance(later));
+        assert!(many.balance(later) >= 4.0, "{}", many.balance(later));
     }
 
     #[test]

@@ -433,7 +433,7 @@ impl Call {
             Some(deadline) => elapsed.saturating_add(delay) <= deadline,
             None => policy
                 .budget()
-                .is_some_and(|budget| budget.episode_is_young(now)),
+                .is_some_and(|budget| budget.episode_is_young(now) || self.write_may_have_landed()),
         };
         if !may_wait {
             return Ok(self.give_up(GiveUpReason::BudgetExhausted, class, &failure));
@@ -446,6 +446,16 @@ impl Call {
         let decision = self.defer(scheduled, class, &failure);
         self.deferred_read = read;
         Ok(decision)
+    }
+
+    /// A write (not a read) whose request may have been applied: its refused retries wait
+    /// whatever the episode's age.
+    fn write_may_have_landed(&self) -> bool {
+        self.may_have_applied
+            && !matches!(
+                self.verb,
+                Verb::Get | Verb::List | Verb::Watch | Verb::Unknown
+            )
     }
 
     /// A read-back's retry that waited is due and the budget let it through: read now.
@@ -694,7 +704,12 @@ impl Call {
                 budget.try_withdraw(now)
             })
         {
-            if policy.deadline().is_some() || budget.episode_is_young(now) {
+            // A write that may have landed waits whatever the episode's age (up to its waits):
+            // giving it up would turn a likely success into an error, and a wait sends nothing.
+            if policy.deadline().is_some()
+                || budget.episode_is_young(now)
+                || self.write_may_have_landed()
+            {
                 return Gate::Defer(scheduled);
             }
             return Gate::Stop(GiveUpReason::BudgetExhausted);

@@ -48,7 +48,7 @@ impl SuccessRecorder {
         if let Some(budget) = self.policy.budget() {
             let now = self.policy.clock().monotonic();
             budget.deposit_many(now, n);
-            budget.record_success(now);
+            budget.record_success_many(now, n);
         }
         if let Some(breaker) = self.policy.breaker() {
             breaker.record_success();

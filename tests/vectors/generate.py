@@ -1048,9 +1048,8 @@ def decisions():
                 F(S503, "e", wait(1.0)),  # 0.31 left: refused, waits (young episode)
                 begin("s"),
                 succeed("s"),  # at the instant of a failed retry: the episode goes on
-                F(
-                    S503, "d", wait(1.0)
-                ),  # 1.2 + 14 / 6.06 + 0.3 (s's success) - 3 = 0.81
+                # 1.2 + 14 / 6.06 + 0.5 (s's success) - 3 = 1.01: s's success pays for d
+                F(S503, "d", retry(1.0)),
                 advance(1),
                 begin("t"),
                 succeed(
@@ -1289,7 +1288,7 @@ def decisions():
             },
         ),
         scenario(
-            "budget: successes in the episode pay for retries (0.3 each), a 429's only while 429s are under a fifth",
+            "budget: successes in the episode pay for retries (0.5 each), a 429's only while 429s are under a fifth",
             [
                 begin("a"),
                 F(
@@ -1297,20 +1296,18 @@ def decisions():
                 ),  # ratio 0, no minimum: nothing yet; the episode begins
                 *[
                     x for c in "stuv" for x in (begin(c), succeed(c))
-                ],  # 4 successes: 1.2 tokens
+                ],  # 4 successes: 2 tokens
                 begin("b"),
                 F(
                     RA(429, "1"), "b", retry(1.0)
-                ),  # one 429 (a stray fault): paid, 0.2 left
+                ),  # one 429 (a stray fault): paid, 1 left
                 begin("c"),
                 F(
                     RA(429, "1"), "c", wait(1.0)
                 ),  # 2 of 6 answers are 429s: overload, not paid
-                *[
-                    x for c in "wxyz" for x in (begin(c), succeed(c))
-                ],  # 2.4 earned in all
+                *[x for c in "wxyz" for x in (begin(c), succeed(c))],  # 4 earned in all
                 begin("d"),
-                F(S503, "d", retry(1.0)),  # a 503's retry is paid: 2.4 - 1
+                F(S503, "d", retry(1.0)),  # a 503's retry is paid: 4 - 1
             ],
             {
                 "budget": {
@@ -1599,6 +1596,25 @@ def decisions():
                 R("missing", expect=read_back(CONFIRM)),
                 R("ours", expect=RECOVERED),
             ],
+        ),
+        scenario(
+            "a write that may have landed waits for its retry whatever the episode's age; a read gives up",
+            [
+                begin("x"),
+                F(S503, "x", retry(1.0)),  # the episode's one retry
+                advance(11),  # the episode is 11 s old: an outage
+                begin("g"),
+                F(
+                    S503, "g", give_up("BudgetExhausted")
+                ),  # a read: no wait in an old episode
+                begin("c", verb="POST", recovery="create"),
+                F(RESET, "c", wait(1.0)),  # the create may have landed: it waits
+                advance(1),
+                begin("s"),
+                succeed("s"),  # the server answers: a new episode
+                resume("c", retry(0.0)),
+            ],
+            {"budget": ONE_RETRY_BUDGET},
         ),
         scenario(
             "a read-back's retry the budget refuses waits, and reads once the budget allows",
