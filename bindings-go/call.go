@@ -90,7 +90,7 @@ func (r GiveUpReason) String() string {
 	return C.GoString(C.k8sretry_give_up_reason_name(C.uint32_t(r)))
 }
 
-// Class is the classification of a failure (DESIGN §2.2).
+// Class is the classification of a failure (DESIGN §2).
 type Class int
 
 // String is the class's name as libk8sretry gives it (Throttled, ...; None, Unknown).

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 )
 
-// Event is one engine event (DESIGN §2.7), copied out of the C callback.
+// Event is one engine event (DESIGN §7), copied out of the C callback.
 type Event struct {
 	Name         string // k8s_api_call_failed_retrying, ...
 	Function     string

@@ -55,7 +55,7 @@ type policyOptions struct{ clock *ManualClock }
 // WithClock makes the policy read a manual clock (tests, conformance vectors).
 func WithClock(c *ManualClock) PolicyOption { return func(o *policyOptions) { o.clock = c } }
 
-// PolicyFromJSON builds a policy from the JSON every k8sretry binding reads (DESIGN §2.8).
+// PolicyFromJSON builds a policy from the JSON every k8sretry binding reads (DESIGN §6).
 // Errors name the offending key and match ErrInvalidPolicy.
 func PolicyFromJSON(text string, opts ...PolicyOption) (*Policy, error) {
 	var o policyOptions

@@ -185,7 +185,7 @@ typedef enum k8sretry_give_up_reason {
 } k8sretry_give_up_reason;
 
 /**
- * Failure classes (DESIGN §2.2).
+ * Failure classes (DESIGN §2).
  */
 typedef enum k8sretry_class {
   /**
@@ -1094,7 +1094,7 @@ enum k8sretry_status k8sretry_policy_new_preset(const char *name,
                                                 struct k8sretry_policy **out);
 
 /**
- * Creates a policy from JSON (the keys of DESIGN §2.8; see tests/vectors/README.md).
+ * Creates a policy from JSON (the keys of DESIGN §6; see tests/vectors/README.md).
  * `clock` may be NULL (the system clock). On `K8SRETRY_STATUS_INVALID_POLICY` or
  * `K8SRETRY_STATUS_UNKNOWN_PRESET`, a NUL-terminated message naming the bad key is written to
  * `err_buf` when it is not NULL (truncated to `err_buf_len` bytes).

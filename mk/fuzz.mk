@@ -1,4 +1,4 @@
-# ---------------------------------------------------------------- fuzzing (fuzz/, DESIGN §4)
+# ---------------------------------------------------------------- fuzzing (fuzz/, DESIGN §8)
 #
 # Four cargo-fuzz targets on the stable toolchain (`-s none`: no sanitizer, so no nightly) and one
 # libFuzzer target over the C ABI, built with clang (-fsanitize=fuzzer,address,undefined) against

@@ -1,4 +1,4 @@
-// withRetryClient, apply and the idempotent-write helpers (DESIGN §2.5). The engine chooses how a
+// withRetryClient, apply and the idempotent-write helpers (DESIGN §4). The engine chooses how a
 // request is recovered (native.plan) from the facts reported here: the verb in the method's name,
 // the body's metadata, which read and list methods the client has, the patch type the client
 // really sends. This file stamps bodies as told, reads objects back when asked, and decides

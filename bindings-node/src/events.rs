@@ -8,7 +8,7 @@ use std::sync::Arc;
 use k8sretry::{Event, EventCallback};
 use napi_derive::napi;
 
-/// One event with the fields of DESIGN §2.7 (snake_case, as in every other language).
+/// One event with the fields of DESIGN §7 (snake_case, as in every other language).
 #[napi(object)]
 pub struct RetryEvent {
     pub event: String,

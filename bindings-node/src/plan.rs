@@ -1,4 +1,4 @@
-//! `plan(request)`: the core chooses how a request is made safe to resend (DESIGN §2.5) from the
+//! `plan(request)`: the core chooses how a request is made safe to resend (DESIGN §4) from the
 //! facts a wrapper knows; the TypeScript layer stamps the body as told and begins the call with
 //! the recovery it gets. Off the hot path (the wrappers remember the answer per set of facts).
 

@@ -1,4 +1,4 @@
-//! `CircuitBreaker`: a circuit breaker that policies can share (DESIGN §2.6).
+//! `CircuitBreaker`: a circuit breaker that policies can share (DESIGN §5).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! `RetryBudget`: a retry budget that policies can share (DESIGN §2.6).
+//! `RetryBudget`: a retry budget that policies can share (DESIGN §5).
 
 use std::sync::Arc;
 

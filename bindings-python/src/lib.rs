@@ -27,7 +27,7 @@ pub(crate) fn value_error(e: impl std::fmt::Display) -> PyErr {
 
 /// A verb name as the core reads it (`GET`, `LIST`, `WATCH`, `POST`, `PUT`, `PATCH`, `DELETE`,
 /// or the Kubernetes names `CREATE`, `REPLACE`, `UPDATE`). Only an explicit `UNKNOWN` is unknown:
-/// a typo must never switch off the POST rule (DESIGN §2.2).
+/// a typo must never switch off the POST rule (DESIGN §2).
 pub(crate) fn verb(name: &str) -> PyResult<k8sretry::Verb> {
     k8sretry::Verb::parse(name).ok_or_else(|| value_error(k8sretry::Verb::parse_error(name)))
 }

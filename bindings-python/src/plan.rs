@@ -1,5 +1,5 @@
 //! `plan(...)`: the recovery and the stamp of a request, chosen by the core from what a wrapper
-//! knows about it (DESIGN §2.5).
+//! knows about it (DESIGN §4).
 
 use k8sretry::plan::{PatchType, Request, choose};
 use pyo3::prelude::*;

@@ -1,4 +1,4 @@
-"""The retry budget in a burst (DESIGN §2.6): N concurrent calls that each fail twice with a 503
+"""The retry budget in a burst (DESIGN §5): N concurrent calls that each fail twice with a 503
 and then succeed, through the real decorator with real sleeps, all succeed under the default
 budget; a sustained outage is still held to a fraction of its first attempts (the e2e outage
 tests measure that against the real apiserver)."""

@@ -248,11 +248,11 @@ def test_retry_async_returns_what_the_function_returns() -> None:
 def test_notes_shown_by_str_where_tracebacks_do_not_print_them() -> None:
     """Python 3.10 prints no __notes__: its tracebacks show str(exc). The class k8sretry gives
     the exception there adds the notes to str() and changes nothing else."""
-    from k8sretry import _retry
+    from k8sretry import _notes
 
     exc = ApiException(status=503, reason="Service Unavailable")
     exc.__notes__ = ["k8sretry: gave up after 4 attempt(s): MaxRetries"]  # type: ignore[attr-defined]
-    exc.__class__ = _retry._with_notes_shown(ApiException)
+    exc.__class__ = _notes._with_notes_shown(ApiException)
     assert isinstance(exc, ApiException) and type(exc).__name__ == "ApiException"
     assert type(exc).__module__ == ApiException.__module__
     assert str(exc).endswith("k8sretry: gave up after 4 attempt(s): MaxRetries")

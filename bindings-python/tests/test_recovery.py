@@ -1,4 +1,4 @@
-"""The recovery protocol of DESIGN §2.5 through the real retry loop: what the engine asks for is
+"""The recovery protocol of DESIGN §4 through the real retry loop: what the engine asks for is
 carried out (resend, read back, return, raise), per verb and patch type, against the fake server
 of conftest.py with the real `kubernetes` client, or against plain fakes."""
 

@@ -1,4 +1,4 @@
-//! Circuit breaker (DESIGN §2.6), off by default.
+//! Circuit breaker (DESIGN §5), off by default.
 //!
 //! Opens after `failure_threshold` consecutive retryable failures; while open, no retry is
 //! allowed; after `open_for` one probe retry goes through (half-open); a success closes it, a
@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::policy::{PolicyError, invalid};
+use crate::error::{PolicyError, invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {

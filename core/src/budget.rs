@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::policy::{PolicyError, invalid};
+use crate::error::{PolicyError, invalid};
 
 /// The process-wide budget that policies share unless given their own.
 pub fn shared_budget() -> &'static Arc<RetryBudget> {

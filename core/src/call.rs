@@ -1,10 +1,10 @@
-//! The per-call state machine (DESIGN §2.4, §2.5).
+//! The per-call state machine (DESIGN §1, §4).
 //!
 //! A binding starts a [`Call`] before the first attempt, reports each failed attempt with
 //! [`Call::on_failure`] and each read-back it was asked for with [`Call::on_read_back`], and
 //! carries out the [`Decision`] it gets: sleep and resend, sleep and read back, return (nothing,
 //! or the object read back), or raise the request's last error. A success is reported with
-//! [`Call::on_success`]. The whole recovery sequence of DESIGN §2.5 is decided here; the success
+//! [`Call::on_success`]. The whole recovery sequence of DESIGN §4 is decided here; the success
 //! path allocates nothing.
 
 use std::sync::Arc;
@@ -89,7 +89,7 @@ pub struct Call {
     nested: bool,
 }
 
-/// The gates every retry passes (DESIGN §2.4) and what they let through.
+/// The gates every retry passes (DESIGN §1) and what they let through.
 struct Scheduled {
     delay: Duration,
     delay_seconds: f64,
@@ -781,7 +781,7 @@ impl Call {
         Decision::GiveUp(GiveUpReason::NonRetryable)
     }
 
-    /// The recovery signals of DESIGN §2.5, checked before retryability.
+    /// The recovery signals of DESIGN §4, checked before retryability.
     fn recovery_decision(&mut self, class: Class, failure: &Failure) -> Option<Decision> {
         let reading = match (class, self.recovery) {
             (Class::AlreadyExists, Recovery::Create) if self.may_have_applied => {
@@ -996,7 +996,7 @@ mod tests {
         let json = format!(
             r#"{{"jitter": "none", "deadline": 30, "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
         );
-        let policy = crate::policy::PolicyBuilder::from_json(&json)
+        let policy = crate::builder::PolicyBuilder::from_json(&json)
             .unwrap()
             .clock(clock.clone())
             .build()
@@ -1034,7 +1034,7 @@ mod tests {
         // No deadline: a refused retry waits while the episode is young (a blip), and gives up
         // once it is older than the horizon (an outage).
         let clock = Arc::new(crate::clock::ManualClock::new(0.0));
-        let policy = crate::policy::PolicyBuilder::from_json(&format!(
+        let policy = crate::builder::PolicyBuilder::from_json(&format!(
             r#"{{"jitter": "none", "max_retries": 5, "budget": {ONE_RETRY_BUDGET}}}"#
         ))
         .unwrap()
@@ -1233,7 +1233,7 @@ mod tests {
     #[test]
     fn a_confirming_read_that_would_pass_the_deadline_gives_up_deadline() {
         let clock = Arc::new(crate::clock::ManualClock::new(0.0));
-        let policy = crate::policy::PolicyBuilder::from_json(
+        let policy = crate::builder::PolicyBuilder::from_json(
             r#"{"jitter": "none", "budget": null, "deadline": 3}"#,
         )
         .unwrap()

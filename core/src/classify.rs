@@ -1,4 +1,4 @@
-//! Classification of a failure (DESIGN §2.2).
+//! Classification of a failure (DESIGN §2).
 //!
 //! Precedence: cancellation, then the caller's own rule (a veto before a "retryable"), then `Status.reason`, then the HTTP
 //! status, then network codes (outermost first), then a client-side timeout.
@@ -239,7 +239,7 @@ impl Classifier {
     }
 }
 
-/// Classifies a failure with the default sets of DESIGN §2.2.
+/// Classifies a failure with the default sets of DESIGN §2.
 pub fn classify(failure: &Failure) -> Class {
     Classifier::default().classify(failure)
 }

@@ -1,4 +1,4 @@
-//! Policies from JSON, so one config file serves every language (DESIGN §2.8).
+//! Policies from JSON, so one config file serves every language (DESIGN §6).
 //!
 //! Keys are the snake_case names of the presets table plus the classification sets, budget,
 //! breaker and seed. Unknown keys and wrong types are errors that name the key.
@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use crate::breaker::CircuitBreaker;
 use crate::budget::RetryBudget;
+use crate::builder::{BudgetChoice, PolicyBuilder};
 use crate::delay::Jitter;
-use crate::policy::{BudgetChoice, Policy, PolicyBuilder, PolicyError, invalid};
+use crate::error::{PolicyError, invalid};
+use crate::policy::Policy;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,7 +99,7 @@ where
 }
 
 impl Policy {
-    /// A policy from JSON with the snake_case keys of DESIGN §2.8 (see `tests/vectors/README.md`).
+    /// A policy from JSON with the snake_case keys of DESIGN §6 (see `tests/vectors/README.md`).
     pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
         PolicyBuilder::from_json(text)?.build()
     }

@@ -1,4 +1,4 @@
-//! The words of the per-call protocol (DESIGN §2.4, §2.5): what a binding declares
+//! The words of the per-call protocol (DESIGN §1, §4): what a binding declares
 //! ([`Recovery`]), what it reports after a read-back ([`ReadOutcome`]), what the engine answers
 //! ([`Decision`]) and why a call ended unsuccessfully ([`GiveUpReason`]). A leaf module: the
 //! call state machine, events and metrics all import it, it imports nothing of theirs.

@@ -1,4 +1,4 @@
-//! Backoff and jitter (DESIGN §2.3).
+//! Backoff and jitter (DESIGN §3).
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::call::Call;
 use crate::decision::{Decision, GiveUpReason, ReadOutcome};
-use crate::executor::{RetryError, ToFailure};
+use crate::error::{RetryError, ToFailure};
 use crate::nesting::{self, Scoped};
 
 /// What a read-back found: the object and whether it carries this call's request id (`None`:

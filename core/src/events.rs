@@ -1,4 +1,4 @@
-//! Events (DESIGN §2.7). The names come from the deployed Python decorator k8sretry replaces.
+//! Events (DESIGN §7). The names come from the deployed Python decorator k8sretry replaces.
 //!
 //! Each event is also a `tracing` event (target `k8sretry`) at the level of [`Event::level`]:
 //!
@@ -96,7 +96,7 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// One event with the fields of DESIGN §2.7; borrowed, valid during the callback only.
+/// One event with the fields of DESIGN §7; borrowed, valid during the callback only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event<'a> {
     /// What happened.

@@ -1,11 +1,11 @@
-//! What a binding extracts from one failed attempt (DESIGN §2.1).
+//! What a binding extracts from one failed attempt (DESIGN §2).
 
 use std::fmt;
 use std::io;
 
 /// Text from outside (a response body, a header, an error message) as the engine reads it: invalid
 /// UTF-8 is decoded lossily (U+FFFD), never refused, so the same bytes get the same decision in
-/// every language (DESIGN §4).
+/// every language (DESIGN §2).
 pub fn outside_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
@@ -49,7 +49,7 @@ impl Verb {
     /// Parses a verb name strictly, case-insensitively and without surrounding ASCII white
     /// space: one of [`Verb::NAMES`], or the aliases `READ`/`HEAD` (GET), `CREATE` (POST),
     /// `REPLACE`/`UPDATE` (PUT). Only an explicit `UNKNOWN` means unknown: any other string is
-    /// `None`, because a mistyped verb must never switch off the rule for writes (DESIGN §2.2).
+    /// `None`, because a mistyped verb must never switch off the rule for writes (DESIGN §2).
     pub fn parse(name: &str) -> Option<Verb> {
         let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
         let is = |s: &str| name.eq_ignore_ascii_case(s);

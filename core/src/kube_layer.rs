@@ -54,12 +54,13 @@ use tower::{BoxError, Layer, Service};
 use crate::call::Call;
 use crate::decision::Recovery;
 use crate::driver::{NoReadBack, drive};
-use crate::executor::ToFailure;
+use crate::error::ToFailure;
 use crate::failure::{Failure, Verb};
-use crate::kube::failure_from_source;
+use crate::kube_failure::failure_from_source;
 use crate::nesting::{self, Scoped};
 use crate::plan::{self, PatchType};
 use crate::policy::Policy;
+use crate::success::SuccessRecorder;
 
 /// The function name of the layer's calls in events and metrics.
 const FUNCTION: &str = "kube::Client";
@@ -89,6 +90,7 @@ impl<S> Layer<S> for RetryLayer {
         RetryService {
             inner: Arc::new(Mutex::new(inner)),
             policy: self.policy.clone(),
+            success: SuccessRecorder::new(&self.policy, FUNCTION),
         }
     }
 }
@@ -100,6 +102,8 @@ impl<S> Layer<S> for RetryLayer {
 pub struct RetryService<S> {
     inner: Arc<Mutex<S>>,
     policy: Policy,
+    /// A first attempt's success, its metrics looked up once (not once per request).
+    success: SuccessRecorder,
 }
 
 impl<S> Clone for RetryService<S> {
@@ -107,6 +111,7 @@ impl<S> Clone for RetryService<S> {
         RetryService {
             inner: Arc::clone(&self.inner),
             policy: self.policy.clone(),
+            success: self.success.clone(),
         }
     }
 }
@@ -270,6 +275,7 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let inner = Arc::clone(&self.inner);
         let policy = self.policy.clone();
+        let success = self.success.clone();
         Box::pin(async move {
             if is_stream(&request) || request.body().try_clone().is_none() {
                 let response = send(&inner, request).await?;
@@ -284,7 +290,10 @@ where
             let first = Scoped(async move { judged(send(inner, request).await, verb).await });
             let first = match first.await {
                 Ok(response) => {
-                    Call::start(&policy, FUNCTION, nested).on_success();
+                    // A nested call records nothing: the enclosing call counts the outcome.
+                    if !nested {
+                        success.record();
+                    }
                     return Ok(response);
                 }
                 Err(first) => first,

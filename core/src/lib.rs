@@ -16,7 +16,9 @@
 #![deny(missing_docs)]
 
 mod breaker;
+mod breaker_registry;
 mod budget;
+mod builder;
 mod call;
 mod classify;
 mod clock;
@@ -24,26 +26,36 @@ mod config;
 mod decision;
 mod delay;
 mod driver;
+mod error;
 mod event_text;
 mod events;
 mod executor;
 mod failure;
+mod hook_delay;
 #[cfg(feature = "kube")]
 pub mod kube;
 #[cfg(feature = "kube")]
+mod kube_failure;
+#[cfg(feature = "kube")]
 pub mod kube_layer;
 mod metrics;
+mod metrics_text;
 pub mod nesting;
 pub mod plan;
 mod policy;
+mod presets;
+#[cfg(feature = "prometheus-client")]
+pub mod prometheus;
 mod retry_after;
 mod retry_counts;
 mod rng;
 mod status_body;
 mod success;
+mod validate;
 
 pub use breaker::CircuitBreaker;
 pub use budget::{RetryBudget, shared_budget};
+pub use builder::{BudgetChoice, PolicyBuilder};
 pub use call::{Call, READ_BACK_CONFIRM_DELAY};
 pub use classify::{
     Class, Classifier, DEFAULT_AMBIGUOUS_CODES, DEFAULT_NOT_SENT_CODES, DEFAULT_RETRY_STATUSES,
@@ -52,21 +64,21 @@ pub use classify::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{Decision, GiveUpReason, ReadOutcome, Recovery, StepError};
 pub use delay::{Backoff, Jitter};
+pub use error::{PolicyError, RetryError, ToFailure};
 pub use event_text::{MAX_EVENT_TEXT, event_text};
 pub use events::{EVENT_LEVELS, Event, EventCallback, EventKind, level_name};
-pub use executor::{RetryError, ToFailure, retry_blocking, retry_blocking_idempotent};
 #[cfg(feature = "tokio")]
 pub use executor::{retry, retry_idempotent};
+pub use executor::{retry_blocking, retry_blocking_idempotent};
 pub use failure::{Failure, MAX_CODES, Verb, outside_text};
-#[cfg(feature = "prometheus-client")]
-pub use metrics::prometheus;
-pub use metrics::{MAX_FUNCTIONS, OTHER_FUNCTIONS, Outcome, metrics_text};
+pub use metrics::{MAX_FUNCTIONS, OTHER_FUNCTIONS, Outcome};
+pub use metrics_text::metrics_text;
 pub use plan::{
     APPLY_PATCH_CONTENT_TYPE, PATCH_CONTENT_TYPES, PatchType, Plan, REQUEST_ID, Request, Stamp,
 };
-pub use policy::{
-    BudgetChoice, DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD,
-    DEFAULT_RETRY_AFTER_STATUSES, PRESETS, Policy, PolicyBuilder, PolicyError,
+pub use policy::Policy;
+pub use presets::{
+    DEFAULT_RETRY_AFTER_CAP, DEFAULT_RETRY_AFTER_SPREAD, DEFAULT_RETRY_AFTER_STATUSES, PRESETS,
 };
 pub use retry_after::{parse_http_date, parse_retry_after};
 pub use rng::{JitterRng, RandomSource};

@@ -1,4 +1,4 @@
-//! Process-wide metrics in Prometheus text exposition format (DESIGN §2.7).
+//! Process-wide metrics in Prometheus text exposition format (DESIGN §7).
 //!
 //! Per-function counters live behind an `Arc` that a call looks up once when it starts (a read
 //! lock and a binary search, no allocation after the function's first call); counting is atomic.
@@ -10,12 +10,10 @@
 //! own name). A process that names calls by object (100k names kept 77 MB and rendered 11 MB of
 //! text) stays small, and its metrics stay usable.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::breaker::CircuitBreaker;
+use crate::breaker_registry::open_circuits;
 use crate::budget::shared_budget;
 use crate::classify::Class;
 use crate::clock::{Clock, SystemClock};
@@ -66,7 +64,8 @@ impl Outcome {
 }
 
 /// Upper bounds of the delay histogram's buckets, in seconds.
-const DELAY_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub(crate) const DELAY_BUCKETS: [f64; 11] =
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// How many function names get series of their own; later ones count as `_other`.
 pub const MAX_FUNCTIONS: usize = 1000;
@@ -146,7 +145,6 @@ struct Registry {
     /// The counters of every name past the limit.
     other: Arc<Counters>,
     delays: Histogram,
-    breakers: Mutex<Vec<(String, Weak<CircuitBreaker>)>>,
 }
 
 fn registry() -> &'static Registry {
@@ -187,35 +185,25 @@ pub(crate) fn function(name: &str) -> Arc<FunctionMetrics> {
     }
 }
 
-/// Registers a breaker for the `k8sretry_circuit_open` gauge under `name`.
-pub(crate) fn register_breaker(name: &str, breaker: &Arc<CircuitBreaker>) {
-    let mut breakers = registry()
-        .breakers
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    breakers.retain(|(_, weak)| weak.strong_count() > 0);
-    breakers.push((name.to_owned(), Arc::downgrade(breaker)));
-}
-
-/// Every metric of this process at one moment: what [`metrics_text`] renders and the
+/// Every metric of this process at one moment: what [`metrics_text`](crate::metrics_text) renders and the
 /// prometheus-client collector encodes.
-struct Snapshot {
+pub(crate) struct Snapshot {
     /// (function, outcome, count), counts above zero.
-    calls: Vec<(Box<str>, Outcome, u64)>,
+    pub(crate) calls: Vec<(Box<str>, Outcome, u64)>,
     /// (function, class, status or 0, count).
-    retries: Vec<(Box<str>, &'static str, u16, u64)>,
+    pub(crate) retries: Vec<(Box<str>, &'static str, u16, u64)>,
     /// (function, reason, count), counts above zero.
-    giveups: Vec<(Box<str>, GiveUpReason, u64)>,
+    pub(crate) giveups: Vec<(Box<str>, GiveUpReason, u64)>,
     /// Per bucket of [`DELAY_BUCKETS`], not cumulative.
-    delay_buckets: [u64; DELAY_BUCKETS.len()],
-    delay_count: u64,
-    delay_sum: f64,
-    budget_tokens: f64,
+    pub(crate) delay_buckets: [u64; DELAY_BUCKETS.len()],
+    pub(crate) delay_count: u64,
+    pub(crate) delay_sum: f64,
+    pub(crate) budget_tokens: f64,
     /// (breaker name, 1 while open), one line per name.
-    circuits: Vec<(String, u8)>,
+    pub(crate) circuits: Vec<(String, u8)>,
 }
 
-fn snapshot() -> Snapshot {
+pub(crate) fn snapshot() -> Snapshot {
     let registry = registry();
     let functions: Vec<Arc<FunctionMetrics>> = registry
         .functions
@@ -246,14 +234,6 @@ fn snapshot() -> Snapshot {
     }
     let h = &registry.delays;
     let delay_buckets = std::array::from_fn(|i| h.buckets[i].load(Ordering::Relaxed));
-    let breakers = registry.breakers.lock().unwrap_or_else(|p| p.into_inner());
-    let mut open: BTreeMap<&str, u8> = BTreeMap::new();
-    for (name, weak) in breakers.iter() {
-        if let Some(b) = weak.upgrade() {
-            let v = open.entry(name).or_insert(0);
-            *v = (*v).max(u8::from(b.is_open()));
-        }
-    }
     Snapshot {
         calls,
         retries,
@@ -262,246 +242,6 @@ fn snapshot() -> Snapshot {
         delay_count: h.count.load(Ordering::Relaxed),
         delay_sum: h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
         budget_tokens: shared_budget().balance(SystemClock.monotonic()),
-        circuits: open.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-    }
-}
-
-/// The status label: empty when the failure had none.
-fn status_label(status: u16) -> String {
-    if status == 0 {
-        String::new()
-    } else {
-        status.to_string()
-    }
-}
-
-/// All metrics of this process in Prometheus text exposition format (version 0.0.4).
-///
-/// `k8sretry_calls_total{function,outcome}` counts calls by how they ended: `success`,
-/// `success_after_retry`, `recovered` (a write whose response was lost was found to have landed),
-/// `failed` (an answer no retry changes, such as a 404: the caller's to handle) and `gave_up`
-/// (counted by reason in `k8sretry_giveups_total`).
-pub fn metrics_text() -> String {
-    let snap = snapshot();
-    let mut out = String::new();
-    header(
-        &mut out,
-        "k8sretry_calls_total",
-        "counter",
-        "Calls by final outcome.",
-    );
-    for (name, outcome, n) in &snap.calls {
-        let _ = writeln!(
-            out,
-            "k8sretry_calls_total{{function=\"{}\",outcome=\"{}\"}} {n}",
-            escape(name),
-            outcome.as_str()
-        );
-    }
-    header(
-        &mut out,
-        "k8sretry_retries_total",
-        "counter",
-        "Retries by failure class and status.",
-    );
-    for (name, class, status, n) in &snap.retries {
-        let _ = writeln!(
-            out,
-            "k8sretry_retries_total{{function=\"{}\",class=\"{class}\",status=\"{}\"}} {n}",
-            escape(name),
-            status_label(*status)
-        );
-    }
-    header(
-        &mut out,
-        "k8sretry_giveups_total",
-        "counter",
-        "Calls that gave up, by reason.",
-    );
-    for (name, reason, n) in &snap.giveups {
-        let _ = writeln!(
-            out,
-            "k8sretry_giveups_total{{function=\"{}\",reason=\"{}\"}} {n}",
-            escape(name),
-            reason.as_str()
-        );
-    }
-    header(
-        &mut out,
-        "k8sretry_retry_delay_seconds",
-        "histogram",
-        "Delays chosen before retries.",
-    );
-    let mut cumulative = 0;
-    for (n, bound) in snap.delay_buckets.iter().zip(DELAY_BUCKETS) {
-        cumulative += n;
-        let _ = writeln!(
-            out,
-            "k8sretry_retry_delay_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-        );
-    }
-    let count = snap.delay_count;
-    let _ = writeln!(
-        out,
-        "k8sretry_retry_delay_seconds_bucket{{le=\"+Inf\"}} {count}"
-    );
-    let _ = writeln!(out, "k8sretry_retry_delay_seconds_sum {}", snap.delay_sum);
-    let _ = writeln!(out, "k8sretry_retry_delay_seconds_count {count}");
-
-    header(
-        &mut out,
-        "k8sretry_budget_tokens",
-        "gauge",
-        "Tokens in the shared retry budget.",
-    );
-    let _ = writeln!(out, "k8sretry_budget_tokens {}", snap.budget_tokens);
-
-    header(
-        &mut out,
-        "k8sretry_circuit_open",
-        "gauge",
-        "1 while a circuit breaker is open.",
-    );
-    for (name, v) in &snap.circuits {
-        let _ = writeln!(
-            out,
-            "k8sretry_circuit_open{{breaker=\"{}\"}} {v}",
-            escape(name)
-        );
-    }
-    out
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// Escapes a label value: backslash, double quote and newline.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// A [`prometheus-client`](https://docs.rs/prometheus-client) collector with the metrics of
-/// [`metrics_text`] (feature `prometheus-client`), for an application that already serves a
-/// `prometheus_client::registry::Registry`:
-///
-/// ```
-/// use prometheus_client::registry::Registry;
-///
-/// let mut registry = Registry::default();
-/// k8sretry::prometheus::register(&mut registry);
-/// let mut text = String::new();
-/// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-/// assert!(text.contains("# TYPE k8sretry_calls counter"));
-/// ```
-///
-/// The families and labels are those of [`metrics_text`]; prometheus-client writes OpenMetrics
-/// text, so a counter's `# TYPE` line names it without `_total` while its samples keep it
-/// (`k8sretry_calls_total{function="...",outcome="..."}`). Register it in a registry without a
-/// prefix to keep the names.
-#[cfg(feature = "prometheus-client")]
-pub mod prometheus {
-    use prometheus_client::collector::Collector;
-    use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
-    use prometheus_client::metrics::MetricType;
-    use prometheus_client::metrics::counter::ConstCounter;
-    use prometheus_client::metrics::gauge::ConstGauge;
-    use prometheus_client::registry::Registry;
-
-    use super::{DELAY_BUCKETS, snapshot, status_label};
-
-    /// Reads k8sretry's process-wide metrics on every scrape.
-    #[derive(Debug, Default, Clone, Copy)]
-    pub struct K8sRetryCollector;
-
-    /// Registers a [`K8sRetryCollector`] in `registry`.
-    pub fn register(registry: &mut Registry) {
-        registry.register_collector(Box::new(K8sRetryCollector));
-    }
-
-    impl Collector for K8sRetryCollector {
-        fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-            let snap = snapshot();
-            {
-                let mut family = encoder.encode_descriptor(
-                    "k8sretry_calls",
-                    "Calls by final outcome.",
-                    None,
-                    MetricType::Counter,
-                )?;
-                for (name, outcome, n) in &snap.calls {
-                    let labels = [("function", &**name), ("outcome", outcome.as_str())];
-                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
-                }
-            }
-            {
-                let mut family = encoder.encode_descriptor(
-                    "k8sretry_retries",
-                    "Retries by failure class and status.",
-                    None,
-                    MetricType::Counter,
-                )?;
-                for (name, class, status, n) in &snap.retries {
-                    let status = status_label(*status);
-                    let labels = [
-                        ("function", &**name),
-                        ("class", *class),
-                        ("status", status.as_str()),
-                    ];
-                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
-                }
-            }
-            {
-                let mut family = encoder.encode_descriptor(
-                    "k8sretry_giveups",
-                    "Calls that gave up, by reason.",
-                    None,
-                    MetricType::Counter,
-                )?;
-                for (name, reason, n) in &snap.giveups {
-                    let labels = [("function", &**name), ("reason", reason.as_str())];
-                    ConstCounter::new(*n).encode(family.encode_family(&labels)?)?;
-                }
-            }
-            {
-                let mut buckets: Vec<(f64, u64)> =
-                    DELAY_BUCKETS.into_iter().zip(snap.delay_buckets).collect();
-                let counted: u64 = snap.delay_buckets.iter().sum();
-                buckets.push((f64::INFINITY, snap.delay_count.saturating_sub(counted)));
-                encoder
-                    .encode_descriptor(
-                        "k8sretry_retry_delay_seconds",
-                        "Delays chosen before retries.",
-                        None,
-                        MetricType::Histogram,
-                    )?
-                    .encode_histogram::<NoLabelSet>(
-                        snap.delay_sum,
-                        snap.delay_count,
-                        &buckets,
-                        None,
-                    )?;
-            }
-            ConstGauge::new(snap.budget_tokens).encode(encoder.encode_descriptor(
-                "k8sretry_budget_tokens",
-                "Tokens in the shared retry budget.",
-                None,
-                MetricType::Gauge,
-            )?)?;
-            let mut family = encoder.encode_descriptor(
-                "k8sretry_circuit_open",
-                "1 while a circuit breaker is open.",
-                None,
-                MetricType::Gauge,
-            )?;
-            for (name, open) in &snap.circuits {
-                let labels = [("breaker", name.as_str())];
-                ConstGauge::new(i64::from(*open)).encode(family.encode_family(&labels)?)?;
-            }
-            Ok(())
-        }
+        circuits: open_circuits(),
     }
 }

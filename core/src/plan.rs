@@ -1,4 +1,4 @@
-//! Choosing how a request is made safe to resend (DESIGN §2.5), from what a wrapper knows about
+//! Choosing how a request is made safe to resend (DESIGN §4), from what a wrapper knows about
 //! it. Every binding asks here instead of deciding itself.
 
 use crate::decision::Recovery;
@@ -189,7 +189,7 @@ pub fn persists_nothing(resource: &str) -> bool {
     !resource.is_empty() && PERSIST_NOTHING.contains(&normalize(resource).as_str())
 }
 
-/// Chooses the recovery and the stamp for `request` (DESIGN §2.5).
+/// Chooses the recovery and the stamp for `request` (DESIGN §4).
 pub fn choose(request: &Request<'_>) -> Plan {
     match request.verb {
         Verb::Post if persists_nothing(request.resource) => plan(Recovery::Idempotent, Stamp::None),

@@ -1,4 +1,4 @@
-//! `Retry-After` parsing (DESIGN §2.3): delta-seconds or an HTTP-date, always in UTC.
+//! `Retry-After` parsing (DESIGN §3): delta-seconds or an HTTP-date, always in UTC.
 //!
 //! The date reader is as lenient as Python's `email.utils.parsedate_tz`, which the deployed
 //! implementation used: IMF-fixdate, RFC 850 (`06-Nov-94`), asctime (`Nov  6 08:49:37 1994`),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::Class;
 use crate::classify::ALL_CLASSES;
+use crate::classify::Class;
 
 /// Distinct (class, status) pairs kept without a lock; more than that (never seen in practice)
 /// go to a locked map.

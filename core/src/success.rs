@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::Policy;
 use crate::metrics::{self, FunctionMetrics, Outcome};
+use crate::policy::Policy;
 
 /// Records first-attempt successes of one function under one policy.
 #[derive(Clone)]

@@ -390,3 +390,32 @@ async fn writes_are_resent_as_the_plan_for_what_the_layer_sees_says() {
         ]
     );
 }
+
+/// `k8sretry_calls_total` of the layer's calls with `outcome`.
+fn layer_calls(outcome: &str) -> u64 {
+    let key = format!("k8sretry_calls_total{{function=\"kube::Client\",outcome=\"{outcome}\"}} ");
+    metrics_text()
+        .lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn each_first_attempt_success_counts_once_and_quietly() {
+    let server = Server::start(vec![]).await;
+    let (policy, events) = recording();
+    let api = Api::<ConfigMap>::namespaced(
+        client_with_retry(server.config(), policy).unwrap(),
+        "default",
+    );
+    let before = layer_calls("success");
+    for _ in 0..3 {
+        api.get("x").await.expect("the server answers 200");
+    }
+    // Other tests of this binary run alongside and may add successes of their own.
+    assert!(layer_calls("success") >= before + 3);
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "a first-attempt success has no event"
+    );
+}

@@ -1,5 +1,5 @@
 //! `k8sretry_plan`: how a write is made safe to resend, chosen by the core from what the caller
-//! knows about it (DESIGN §2.5).
+//! knows about it (DESIGN §4).
 
 use std::ffi::c_char;
 

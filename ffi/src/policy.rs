@@ -70,7 +70,7 @@ pub unsafe extern "C" fn k8sretry_policy_new_preset(
     })
 }
 
-/// Creates a policy from JSON (the keys of DESIGN §2.8; see tests/vectors/README.md).
+/// Creates a policy from JSON (the keys of DESIGN §6; see tests/vectors/README.md).
 /// `clock` may be NULL (the system clock). On `K8SRETRY_STATUS_INVALID_POLICY` or
 /// `K8SRETRY_STATUS_UNKNOWN_PRESET`, a NUL-terminated message naming the bad key is written to
 /// `err_buf` when it is not NULL (truncated to `err_buf_len` bytes).

@@ -103,7 +103,7 @@ pub(crate) fn recovery_number(recovery: Recovery) -> u32 {
     }) as u32
 }
 
-/// Failure classes (DESIGN §2.2).
+/// Failure classes (DESIGN §2).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum k8sretry_class {

@@ -1,4 +1,4 @@
-//! Decision sequences (DESIGN §2.4, §2.5): a policy built from arbitrary values on a manual
+//! Decision sequences (DESIGN §1, §4): a policy built from arbitrary values on a manual
 //! clock, up to three calls of arbitrary verb and recovery sharing it (and its budget and
 //! breaker), and an arbitrary sequence of steps: attempt failures (`Call::try_on_failure`),
 //! read-back results (`Call::on_read_back`, with `ReadOutcome`), resumes after a `Wait`
@@ -155,12 +155,6 @@ struct Input {
     steps: Vec<Step>,
 }
 
-/// A read-back that finds the name free after `AlreadyExists` past the retries gives up
-/// `MaxRetries` without the `retry_after` every other `MaxRetries` give-up has (reported: `Call::
-/// on_read_back`, `(Missing, AfterAlreadyExists)`, does not go through `give_up`). Until that is
-/// fixed this one case may have none; set this to `true` with the fix.
-const READ_BACK_MAX_RETRIES_HAS_RETRY_AFTER: bool = true;
-
 const PRESETS: [&str; 7] = [
     "default",
     "mutation",
@@ -309,7 +303,7 @@ fn recovery_of(n: u8) -> Recovery {
 }
 
 /// Whether a request may be sent again after an attempt the server may have carried out
-/// (DESIGN §2.5), written independently of the engine.
+/// (DESIGN §4), written independently of the engine.
 fn resend_allowed(recovery: Recovery, verb: Verb) -> bool {
     match recovery {
         Recovery::RetryConflict | Recovery::NotIdempotent => false,
@@ -414,13 +408,7 @@ impl World<'_> {
 
     /// Checks shared by every step once a decision was made; `failure` is the failure a give-up
     /// is about (`None` when the engine gives up on a failure of its own making).
-    fn check_after(
-        &self,
-        t: &Tracked,
-        decision: &Decision,
-        from_read_back: bool,
-        failure: Option<&Failure>,
-    ) {
+    fn check_after(&self, t: &Tracked, decision: &Decision, failure: Option<&Failure>) {
         let call = &t.call;
         assert!(call.attempts() >= 1);
         assert!(
@@ -509,13 +497,7 @@ impl World<'_> {
                     );
                 }
             }
-            None => assert!(
-                !requeue
-                    || (from_read_back
-                        && !READ_BACK_MAX_RETRIES_HAS_RETRY_AFTER
-                        && *decision == Decision::GiveUp(GiveUpReason::MaxRetries)),
-                "no retry_after after {decision:?}"
-            ),
+            None => assert!(!requeue, "no retry_after after {decision:?}"),
         }
     }
 
@@ -562,7 +544,7 @@ impl World<'_> {
                 "{verb} {class}"
             );
         } else if class.may_have_applied() && !resend_allowed(t.recovery, verb) {
-            // Never a POST resent after a reset without a recovery (DESIGN §2.5).
+            // Never a POST resent after a reset without a recovery (DESIGN §4).
             assert_eq!(
                 decision,
                 Decision::GiveUp(GiveUpReason::NotIdempotent),
@@ -610,7 +592,7 @@ impl World<'_> {
             Decision::Recovered => panic!("an attempt's failure is never a recovery"),
             Decision::Done | Decision::GiveUp(_) => {}
         }
-        self.check_after(t, &decision, false, Some(failure));
+        self.check_after(t, &decision, Some(failure));
     }
 
     fn on_read_back(&self, t: &mut Tracked, outcome: ReadOutcome<'_>) {
@@ -661,7 +643,7 @@ impl World<'_> {
             ReadOutcome::Failed(f) if self.policy.classify(f) != Class::NotFound => Some(f),
             _ => None,
         };
-        self.check_after(t, &decision, true, about);
+        self.check_after(t, &decision, about);
     }
 
     /// `Call::resume`: an error unless the call waits; then a resend now (a `Retry` with no
@@ -708,7 +690,7 @@ impl World<'_> {
             ) => {}
             other => panic!("resume answered {other:?}"),
         }
-        self.check_after(t, &decision, false, Some(&failure));
+        self.check_after(t, &decision, Some(&failure));
     }
 }
 

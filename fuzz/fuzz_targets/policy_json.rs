@@ -1,4 +1,4 @@
-//! Policy JSON (`Policy::from_json`, DESIGN §2.8): any bytes, read lossily. Checks: no panic;
+//! Policy JSON (`Policy::from_json`, DESIGN §6): any bytes, read lossily. Checks: no panic;
 //! text that is not a JSON object, or has a key outside the documented set, is refused; every
 //! accepted policy is within the documented ranges; its backoff is never NaN, negative or above
 //! max_delay; `retry_delay` never exceeds max(max_delay, retry_after_cap); a call under it

@@ -1,4 +1,4 @@
-//! `Retry-After` values (DESIGN §2.3): any bytes, read as a binding reads a header (invalid UTF-8
+//! `Retry-After` values (DESIGN §3): any bytes, read as a binding reads a header (invalid UTF-8
 //! lossily), parsed at several `now`s. Checks: no panic; a hint is positive and never NaN; a
 //! date's hint is exactly the date minus now; delta-seconds follow `^\s*[0-9]+\s*$`; the parse
 //! ignores ASCII case and the amount of white space between tokens; a date that parses reads

@@ -44,7 +44,7 @@ def STATUS_BODY(reason: str, code: int, extra: str = "") -> str:  # noqa: N802
 
 def classification():
     cases = [
-        # One row of DESIGN 2.2 at a time, by status.
+        # One row of DESIGN §2 at a time, by status.
         case("429 is throttled", {"status": 429}, "Throttled"),
         case("408 is transient", {"status": 408}, "Transient"),
         case("500 is transient", {"status": 500}, "Transient"),
@@ -347,7 +347,7 @@ def classification():
             {"retry_timeouts": False},
         ),
     ]
-    return {"description": "Failure -> class (DESIGN 2.2)", "cases": cases}
+    return {"description": "Failure -> class (DESIGN §2)", "cases": cases}
 
 
 # ---------------------------------------------------------------- Retry-After
@@ -433,7 +433,7 @@ def retry_after():
     add("hour 25 is no hint", "Tue, 14 Nov 2023 25:99:99 GMT", None)
     add("bad numeric zone", "Tue, 14 Nov 2023 22:13:30 +99", None)
     return {
-        "description": "Retry-After value -> seconds to wait at `now` (DESIGN 2.3); null = no hint",
+        "description": "Retry-After value -> seconds to wait at `now` (DESIGN §3); null = no hint",
         "now": NOW,
         "cases": cases,
     }
@@ -584,7 +584,7 @@ def delays():
         )
     return {
         "description": "Seeded delay sequences: 503s (resets for `connection`) until max_retries "
-        + "(DESIGN 2.3)",
+        + "(DESIGN §3)",
         "scenarios": scenarios,
     }
 
@@ -2184,7 +2184,7 @@ def decisions():
         ),
     ]
     s += cancellations() + no_reader() + nesting()
-    return {"description": "Decision sequences (DESIGN 2.4-2.6)", "scenarios": s}
+    return {"description": "Decision sequences (DESIGN §1, §4, §5)", "scenarios": s}
 
 
 CANCELLED = give_up("Cancelled")

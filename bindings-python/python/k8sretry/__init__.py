@@ -9,19 +9,15 @@ from __future__ import annotations
 import time
 
 from . import _native
-from ._client import (
-    REQUEST_ID,
-    apply,
-    create_idempotent,
-    delete_idempotent,
-    retry_on_conflict,
-    wrap_client,
-)
-from ._events import configure
+from ._client import wrap_client
+from ._configure import configure
 from ._extract import failure_from_exception
+from ._helpers import apply, create_idempotent, delete_idempotent, retry_on_conflict
 from ._native import CircuitBreaker, RetryBudget
+from ._notes import retry_after
 from ._policy import Policy
-from ._retry import retry_after, retry_async, retry_on_connection_error, retry_on_k8s_error
+from ._retry import retry_async, retry_on_connection_error, retry_on_k8s_error
+from ._stamp import REQUEST_ID
 from .errors import K8sRetryError, PolicyError
 
 __version__: str = _native.VERSION

@@ -1,6 +1,6 @@
-"""What happens to the engine's events: the process-wide `configure(...)`, and the log lines.
+"""What happens to the engine's events: the log lines, and the `on_event` handlers.
 
-The engine reports events with the names of DESIGN §2.7 (`k8s_api_call_budget_exhausted`, ...)
+The engine reports events with the names of DESIGN §7 (`k8s_api_call_budget_exhausted`, ...)
 and these fields; `on_event` handlers get exactly those. A log line is presentation, made here:
 
 - `event` is the engine's event name, except that every give-up after a failure a retry could have
@@ -30,21 +30,10 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _native
-
-if TYPE_CHECKING:
-    from ._policy import Policy
-
-EventHandler = Callable[[dict[str, Any]], object]
-
-logger = logging.getLogger("k8sretry")
-# The decorator k8sretry replaces logged its successes after a retry at INFO, and its users see
-# them under `logging.basicConfig()` (root at WARNING): INFO unless the application set a level.
-if logger.level == logging.NOTSET:
-    logger.setLevel(logging.INFO)
+from ._settings import SETTINGS, EventHandler, logger
 
 MAX_RETRIES_EVENT = "k8s_api_call_failed_max_retries"
 
@@ -77,92 +66,6 @@ _LEVEL_NAMES = {
     logging.WARNING: "warning",
     logging.ERROR: "error",
 }
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-UNSET: Any = _Unset()
-"""A keyword of `configure` left out."""
-
-
-class Settings:
-    """The process-wide settings of `configure`. `version` changes with every `configure` call,
-    so that decorators made before it pick up the new default policy."""
-
-    __slots__ = ("logger", "on_event", "policy", "version")
-
-    def __init__(self) -> None:
-        self.logger: Any = None  # None: structlog when the application configured it, else `logger`
-        self.on_event: EventHandler | None = None
-        self.policy: Policy | None = None
-        self.version = 0
-
-
-SETTINGS = Settings()
-
-
-def configure(
-    *,
-    logger: Any = UNSET,
-    on_event: EventHandler | None | _Unset = UNSET,
-    policy: Policy | None | _Unset = UNSET,
-) -> None:
-    """Process-wide defaults; a keyword left out keeps its current setting, `None` restores the default.
-
-    - `logger`: where the log lines go. A `logging.Logger`; a structlog logger (anything with
-      `.info(event, **fields)` / `.warning` / `.error` / `.debug`); `False` for no log lines; `None`
-      (default): structlog's `get_logger("k8sretry")` when the application has configured structlog,
-      else the stdlib logger `k8sretry`.
-    - `on_event`: called with every event's dict (the engine's names and fields), for metrics or
-      tracing, besides the `on_event` of the policy itself.
-    - `policy`: the policy of `wrap_client(...)` without `policy=`, and of `retry_on_k8s_error()` /
-      `retry_async(...)` used without retry keywords (the `default` preset until set). Calls
-      decorated before `configure` use it from their next call on.
-    """
-    from ._policy import Policy
-
-    if logger is not UNSET:
-        if logger is not None and logger is not False and not _loggable(logger):
-            raise TypeError(
-                f"logger must be a logging.Logger, a structlog logger, False or None, not {logger!r}"
-            )
-        SETTINGS.logger = logger
-    if not isinstance(on_event, _Unset):
-        if on_event is not None and not callable(on_event):
-            raise TypeError(f"on_event must be callable or None, not {on_event!r}")
-        SETTINGS.on_event = on_event
-    if not isinstance(policy, _Unset):
-        if policy is not None and not isinstance(policy, Policy):
-            raise TypeError(f"policy must be a k8sretry.Policy or None, not {type(policy).__name__}")
-        SETTINGS.policy = policy
-    SETTINGS.version += 1
-
-
-def _loggable(obj: Any) -> bool:
-    return isinstance(obj, logging.Logger) or all(
-        callable(getattr(obj, name, None)) for name in ("debug", "info", "warning", "error")
-    )
-
-
-def default_policy() -> Policy:
-    """The configured default policy, or the `default` preset."""
-    policy = SETTINGS.policy
-    if policy is None:
-        from ._policy import Policy
-
-        policy = _DEFAULT_PRESET.get("default")
-        if policy is None:
-            policy = _DEFAULT_PRESET["default"] = Policy.preset("default")
-    return policy
-
-
-_DEFAULT_PRESET: dict[str, Policy] = {}
-
-
-# ---------------------------------------------------------------------------- presentation
 
 
 def log_line(fields: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:

@@ -26,10 +26,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _native
-from ._client import REQUEST_ID, _judge_by_label, _judge_by_name, _meta_field, stamp
-from ._events import default_policy
+from ._configure import default_policy
+from ._driver import Reader, Retrier, Sleep, run_nested, run_nested_async
+from ._nesting import nested
 from ._policy import Policy
-from ._retry import Reader, Retrier, Sleep, nested, run_nested, run_nested_async
+from ._stamp import REQUEST_ID, _judge_by_label, _judge_by_name, _meta_field, stamp
 
 _JSON = "application/json"
 # A delete's answer when it is done without one (NotFound after a lost response).

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _native
-from ._events import EventHandler, emit
+from ._events import emit
+from ._settings import EventHandler
 from .errors import PolicyError
 
 SHARED: Any = ...

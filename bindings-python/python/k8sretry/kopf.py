@@ -21,7 +21,7 @@ from typing import Any
 
 from ._extract import _message
 from ._native import event_text
-from ._retry import retry_after
+from ._notes import retry_after
 
 __all__ = ["temporary_error"]
 

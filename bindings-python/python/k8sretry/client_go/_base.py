@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _native
+from .._driver import Retrier
 from .._extract import _header
 from .._policy import Policy
-from .._retry import Retrier
 
 
 @dataclass(frozen=True)
