@@ -124,12 +124,9 @@ demo-clean: py-env
 test-readme:
 	$(PYTHON) tests/readme/check.py
 
-# Every test-* target (add a target here and it runs as part of `make test`). test-runner-hooks is
-# out of it for now: with this stop's fleet budget (no floor, an episode ends only after a quiet
-# second) a short-lived hook process at ~22% faults gets few retries and rounds fail BudgetExhausted;
-# see tests/e2e/README.md "Open: the fleet budget under sustained faults". After all of them,
+# Every test-* target (add a target here and it runs as part of `make test`). After all of them,
 # check-clean-tree: make test leaves the work tree as it found it.
-TESTS := test-readme test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-dist
+TESTS := test-readme test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-runner-hooks test-dist
 test: deps $(TESTS)
 	@$(MAKE) --no-print-directory check-clean-tree
 	@echo "make test: all of $(TESTS) passed"
