@@ -39,7 +39,8 @@ def case(name, failure, cls, policy=None):
 
 def STATUS_BODY(reason: str, code: int, extra: str = "") -> str:  # noqa: N802
     """A raw Kubernetes Status JSON text, as clients keep it."""
-    return f'{{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"{reason}","code":{code}{extra}}}'
+    head = '{"kind":"Status","apiVersion":"v1","status":"Failure"'
+    return f'{head},"reason":"{reason}","code":{code}{extra}}}'
 
 
 def classification():
@@ -67,9 +68,7 @@ def classification():
         case("reason TooManyRequests", {"reason": "TooManyRequests"}, "Throttled"),
         case("reason ServerTimeout", {"reason": "ServerTimeout"}, "Transient"),
         case("reason Timeout", {"reason": "Timeout"}, "Transient"),
-        case(
-            "reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"
-        ),
+        case("reason ServiceUnavailable", {"reason": "ServiceUnavailable"}, "Transient"),
         case("reason AlreadyExists", {"reason": "AlreadyExists"}, "AlreadyExists"),
         case("reason Conflict", {"reason": "Conflict"}, "Conflict"),
         case("reason NotFound", {"reason": "NotFound"}, "NotFound"),
@@ -90,9 +89,7 @@ def classification():
         ),
         case("409 Conflict", {"status": 409, "reason": "Conflict"}, "Conflict"),
         case("504 Timeout", {"status": 504, "reason": "Timeout"}, "Transient"),
-        case(
-            "500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"
-        ),
+        case("500 ServerTimeout", {"status": 500, "reason": "ServerTimeout"}, "Transient"),
         case(
             "403 with TooManyRequests is throttled",
             {"status": 403, "reason": "TooManyRequests"},
@@ -135,9 +132,7 @@ def classification():
             {"codes": ["UND_ERR_CONNECT_TIMEOUT"]},
             "NetworkNotSent",
         ),
-        case(
-            "HTTPX_CONNECT_ERROR", {"codes": ["HTTPX_CONNECT_ERROR"]}, "NetworkNotSent"
-        ),
+        case("HTTPX_CONNECT_ERROR", {"codes": ["HTTPX_CONNECT_ERROR"]}, "NetworkNotSent"),
         case(
             "HTTPX_CONNECT_TIMEOUT",
             {"codes": ["HTTPX_CONNECT_TIMEOUT"]},
@@ -166,9 +161,7 @@ def classification():
             "NetworkAmbiguous",
         ),
         case("HTTPX_READ_ERROR", {"codes": ["HTTPX_READ_ERROR"]}, "NetworkAmbiguous"),
-        case(
-            "HTTPX_READ_TIMEOUT", {"codes": ["HTTPX_READ_TIMEOUT"]}, "NetworkAmbiguous"
-        ),
+        case("HTTPX_READ_TIMEOUT", {"codes": ["HTTPX_READ_TIMEOUT"]}, "NetworkAmbiguous"),
         case("HTTPX_WRITE_ERROR", {"codes": ["HTTPX_WRITE_ERROR"]}, "NetworkAmbiguous"),
         case(
             "HTTPX_WRITE_TIMEOUT",
@@ -543,9 +536,7 @@ def delays():
         max_retries, expected = delays_for(preset, seed, overrides)
         policy = {"preset": preset, "seed": seed, "budget": None, **overrides}
         # The connection preset retries network failures only.
-        failure = (
-            {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
-        )
+        failure = {"codes": ["ECONNRESET"]} if preset == "connection" else {"status": 503}
         steps = [
             {
                 "op": "begin",
@@ -592,9 +583,7 @@ def delays():
 # ---------------------------------------------------------------- decisions (hand-written)
 
 
-def begin(
-    call="a", verb="GET", recovery="none", function="f", reader=None, nested=None
-):
+def begin(call="a", verb="GET", recovery="none", function="f", reader=None, nested=None):
     step = {
         "op": "begin",
         "call": call,
@@ -674,9 +663,7 @@ def spread_delays(seed, jitter, plan):
     rng = SplitMix64(seed)
     out = []
     for base, hint in plan:
-        backoff = (
-            base if jitter is None else base * (1 - jitter + 2 * jitter * rng.unit())
-        )
+        backoff = base if jitter is None else base * (1 - jitter + 2 * jitter * rng.unit())
         if hint is not None and hint >= backoff:
             out.append(hint * (1 + 0.2 * rng.unit()))
         else:
@@ -859,9 +846,7 @@ def decisions():
                 F(
                     {
                         "status": 429,
-                        "body": STATUS_BODY(
-                            "TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'
-                        ),
+                        "body": STATUS_BODY("TooManyRequests", 429, ',"details":{"retryAfterSeconds":6}'),
                     },
                     expect=retry(6.0),
                 ),
@@ -912,9 +897,7 @@ def decisions():
             "past HTTP-date is no hint",
             [begin(), F(RA(503, "Tue, 14 Nov 2023 22:00:00 GMT"), expect=retry(1.0))],
         ),
-        scenario(
-            "Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]
-        ),
+        scenario("Retry-After 0 is no hint", [begin(), F(RA(429, "0"), expect=retry(1.0))]),
         scenario(
             "deadline stops before sleeping past it",
             [
@@ -948,9 +931,7 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=retry(2.0)),
-                F(
-                    S503, expect=wait(4.0)
-                ),  # refused in a young episode: slot 3 is waited out
+                F(S503, expect=wait(4.0)),  # refused in a young episode: slot 3 is waited out
             ],
             {
                 "max_retries": 5,
@@ -969,9 +950,7 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=retry(2.0)),
-                F(
-                    S503, expect=wait(4.0)
-                ),  # refused (a young episode: wait, send nothing)
+                F(S503, expect=wait(4.0)),  # refused (a young episode: wait, send nothing)
                 advance(2),
                 begin("b"),
                 F(S503, "b", retry(1.0)),
@@ -1052,9 +1031,7 @@ def decisions():
                 F(S503, "d", retry(1.0)),
                 advance(1),
                 begin("t"),
-                succeed(
-                    "t"
-                ),  # half a second without a failed retry: the episode is over
+                succeed("t"),  # half a second without a failed retry: the episode is over
                 begin("f"),
                 F(S503, "f", retry(1.0)),  # a new one: 8 first attempts * 3 - 3 taken
             ],
@@ -1080,23 +1057,15 @@ def decisions():
                 advance(1),
                 begin("b"),
                 F(S503, "b", retry(1.0)),  # 5 s after: the probe
-                F(
-                    S503, "b", wait(2.0)
-                ),  # 3 used; the ratio rule gives 0; a young episode
-                advance(
-                    100
-                ),  # per episode, not per second: time alone gives nothing back
-                resume(
-                    "a", give_up("BudgetExhausted")
-                ),  # 105 s old: an outage, no more waits
+                F(S503, "b", wait(2.0)),  # 3 used; the ratio rule gives 0; a young episode
+                advance(100),  # per episode, not per second: time alone gives nothing back
+                resume("a", give_up("BudgetExhausted")),  # 105 s old: an outage, no more waits
                 begin("c"),
                 F(S503, "c", give_up("BudgetExhausted")),  # no wait either
                 resume("b", give_up("BudgetExhausted")),
                 advance(1),
                 begin("s"),
-                succeed(
-                    "s"
-                ),  # a second after the last failed retry: the episode is over
+                succeed("s"),  # a second after the last failed retry: the episode is over
                 begin("d"),
                 F(S503, "d", retry(1.0)),
             ],
@@ -1116,9 +1085,7 @@ def decisions():
                 resume(expect=retry(0.0)),  # the deferred retry is sent now
                 F(S503, expect=wait(8.0)),  # slot 4; 6 + 8 <= 20
                 advance(8),
-                resume(
-                    expect=give_up("BudgetExhausted")
-                ),  # slot 5's 16 s would pass 20 s
+                resume(expect=give_up("BudgetExhausted")),  # slot 5's 16 s would pass 20 s
             ],
             {
                 "max_retries": 5,
@@ -1137,19 +1104,13 @@ def decisions():
             [
                 begin(),
                 F(S503, expect=retry(1.0)),  # the episode (and its minimum of 1) begins
-                F(
-                    S503, expect=wait(2.0)
-                ),  # refused at age 0: wait slot 2, send nothing
+                F(S503, expect=wait(2.0)),  # refused at age 0: wait slot 2, send nothing
                 advance(2),
                 resume(expect=wait(4.0)),  # refused again at age 2: still young
                 advance(4),
                 begin("s"),
-                succeed(
-                    "s"
-                ),  # the server answers (no failed ask for 6 s): the episode ends
-                resume(
-                    expect=retry(0.0)
-                ),  # a new episode's minimum: the waited call goes
+                succeed("s"),  # the server answers (no failed ask for 6 s): the episode ends
+                resume(expect=retry(0.0)),  # a new episode's minimum: the waited call goes
             ],
             {
                 "max_retries": 5,
@@ -1171,13 +1132,9 @@ def decisions():
                 advance(2),
                 resume(expect=wait(4.0)),  # age 2: young, wait again
                 advance(8),
-                resume(
-                    expect=give_up("BudgetExhausted")
-                ),  # age 10: an outage, no more waits
+                resume(expect=give_up("BudgetExhausted")),  # age 10: an outage, no more waits
                 begin("b"),
-                F(
-                    S503, "b", give_up("BudgetExhausted")
-                ),  # a call failing in it: no wait
+                F(S503, "b", give_up("BudgetExhausted")),  # a call failing in it: no wait
             ],
             {
                 "max_retries": 5,
@@ -1197,9 +1154,7 @@ def decisions():
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=wait(2.0)),
                 advance(2),
-                resume(
-                    expect=wait(4.0)
-                ),  # 2 waits, 1 retry sent: max_retries 2 still allows one
+                resume(expect=wait(4.0)),  # 2 waits, 1 retry sent: max_retries 2 still allows one
                 advance(4),
                 begin("s"),
                 succeed("s"),  # the episode is over: a new minimum
@@ -1224,9 +1179,7 @@ def decisions():
                 begin(),
                 F(S503, expect=retry(1.0)),
                 advance(1),
-                F(
-                    S503, expect=give_up("Deadline")
-                ),  # 1 + 2 > 2.5: the deadline decides first
+                F(S503, expect=give_up("Deadline")),  # 1 + 2 > 2.5: the deadline decides first
             ],
             {
                 "deadline": 2.5,
@@ -1271,9 +1224,7 @@ def decisions():
                 R("ours", expect=OUT_OF_ORDER),
                 resume(expect=wait(4.0)),
                 advance(4),
-                resume(
-                    expect=give_up("BudgetExhausted")
-                ),  # the next wait (8 s) passes 10 s
+                resume(expect=give_up("BudgetExhausted")),  # the next wait (8 s) passes 10 s
                 resume(expect=OUT_OF_ORDER),  # the call has ended
             ],
             {
@@ -1288,23 +1239,15 @@ def decisions():
             },
         ),
         scenario(
-            "budget: successes in the episode pay for retries (0.5 each), a 429's only while 429s are under a fifth",
+            "budget: successes pay for retries (0.5 each), a 429's only while 429s are under a fifth",
             [
                 begin("a"),
-                F(
-                    S503, "a", wait(1.0)
-                ),  # ratio 0, no minimum: nothing yet; the episode begins
-                *[
-                    x for c in "stuv" for x in (begin(c), succeed(c))
-                ],  # 4 successes: 2 tokens
+                F(S503, "a", wait(1.0)),  # ratio 0, no minimum: nothing yet; the episode begins
+                *[x for c in "stuv" for x in (begin(c), succeed(c))],  # 4 successes: 2 tokens
                 begin("b"),
-                F(
-                    RA(429, "1"), "b", retry(1.0)
-                ),  # one 429 (a stray fault): paid, 1 left
+                F(RA(429, "1"), "b", retry(1.0)),  # one 429 (a stray fault): paid, 1 left
                 begin("c"),
-                F(
-                    RA(429, "1"), "c", wait(1.0)
-                ),  # 2 of 6 answers are 429s: overload, not paid
+                F(RA(429, "1"), "c", wait(1.0)),  # 2 of 6 answers are 429s: overload, not paid
                 *[x for c in "wxyz" for x in (begin(c), succeed(c))],  # 4 earned in all
                 begin("d"),
                 F(S503, "d", retry(1.0)),  # a 503's retry is paid: 4 - 1
@@ -1320,13 +1263,11 @@ def decisions():
             },
         ),
         scenario(
-            "budget: under overload a success within ttl of a 429 does not end the episode; 10 s later one does",
+            "budget: under overload a success within ttl of a 429 does not end the episode; later one does",
             [
                 begin("a"),
                 F(RA(429, "1"), "a", retry(1.0)),  # the minimum of 1; Retry-After 1 s
-                F(
-                    RA(429, "1"), "a", wait(2.0)
-                ),  # refused: backoff 2 s is past the hint
+                F(RA(429, "1"), "a", wait(2.0)),  # refused: backoff 2 s is past the hint
                 advance(2),
                 begin("s"),
                 succeed("s"),  # 2 s after a 429: the episode goes on
@@ -1491,9 +1432,7 @@ def decisions():
                 F({"timeout": True}, expect=retry(1.0)),
             ],
         ),
-        scenario(
-            "PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]
-        ),
+        scenario("PUT reset is retried", [begin(verb="PUT"), F(RESET, expect=retry(1.0))]),
         # A watch is a stream: re-establishing it (relist or resume) is the caller's; never repeated.
         scenario(
             "WATCH 503 is not retried",
@@ -1604,9 +1543,7 @@ def decisions():
                 F(S503, "x", retry(1.0)),  # the episode's one retry
                 advance(11),  # the episode is 11 s old: an outage
                 begin("g"),
-                F(
-                    S503, "g", give_up("BudgetExhausted")
-                ),  # a read: no wait in an old episode
+                F(S503, "g", give_up("BudgetExhausted")),  # a read: no wait in an old episode
                 begin("c", verb="POST", recovery="create"),
                 F(RESET, "c", wait(1.0)),  # the create may have landed: it waits
                 advance(1),
@@ -1622,9 +1559,7 @@ def decisions():
                 begin(verb="POST", recovery="create"),
                 F(RESET, expect=retry(1.0)),  # the episode's one retry
                 F(EXISTS, expect=read_back(0.0)),  # ours or somebody else's?
-                R(
-                    "failed", S503, expect=read_back(1.0)
-                ),  # refused, but within max_retries: goes
+                R("failed", S503, expect=read_back(1.0)),  # refused, but within max_retries: goes
                 R("failed", S503, expect=wait(2.0)),  # past them: wait, read nothing
                 advance(2),
                 begin("s"),
@@ -1733,10 +1668,7 @@ def decisions():
                 F(RESET, expect=retry(1.0)),
                 F(EXISTS, expect=read_back(0.0)),
             ]
-            + [
-                R("failed", S503, expect=read_back(d))
-                for d in (1.0, 2.0, 4.0, 8.0, 16.0, *[30.0] * 7)
-            ]
+            + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0, 16.0, *[30.0] * 7)]
             + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
         ),
         scenario(
@@ -2050,12 +1982,8 @@ def decisions():
                 ),
             ],
         ),
-        scenario(
-            "unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]
-        ),
-        scenario(
-            "timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]
-        ),
+        scenario("unknown error is raised", [begin(), F({}, expect=give_up("NonRetryable"))]),
+        scenario("timeout GET is retried", [begin(), F({"timeout": True}, expect=retry(1.0))]),
         scenario(
             "user_retryable is retried",
             [begin(), F({"user_retryable": True}, expect=retry(1.0))],
@@ -2123,10 +2051,7 @@ def decisions():
         scenario(
             "retry_conflict: 5 attempts like client-go DefaultRetry",
             [begin(verb="PUT", recovery="retry_conflict")]
-            + [
-                F({"status": 409, "reason": "Conflict"}, expect=retry(0.01))
-                for _ in range(4)
-            ]
+            + [F({"status": 409, "reason": "Conflict"}, expect=retry(0.01)) for _ in range(4)]
             + [F({"status": 409, "reason": "Conflict"}, expect=give_up("MaxRetries"))],
             {"preset": "conflict"},
         ),
@@ -2442,9 +2367,7 @@ def plans():
     put = {"verb": "PUT", "named": True, "resource_version": True, "can_get": True}
     c = [
         # POST
-        plan_case(
-            "create, named, readable: stamped, read back", named, "create", "annotation"
-        ),
+        plan_case("create, named, readable: stamped, read back", named, "create", "annotation"),
         plan_case(
             "create, named, by method name: stamped",
             {**named, "resource": "create_namespaced_config_map"},
@@ -2457,9 +2380,7 @@ def plans():
             "create_generated",
             "annotation_and_label",
         ),
-        plan_case(
-            "create, named, no reader: not resent", {**post, "named": True}, "none"
-        ),
+        plan_case("create, named, no reader: not resent", {**post, "named": True}, "none"),
         plan_case(
             "create, generateName, no lister: not resent",
             {**post, "generate_name": True, "can_get": True},
@@ -2546,9 +2467,7 @@ def plans():
         ("apply", "idempotent"),
         ("json", "none"),
     ):
-        c.append(
-            plan_case(f"patch {patch}", {"verb": "PATCH", "patch": patch}, recovery)
-        )
+        c.append(plan_case(f"patch {patch}", {"verb": "PATCH", "patch": patch}, recovery))
     for content_type, recovery in (
         ("application/merge-patch+json", "idempotent"),
         ("application/strategic-merge-patch+json", "idempotent"),
@@ -2640,9 +2559,7 @@ def events():
         "ttl": 10,
     }
     e = [
-        event_scenario(
-            "a first success emits nothing", [begin(), succeed(attempts=1)], []
-        ),
+        event_scenario("a first success emits nothing", [begin(), succeed(attempts=1)], []),
         event_scenario(
             "a first attempt's 404 is debug",
             [begin(), F(GONE404, expect=give_up("NonRetryable"))],
@@ -2760,9 +2677,7 @@ def events():
                 F(S503, expect=retry(1.0)),
                 F(S503, expect=wait(2.0)),
                 advance(2),
-                resume(
-                    expect=give_up("BudgetExhausted")
-                ),  # the next wait (4 s) passes 3 s
+                resume(expect=give_up("BudgetExhausted")),  # the next wait (4 s) passes 3 s
             ],
             [
                 ev("failed_retrying", 1, "warn"),
@@ -2807,10 +2722,7 @@ def events():
             + [R("failed", S503, expect=read_back(d)) for d in (1.0, 2.0, 4.0, 8.0)]
             + [R("failed", S503, expect=give_up("OutcomeUnknown"))],
             [ev("failed_retrying", 1, "warn")]
-            + [
-                ev("failed_retrying", n, "warn", function="f/read_back")
-                for n in (1, 2, 3, 4)
-            ]
+            + [ev("failed_retrying", n, "warn", function="f/read_back") for n in (1, 2, 3, 4)]
             + [ev("failed_non_retryable", 2, "error", "OutcomeUnknown")],
             {"max_retries": 1},
         ),
