@@ -688,7 +688,7 @@ static void names(reader *r) {
   uint32_t n = u8(r) % 4 == 0 ? (uint32_t)un(r, 4) : u8(r) % 12;
   const char *reason = k8sretry_give_up_reason_name(n);
   EXPECT(reason && strlen(reason) > 0, "reason name %u", n);
-  EXPECT((strcmp(reason, "Unknown") == 0) == (n > 9), "reason name %u: %s", n, reason);
+  EXPECT((strcmp(reason, "Unknown") == 0) == (n > K8SRETRY_GIVE_UP_NESTED), "reason name %u: %s", n, reason);
   const char *status = k8sretry_status_message(n);
   EXPECT(status && strlen(status) > 0, "status message %u", n);
   EXPECT((strcmp(status, "unknown status code") == 0) == (n > 8), "status message %u: %s", n, status);

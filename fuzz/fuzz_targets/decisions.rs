@@ -323,6 +323,8 @@ struct Tracked {
     read_retries: u32,
     /// The failure whose retry the budget deferred (`Wait`), until `resume` answers.
     deferred: Option<Failure>,
+    /// Whether that deferred retry is a read-back's (resumed as a `ReadBack`, nothing sent).
+    deferred_read: bool,
 }
 
 impl Tracked {
@@ -340,6 +342,7 @@ impl Tracked {
             resends: 0,
             read_retries: 0,
             deferred: None,
+            deferred_read: false,
         }
     }
 }
@@ -424,7 +427,7 @@ impl World<'_> {
             call.attempts()
         );
         assert!(
-            t.read_retries <= self.max_retries(),
+            t.read_retries <= 4 * self.max_retries(),
             "{} read-back retries",
             t.read_retries
         );
@@ -626,8 +629,16 @@ impl World<'_> {
                 self.check_delay(t, delay, f, "read-back retry");
                 t.read_retries += 1;
             }
+            // A generateName create's look that found nothing is confirmed by a second look.
+            (Decision::ReadBack { delay }, ReadOutcome::Missing | ReadOutcome::NotOurs)
+                if delay == k8sretry::READ_BACK_CONFIRM_DELAY => {}
             (Decision::ReadBack { .. }, _) => panic!("{outcome:?} was read back again"),
-            (Decision::Wait { .. }, _) => panic!("a read-back is never deferred: {outcome:?}"),
+            // The budget refused a read-back's retry past the write's own retries: it waits.
+            (Decision::Wait { .. }, ReadOutcome::Failed(f)) => {
+                t.deferred = Some(f.clone());
+                t.deferred_read = true;
+            }
+            (Decision::Wait { .. }, _) => panic!("only a failed read-back waits: {outcome:?}"),
             (Decision::Retry { delay }, _) => {
                 assert_eq!(
                     delay,
@@ -665,7 +676,17 @@ impl World<'_> {
         }
         let decision = result.expect("a resume in order is decided");
         let failure = t.deferred.take().expect("the harness saw the Wait");
+        let read = std::mem::take(&mut t.deferred_read);
         match decision {
+            Decision::ReadBack { delay } if read => {
+                assert_eq!(
+                    delay,
+                    Duration::ZERO,
+                    "a read after a wait is not delayed again"
+                );
+                assert_eq!(t.call.attempts(), attempts, "a read-back sends no attempt");
+                t.read_retries += 1;
+            }
             Decision::Retry { delay } | Decision::ReadBack { delay } => {
                 assert_eq!(
                     delay,
@@ -684,6 +705,7 @@ impl World<'_> {
                 self.check_deadline(t, delay, "wait again");
                 assert_eq!(t.call.attempts(), attempts, "a wait sends nothing");
                 t.deferred = Some(failure.clone());
+                t.deferred_read = read;
             }
             Decision::GiveUp(
                 GiveUpReason::CircuitOpen | GiveUpReason::Deadline | GiveUpReason::BudgetExhausted,
@@ -732,6 +754,7 @@ fuzz_target!(|input: Input| {
                 let t = &mut calls[usize::from(*call) % 3];
                 t.call.on_success();
                 t.deferred = None;
+                t.deferred_read = false;
                 assert!(
                     t.call.is_finished()
                         && !t.call.awaiting_read_back()
