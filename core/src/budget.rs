@@ -99,9 +99,6 @@ pub struct RetryBudget {
     episode_start: AtomicU64,
     /// Retries taken since the current failure episode began.
     episode_retries: AtomicU32,
-    /// Monotonic nanoseconds + 1 of the last retry asked for after a 429 (0: none): a success
-    /// within `ttl` of it does not end the episode (the server is shedding load).
-    last_throttled: AtomicU64,
     /// Monotonic nanoseconds + 1 of the last retry asked for after a failure (0: none).
     last_ask: AtomicU64,
     /// First attempts in the window when the current episode began: the traffic the process
@@ -167,7 +164,6 @@ impl RetryBudget {
             episode_start: AtomicU64::new(0),
             episode_retries: AtomicU32::new(0),
             last_ask: AtomicU64::new(0),
-            last_throttled: AtomicU64::new(0),
             episode_deposits: AtomicU64::new(0),
         }
     }
@@ -303,7 +299,7 @@ impl RetryBudget {
         let last_ask = self.last_ask.load(Ordering::Acquire);
         let alone = own_ask.is_some_and(|own| last_ask <= stamp(own));
         let quiet = (alone || t >= last_ask.saturating_add(QUIET_NANOS))
-            && self.quiet_after_throttle(now, t);
+            && !self.overloaded(self.slot_id(now));
         if quiet {
             self.last_success.fetch_max(t, Ordering::AcqRel);
         }
@@ -332,7 +328,6 @@ impl RetryBudget {
         let t = stamp(now);
         let previous_ask = if failed {
             if throttled {
-                self.last_throttled.fetch_max(t, Ordering::AcqRel);
                 self.add(&self.throttles, self.slot_id(now), 1);
             }
             self.last_ask.fetch_max(t, Ordering::AcqRel)
@@ -342,14 +337,11 @@ impl RetryBudget {
         // A success that no failure has followed for a quiet interval ended the episode, even
         // if it came too soon after a failure to end it then (a quiet process learns of the
         // server's return from its last answer, not only from a success after a quiet second).
+        let id = self.slot_id(now);
         let ok = self.last_ok.load(Ordering::Acquire);
-        if ok > previous_ask
-            && t >= ok.saturating_add(QUIET_NANOS)
-            && self.quiet_after_throttle(now, ok)
-        {
+        if ok > previous_ask && t >= ok.saturating_add(QUIET_NANOS) && !self.overloaded(id) {
             self.last_success.fetch_max(ok, Ordering::AcqRel);
         }
-        let id = self.slot_id(now);
         let age = self.episode_age(now, true);
         if age.is_some_and(|a| a < EPISODE_ONSET_SECONDS) {
             // Calls that fail together with the first belong to the traffic the episode began
@@ -443,27 +435,13 @@ impl RetryBudget {
         self.ratio * deposits + (self.burst - self.ratio) * before / (1.0 + (x * x) * (x * x))
     }
 
-    /// Whether stamp `t` is `ttl` past the last 429, or the server (at `now`) is not shedding
-    /// load: a success under overload does not end the episode.
-    fn quiet_after_throttle(&self, now: Duration, t: u64) -> bool {
-        match self.last_throttled.load(Ordering::Acquire) {
-            0 => true,
-            throttled => {
-                t >= throttled.saturating_add(self.ttl_nanos())
-                    || !self.overloaded(self.slot_id(now))
-            }
-        }
-    }
-
-    /// Whether 429s are at least [`OVERLOAD_SHARE`] of the window's 429s and successes.
+    /// Whether 429s are at least [`OVERLOAD_SHARE`] of the window's 429s and successes: the
+    /// server sheds load, so successes do not pay for a 429's retry and do not end the episode
+    /// (the window is `ttl`, so this also says a 429 came within `ttl`).
     fn overloaded(&self, current: u32) -> bool {
         let throttles = self.sum(&self.throttles, current) as f64;
         let successes = self.sum(&self.successes, current) as f64;
         throttles >= MIN_OVERLOAD_THROTTLES && throttles >= OVERLOAD_SHARE * (throttles + successes)
-    }
-
-    fn ttl_nanos(&self) -> u64 {
-        self.slot_nanos.saturating_mul(SLOTS as u64)
     }
 
     fn slot_id(&self, now: Duration) -> u32 {

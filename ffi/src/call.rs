@@ -88,6 +88,26 @@ impl From<Decision> for k8sretry_decision {
     }
 }
 
+/// One step of the protocol behind the panic guard: checks `out`, then `call`, runs `decide`
+/// on the call and writes its decision to `out`.
+///
+/// # Safety
+/// `call` is a live handle or NULL; `out` is writable or NULL; `decide` may borrow other
+/// handles the caller vouches for the same way.
+unsafe fn step(
+    call: *mut k8sretry_call,
+    out: *mut k8sretry_decision,
+    decide: impl FnOnce(&mut Call) -> Result<Decision, k8sretry_status>,
+) -> k8sretry_status {
+    guard(|| {
+        let out = out_arg(out)?;
+        let call = unsafe { borrow_mut(call) }?;
+        let decision = decide(&mut call.inner)?;
+        unsafe { *out = decision.into() };
+        Ok(())
+    })
+}
+
 fn step_status(error: StepError) -> k8sretry_status {
     match error {
         StepError::Finished => K8SRETRY_STATUS_CALL_FINISHED,
@@ -198,13 +218,7 @@ pub unsafe extern "C" fn k8sretry_call_on_cancelled(
     call: *mut k8sretry_call,
     out: *mut k8sretry_decision,
 ) -> k8sretry_status {
-    guard(|| {
-        let out = out_arg(out)?;
-        let call = unsafe { borrow_mut(call) }?;
-        let decision = call.inner.on_cancelled().map_err(step_status)?;
-        unsafe { *out = decision.into() };
-        Ok(())
-    })
+    unsafe { step(call, out, |call| call.on_cancelled().map_err(step_status)) }
 }
 
 /// Reports that the current attempt failed with `failure`; writes the decision.
@@ -219,17 +233,12 @@ pub unsafe extern "C" fn k8sretry_call_on_failure(
     failure: *const k8sretry_failure,
     out: *mut k8sretry_decision,
 ) -> k8sretry_status {
-    guard(|| {
-        let out = out_arg(out)?;
-        let call = unsafe { borrow_mut(call) }?;
-        let failure = unsafe { borrow(failure) }?;
-        let decision = call
-            .inner
-            .try_on_failure(&failure.inner)
-            .map_err(step_status)?;
-        unsafe { *out = decision.into() };
-        Ok(())
-    })
+    unsafe {
+        step(call, out, |call| {
+            let failure = borrow(failure)?;
+            call.try_on_failure(&failure.inner).map_err(step_status)
+        })
+    }
 }
 
 /// Reports what the read-back asked for by `K8SRETRY_ACTION_READ_BACK` found (`outcome` is a
@@ -246,20 +255,18 @@ pub unsafe extern "C" fn k8sretry_call_on_read_back(
     failure: *const k8sretry_failure,
     out: *mut k8sretry_decision,
 ) -> k8sretry_status {
-    guard(|| {
-        let out = out_arg(out)?;
-        let call = unsafe { borrow_mut(call) }?;
-        let outcome = match outcome {
-            1 => ReadOutcome::Ours,
-            2 => ReadOutcome::NotOurs,
-            3 => ReadOutcome::Missing,
-            4 => ReadOutcome::Failed(&unsafe { borrow(failure) }?.inner),
-            _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
-        };
-        let decision = call.inner.on_read_back(outcome).map_err(step_status)?;
-        unsafe { *out = decision.into() };
-        Ok(())
-    })
+    unsafe {
+        step(call, out, |call| {
+            let outcome = match outcome {
+                1 => ReadOutcome::Ours,
+                2 => ReadOutcome::NotOurs,
+                3 => ReadOutcome::Missing,
+                4 => ReadOutcome::Failed(&borrow(failure)?.inner),
+                _ => return Err(K8SRETRY_STATUS_INVALID_ARGUMENT),
+            };
+            call.on_read_back(outcome).map_err(step_status)
+        })
+    }
 }
 
 /// After a `K8SRETRY_ACTION_WAIT` has been slept (nothing sent): writes the next decision,
@@ -275,13 +282,7 @@ pub unsafe extern "C" fn k8sretry_call_resume(
     call: *mut k8sretry_call,
     out: *mut k8sretry_decision,
 ) -> k8sretry_status {
-    guard(|| {
-        let out = out_arg(out)?;
-        let call = unsafe { borrow_mut(call) }?;
-        let decision = call.inner.resume().map_err(step_status)?;
-        unsafe { *out = decision.into() };
-        Ok(())
-    })
+    unsafe { step(call, out, |call| call.resume().map_err(step_status)) }
 }
 
 /// Reports that the current attempt succeeded. `K8SRETRY_STATUS_CALL_FINISHED` after the end,
