@@ -4,7 +4,7 @@
 //! One job per module: policies (`policy`), their shared budget and breaker (`budget`,
 //! `breaker`), the manual clock (`clock`), events to a Python callable (`events`), failures
 //! (`failure`), one call's steps (`call`), the recovery plan of a request (`plan`), the success
-//! recorder (`success`), and process-wide text: metrics, Retry-After and the error text of events
+//! recorder (`success`), a wrapper's first attempt and success path (`first_attempt`), and process-wide text: metrics, Retry-After and the error text of events
 //! (`metrics`).
 
 use pyo3::exceptions::PyValueError;
@@ -16,6 +16,7 @@ mod call;
 mod clock;
 mod events;
 mod failure;
+mod first_attempt;
 mod metrics;
 mod plan;
 mod policy;
@@ -38,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<failure::PyFailure>()?;
     m.add_class::<call::PyCall>()?;
     m.add_class::<success::PySuccessRecorder>()?;
+    m.add_class::<first_attempt::PyFirstAttempt>()?;
     m.add_class::<budget::PyRetryBudget>()?;
     m.add_class::<breaker::PyCircuitBreaker>()?;
     m.add_class::<clock::PyManualClock>()?;

@@ -1,6 +1,6 @@
 //! `Policy`: an immutable policy from a preset or JSON, with its budget, breaker, events and clock.
 
-use k8sretry::{BudgetChoice, Call, Policy, PolicyBuilder};
+use k8sretry::{BudgetChoice, Policy, PolicyBuilder};
 use pyo3::prelude::*;
 
 use crate::breaker::PyCircuitBreaker;
@@ -88,11 +88,6 @@ impl PyPolicy {
         self.inner
             .retry_delay(&failure.inner, attempt)
             .as_secs_f64()
-    }
-
-    /// Records a call whose first attempt succeeded: the whole success path in one call.
-    fn succeeded(&self, function: &str) {
-        Call::new(&self.inner, function).on_success();
     }
 
     /// The success path of `function`, prepared once: `record()` then does no lookup.

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from . import _native
+from ._bound import _Bound
 from ._configure import default_policy
 from ._driver import Reader, Retrier, Sleep, _dispatch, run_nested
 from ._methods import _is_stream, _Method, _patch_facts, _verb_of
@@ -56,6 +57,9 @@ class _ClientProxy:
         if wrapped is None:
             wrapped = self._wrap(name)
             self._methods[name] = wrapped
+            # Found by the next lookup without a miss (a miss raises and catches AttributeError
+            # inside Python, ~1 us); each attempt still looks the client's method up again.
+            object.__setattr__(self, name, wrapped)
         return wrapped
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -68,11 +72,9 @@ class _ClientProxy:
         return f"wrap_client({self._api!r})"
 
     def _wrap(self, name: str) -> Callable[..., Any]:
-        api, policy, adopt_existing, sleep = self._api, self._policy, self._adopt_existing, self._sleep
+        api, policy, sleep = self._api, self._policy, self._sleep
         method = getattr(api, name)
         known = _verb_of(name)
-        to_dict = getattr(getattr(api, "api_client", None), "sanitize_for_serialization", None)
-        info: _Method | None = None
         if known is None:
             # A method whose verb its name does not tell: a write without recovery (retried only
             # when the failure shows the request was not carried out).
@@ -81,43 +83,140 @@ class _ClientProxy:
             # What the engine needs to know of reads and deletes does not depend on the arguments.
             verb, recovery = known[0], _native.plan(known[0], resource=name)[0]
         else:
-            verb, recovery = known[0], ""
-            info = _Method(api, name, verb, known[1])
+            return self._wrap_write(name, method, _Method(api, name, known[0], known[1]))
+        # A request that needs no preparation: its loop and success path are prepared once, the
+        # first attempt native (`_native.FirstAttempt`), as for a decorated function.
+        hooks = _MethodHooks(api, name, verb, policy)
+        bound = hooks.bound = _Bound(
+            policy,
+            lambda chosen: Retrier(chosen, name, verb=verb, recovery=recovery, sleep=sleep),
+            api,
+            hooks,
+            method=name,
+            any_awaitable=True,
+        )
+        run = bound.first.run
 
         @functools.wraps(method)
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            if _is_stream(kwargs):
-                return getattr(api, name)(*args, **kwargs)
+            return run(args, kwargs)
+
+        hooks.invoke = invoke
+        invoke._k8sretry_unwrapped = method  # type: ignore[attr-defined]
+        invoke._k8sretry_policy = policy  # type: ignore[attr-defined]
+        return invoke
+
+    def _wrap_write(self, name: str, method: Callable[..., Any], info: _Method) -> Callable[..., Any]:
+        """A create, replace or patch: stamped and planned per request (`_write`)."""
+        api, policy, adopt_existing, sleep = self._api, self._policy, self._adopt_existing, self._sleep
+        to_dict = getattr(getattr(api, "api_client", None), "sanitize_for_serialization", None)
+
+        @functools.wraps(method)
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            if kwargs and not _SPECIAL.isdisjoint(kwargs):
+                special = _special(api, name, info.verb, policy, invoke, args, kwargs)
+                if special is not _PLAIN:
+                    return special
             if nested():
-                # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
-                retrier = Retrier(policy or default_policy(), name, verb=verb)
-                return run_nested(retrier, lambda: getattr(api, name)(*args, **kwargs))
-            if kwargs.get("async_req"):
-                return _in_thread_pool(api, invoke, args, kwargs)
-            reader, call_recovery = None, recovery
-            if info is not None:
-                # A retry sends exactly the original request, whatever the caller mutates meanwhile.
-                args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
-                args, kwargs, call_recovery, reader = _prepare_write(
-                    api, info, args, kwargs, adopt_existing, to_dict
-                )
-            retrier = Retrier(
-                policy or default_policy(),
-                name,
-                verb=verb,
-                recovery=call_recovery,
-                reader=reader,
-                sleep=sleep,
-            )
-
-            def attempt() -> Any:
-                return getattr(api, name)(*args, **kwargs)
-
-            return _dispatch(retrier, attempt)
+                return _nested(api, name, info.verb, policy, args, kwargs)
+            return _write(api, name, info, args, kwargs, policy, adopt_existing, sleep, to_dict)
 
         invoke._k8sretry_unwrapped = method  # type: ignore[attr-defined]
         invoke._k8sretry_policy = policy  # type: ignore[attr-defined]
         return invoke
+
+
+# The keywords that make a call special: a stream (`watch`, `follow`, `_preload_content=False`),
+# never retried, or `async_req=True`, retried in the client's thread pool (`_native.FirstAttempt`
+# looks for the same four).
+_SPECIAL = frozenset(("watch", "follow", "_preload_content", "async_req"))
+_PLAIN: Any = object()
+
+
+class _MethodHooks:
+    """What a read's (or delete's) native first attempt hands back (see `_native.FirstAttempt`)."""
+
+    __slots__ = ("api", "name", "verb", "policy", "bound", "invoke")
+    plain = _PLAIN
+
+    def __init__(self, api: Any, name: str, verb: str, policy: Policy | None) -> None:
+        self.api, self.name, self.verb, self.policy = api, name, verb, policy
+        self.bound: _Bound
+        self.invoke: Callable[..., Any]
+
+    def special(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _special(self.api, self.name, self.verb, self.policy, self.invoke, args, kwargs)
+
+    def nested(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return _nested(self.api, self.name, self.verb, self.policy, args, kwargs)
+
+    def failed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, started: float | None
+    ) -> Any:
+        again = functools.partial(_again, self.api, self.name, args, kwargs)
+        return self.bound.retrier.after_sync_failure(again, exc, started)
+
+    def awaitable(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, started: float | None
+    ) -> Any:
+        """kubernetes_asyncio: the call happens when it is awaited."""
+        again = functools.partial(_again, self.api, self.name, args, kwargs)
+        return self.bound.retrier.finish_async(result, again, started)
+
+
+def _special(
+    api: Any,
+    name: str,
+    verb: str,
+    policy: Policy | None,
+    invoke: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A call with one of the `_SPECIAL` keywords: its result, or `_PLAIN` when the values make
+    it an ordinary call after all (`watch=False`)."""
+    if _is_stream(kwargs):
+        return getattr(api, name)(*args, **kwargs)
+    if not kwargs.get("async_req"):
+        return _PLAIN
+    if nested():
+        return _nested(api, name, verb, policy, args, kwargs)
+    return _in_thread_pool(api, invoke, args, kwargs)
+
+
+def _nested(
+    api: Any, name: str, verb: str, policy: Policy | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Inside another k8sretry retry loop: one attempt, the engine says (Nested)."""
+    retrier = Retrier(policy or default_policy(), name, verb=verb)
+    return run_nested(retrier, functools.partial(_again, api, name, args, kwargs))
+
+
+def _again(api: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """One more attempt: the client's method as it is now (a test may have patched it)."""
+    return getattr(api, name)(*args, **kwargs)
+
+
+def _write(
+    api: Any,
+    name: str,
+    info: _Method,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    policy: Policy | None,
+    adopt_existing: bool,
+    sleep: Sleep | None,
+    to_dict: Callable[[Any], Any] | None,
+) -> Any:
+    """A create, replace or patch: stamped and planned per request, then run by the shared loop."""
+    # A retry sends exactly the original request, whatever the caller mutates meanwhile.
+    args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    args, kwargs, recovery, reader = _prepare_write(api, info, args, kwargs, adopt_existing, to_dict)
+    retrier = Retrier(
+        policy or default_policy(), name, verb=info.verb, recovery=recovery, reader=reader, sleep=sleep
+    )
+
+    return _dispatch(retrier, functools.partial(_again, api, name, args, kwargs))
 
 
 def _in_thread_pool(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from ._policy import Policy
@@ -51,7 +52,9 @@ def configure(
             raise TypeError(f"policy must be a k8sretry.Policy or None, not {type(policy).__name__}")
         global _configured_policy
         _configured_policy = policy
-    SETTINGS.version += 1
+        chosen = default_policy()
+        for follower in list(FOLLOWERS):
+            follower.rebind(chosen)
 
 
 def _loggable(obj: Any) -> bool:
@@ -71,4 +74,7 @@ def default_policy() -> Policy:
 
 
 _configured_policy: Policy | None = None
+# What was wrapped without a policy (`_bound._Bound`): `configure(policy=...)` rebinds each to the
+# new default policy, so that their success path never checks whether the settings changed.
+FOLLOWERS: weakref.WeakSet[Any] = weakref.WeakSet()
 _DEFAULT_PRESET: dict[str, Policy] = {}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import inspect
 import time
+import types
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from . import _native
 from ._extract import failure_from_exception
-from ._nesting import _ACTIVE, _SYNC, _owner, nested
+from ._nesting import _ACTIVE, RUNNING, _owner, nested
 from ._notes import _gave_up
 from ._policy import Policy
 
@@ -43,6 +45,7 @@ class Retrier:
 
     __slots__ = (
         "policy", "name", "verb", "recovery", "retry_on", "sleep", "reader", "exclusive", "retry_if", "vouch",
+        "recorder",
     )  # fmt: skip
 
     def __init__(
@@ -74,9 +77,18 @@ class Retrier:
         self.retry_on = retry_on
         self.sleep = sleep
         self.reader = reader
+        self.recorder: _native.SuccessRecorder | None = None
 
-    def _call(self, started: float, nested: bool) -> _native.Call:
-        elapsed = time.monotonic() - started
+    def record_success(self) -> None:
+        """A first-attempt success (the same record as a decorator's prepared recorder)."""
+        recorder = self.recorder
+        if recorder is None:
+            recorder = self.recorder = self.policy._native.recorder(self.name)
+        recorder.record()
+
+    def _call(self, started: float | None, nested: bool) -> _native.Call:
+        # `started` is None when the first attempt was not timed (no deadline needs it).
+        elapsed = 0.0 if started is None else time.monotonic() - started
         return _native.Call(
             self.policy._native, self.name, self.verb, self.recovery, elapsed,
             reader=self.reader is not None, nested=nested,
@@ -147,13 +159,17 @@ class Retrier:
     # ------------------------------------------------------------------ sync
 
     def after_sync_failure(
-        self, attempt: Callable[[], T], exc: BaseException, started: float, nested: bool = False
+        self, attempt: Callable[[], T], exc: BaseException, started: float | None, nested: bool = False
     ) -> T:
         call = self._call(started, nested)
         steps = self._steps(call, exc)
         sleep = self.sleep or time.sleep
         read = self.reader.read if self.reader is not None else None
-        token = _ACTIVE.set(_SYNC) if self.exclusive else None
+        # The retries and read-backs are attempts too: what they call is nested.
+        me = _thread.get_ident()
+        marked = self.exclusive and me not in RUNNING
+        if marked:
+            RUNNING[me] = None
         try:
             effect, arg = next(steps)
             while True:
@@ -172,12 +188,14 @@ class Retrier:
             _cancelled(call)
             raise
         finally:
-            if token is not None:
-                _ACTIVE.reset(token)
+            if marked:
+                del RUNNING[me]
 
     # ------------------------------------------------------------------ async
 
-    async def finish_async(self, first: Awaitable[Any], attempt: Callable[[], Any], started: float) -> Any:
+    async def finish_async(
+        self, first: Awaitable[Any], attempt: Callable[[], Any], started: float | None
+    ) -> Any:
         """Awaits an attempt already started (a coroutine a client method returned), then retries."""
         token = _ACTIVE.set(_owner()) if self.exclusive else None
         try:
@@ -186,7 +204,7 @@ class Retrier:
             except BaseException as exc:
                 failed = exc
             else:
-                self.policy._native.succeeded(self.name)
+                self.record_success()
                 return result
             # Retried outside the `except` block: what later attempts raise must not get the first
             # failure as its implicit __context__ (extraction walks that chain and would find its status).
@@ -196,7 +214,7 @@ class Retrier:
                 _ACTIVE.reset(token)
 
     async def after_async_failure(
-        self, attempt: Callable[[], Any], exc: BaseException, started: float, nested: bool = False
+        self, attempt: Callable[[], Any], exc: BaseException, started: float | None, nested: bool = False
     ) -> Any:
         call = self._call(started, nested)
         steps = self._steps(call, exc)
@@ -255,24 +273,44 @@ async def run_nested_async(retrier: Retrier, attempt: Callable[[], Awaitable[Any
     return await retrier.after_async_failure(attempt, failed, time.monotonic(), nested=True)
 
 
+# Types whose objects are never awaitable: `inspect.isawaitable` costs ~180 ns on a plain object
+# (an ABC check), every sync call's result would pay it. Awaitability is the type's (`__await__`),
+# except for a generator, which `types.coroutine` can mark one by one.
+_NOT_AWAITABLE: set[type] = set()
+
+
+def awaitable(obj: Any) -> bool:
+    """`inspect.isawaitable(obj)`, remembered per type."""
+    kind = type(obj)
+    if kind in _NOT_AWAITABLE:
+        return False
+    if inspect.isawaitable(obj):
+        return True
+    if kind is not types.GeneratorType:
+        _NOT_AWAITABLE.add(kind)
+    return False
+
+
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     """Runs sync, or returns a coroutine when the first attempt returns an awaitable
     (kubernetes_asyncio methods return a coroutine)."""
     if retrier.exclusive and nested():  # inside another k8sretry retry loop: one attempt (Nested)
         return run_nested(retrier, attempt)
     started = time.monotonic()
-    token = _ACTIVE.set(_SYNC) if retrier.exclusive else None
+    me = _thread.get_ident()
+    if retrier.exclusive:
+        RUNNING[me] = started
     try:
         first = attempt()
     except BaseException as exc:
         failed = exc
     else:
-        if inspect.isawaitable(first):
+        if awaitable(first):
             return retrier.finish_async(first, attempt, started)
-        retrier.policy._native.succeeded(retrier.name)
+        retrier.record_success()
         return first
     finally:
-        if token is not None:
-            _ACTIVE.reset(token)
+        if retrier.exclusive:
+            del RUNNING[me]
     # Outside the `except` block: see Retrier.finish_async.
     return retrier.after_sync_failure(attempt, failed, started)

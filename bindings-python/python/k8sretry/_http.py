@@ -259,7 +259,7 @@ class RetryingTransport:
             except BaseException as exc:  # noqa: BLE001 - the engine decides what to do with it
                 failed = exc
             else:
-                retrier.policy._native.succeeded(retrier.name)
+                retrier.record_success()
                 return first
             return plan.answer(retrier.after_sync_failure(attempt, failed, started))
         except HTTPAnswer as gave_up:

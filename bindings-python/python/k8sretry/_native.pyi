@@ -6,6 +6,7 @@ __all__ = [
     "Call",
     "CircuitBreaker",
     "Failure",
+    "FirstAttempt",
     "GAVE_UP_ON_RETRYABLE",
     "ManualClock",
     "PRESETS",
@@ -105,12 +106,26 @@ class Policy:
     def classify(self, failure: Failure) -> str: ...
     def is_retryable(self, failure: Failure) -> bool: ...
     def retry_delay(self, failure: Failure, attempt: int) -> float: ...
-    def succeeded(self, function: str) -> None: ...
     def recorder(self, function: str) -> SuccessRecorder: ...
 
 @final
 class SuccessRecorder:
     def record(self) -> None: ...
+
+@final
+class FirstAttempt:
+    def __new__(
+        cls,
+        target: Any,
+        hooks: Any,
+        recorder: SuccessRecorder,
+        timed: bool,
+        *,
+        method: str | None = None,
+        any_awaitable: bool = False,
+    ) -> FirstAttempt: ...
+    def rebind(self, recorder: SuccessRecorder, timed: bool) -> None: ...
+    def run(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any: ...
 
 @final
 class Call:

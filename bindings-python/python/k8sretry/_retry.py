@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
+import contextvars
 import functools
 import inspect
 import time
-import types
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
 from . import _native
-from ._configure import default_policy
+from ._bound import _Bound
 from ._driver import Retrier, RetryIf, Sleep, run_nested, run_nested_async
-from ._nesting import _ACTIVE, _SYNC, nested
+from ._nesting import _ACTIVE, RUNNING, in_async_attempt
 from ._policy import SHARED, Policy
-from ._settings import SETTINGS, EventHandler
+from ._settings import EventHandler
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,37 +30,6 @@ def _check_retry_on(retry_on: Any) -> tuple[type[BaseException], ...]:
     ):
         raise TypeError(f"retry_on must be a tuple of exception classes, not {retry_on!r}")
     return retry_on
-
-
-class _Bound:
-    """The policy, retry loop and success recorder of one decorated function. With `configured`,
-    they follow `configure(policy=...)`: looked up again when the settings changed."""
-
-    __slots__ = ("configured", "name", "retry_on", "sleep", "retry_if", "version", "retrier", "record")
-
-    def __init__(
-        self,
-        policy: Policy | None,
-        name: str,
-        retry_on: tuple[type[BaseException], ...],
-        sleep: Sleep | None,
-        retry_if: RetryIf | None = None,
-    ) -> None:
-        self.configured = policy is None
-        self.name, self.retry_on, self.sleep, self.retry_if = name, retry_on, sleep, retry_if
-        self.version = SETTINGS.version
-        self._bind(policy or default_policy())
-
-    def _bind(self, policy: Policy) -> None:
-        self.retrier = Retrier(
-            policy, self.name, retry_on=self.retry_on, sleep=self.sleep, retry_if=self.retry_if
-        )
-        self.record = policy._native.recorder(self.name).record
-
-    def refresh(self) -> None:
-        """Follows `configure(policy=...)` (called when the settings changed)."""
-        self.version = SETTINGS.version
-        self._bind(default_policy())
 
 
 def _decorator(
@@ -113,70 +83,90 @@ def _decorator(
 
     def decorate(fn: F) -> F:
         name = getattr(fn, "__name__", "call")
-        bound = _Bound(chosen, name, retry_on, sleep, retry_if)
-        configured = bound.configured
-        # The success path is all most calls ever run: no lookups or calls it can do without.
-        monotonic, settings, coroutine = time.monotonic, SETTINGS, types.CoroutineType
-        get_active, set_active, reset_active = _ACTIVE.get, _ACTIVE.set, _ACTIVE.reset
-        current_task = asyncio.current_task
+        hooks = _FunctionHooks(fn)
+        bound = hooks.bound = _Bound(
+            chosen,
+            lambda policy: Retrier(policy, name, retry_on=retry_on, sleep=sleep, retry_if=retry_if),
+            fn,
+            hooks,
+        )
         if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                owner = get_active()
-                if owner is not None and (owner is _SYNC or owner is current_task()):
-                    # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
-                    return await run_nested_async(bound.retrier, lambda: fn(*args, **kwargs))
-                if configured and bound.version != settings.version:
-                    bound.refresh()
-                started = monotonic()
-                token = set_active(current_task())
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    failed = exc
-                else:
-                    reset_active(token)
-                    bound.record()
-                    return result
-                reset_active(token)
-                # Outside the `except` block: see Retrier.finish_async.
-                return await bound.retrier.after_async_failure(lambda: fn(*args, **kwargs), failed, started)
-
-            async_wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
-            return async_wrapper  # type: ignore[return-value]
+            return _async_wrapper(fn, bound)  # type: ignore[return-value]
+        # The success path is all most calls ever run: one native call (the nesting check, the
+        # call, the success record; docs/design.md "Nesting"), which hands the rest to `hooks`.
+        run = bound.first.run
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            owner = get_active()
-            if owner is not None and (owner is _SYNC or nested()):
-                # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
-                return run_nested(bound.retrier, lambda: fn(*args, **kwargs))
-            if configured and bound.version != settings.version:
-                bound.refresh()
-            started = monotonic()
-            token = set_active(_SYNC)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                failed = exc
-            else:
-                reset_active(token)
-                if type(result) is coroutine:
-                    # A `def` that returns a coroutine (`return api.read_...(...)` over
-                    # kubernetes_asyncio): the call happens when it is awaited, so retry then.
-                    return bound.retrier.finish_async(result, lambda: fn(*args, **kwargs), started)
-                bound.record()
-                return result
-            reset_active(token)
-            # Outside the `except` block: see Retrier.finish_async.
-            return bound.retrier.after_sync_failure(lambda: fn(*args, **kwargs), failed, started)
+            return run(args, kwargs)
 
         wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
 
+
+class _FunctionHooks:
+    """What a decorated function's native first attempt hands back: a nested call, a failure, a
+    coroutine returned by a `def` (`return api.read_...(...)` over kubernetes_asyncio: the call
+    happens when it is awaited, so it is retried then)."""
+
+    __slots__ = ("fn", "bound")
+    plain = None  # never special: a function's keywords are its own
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.bound: _Bound
+
+    def nested(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Inside another k8sretry retry loop: one attempt, the engine says (Nested)."""
+        return run_nested(self.bound.retrier, functools.partial(self.fn, *args, **kwargs))
+
+    def failed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, started: float | None
+    ) -> Any:
+        return self.bound.retrier.after_sync_failure(
+            functools.partial(self.fn, *args, **kwargs), exc, started
+        )
+
+    def awaitable(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, started: float | None
+    ) -> Any:
+        return self.bound.retrier.finish_async(result, functools.partial(self.fn, *args, **kwargs), started)
+
+
+def _async_wrapper(fn: Callable[..., Any], bound: _Bound) -> Callable[..., Any]:
+    """The `async def` wrapper: its marker is the task (`_ACTIVE`), set for the attempt."""
+    monotonic, running, current_task = time.monotonic, RUNNING, asyncio.current_task
+    set_active, reset_active = _ACTIVE.set, _ACTIVE.reset
+
+    @functools.wraps(fn)
+    async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = set_active(current_task())
+        owner = token.old_value
+        if (owner is not _MISSING and in_async_attempt(owner)) or _thread.get_ident() in running:
+            # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
+            reset_active(token)
+            return await run_nested_async(bound.retrier, functools.partial(fn, *args, **kwargs))
+        started = monotonic() if bound.timed else None
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            failed = exc
+        else:
+            reset_active(token)
+            bound.record()
+            return result
+        reset_active(token)
+        # Outside the `except` block: see Retrier.finish_async.
+        again = functools.partial(fn, *args, **kwargs)
+        return await bound.retrier.after_async_failure(again, failed, started)
+
+    async_wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
+    return async_wrapper
+
+
+_MISSING = contextvars.Token.MISSING
 
 # Every retry keyword left out: the preset's values (None means "the preset's value").
 _DEFAULT_KEYWORDS = (None, None, None, None, None, None, None, SHARED, None, None, None, None)

@@ -17,15 +17,13 @@ if logger.level == logging.NOTSET:
 
 class Settings:
     """The process-wide settings of `configure` that every call reads (the default policy is
-    `_configure`'s). `version` changes with every `configure` call,
-    so that decorators made before it pick up the new default policy."""
+    `_configure`'s)."""
 
-    __slots__ = ("logger", "on_event", "version")
+    __slots__ = ("logger", "on_event")
 
     def __init__(self) -> None:
         self.logger: Any = None  # None: structlog when the application configured it, else `logger`
         self.on_event: EventHandler | None = None
-        self.version = 0
 
 
 SETTINGS = Settings()

@@ -90,7 +90,7 @@ def _run(retrier: Any, fn: Callable[[], T]) -> T:
     except Exception as exc:  # noqa: BLE001 - the engine (and the predicate) decide
         failed = exc
     else:
-        retrier.policy._native.succeeded(retrier.name)
+        retrier.record_success()
         return result
     # Retried outside the `except` block: later failures must not chain to this one.
     return retrier.after_sync_failure(fn, failed, started)  # type: ignore[no-any-return]

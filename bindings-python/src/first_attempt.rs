@@ -1,0 +1,235 @@
+//! `FirstAttempt`: the first attempt of one wrapped function or client method and its success
+//! path, in one native call. That is all most calls ever run, and in Python each of its steps
+//! (the nesting check, the mark, the call, the success record) cost a bytecode dispatch and a
+//! call; here they are C calls. Everything else goes back to the Python package's hooks: a
+//! nested call, a failure, an awaitable to await, a keyword that makes the call special.
+//!
+//! The nesting markers are the Python package's (`k8sretry._nesting`, docs/design.md
+//! "Nesting"): `RUNNING` maps the threads inside a sync attempt (by `_thread.get_ident()`,
+//! looked up at every call so that gevent's patch makes it per greenlet) to the first attempt's
+//! start, and the contextvar `_ACTIVE` holds the asyncio task inside an async attempt.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule, PyString, PyTuple, PyType};
+
+use crate::success::PySuccessRecorder;
+
+/// See the module documentation.
+#[pyclass(name = "FirstAttempt", module = "k8sretry._native", frozen)]
+pub(crate) struct PyFirstAttempt {
+    /// The function, or the client whose method `method` is looked up at every attempt (a test
+    /// may patch it after wrapping).
+    target: Py<PyAny>,
+    method: Option<Py<PyString>>,
+    /// The Python side: `nested(args, kwargs)`, `failed(args, kwargs, exc, started)`,
+    /// `awaitable(args, kwargs, result, started)`, `special(args, kwargs)` (returns `plain` to go
+    /// on as a plain call).
+    hooks: Py<PyAny>,
+    plain: Py<PyAny>,
+    /// Any awaitable result is awaited (client methods); else only a coroutine (a `def` that
+    /// returns one), as `inspect.isawaitable` would be too broad for a decorated function.
+    any_awaitable: bool,
+    recorder: RwLock<k8sretry::SuccessRecorder>,
+    /// Whether the first attempt's start is taken: only a deadline needs it.
+    timed: AtomicBool,
+    markers: Markers,
+}
+
+/// What the nesting check and the mark use, looked up once.
+struct Markers {
+    thread: Py<PyModule>,
+    running: Py<PyDict>,
+    active_get: Py<PyAny>,
+    in_async_attempt: Py<PyAny>,
+    monotonic: Py<PyAny>,
+    coroutine: Py<PyType>,
+    generator: Py<PyType>,
+}
+
+impl Markers {
+    fn load(py: Python<'_>) -> PyResult<Markers> {
+        let nesting = py.import("k8sretry._nesting")?;
+        let types = py.import("types")?;
+        Ok(Markers {
+            thread: py.import("_thread")?.unbind(),
+            running: nesting
+                .getattr("RUNNING")?
+                .downcast_into::<PyDict>()?
+                .unbind(),
+            active_get: nesting.getattr("_ACTIVE")?.getattr("get")?.unbind(),
+            in_async_attempt: nesting.getattr("in_async_attempt")?.unbind(),
+            monotonic: py.import("time")?.getattr("monotonic")?.unbind(),
+            coroutine: types
+                .getattr("CoroutineType")?
+                .downcast_into::<PyType>()?
+                .unbind(),
+            generator: types
+                .getattr("GeneratorType")?
+                .downcast_into::<PyType>()?
+                .unbind(),
+        })
+    }
+}
+
+#[pymethods]
+impl PyFirstAttempt {
+    #[new]
+    #[pyo3(signature = (target, hooks, recorder, timed, *, method = None, any_awaitable = false))]
+    fn new(
+        py: Python<'_>,
+        target: Py<PyAny>,
+        hooks: Py<PyAny>,
+        recorder: &PySuccessRecorder,
+        timed: bool,
+        method: Option<Py<PyString>>,
+        any_awaitable: bool,
+    ) -> PyResult<Self> {
+        let plain = hooks.getattr(py, "plain")?;
+        Ok(PyFirstAttempt {
+            target,
+            method,
+            hooks,
+            plain,
+            any_awaitable,
+            recorder: RwLock::new(recorder.inner.clone()),
+            timed: AtomicBool::new(timed),
+            markers: Markers::load(py)?,
+        })
+    }
+
+    /// Another policy from now on (`configure(policy=...)`).
+    fn rebind(&self, recorder: &PySuccessRecorder, timed: bool) {
+        *self
+            .recorder
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = recorder.inner.clone();
+        self.timed.store(timed, Ordering::Relaxed);
+    }
+
+    /// One call: `args` and `kwargs` as the wrapper got them.
+    #[pyo3(signature = (args, kwargs))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let hooks = self.hooks.bind(py);
+        // The hooks get the wrapper's own dict; the call gets none for no keywords.
+        let given = kwargs;
+        let kwargs = kwargs.filter(|k| !k.is_empty());
+        if self.method.is_some()
+            && let Some(kw) = kwargs
+            && special(py, kw)?
+        {
+            let answer = hooks.call_method1(intern!(py, "special"), (args, kw))?;
+            if !answer.is(&self.plain) {
+                return Ok(answer);
+            }
+        }
+        let m = &self.markers;
+        let me = m
+            .thread
+            .bind(py)
+            .getattr(intern!(py, "get_ident"))?
+            .call0()?;
+        let running = m.running.bind(py);
+        if running.contains(&me)? || self.in_async_attempt(py)? {
+            return hooks.call_method1(intern!(py, "nested"), (args, given));
+        }
+        let started = if self.timed.load(Ordering::Relaxed) {
+            m.monotonic.bind(py).call0()?
+        } else {
+            py.None().into_bound(py)
+        };
+        running.set_item(&me, &started)?;
+        let outcome = self.attempt(py, args, kwargs);
+        // Never a KeyError in place of the attempt's own outcome.
+        if running.contains(&me)? {
+            running.del_item(&me)?;
+        }
+        let result = match outcome {
+            Ok(result) => result,
+            Err(err) => {
+                let exc = err.into_value(py);
+                return hooks.call_method1(intern!(py, "failed"), (args, given, exc, started));
+            }
+        };
+        if self.awaitable(py, &result)? {
+            return hooks.call_method1(intern!(py, "awaitable"), (args, given, result, started));
+        }
+        self.recorder
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record();
+        Ok(result)
+    }
+}
+
+impl PyFirstAttempt {
+    fn attempt<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let target = self.target.bind(py);
+        match &self.method {
+            Some(name) => target.getattr(name.bind(py))?.call(args, kwargs),
+            None => target.call(args, kwargs),
+        }
+    }
+
+    /// Inside an async retry loop's attempt on this task (`_nesting.in_async_attempt`).
+    fn in_async_attempt(&self, py: Python<'_>) -> PyResult<bool> {
+        let owner = self.markers.active_get.bind(py).call0()?;
+        if owner.is_none() {
+            return Ok(false);
+        }
+        self.markers
+            .in_async_attempt
+            .bind(py)
+            .call1((owner,))?
+            .is_truthy()
+    }
+
+    /// Whether `result` is to be awaited: a coroutine; for client methods also any object whose
+    /// type has `__await__`, or a generator the Python side says is one (`types.coroutine`).
+    fn awaitable(&self, py: Python<'_>, result: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let kind = result.get_type();
+        if kind.is(self.markers.coroutine.bind(py)) {
+            return Ok(true);
+        }
+        if !self.any_awaitable {
+            return Ok(false);
+        }
+        // SAFETY: `kind` is a live type object; PyType_GetSlot accepts any type since 3.10
+        // (the abi3 floor) and only reads the slot.
+        let has_await =
+            !unsafe { pyo3::ffi::PyType_GetSlot(kind.as_type_ptr(), pyo3::ffi::Py_am_await) }
+                .is_null();
+        if has_await {
+            return Ok(true);
+        }
+        if kind.is(self.markers.generator.bind(py)) {
+            return py
+                .import("inspect")?
+                .call_method1(intern!(py, "isawaitable"), (result,))?
+                .is_truthy();
+        }
+        Ok(false)
+    }
+}
+
+/// Whether `kwargs` holds one of the keywords that make a client method call special (a stream,
+/// or `async_req`): such a call goes to the hooks' `special`, which may hand it back as plain.
+fn special(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<bool> {
+    Ok(kwargs.contains(intern!(py, "watch"))?
+        || kwargs.contains(intern!(py, "follow"))?
+        || kwargs.contains(intern!(py, "_preload_content"))?
+        || kwargs.contains(intern!(py, "async_req"))?)
+}
