@@ -4,10 +4,10 @@
 //! call; here they are C calls. Everything else goes back to the Python package's hooks: a
 //! nested call, a failure, an awaitable to await, a keyword that makes the call special.
 //!
-//! The nesting markers are the Python package's (`k8sretry._nesting`, docs/design.md
-//! "Nesting"): `RUNNING` maps the threads inside a sync attempt (by `_thread.get_ident()`,
-//! looked up at every call so that gevent's patch makes it per greenlet) to the first attempt's
-//! start, and the contextvar `_ACTIVE` holds the asyncio task inside an async attempt.
+//! The nesting marker is the Python package's (`k8sretry._nesting.RUNNING`, docs/design.md
+//! "Nesting"): the threads inside a sync attempt (by `_thread.get_ident()`, looked up at every
+//! call so that gevent's patch makes it per greenlet) and the asyncio tasks inside an async one,
+//! each with the first attempt's start.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
@@ -43,8 +43,8 @@ pub(crate) struct PyFirstAttempt {
 struct Markers {
     thread: Py<PyModule>,
     running: Py<PyDict>,
-    active_get: Py<PyAny>,
-    in_async_attempt: Py<PyAny>,
+    running_loop: Py<PyAny>,
+    current_task: Py<PyAny>,
     monotonic: Py<PyAny>,
     coroutine: Py<PyType>,
     generator: Py<PyType>,
@@ -54,14 +54,15 @@ impl Markers {
     fn load(py: Python<'_>) -> PyResult<Markers> {
         let nesting = py.import("k8sretry._nesting")?;
         let types = py.import("types")?;
+        let asyncio = py.import("asyncio")?;
         Ok(Markers {
             thread: py.import("_thread")?.unbind(),
             running: nesting
                 .getattr("RUNNING")?
                 .downcast_into::<PyDict>()?
                 .unbind(),
-            active_get: nesting.getattr("_ACTIVE")?.getattr("get")?.unbind(),
-            in_async_attempt: nesting.getattr("in_async_attempt")?.unbind(),
+            running_loop: asyncio.getattr("_get_running_loop")?.unbind(),
+            current_task: asyncio.getattr("current_task")?.unbind(),
             monotonic: py.import("time")?.getattr("monotonic")?.unbind(),
             coroutine: types
                 .getattr("CoroutineType")?
@@ -138,7 +139,7 @@ impl PyFirstAttempt {
             .getattr(intern!(py, "get_ident"))?
             .call0()?;
         let running = m.running.bind(py);
-        if running.contains(&me)? || self.in_async_attempt(py)? {
+        if running.contains(&me)? || self.task_inside(py, running)? {
             return hooks.call_method1(intern!(py, "nested"), (args, given));
         }
         let started = if self.timed.load(Ordering::Relaxed) {
@@ -184,17 +185,15 @@ impl PyFirstAttempt {
         }
     }
 
-    /// Inside an async retry loop's attempt on this task (`_nesting.in_async_attempt`).
-    fn in_async_attempt(&self, py: Python<'_>) -> PyResult<bool> {
-        let owner = self.markers.active_get.bind(py).call0()?;
-        if owner.is_none() {
+    /// Whether this code runs in an asyncio task inside an async retry loop's attempt
+    /// (`_nesting.nested`).
+    fn task_inside(&self, py: Python<'_>, running: &Bound<'_, PyDict>) -> PyResult<bool> {
+        let loop_ = self.markers.running_loop.bind(py).call0()?;
+        if loop_.is_none() {
             return Ok(false);
         }
-        self.markers
-            .in_async_attempt
-            .bind(py)
-            .call1((owner,))?
-            .is_truthy()
+        let task = self.markers.current_task.bind(py).call1((loop_,))?;
+        Ok(!task.is_none() && running.contains(task)?)
     }
 
     /// Whether `result` is to be awaited: a coroutine; for client methods also any object whose

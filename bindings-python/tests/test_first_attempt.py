@@ -150,3 +150,35 @@ def test_bad_arguments_are_type_errors() -> None:
         first.run((), [])  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         _native.FirstAttempt(lambda: 1, object(), recorder, False)
+
+
+def test_tasks_are_marked_apart() -> None:
+    inner_attempts: list[str] = []
+
+    @retry_on_k8s_error(policy=FAST)
+    async def first_task_inner(who: str) -> str:
+        inner_attempts.append(who)
+        if inner_attempts.count(who) < 3:
+            raise unavailable()
+        return who
+
+    @retry_on_k8s_error(policy=FAST)
+    def first_sync_inner() -> None:
+        inner_attempts.append("sync")
+        raise unavailable()
+
+    @retry_on_k8s_error(policy=FAST)
+    async def first_task_outer() -> list[str]:
+        # A task of its own retries on its own; the same task (awaited, or a sync wrapper called
+        # in it) is nested: one attempt each.
+        spawned = await asyncio.create_task(first_task_inner("spawned"))
+        with pytest.raises(ApiException):
+            first_sync_inner()
+        with pytest.raises(ApiException):
+            await first_task_inner("awaited")
+        return [spawned]
+
+    assert asyncio.run(first_task_outer()) == ["spawned"]
+    assert inner_attempts.count("spawned") == 3, "a spawned task's call retried on its own"
+    assert inner_attempts.count("sync") == 1 and inner_attempts.count("awaited") == 1, "nested: one attempt"
+    assert RUNNING == {}

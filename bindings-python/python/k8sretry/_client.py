@@ -229,7 +229,7 @@ def _in_thread_pool(
     if pool is None:
         raise TypeError(f"async_req=True needs a client with a thread pool (api_client.pool), not {api!r}")
     kwargs = {key: value for key, value in kwargs.items() if key != "async_req"}
-    context = contextvars.copy_context()  # a retry loop around this call stays the only one
+    context = contextvars.copy_context()  # the caller's context (a trace span) goes with the call
     return pool.apply_async(context.run, (invoke, *args), kwargs)
 
 

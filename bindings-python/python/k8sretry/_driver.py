@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from . import _native
 from ._extract import failure_from_exception
-from ._nesting import _ACTIVE, RUNNING, _owner, nested
+from ._nesting import RUNNING, current_task, nested
 from ._notes import _gave_up
 from ._policy import Policy
 
@@ -197,7 +197,7 @@ class Retrier:
         self, first: Awaitable[Any], attempt: Callable[[], Any], started: float | None
     ) -> Any:
         """Awaits an attempt already started (a coroutine a client method returned), then retries."""
-        token = _ACTIVE.set(_owner()) if self.exclusive else None
+        task = _mark_task() if self.exclusive else None
         try:
             try:
                 result = await first
@@ -210,8 +210,8 @@ class Retrier:
             # failure as its implicit __context__ (extraction walks that chain and would find its status).
             return await self.after_async_failure(attempt, failed, started)
         finally:
-            if token is not None:
-                _ACTIVE.reset(token)
+            if task is not None:
+                del RUNNING[task]
 
     async def after_async_failure(
         self, attempt: Callable[[], Any], exc: BaseException, started: float | None, nested: bool = False
@@ -219,7 +219,7 @@ class Retrier:
         call = self._call(started, nested)
         steps = self._steps(call, exc)
         read = self.reader.read if self.reader is not None else None
-        token = _ACTIVE.set(_owner()) if self.exclusive else None
+        task = _mark_task() if self.exclusive else None
         try:
             effect, arg = next(steps)
             while True:
@@ -242,8 +242,18 @@ class Retrier:
             _cancelled(call)
             raise
         finally:
-            if token is not None:
-                _ACTIVE.reset(token)
+            if task is not None:
+                del RUNNING[task]
+
+
+def _mark_task() -> Any:
+    """Marks this task as inside an attempt (the retries of an async loop are attempts too);
+    the task, to unmark, or None when it already was (a nested call) or there is no task."""
+    task = current_task()
+    if task is None or task in RUNNING:
+        return None
+    RUNNING[task] = None
+    return task
 
 
 def _cancelled(call: _native.Call) -> None:

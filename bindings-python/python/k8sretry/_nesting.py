@@ -4,46 +4,32 @@ from __future__ import annotations
 
 import _thread
 import asyncio
-import contextvars
+from typing import Any
 
-# Inside a sync retry loop's attempt: the threads (`threading.get_ident()`, looked up at call time
-# so that under gevent it is the greenlet) that run one now, each with the time its first attempt
-# started when the policy has a deadline (else None). A dict entry per thread costs the success
-# path a fraction of a contextvar's set and reset (each builds a new context), and a blocked
-# thread runs nothing else: a wrapper called while its thread is in this dict is nested.
-RUNNING: dict[int, float | None] = {}
+# Who is inside the attempt of a k8sretry retry loop right now: a thread inside a sync attempt
+# (its `threading.get_ident()`, looked up at each call so that under gevent it is the greenlet:
+# a blocked thread runs nothing else) or an asyncio task inside an async one (tasks interleave on
+# a thread, a task runs one thing at a time), each with its first attempt's start when the
+# policy has a deadline (else None). A k8sretry wrapper called while its thread or its task is
+# here begins its call `nested`, and the engine makes it a single attempt that leaves the retries
+# to the outer one (docs/design.md "Nesting"): attempts never multiply (4 x 4 = 16). Tasks started
+# from inside an attempt are not here: they retry on their own. A dict entry costs the success
+# path a fraction of a contextvar's set and reset (each builds a new context).
+RUNNING: dict[Any, float | None] = {}
 
-# Inside an async retry loop's attempt: the asyncio task that owns it (tasks interleave on one
-# thread, so the marker is the task's context). `_SYNC` when a coroutine is driven without a task.
-# A k8sretry wrapper called while its thread or task is in a retry loop begins its call `nested`,
-# and the engine makes it a single attempt that leaves the retries to the outer one
-# (docs/design.md "Nesting"): attempts never multiply (4 x 4 = 16).
-_ACTIVE: contextvars.ContextVar[object] = contextvars.ContextVar("k8sretry_active", default=None)
-_SYNC = object()
+_running_loop = asyncio._get_running_loop  # None outside a loop, where current_task() would raise
+
+
+def current_task() -> asyncio.Task[Any] | None:
+    """The asyncio task running this code, or None (no loop, or a coroutine driven by hand)."""
+    loop = _running_loop()
+    return None if loop is None else asyncio.current_task(loop)
 
 
 def nested() -> bool:
     """Whether this code runs inside the attempt of another k8sretry retry loop (same thread, or
-    same asyncio task: tasks started from inside the attempt retry on their own)."""
-    return _thread.get_ident() in RUNNING or in_async_attempt(_ACTIVE.get())
-
-
-def in_async_attempt(owner: object) -> bool:
-    """Whether `owner` (the value of `_ACTIVE`) is this code's own task, or a coroutine's loop
-    without a task."""
-    if owner is None:
-        return False
-    if owner is _SYNC:
+    same asyncio task)."""
+    if _thread.get_ident() in RUNNING:
         return True
-    try:
-        return owner is asyncio.current_task()
-    except RuntimeError:  # no running loop: a sync call from a thread the task's context was copied to
-        return False
-
-
-def _owner() -> object:
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        return _SYNC
-    return task if task is not None else _SYNC
+    task = current_task()
+    return task is not None and task in RUNNING

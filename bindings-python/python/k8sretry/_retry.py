@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import _thread
 import asyncio
-import contextvars
 import functools
 import inspect
 import time
@@ -14,7 +13,7 @@ from typing import Any, TypeVar, overload
 from . import _native
 from ._bound import _Bound
 from ._driver import Retrier, RetryIf, Sleep, run_nested, run_nested_async
-from ._nesting import _ACTIVE, RUNNING, in_async_attempt
+from ._nesting import RUNNING
 from ._policy import SHARED, Policy
 from ._settings import EventHandler
 
@@ -136,28 +135,27 @@ class _FunctionHooks:
 
 
 def _async_wrapper(fn: Callable[..., Any], bound: _Bound) -> Callable[..., Any]:
-    """The `async def` wrapper: its marker is the task (`_ACTIVE`), set for the attempt."""
+    """The `async def` wrapper: its marker is its task (in `RUNNING` for the attempt)."""
     monotonic, running, current_task = time.monotonic, RUNNING, asyncio.current_task
-    set_active, reset_active = _ACTIVE.set, _ACTIVE.reset
 
     @functools.wraps(fn)
     async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = set_active(current_task())
-        owner = token.old_value
-        if (owner is not _MISSING and in_async_attempt(owner)) or _thread.get_ident() in running:
+        task: object = current_task()
+        if task in running or _thread.get_ident() in running:
             # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
-            reset_active(token)
             return await run_nested_async(bound.retrier, functools.partial(fn, *args, **kwargs))
-        started = monotonic() if bound.timed else None
+        if task is None:  # a coroutine driven by hand: a key of its own
+            task = object()
+        started = running[task] = monotonic() if bound.timed else None
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             failed = exc
         else:
-            reset_active(token)
+            del running[task]
             bound.record()
             return result
-        reset_active(token)
+        del running[task]
         # Outside the `except` block: see Retrier.finish_async.
         again = functools.partial(fn, *args, **kwargs)
         return await bound.retrier.after_async_failure(again, failed, started)
@@ -165,8 +163,6 @@ def _async_wrapper(fn: Callable[..., Any], bound: _Bound) -> Callable[..., Any]:
     async_wrapper._k8sretry_decorated = True  # type: ignore[attr-defined]
     return async_wrapper
 
-
-_MISSING = contextvars.Token.MISSING
 
 # Every retry keyword left out: the preset's values (None means "the preset's value").
 _DEFAULT_KEYWORDS = (None, None, None, None, None, None, None, SHARED, None, None, None, None)
