@@ -4,18 +4,17 @@
 //! call; here they are C calls. Everything else goes back to the Python package's hooks: a
 //! nested call, a failure, an awaitable to await, a keyword that makes the call special.
 //!
-//! The nesting marker is the Python package's (`k8sretry._nesting.RUNNING`, docs/design.md
-//! "Nesting"): the threads inside a sync attempt (by `_thread.get_ident()`, looked up at every
-//! call so that gevent's patch makes it per greenlet) and the asyncio tasks inside an async one,
-//! each with the first attempt's start.
+//! The nesting markers (docs/design.md "Nesting"): this thread inside a sync attempt (`inside`),
+//! the asyncio task inside an async one (the Python package's `_nesting.RUNNING`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
+use crate::inside::Asker;
 use crate::success::PySuccessRecorder;
 
 /// See the module documentation.
@@ -41,7 +40,7 @@ pub(crate) struct PyFirstAttempt {
 
 /// What the nesting check and the mark use, looked up once.
 struct Markers {
-    thread: Py<PyModule>,
+    /// The asyncio tasks inside an async attempt (`_nesting.RUNNING`).
     running: Py<PyDict>,
     running_loop: Py<PyAny>,
     current_task: Py<PyAny>,
@@ -56,7 +55,6 @@ impl Markers {
         let types = py.import("types")?;
         let asyncio = py.import("asyncio")?;
         Ok(Markers {
-            thread: py.import("_thread")?.unbind(),
             running: nesting
                 .getattr("RUNNING")?
                 .downcast_into::<PyDict>()?
@@ -132,27 +130,17 @@ impl PyFirstAttempt {
                 return Ok(answer);
             }
         }
-        let m = &self.markers;
-        let me = m
-            .thread
-            .bind(py)
-            .getattr(intern!(py, "get_ident"))?
-            .call0()?;
-        let running = m.running.bind(py);
-        if running.contains(&me)? || self.task_inside(py, running)? {
-            return hooks.call_method1(intern!(py, "nested"), (args, given));
-        }
         let started = if self.timed.load(Ordering::Relaxed) {
-            m.monotonic.bind(py).call0()?
+            self.markers.monotonic.bind(py).call0()?
         } else {
             py.None().into_bound(py)
         };
-        running.set_item(&me, &started)?;
-        let outcome = self.attempt(py, args, kwargs);
-        // Never a KeyError in place of the attempt's own outcome.
-        if running.contains(&me)? {
-            running.del_item(&me)?;
+        let asker = Asker::find(py)?;
+        if self.task_inside(py)? || !asker.enter() {
+            return hooks.call_method1(intern!(py, "nested"), (args, given));
         }
+        let outcome = self.attempt(py, args, kwargs);
+        asker.leave();
         let result = match outcome {
             Ok(result) => result,
             Err(err) => {
@@ -187,13 +175,16 @@ impl PyFirstAttempt {
 
     /// Whether this code runs in an asyncio task inside an async retry loop's attempt
     /// (`_nesting.nested`).
-    fn task_inside(&self, py: Python<'_>, running: &Bound<'_, PyDict>) -> PyResult<bool> {
+    fn task_inside(&self, py: Python<'_>) -> PyResult<bool> {
+        if self.markers.running.bind(py).is_empty() {
+            return Ok(false); // no task is inside an attempt (always so in sync programs)
+        }
         let loop_ = self.markers.running_loop.bind(py).call0()?;
         if loop_.is_none() {
             return Ok(false);
         }
         let task = self.markers.current_task.bind(py).call1((loop_,))?;
-        Ok(!task.is_none() && running.contains(task)?)
+        Ok(!task.is_none() && self.markers.running.bind(py).contains(task)?)
     }
 
     /// Whether `result` is to be awaited: a coroutine; for client methods also any object whose

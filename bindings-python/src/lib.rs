@@ -4,7 +4,7 @@
 //! One job per module: policies (`policy`), their shared budget and breaker (`budget`,
 //! `breaker`), the manual clock (`clock`), events to a Python callable (`events`), failures
 //! (`failure`), one call's steps (`call`), the recovery plan of a request (`plan`), the success
-//! recorder (`success`), a wrapper's first attempt and success path (`first_attempt`), and process-wide text: metrics, Retry-After and the error text of events
+//! recorder (`success`), a wrapper's first attempt and success path (`first_attempt`), whether this thread is inside an attempt (`inside`), and process-wide text: metrics, Retry-After and the error text of events
 //! (`metrics`).
 
 use pyo3::exceptions::PyValueError;
@@ -17,6 +17,7 @@ mod clock;
 mod events;
 mod failure;
 mod first_attempt;
+mod inside;
 mod metrics;
 mod plan;
 mod policy;
@@ -44,6 +45,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<breaker::PyCircuitBreaker>()?;
     m.add_class::<clock::PyManualClock>()?;
     m.add("StepError", m.py().get_type::<call::StepError>())?;
+    m.add_function(wrap_pyfunction!(inside::thread_enter, m)?)?;
+    m.add_function(wrap_pyfunction!(inside::thread_leave, m)?)?;
+    m.add_function(wrap_pyfunction!(inside::thread_inside, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::parse_retry_after, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::metrics_text, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::event_text, m)?)?;

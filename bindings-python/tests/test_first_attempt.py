@@ -1,9 +1,10 @@
-"""The native first attempt (`_native.FirstAttempt`): the nesting marker is per thread and always
-removed, what is awaited is decided by the result's type, the deadline counts the first attempt,
-and bad arguments are clear errors."""
+"""The native first attempt (`_native.FirstAttempt`): the nesting marker is per thread (per
+greenlet under gevent, per task in asyncio) and always removed, what is awaited is decided by the
+result's type, the deadline counts the first attempt, and bad arguments are clear errors."""
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import threading
 import time
@@ -42,7 +43,7 @@ def test_another_thread_during_an_attempt_retries_on_its_own() -> None:
 
     assert first_outer() == "inner"
     assert len(inner_attempts) == 3, "the worker thread's call retried on its own"
-    assert RUNNING == {}
+    assert RUNNING == {} and not _native.thread_inside()
 
 
 def test_the_marker_is_removed_after_success_failure_and_interrupt() -> None:
@@ -59,13 +60,13 @@ def test_the_marker_is_removed_after_success_failure_and_interrupt() -> None:
         raise KeyboardInterrupt
 
     assert first_ok() == 1
-    assert RUNNING == {}
+    assert RUNNING == {} and not _native.thread_inside()
     with pytest.raises(ApiException):
         first_fails()
-    assert RUNNING == {}
+    assert RUNNING == {} and not _native.thread_inside()
     with pytest.raises(KeyboardInterrupt):
         first_interrupted()
-    assert RUNNING == {}
+    assert RUNNING == {} and not _native.thread_inside()
     # Still not nested afterwards: a failing call retries again.
     attempts: list[int] = []
 
@@ -181,4 +182,23 @@ def test_tasks_are_marked_apart() -> None:
     assert asyncio.run(first_task_outer()) == ["spawned"]
     assert inner_attempts.count("spawned") == 3, "a spawned task's call retried on its own"
     assert inner_attempts.count("sync") == 1 and inner_attempts.count("awaited") == 1, "nested: one attempt"
-    assert RUNNING == {}
+    assert RUNNING == {} and not _native.thread_inside()
+
+
+def test_a_patched_get_ident_marks_greenlets_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gevent's monkey-patch makes `_thread.get_ident` the greenlet's id: one OS thread, many marks.
+    current = [1]
+    monkeypatch.setattr(_thread, "get_ident", lambda: current[0])
+    assert _native.thread_enter() and not _native.thread_enter(), "greenlet 1 is inside"
+    current[0] = 2
+    assert not _native.thread_inside(), "greenlet 2 on the same OS thread is not"
+    assert _native.thread_enter()
+    current[0] = 1
+    _native.thread_leave()
+    assert not _native.thread_inside()
+    current[0] = 2
+    assert _native.thread_inside()
+    _native.thread_leave()
+    assert not _native.thread_inside()
+    monkeypatch.undo()
+    assert not _native.thread_inside(), "the OS thread's own flag was never set"

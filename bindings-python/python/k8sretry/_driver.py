@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import inspect
 import time
@@ -166,10 +165,7 @@ class Retrier:
         sleep = self.sleep or time.sleep
         read = self.reader.read if self.reader is not None else None
         # The retries and read-backs are attempts too: what they call is nested.
-        me = _thread.get_ident()
-        marked = self.exclusive and me not in RUNNING
-        if marked:
-            RUNNING[me] = None
+        marked = self.exclusive and _native.thread_enter()
         try:
             effect, arg = next(steps)
             while True:
@@ -189,7 +185,7 @@ class Retrier:
             raise
         finally:
             if marked:
-                del RUNNING[me]
+                _native.thread_leave()
 
     # ------------------------------------------------------------------ async
 
@@ -307,9 +303,7 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     if retrier.exclusive and nested():  # inside another k8sretry retry loop: one attempt (Nested)
         return run_nested(retrier, attempt)
     started = time.monotonic()
-    me = _thread.get_ident()
-    if retrier.exclusive:
-        RUNNING[me] = started
+    marked = retrier.exclusive and _native.thread_enter()
     try:
         first = attempt()
     except BaseException as exc:
@@ -320,7 +314,7 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
         retrier.record_success()
         return first
     finally:
-        if retrier.exclusive:
-            del RUNNING[me]
+        if marked:
+            _native.thread_leave()
     # Outside the `except` block: see Retrier.finish_async.
     return retrier.after_sync_failure(attempt, failed, started)

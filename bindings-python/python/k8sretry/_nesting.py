@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 from typing import Any
 
-# Who is inside the attempt of a k8sretry retry loop right now: a thread inside a sync attempt
-# (its `threading.get_ident()`, looked up at each call so that under gevent it is the greenlet:
-# a blocked thread runs nothing else) or an asyncio task inside an async one (tasks interleave on
-# a thread, a task runs one thing at a time), each with its first attempt's start when the
-# policy has a deadline (else None). A k8sretry wrapper called while its thread or its task is
-# here begins its call `nested`, and the engine makes it a single attempt that leaves the retries
-# to the outer one (docs/design.md "Nesting"): attempts never multiply (4 x 4 = 16). Tasks started
-# from inside an attempt are not here: they retry on their own. A dict entry costs the success
-# path a fraction of a contextvar's set and reset (each builds a new context).
+from ._native import thread_inside
+
+# Who is inside the attempt of a k8sretry retry loop right now. A thread inside a sync attempt is
+# marked natively (`_native.thread_enter` / `thread_leave` / `thread_inside`: a thread-local flag,
+# per greenlet under gevent): a blocked thread runs nothing else. An asyncio task inside an async
+# attempt is here, with its first attempt's start when the policy has a deadline (else None): tasks
+# interleave on a thread, a task runs one thing at a time. A k8sretry wrapper called while its thread
+# or its task is inside begins its call `nested`, and the engine makes it a single attempt that
+# leaves the retries to the outer one (docs/design.md "Nesting"): attempts never multiply (4 x 4 =
+# 16). Tasks started from inside an attempt are not here: they retry on their own.
 RUNNING: dict[Any, float | None] = {}
 
 _running_loop = asyncio._get_running_loop  # None outside a loop, where current_task() would raise
@@ -29,7 +29,7 @@ def current_task() -> asyncio.Task[Any] | None:
 def nested() -> bool:
     """Whether this code runs inside the attempt of another k8sretry retry loop (same thread, or
     same asyncio task)."""
-    if _thread.get_ident() in RUNNING:
+    if thread_inside():
         return True
     task = current_task()
     return task is not None and task in RUNNING

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import functools
 import inspect
@@ -13,6 +12,7 @@ from typing import Any, TypeVar, overload
 from . import _native
 from ._bound import _Bound
 from ._driver import Retrier, RetryIf, Sleep, run_nested, run_nested_async
+from ._native import thread_inside
 from ._nesting import RUNNING
 from ._policy import SHARED, Policy
 from ._settings import EventHandler
@@ -141,7 +141,7 @@ def _async_wrapper(fn: Callable[..., Any], bound: _Bound) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
         task: object = current_task()
-        if task in running or _thread.get_ident() in running:
+        if task in running or thread_inside():
             # Inside another k8sretry retry loop: one attempt, the engine says (Nested).
             return await run_nested_async(bound.retrier, functools.partial(fn, *args, **kwargs))
         if task is None:  # a coroutine driven by hand: a key of its own
