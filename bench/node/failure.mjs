@@ -88,6 +88,8 @@ async function child(side, n, budget) {
     reasons,
     rss_growth_mib: (after.rss - before.rss) / 2 ** 20,
     heap_growth_mib: (after.heapUsed - before.heapUsed) / 2 ** 20,
+    heap_total_growth_mib: (after.heapTotal - before.heapTotal) / 2 ** 20,
+    external_growth_mib: (after.external - before.external) / 2 ** 20,
   };
 }
 

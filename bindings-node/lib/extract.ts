@@ -14,6 +14,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The thrown value and everything it points to, outermost first. */
 function links(err: unknown): Record<string, unknown>[] {
+  if (!isObject(err)) return [];
+  // Most errors point to nothing (client-node's ApiException): no queue, no set.
+  if (!('cause' in err) && !Array.isArray(err.errors)) return [err];
   const out: Record<string, unknown>[] = [];
   const seen = new Set<unknown>();
   const queue: unknown[] = [err];
@@ -35,8 +38,12 @@ function header(headers: unknown, name: string): string | undefined {
     const value = get.call(headers, name);
     if (typeof value === 'string') return value;
   }
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name) return Array.isArray(value) ? String(value[0]) : String(value);
+  // Names compared case-insensitively (client-node lower-cases them), without an array per header.
+  for (const key of Object.keys(headers)) {
+    if (key.length === name.length && key.toLowerCase() === name) {
+      const value = headers[key];
+      return Array.isArray(value) ? String(value[0]) : String(value);
+    }
   }
   return undefined;
 }
