@@ -163,14 +163,16 @@ pub fn begin_call(
     })?;
     let verb = parse_verb(&verb)?;
     let elapsed = Duration::try_from_secs_f64(elapsed_ms / 1000.0).unwrap_or_default();
+    let listening = listening.unwrap_or(true);
     let inner = k8sretry::Call::start(&policy.inner, &function_name, nested.unwrap_or(false))
+        .with_callback(listening)
         .with_verb(verb)
         .with_recovery(recovery)
         .with_reader(reader.unwrap_or(true))
         .with_elapsed(elapsed);
     let call = CallState {
         inner,
-        listening: listening.unwrap_or(true),
+        listening,
         events: Vec::new(),
     };
     CALLS
