@@ -317,8 +317,9 @@ export class Retrier {
       plan.reader !== undefined,
       inside,
     );
-    const earlier: unknown[] = [];
-    const readErrors: unknown[] = [];
+    // Made when there is something to keep (most calls succeed on their first retry).
+    let earlier: unknown[] | undefined;
+    let readErrors: unknown[] | undefined;
     let err = first;
     let found: unknown;
     // Every way out (a value, a give-up, an abort, a throw) frees the engine's call at once.
@@ -339,13 +340,13 @@ export class Retrier {
             try {
               value = await marked(attempt, native.attempts(call) - 1);
             } catch (next) {
-              earlier.push(err);
+              (earlier ??= []).push(err);
               err = next;
               decision = this.decideOn(call, err);
               continue;
             }
             const events = native.onSuccess(call);
-            if (this.listening) this.emit(events);
+            if (events) this.emit(events);
             return value;
           }
           case 'read_back': {
@@ -357,7 +358,7 @@ export class Retrier {
               result = await marked(reader, 0);
             } catch (readErr) {
               // Never raised: the engine decides on it; kept for the give-up info.
-              readErrors.push(readErr);
+              (readErrors ??= []).push(readErr);
               decision = this.reported(call, 'failed', readErr);
               continue;
             }
@@ -376,7 +377,7 @@ export class Retrier {
           case 'give_up':
             // A nested call's error goes to the enclosing call as it is.
             if (decision.reason === 'Nested') throw err;
-            return this.giveUp(call, err, decision.reason ?? 'NonRetryable', earlier, readErrors);
+            return this.giveUp(call, err, decision.reason ?? 'NonRetryable', earlier ?? [], readErrors ?? []);
         }
       }
     } finally {

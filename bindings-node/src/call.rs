@@ -289,13 +289,15 @@ pub fn take_events(call: f64) -> Vec<RetryEvent> {
     with_call(call, |call| std::mem::take(&mut call.events)).unwrap_or_default()
 }
 
-/// The current attempt succeeded; its events. (After the end it changes nothing.)
+/// The current attempt succeeded; its events, or `null` for a call begun with `listening`
+/// false (no array made for nobody). (After the end it changes nothing.)
 #[napi(ts_args_type = "call: number")]
-pub fn on_success(call: f64) -> Vec<RetryEvent> {
+pub fn on_success(call: f64) -> Option<Vec<RetryEvent>> {
     with_call(call, |call| {
-        collect(call.listening, || call.inner.on_success()).1
+        let events = collect(call.listening, || call.inner.on_success()).1;
+        call.listening.then_some(events)
     })
-    .unwrap_or_default()
+    .flatten()
 }
 
 /// Attempts of the request started so far (1 before the first failure; read-backs are not
