@@ -320,6 +320,9 @@ export class Retrier {
     // Made when there is something to keep (most calls succeed on their first retry).
     let earlier: unknown[] | undefined;
     let readErrors: unknown[] | undefined;
+    // Attempts of the request started (the engine counts the same: each `retry` it answered).
+    let sent = 1;
+    let released = false;
     let err = first;
     let found: unknown;
     // Every way out (a value, a give-up, an abort, a throw) frees the engine's call at once.
@@ -338,14 +341,15 @@ export class Retrier {
             await this.pause(call, decision.delayMs);
             let value: T;
             try {
-              value = await marked(attempt, native.attempts(call) - 1);
+              value = await marked(attempt, sent++);
             } catch (next) {
               (earlier ??= []).push(err);
               err = next;
               decision = this.decideOn(call, err);
               continue;
             }
-            const events = native.onSuccess(call);
+            const events = native.succeeded(call);
+            released = true;
             if (events) this.emit(events);
             return value;
           }
@@ -381,7 +385,7 @@ export class Retrier {
         }
       }
     } finally {
-      native.releaseCall(call);
+      if (!released) native.releaseCall(call);
     }
   }
 

@@ -300,6 +300,14 @@ pub fn on_success(call: f64) -> Option<Vec<RetryEvent>> {
     .flatten()
 }
 
+/// `onSuccess` and `releaseCall` in one step: the retry loop's way out on a success.
+#[napi(ts_args_type = "call: number")]
+pub fn succeeded(call: f64) -> Option<Vec<RetryEvent>> {
+    let events = on_success(call);
+    release_call(call);
+    events
+}
+
 /// Attempts of the request started so far (1 before the first failure; read-backs are not
 /// attempts). Throws `K8SRETRY_CALL_FINISHED` on a released handle.
 #[napi(ts_args_type = "call: number")]
