@@ -1,6 +1,7 @@
 // The retry loop: call, extract, ask the engine, carry out its answer (sleep and call again, sleep
 // and read back, wait and ask again, return, or raise). No decisions here.
 import { native, type FailureInit, type RetryEvent } from './native';
+import type { NativeCallSite } from './native-types';
 import { ArgumentError, abortReason } from './errors';
 import { cancelled, decide, readBack, resume, type Decision, type NativeCall, type ReadOutcome } from './decide';
 import { failureFrom } from './extract';
@@ -257,6 +258,18 @@ export class Retrier {
     return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started, plan, inside));
   }
 
+  /** The native call site of this function, verb and `recovery`, made once (policy.ts). */
+  private site(recovery: string): NativeCallSite {
+    const sites = (this.successes.sites ??= new Map());
+    const key = recovery === 'none' ? this.verb : `${this.verb} ${recovery}`;
+    let site = sites.get(key);
+    if (site === undefined) {
+      site = native.callSite(this.policy.native, this.name, this.verb, recovery);
+      sites.set(key, site);
+    }
+    return site;
+  }
+
   /** The engine's decision on the request's failure `err`. */
   private decideOn(call: NativeCall, err: unknown): Decision {
     // No verb: the call was begun with it.
@@ -307,11 +320,8 @@ export class Retrier {
   ): Promise<T> {
     flushSuccesses(); // the budget must have every first attempt before it decides
     const recovery = typeof plan.recovery === 'function' ? plan.recovery() : plan.recovery;
-    const call = native.beginCall(
-      this.policy.native,
-      this.name,
-      this.verb,
-      recovery,
+    const call = native.beginCallAt(
+      this.site(recovery),
       performance.now() - started,
       this.listening,
       plan.reader !== undefined,

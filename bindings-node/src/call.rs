@@ -152,6 +152,29 @@ pub fn begin_call(
     reader: Option<bool>,
     nested: Option<bool>,
 ) -> Result<f64, Code> {
+    let site = call_site(policy, function_name, verb, recovery)?;
+    begin_call_at(&site, elapsed_ms, listening, reader, nested)
+}
+
+/// What every call of one function, verb and recovery under one policy shares, read from its
+/// names once: `beginCallAt` then takes no string (each one napi reads costs a copy).
+#[napi]
+pub struct NativeCallSite {
+    policy: k8sretry::Policy,
+    function_name: String,
+    verb: Verb,
+    recovery: Recovery,
+}
+
+/// The call site of `function_name` with `verb` and `recovery` under `policy` (the names as
+/// `beginCall` takes them; an unknown one throws `K8SRETRY_INVALID_ARGUMENT`).
+#[napi]
+pub fn call_site(
+    policy: &NativePolicy,
+    function_name: String,
+    verb: String,
+    recovery: String,
+) -> Result<NativeCallSite, Code> {
     let recovery = Recovery::parse(&recovery).ok_or_else(|| {
         error(
             Code::InvalidArgument,
@@ -161,13 +184,29 @@ pub fn begin_call(
             ),
         )
     })?;
-    let verb = parse_verb(&verb)?;
+    Ok(NativeCallSite {
+        policy: policy.inner.clone(),
+        function_name,
+        verb: parse_verb(&verb)?,
+        recovery,
+    })
+}
+
+/// `beginCall` at a call site: the same call, begun without reading a name.
+#[napi(ts_return_type = "number")]
+pub fn begin_call_at(
+    site: &NativeCallSite,
+    elapsed_ms: f64,
+    listening: Option<bool>,
+    reader: Option<bool>,
+    nested: Option<bool>,
+) -> Result<f64, Code> {
     let elapsed = Duration::try_from_secs_f64(elapsed_ms / 1000.0).unwrap_or_default();
     let listening = listening.unwrap_or(true);
-    let inner = k8sretry::Call::start(&policy.inner, &function_name, nested.unwrap_or(false))
+    let inner = k8sretry::Call::start(&site.policy, &site.function_name, nested.unwrap_or(false))
         .with_callback(listening)
-        .with_verb(verb)
-        .with_recovery(recovery)
+        .with_verb(site.verb)
+        .with_recovery(site.recovery)
         .with_reader(reader.unwrap_or(true))
         .with_elapsed(elapsed);
     let call = CallState {
