@@ -5,7 +5,8 @@
 // sides. Time per call = the round's wall time / N, the fastest round of several, each side in
 // fresh processes, interleaved. At the largest N also the RSS a process keeps after a forced GC.
 // Every call must succeed on both sides, with exactly two attempts: the bench exits non-zero
-// otherwise. Run with --expose-gc (the parent below does). Prints one JSON object.
+// otherwise. k8sretry runs with `logger: null` (cockatiel logs nothing). Run with --expose-gc (the
+// parent below does). Prints one JSON object.
 //
 //   node failure.mjs                      every side and N, the JSON on stdout
 //   node --expose-gc failure.mjs <side> <N> [budget]   one process (side: k8sretry, cockatiel;
@@ -15,7 +16,7 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Policy, withRetry } from 'k8sretry';
 import { unavailable } from './status.mjs';
 
-export const SIZES = [1_000, 10_000, 100_000];
+const SIZES = [1_000, 10_000, 100_000];
 // Rounds per process and processes per side: a 100k round takes about a second.
 const ROUNDS = { 1000: 30, 10000: 10, 100000: 3 };
 const PROCESSES = { 1000: 3, 10000: 3, 100000: 3 };
