@@ -64,6 +64,7 @@ if (process.argv[2] === '--decision' || process.argv[2] === '--decision-body') {
     const t = process.hrtime.bigint();
     for (const call of calls) decide(call, failure, false);
     rounds.push(Number(process.hrtime.bigint() - t) / calls.length);
+    for (const call of calls) native.releaseCall(call);
   }
   process.stdout.write(String(Math.min(...rounds)));
   process.exit(0);
