@@ -123,6 +123,7 @@ def main() -> None:
         f"| Node decision through the binding | {node['decision_through_binding_ns']:.0f} ns | | | ≤ 300 ns |",
         f"| Node decision on a 503 with client-node's Status body and message | "
         f"{node['decision_with_status_body_ns']:.0f} ns | | | |",
+        *failure_path_rows(node["failure_path"]),
         "",
         "Chaos (the e2e workload through the fault proxy, `kubernetes` + `wrap_client`, 8 retries from 50 ms):",
         "",
@@ -175,6 +176,31 @@ def main() -> None:
     lines += budget_table(budget)
     (RESULTS / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def failure_path_rows(fp: dict[str, Any]) -> list[str]:
+    """bench/node/failure.mjs: N concurrent calls, each failing once with client-node's 503, then
+    succeeding; k8sretry with the default retry budget (or, when that refused some calls, none)."""
+    rows = []
+    for n, sides in fp["by_calls"].items():
+        used = sides["k8sretry_policy_used"]
+        k, c = sides[f"k8sretry (budget: {used})"], sides["cockatiel"]
+        default = sides["k8sretry (budget: default)"]
+        refused = f" (default budget: {default['failed']} of {default['calls']} calls refused)"
+        rows.append(
+            f"| Node failure path, {int(n):,} concurrent calls × one 503, per call (budget: {used})"
+            f"{'' if used == 'default' else refused} | "
+            f"{k['ns_per_call'] / 1000:.1f} µs | {c['ns_per_call'] / 1000:.1f} µs | "
+            f"{ratio(k['ns_per_call'] / c['ns_per_call'])} | ≤ 1 |"
+        )
+    n = max(fp["by_calls"], key=int)
+    sides = fp["by_calls"][n]
+    k, c = sides[f"k8sretry (budget: {sides['k8sretry_policy_used']})"], sides["cockatiel"]
+    rows.append(
+        f"| Node failure path, RSS kept after a forced GC, {int(n):,} calls | {k['rss_growth_mib']:+.0f} MiB | "
+        f"{c['rss_growth_mib']:+.0f} MiB | | |"
+    )
+    return rows
 
 
 def budget_table(budget: dict[str, Any]) -> list[str]:

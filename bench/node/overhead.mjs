@@ -1,6 +1,7 @@
 // Node: per-call overhead of k8sretry's withRetry and a withRetryClient method call against a bare
 // call, cockatiel, p-retry and async-retry, side by side in one process (interleaved rounds).
-// Overhead = time per call minus a bare async call's. Prints one JSON object.
+// Overhead = time per call minus a bare async call's. Then the failure path against cockatiel's
+// (failure.mjs, run from here: N concurrent calls, one 503 each). Prints one JSON object.
 import asyncRetry from 'async-retry';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { Policy, withRetry, withRetryClient } from 'k8sretry';
@@ -52,15 +53,7 @@ if (process.argv[2] === '--decision' || process.argv[2] === '--decision-body') {
   const { native } = load('native.js');
   const { decide } = load('decide.js');
   const policy = native.NativePolicy.fromJson('{"budget": null}');
-  const body = JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: 'the server is currently unable to handle the request',
-    reason: 'ServiceUnavailable',
-    code: 503,
-  });
+  const { STATUS_BODY: body } = await import('./status.mjs');
   const failure =
     process.argv[2] === '--decision'
       ? { status: 503 }
@@ -71,6 +64,7 @@ if (process.argv[2] === '--decision' || process.argv[2] === '--decision-body') {
     const t = process.hrtime.bigint();
     for (const call of calls) decide(call, failure, false);
     rounds.push(Number(process.hrtime.bigint() - t) / calls.length);
+    for (const call of calls) native.releaseCall(call);
   }
   process.stdout.write(String(Math.min(...rounds)));
   process.exit(0);
@@ -105,6 +99,13 @@ const timeDecision = (mode) =>
   );
 const decision = timeDecision('--decision');
 const decisionWithBody = timeDecision('--decision-body');
+// The failure path (failure.mjs: N concurrent calls, one 503 each, then success), in its own processes.
+const failurePath = JSON.parse(
+  execFileSync(process.execPath, [new URL('failure.mjs', import.meta.url).pathname], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }),
+);
 const ns = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.min(...v)]));
 const overhead = {};
 for (const [k, v] of Object.entries(ns)) {
@@ -118,11 +119,13 @@ console.log(
     overhead_ns: overhead,
     decision_through_binding_ns: decision,
     decision_with_status_body_ns: decisionWithBody,
+    failure_path: failurePath,
     goals: {
       'decision through the binding, ns (goal <= 300)': decision,
       'withRetry overhead / cockatiel (goal <= 0.6)': overhead['k8sretry withRetry'] / overhead.cockatiel,
       'withRetryClient method overhead / cockatiel (goal <= 0.6)':
         overhead['k8sretry withRetryClient method'] / overhead.cockatiel,
+      ...failurePath.goals,
     },
   }),
 );

@@ -3,14 +3,14 @@
 // call did not ask for throws an Error with code K8SRETRY_OUT_OF_ORDER (K8SRETRY_CALL_FINISHED
 // after the end). @internal
 import { native } from './native';
-import type { ExternalObject, FailureInit } from './native-types';
+import type { FailureInit } from './native-types';
 import { decodeDecision, writeFailure, type Decision, type ReadOutcome } from './wire';
 
 export type { Action, Decision, ReadOutcome } from './wire';
 export { decodeDecision } from './wire';
 
-/** @internal A call begun with native.beginCall. */
-export type NativeCall = ExternalObject<'Call'>;
+/** @internal A call begun with native.beginCall: a handle, valid until native.releaseCall. */
+export type NativeCall = number;
 
 /** @internal The engine's decision on the failed attempt `f`; `withText` false when nobody receives events. */
 export function decide(call: NativeCall, f: FailureInit, withText = true): Decision {

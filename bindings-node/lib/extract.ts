@@ -35,8 +35,12 @@ function header(headers: unknown, name: string): string | undefined {
     const value = get.call(headers, name);
     if (typeof value === 'string') return value;
   }
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name) return Array.isArray(value) ? String(value[0]) : String(value);
+  // Names compared case-insensitively (client-node lower-cases them), without an array.
+  for (const key in headers) {
+    if (key.length === name.length && Object.prototype.hasOwnProperty.call(headers, key) && key.toLowerCase() === name) {
+      const value = headers[key];
+      return Array.isArray(value) ? String(value[0]) : String(value);
+    }
   }
   return undefined;
 }
@@ -54,26 +58,30 @@ function bodyText(body: unknown): string | undefined {
   return undefined;
 }
 
+/** What one error of the chain says, into `failure` (the first status found wins). */
+function read(failure: FailureInit, link: Record<string, unknown>): void {
+  const code = link.code;
+  // ApiException carries the HTTP status in a numeric `code`; older clients in `statusCode`.
+  const status = typeof code === 'number' && code >= 100 ? code : link.statusCode;
+  if (failure.status === undefined && typeof status === 'number' && status >= 100 && status < 600) {
+    failure.status = status;
+    failure.body = bodyText(link.body);
+    const response = isObject(link.response) ? link.response : undefined;
+    failure.retryAfter = header(link.headers, 'retry-after') ?? header(response?.headers, 'retry-after');
+  }
+  if (typeof code === 'string' && code.length > 0) (failure.codes as string[]).push(code);
+  const name = typeof link.name === 'string' ? link.name : '';
+  if (name === 'AbortError') failure.cancelled = true;
+  if (name === 'TimeoutError' || link.type === 'request-timeout' || link.type === 'body-timeout') {
+    failure.timeout = true;
+  }
+}
+
 export function failureFrom(err: unknown, verb?: string): FailureInit {
   const failure: FailureInit = { codes: [], verb };
-  const codes = failure.codes as string[];
-  for (const link of links(err)) {
-    const code = link.code;
-    // ApiException carries the HTTP status in a numeric `code`; older clients in `statusCode`.
-    const status = typeof code === 'number' && code >= 100 ? code : link.statusCode;
-    if (failure.status === undefined && typeof status === 'number' && status >= 100 && status < 600) {
-      failure.status = status;
-      failure.body = bodyText(link.body);
-      const response = isObject(link.response) ? link.response : undefined;
-      failure.retryAfter = header(link.headers, 'retry-after') ?? header(response?.headers, 'retry-after');
-    }
-    if (typeof code === 'string' && code.length > 0) codes.push(code);
-    const name = typeof link.name === 'string' ? link.name : '';
-    if (name === 'AbortError') failure.cancelled = true;
-    if (name === 'TimeoutError' || link.type === 'request-timeout' || link.type === 'body-timeout') {
-      failure.timeout = true;
-    }
-  }
+  // Most errors point to nothing (client-node's ApiException): no list of links to make.
+  if (isObject(err) && !('cause' in err) && !Array.isArray(err.errors)) read(failure, err);
+  else for (const link of links(err)) read(failure, link);
   const first = isObject(err) ? err : undefined;
   failure.errorType = first ? String((first.constructor as { name?: unknown } | undefined)?.name ?? 'Object') : typeof err;
   const message = first && typeof first.message === 'string' ? first.message : String(err);

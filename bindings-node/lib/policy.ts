@@ -1,5 +1,5 @@
 import { native } from './native';
-import type { NativePolicy, NativeRecorder } from './native-types';
+import type { NativeCallSite, NativePolicy, NativeRecorder } from './native-types';
 import { PolicyError } from './errors';
 
 /**
@@ -15,6 +15,8 @@ export interface SuccessCounter {
   /** Counts one success and passes the value on: the `then` handler of every first attempt of
    * this function, made once instead of a closure per call. */
   readonly pass: <T>(value: T) => T;
+  /** The native call sites of this function, by verb and recovery (made when a call first fails). */
+  sites: Map<string, NativeCallSite> | undefined;
 }
 
 const dirty: SuccessCounter[] = [];
@@ -145,6 +147,7 @@ export class Policy {
         name,
         native: this.native.recorder(name),
         pending: 0,
+        sites: undefined,
         pass: (value) => {
           countSuccess(made);
           return value;

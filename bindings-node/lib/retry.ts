@@ -1,6 +1,7 @@
 // The retry loop: call, extract, ask the engine, carry out its answer (sleep and call again, sleep
 // and read back, wait and ask again, return, or raise). No decisions here.
 import { native, type FailureInit, type RetryEvent } from './native';
+import type { NativeCallSite } from './native-types';
 import { ArgumentError, abortReason } from './errors';
 import { cancelled, decide, readBack, resume, type Decision, type NativeCall, type ReadOutcome } from './decide';
 import { failureFrom } from './extract';
@@ -130,7 +131,16 @@ export function resolvePolicy(policy: Policy | string | undefined): Policy {
   return preset;
 }
 
+/** Node's timers count whole milliseconds (the loop's clock), and keep one list per distinct
+ * duration: the engine's jittered delays (1.0734 ms) would each make their own list, which under
+ * many concurrent retries costs more than the rest of the retry. Sleeps are set to the whole
+ * millisecond nearest the engine's delay (the custom `sleep` option gets the exact figure). */
+function timerSleep(ms: number): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, Math.round(ms)));
+}
+
 function sleepFor(ms: number, signal: AbortSignal | undefined, sleep: RetryOptions['sleep']): Promise<void> {
+  if (signal === undefined && sleep === undefined) return timerSleep(ms);
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(abortReason(signal));
     const onAbort = () => {
@@ -144,7 +154,7 @@ function sleepFor(ms: number, signal: AbortSignal | undefined, sleep: RetryOptio
       resolve();
     };
     if (sleep) Promise.resolve(sleep(ms)).then(done, reject);
-    else timer = setTimeout(done, ms);
+    else timer = setTimeout(done, Math.round(ms));
   });
 }
 
@@ -248,6 +258,18 @@ export class Retrier {
     return firstAttempt(attempt, this.successes, (err) => this.afterFailure(attempt, err, started, plan, inside));
   }
 
+  /** The native call site of this function, verb and `recovery`, made once (policy.ts). */
+  private site(recovery: string): NativeCallSite {
+    const sites = (this.successes.sites ??= new Map());
+    const key = recovery === 'none' ? this.verb : `${this.verb} ${recovery}`;
+    let site = sites.get(key);
+    if (site === undefined) {
+      site = native.callSite(this.policy.native, this.name, this.verb, recovery);
+      sites.set(key, site);
+    }
+    return site;
+  }
+
   /** The engine's decision on the request's failure `err`. */
   private decideOn(call: NativeCall, err: unknown): Decision {
     // No verb: the call was begun with it.
@@ -272,7 +294,13 @@ export class Retrier {
 
   /** Sleeps `ms`; an abort meanwhile is reported to the engine (a cancel, taken in any state) and
    * rejects with the signal's reason. */
-  private async pause(call: NativeCall, ms: number): Promise<void> {
+  private pause(call: NativeCall, ms: number): Promise<void> {
+    // Nothing can cancel a sleep without a signal or a custom sleep: no frame to catch it in.
+    if (this.options.signal === undefined && this.options.sleep === undefined) return timerSleep(ms);
+    return this.cancellablePause(call, ms);
+  }
+
+  private async cancellablePause(call: NativeCall, ms: number): Promise<void> {
     try {
       await sleepFor(ms, this.options.signal, this.options.sleep);
     } catch (abort) {
@@ -292,75 +320,82 @@ export class Retrier {
   ): Promise<T> {
     flushSuccesses(); // the budget must have every first attempt before it decides
     const recovery = typeof plan.recovery === 'function' ? plan.recovery() : plan.recovery;
-    const call = native.beginCall(
-      this.policy.native,
-      this.name,
-      this.verb,
-      recovery,
+    const call = native.beginCallAt(
+      this.site(recovery),
       performance.now() - started,
       this.listening,
       plan.reader !== undefined,
       inside,
     );
-    const earlier: unknown[] = [];
-    const readErrors: unknown[] = [];
+    // Made when there is something to keep (most calls succeed on their first retry).
+    let earlier: unknown[] | undefined;
+    let readErrors: unknown[] | undefined;
+    // Attempts of the request started (the engine counts the same: each `retry` it answered).
+    let sent = 1;
+    let released = false;
     let err = first;
     let found: unknown;
-    let decision = this.decideOn(call, err);
-    for (;;) {
-      switch (decision.action) {
-        case 'wait':
-          // The budget deferred the retry: sleep, send nothing, ask again.
-          await this.pause(call, decision.delayMs);
-          flushSuccesses(); // successes meanwhile may have ended the failure episode
-          decision = resume(call);
-          this.emitStep(call);
-          continue;
-        case 'retry': {
-          await this.pause(call, decision.delayMs);
-          let value: T;
-          try {
-            value = await marked(attempt, native.attempts(call) - 1);
-          } catch (next) {
-            earlier.push(err);
-            err = next;
-            decision = this.decideOn(call, err);
+    // Every way out (a value, a give-up, an abort, a throw) frees the engine's call at once.
+    try {
+      let decision = this.decideOn(call, err);
+      for (;;) {
+        switch (decision.action) {
+          case 'wait':
+            // The budget deferred the retry: sleep, send nothing, ask again.
+            await this.pause(call, decision.delayMs);
+            flushSuccesses(); // successes meanwhile may have ended the failure episode
+            decision = resume(call);
+            this.emitStep(call);
+            continue;
+          case 'retry': {
+            await this.pause(call, decision.delayMs);
+            let value: T;
+            try {
+              value = await marked(attempt, sent++);
+            } catch (next) {
+              (earlier ??= []).push(err);
+              err = next;
+              decision = this.decideOn(call, err);
+              continue;
+            }
+            const events = native.succeeded(call);
+            released = true;
+            if (events) this.emit(events);
+            return value;
+          }
+          case 'read_back': {
+            await this.pause(call, decision.delayMs);
+            // Asked for only when there is a reader (beginCall was told).
+            const reader = plan.reader as Reader;
+            let result: Found;
+            try {
+              result = await marked(reader, 0);
+            } catch (readErr) {
+              // Never raised: the engine decides on it; kept for the give-up info.
+              (readErrors ??= []).push(readErr);
+              decision = this.reported(call, 'failed', readErr);
+              continue;
+            }
+            if (result === undefined) {
+              decision = this.reported(call, 'missing');
+            } else {
+              found = result.object;
+              decision = this.reported(call, result.ours ? 'ours' : 'not_ours');
+            }
             continue;
           }
-          const events = native.onSuccess(call);
-          if (this.listening) this.emit(events);
-          return value;
+          case 'done':
+            return undefined as T;
+          case 'recovered':
+            return found as T;
+          case 'give_up':
+            // A nested call's error goes to the enclosing call as it is.
+            if (decision.reason === 'Nested') throw err;
+            return this.giveUp(call, err, decision.reason ?? 'NonRetryable', earlier ?? [], readErrors ?? []);
         }
-        case 'read_back': {
-          await this.pause(call, decision.delayMs);
-          // Asked for only when there is a reader (beginCall was told).
-          const reader = plan.reader as Reader;
-          let result: Found;
-          try {
-            result = await marked(reader, 0);
-          } catch (readErr) {
-            // Never raised: the engine decides on it; kept for the give-up info.
-            readErrors.push(readErr);
-            decision = this.reported(call, 'failed', readErr);
-            continue;
-          }
-          if (result === undefined) {
-            decision = this.reported(call, 'missing');
-          } else {
-            found = result.object;
-            decision = this.reported(call, result.ours ? 'ours' : 'not_ours');
-          }
-          continue;
-        }
-        case 'done':
-          return undefined as T;
-        case 'recovered':
-          return found as T;
-        case 'give_up':
-          // A nested call's error goes to the enclosing call as it is.
-          if (decision.reason === 'Nested') throw err;
-          return this.giveUp(call, err, decision.reason ?? 'NonRetryable', earlier, readErrors);
       }
+    } finally {
+      if (!released) native.releaseCall(call);
     }
   }
 

@@ -87,6 +87,8 @@ pub struct Call {
     /// Made inside the attempt of another call ([`Call::new_nested`]): one attempt, nothing
     /// recorded.
     nested: bool,
+    /// Whether the policy's event callback gets this call's events ([`Call::with_callback`]).
+    callback: bool,
 }
 
 /// The gates every retry passes (DESIGN §1) and what they let through.
@@ -148,6 +150,7 @@ impl Call {
             unconfirmed: None,
             reader: true,
             nested,
+            callback: true,
         }
     }
 
@@ -177,6 +180,16 @@ impl Call {
     /// (`NotIdempotent`). Those give-ups are counted and reported like any other.
     pub fn with_reader(mut self, reader: bool) -> Call {
         self.reader = reader;
+        self
+    }
+
+    /// Declares whether the policy's event callback gets this call's events (true by default).
+    /// A binding whose caller listens to no event says false: the events are then neither handed
+    /// to the callback nor made at all, unless a `tracing` subscriber wants them (making one
+    /// costs more than the rest of a decision: its text is cleaned of bodies and credentials).
+    /// Decisions, metrics and the budget are the same either way.
+    pub fn with_callback(mut self, callback: bool) -> Call {
+        self.callback = callback;
         self
     }
 
@@ -938,7 +951,8 @@ impl Call {
     }
 
     fn emit_event(&self, event: Event<'_>) {
-        emit(&event, self.policy.event_callback());
+        let callback = self.policy.event_callback().filter(|_| self.callback);
+        emit(&event, callback);
     }
 }
 
@@ -950,6 +964,35 @@ fn throttled(failure: &Failure) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_without_callback_decides_the_same_and_tells_the_callback_nothing() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let seen = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&seen);
+        let policy = crate::PolicyBuilder::from_json(r#"{"budget": null, "jitter": "none"}"#)
+            .unwrap()
+            .on_event(Some(Arc::new(move |_: &Event<'_>| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            })))
+            .build()
+            .unwrap();
+        let failure = Failure::new()
+            .with_status(503)
+            .with_reason("ServiceUnavailable");
+        let mut quiet = Call::new(&policy, "quiet").with_callback(false);
+        let mut told = Call::new(&policy, "told");
+        let decisions = (quiet.on_failure(&failure), told.on_failure(&failure));
+        assert_eq!(decisions.0, decisions.1);
+        assert_eq!(
+            seen.load(Ordering::Relaxed),
+            1,
+            "only the call with a callback"
+        );
+        quiet.on_success();
+        told.on_success();
+        assert_eq!(seen.load(Ordering::Relaxed), 2);
+    }
 
     #[test]
     fn a_give_up_on_a_retryable_failure_says_when_to_try_again() {

@@ -180,6 +180,10 @@ pub type EventCallback = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
 /// Emits `event` as a `tracing` event (target `k8sretry`) and to the policy's callback, its
 /// `error` and `reason` passed through [`event_text`] (DESIGN §7: no bodies, no credentials).
 pub(crate) fn emit(event: &Event<'_>, callback: Option<&EventCallback>) {
+    // Nobody to tell: no text to clean (a subscriber's interest is a cached check).
+    if callback.is_none() && !traced(event.level()) {
+        return;
+    }
     let error = event.error.map(event_text);
     let reason = event.reason.map(event_text);
     let event = &Event {
@@ -216,6 +220,17 @@ pub(crate) fn emit(event: &Event<'_>, callback: Option<&EventCallback>) {
     }
     if let Some(callback) = callback {
         callback(event);
+    }
+}
+
+/// Whether a `tracing` subscriber wants k8sretry's events at `level`.
+fn traced(level: tracing::Level) -> bool {
+    // tracing::enabled! needs its level as a constant.
+    match level {
+        tracing::Level::DEBUG => tracing::enabled!(target: "k8sretry", tracing::Level::DEBUG),
+        tracing::Level::INFO => tracing::enabled!(target: "k8sretry", tracing::Level::INFO),
+        tracing::Level::WARN => tracing::enabled!(target: "k8sretry", tracing::Level::WARN),
+        _ => tracing::enabled!(target: "k8sretry", tracing::Level::ERROR),
     }
 }
 
