@@ -68,8 +68,14 @@ function isWatch(params: unknown): boolean {
  * objects (streams, agents, signals, middleware with state) are behaviour, not data: passed as
  * they are. Shared and cyclic references stay shared and cyclic.
  */
-function copyRequest<V>(value: V, seen: Map<object, unknown> = new Map()): V {
+function copyRequest<V>(value: V, seen?: Map<object, unknown>): V {
   if (typeof value !== 'object' || value === null) return value;
+  if (seen === undefined) {
+    // Most calls are a read's flat params ({ name, namespace }): no map of what was seen.
+    const flat = flatCopy(value);
+    if (flat !== undefined) return flat as V;
+    seen = new Map();
+  }
   const known = seen.get(value);
   if (known !== undefined) return known as V;
   let out: unknown;
@@ -107,6 +113,17 @@ function copyRequest<V>(value: V, seen: Map<object, unknown> = new Map()): V {
   }
   seen.set(value, out);
   return out as V;
+}
+
+/** The copy of a plain object whose values are all primitives, else undefined. */
+function flatCopy(value: object): Params | undefined {
+  if (Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  const copy: Params = { ...value };
+  for (const key in copy) {
+    const item = copy[key];
+    if (typeof item === 'object' && item !== null) return undefined;
+  }
+  return copy;
 }
 
 function metadataOf(obj: unknown): Meta | undefined {
