@@ -130,7 +130,11 @@ impl Call {
     fn fresh(policy: &Policy, function: &str, started: Duration, nested: bool) -> Call {
         Call {
             policy: policy.clone(),
-            metrics: metrics::function(function),
+            metrics: if nested {
+                metrics::detached(function)
+            } else {
+                metrics::function(function)
+            },
             verb: Verb::Unknown,
             recovery: Recovery::None,
             started,
@@ -964,6 +968,23 @@ fn throttled(failure: &Failure) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_call_takes_no_place_among_the_functions() {
+        let policy = crate::PolicyBuilder::from_json(r#"{"budget": null}"#)
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut nested = Call::new_nested(&policy, "nested_name_only");
+        let failure = Failure::new().with_status(503);
+        assert_eq!(
+            nested.on_failure(&failure),
+            Decision::GiveUp(GiveUpReason::Nested)
+        );
+        assert!(!metrics::registered("nested_name_only"));
+        Call::new(&policy, "outer_name_registered").on_success();
+        assert!(metrics::registered("outer_name_registered"));
+    }
 
     #[test]
     fn a_call_without_callback_decides_the_same_and_tells_the_callback_nothing() {

@@ -185,6 +185,25 @@ pub(crate) fn function(name: &str) -> Arc<FunctionMetrics> {
     }
 }
 
+/// Counters for `name` that are never registered: a nested call records nothing (docs/design.md
+/// "Nesting"), and its name must not take one of the [`MAX_FUNCTIONS`] places.
+pub(crate) fn detached(name: &str) -> Arc<FunctionMetrics> {
+    Arc::new(FunctionMetrics {
+        name: name.into(),
+        counters: Arc::default(),
+    })
+}
+
+/// Whether `name` is registered (for tests).
+#[cfg(test)]
+pub(crate) fn registered(name: &str) -> bool {
+    let functions = registry()
+        .functions
+        .read()
+        .unwrap_or_else(|p| p.into_inner());
+    functions.binary_search_by(|m| (*m.name).cmp(name)).is_ok()
+}
+
 /// Every metric of this process at one moment: what [`metrics_text`](crate::metrics_text) renders and the
 /// prometheus-client collector encodes.
 pub(crate) struct Snapshot {
