@@ -171,13 +171,14 @@ export async function inNamespace(prefix, phaseOf, body) {
  * runners at a time.
  * `steps(round, runner)`: the round's hooks in order, `[name, () => result]`; a round stops at its
  * first failed hook, and then `cleanup(runner)` runs as the runner runs its cleanup hook after a
- * failed job. Fills report.rounds, failedRounds, failedCleanups (the runners whose cleanup after a
- * failed round failed too), hooks, warnings, requests, faults, leftByFailedCleanups (their objects)
- * and leftovers (what else the namespace still holds: pods, jobs, and the secrets `secretLeft`
- * keeps), and `failures`. */
+ * failed job (unless the failed hook was cleanup_job: the runner runs it once). Fills report.rounds,
+ * failedRounds, failedCleanups (the runners whose cleanup after a failed round failed too),
+ * cleanupFailed (the runners whose one cleanup run failed, in the round or after it), hooks,
+ * warnings, requests, faults, leftByFailedCleanups (those runners' objects) and leftovers (what else
+ * the namespace still holds: pods, jobs, and the secrets `secretLeft` keeps), and `failures`. */
 export async function runRounds({ tag, ns, run, steps, cleanup, report, failures, secretLeft = () => true, faultLog }) {
   const { rounds, concurrency, faults, seed } = run;
-  Object.assign(report, { rounds: 0, failedRounds: 0, failedCleanups: [], hooks: 0, warnings: 0 });
+  Object.assign(report, { rounds: 0, failedRounds: 0, failedCleanups: [], cleanupFailed: [], hooks: 0, warnings: 0 });
   await plan(roundPlan(faults), seed);
   const runRound = async (round) => {
     const runner = `runner-${round}`;
@@ -198,13 +199,20 @@ export async function runRounds({ tag, ns, run, steps, cleanup, report, failures
       report.failedRounds += 1;
       failures.push(failed);
       console.log(`[${tag}] round ${round}: FAILED in ${failed.hook}: ${failed.message} (${failed.giveUp ?? ''})`);
-      // The runner runs the cleanup hook once at the job's end and does not run it again when it
-      // fails (actions/runner logs the hook's failure); what a failed cleanup leaves is the
-      // runner's, labelled with its name, and counted with the failed calls of the physics.
-      const again = await cleanup(runner);
-      if (!again.ok) {
-        report.failedCleanups.push(runner);
-        console.log(`[${tag}] round ${round}: its cleanup failed too: ${again.message} (${again.giveUp ?? ''})`);
+      // The runner runs the cleanup hook once at the job's end, after a failed step too, and does
+      // not run it again when it fails (actions/runner's ContainerHookManager raises the hook's
+      // failure): what a failed cleanup leaves is that runner's, labelled with its name. A
+      // cleanup_job that failed in the round is that one run; a failed cleanup after another
+      // failed hook is one more failed call of the physics.
+      if (failed.hook === 'cleanup_job') {
+        report.cleanupFailed.push(runner);
+      } else {
+        const again = await cleanup(runner);
+        if (!again.ok) {
+          report.failedCleanups.push(runner);
+          report.cleanupFailed.push(runner);
+          console.log(`[${tag}] round ${round}: its cleanup failed too: ${again.message} (${again.giveUp ?? ''})`);
+        }
       }
     } else {
       console.log(`[${tag}] round ${round}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -226,8 +234,8 @@ export async function runRounds({ tag, ns, run, steps, cleanup, report, failures
     ...(await core.listNamespacedSecret({ namespace: ns })).items.filter(secretLeft).map((o) => ['secret', o]),
     ...(await batch.listNamespacedJob({ namespace: ns })).items.map((o) => ['job', o]),
   ];
-  // Left by a runner whose cleanup hook gave up (a failed call the physics counts), or not.
-  const ofFailedCleanup = ([, o]) => report.failedCleanups.includes(o.metadata.labels?.['runner-pod']);
+  // Left by a runner whose one cleanup run failed (a failed call the physics counts), or not.
+  const ofFailedCleanup = ([, o]) => report.cleanupFailed.includes(o.metadata.labels?.['runner-pod']);
   report.leftByFailedCleanups = left.filter(ofFailedCleanup).map(([kind, o]) => `${kind}/${o.metadata.name}`);
   report.leftovers = left.filter((x) => !ofFailedCleanup(x)).map(([kind, o]) => `${kind}/${o.metadata.name}`);
 }
