@@ -82,7 +82,7 @@ help:
 	@echo "make test-cluster     - the cluster scripts' security (verified upstream, credential modes, demo asks first)"
 	@echo "make test-e2e         - every client against the real apiserver through the fault proxy (test-e2e-faults first)"
 	@echo "make test-e2e-faults  - faults the real apiserver and etcd make, in all five clients"
-	@echo "make test-runner-hooks - the runner container hooks with k8sretry, bundled, zipped and run under faults (not in make test)"
+	@echo "make test-runner-hooks - the runner container hooks with k8sretry, bundled, zipped and run under faults"
 	@echo "make waves            - the retry wave after an outage per jitter mode (about 4 minutes; not in make test)"
 	@echo "make soak             - 10 minutes at 200 calls/s with ~20% faults per language: RSS, fds, metrics (not in make test)"
 	@echo "make test-fuzz        - each fuzz target for FUZZ_TEST_SECONDS (20) from the committed seeds"
@@ -124,12 +124,13 @@ demo-clean: py-env
 test-readme:
 	$(PYTHON) tests/readme/check.py
 
-# Every test-* target (add a target here and it runs as part of `make test`). test-runner-hooks is
-# out of it: it passes some runs and fails others (a round the budget refuses in the example's
-# stricter check, a cleanup lost to the fault physics leaving objects behind); see
-# tests/e2e/README.md "Open: the runner hooks under sustained faults". After all of them,
-# check-clean-tree: make test leaves the work tree as it found it.
-TESTS := test-readme test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-dist
+# Every test-* target (add a target here and it runs as part of `make test`). The cluster targets
+# (test-cluster, test-e2e, test-runner-hooks) run one after another in this order, each starting and
+# stopping this tree's cluster (mk/cluster.mk's lock keeps them apart under make -j too);
+# test-runner-hooks checks its rounds against the fault physics (tests/e2e/README.md, "The runner
+# hooks under sustained faults"). After all of them, check-clean-tree: make test leaves the work
+# tree as it found it.
+TESTS := test-readme test-core test-c test-fuzz test-go test-python test-node test-cluster test-e2e test-runner-hooks test-dist
 test: deps $(TESTS)
 	@$(MAKE) --no-print-directory check-clean-tree
 	@echo "make test: all of $(TESTS) passed"

@@ -13,7 +13,7 @@
 # duplicates"; the engine now lists twice, 1 s apart, before such a resend).
 test-e2e: test-e2e-faults
 test-e2e-faults: py-env node stage go-lib
-	tests/cluster/up-faults.sh >/dev/null && tests/cluster/proxy.sh && \
+	$(cluster_lock) tests/cluster/up-faults.sh >/dev/null && tests/cluster/proxy.sh && \
 	  $(PY_TEST)/bin/python -m pytest -v -s -p no:cacheprovider -W ignore::Warning tests/e2e/python/test_real_faults_e2e.py && \
 	  node --test tests/e2e/node/real-faults.test.mjs && \
 	  (cd tests/e2e/go && $(GO_ENV) go test -count=1 -v -run 'TestRealFaults' ./... 2>&1 | grep -vE '^=== RUN'; exit $${PIPESTATUS[0]}) && \

@@ -17,7 +17,9 @@
 //! attempts that keep coming), an outage pays for it once. There is no per-second floor: a floor
 //! per process multiplies with the number of processes. A success ends the episode only after a
 //! second without a failed retry ask, so 429s among successes (partial overload) keep the budget
-//! at its ratio. Envoy's and gRPC's idea (retries as a fraction of traffic) with AWS's observation
+//! at its ratio. The one call that alone has asked for retries since the last success (a process
+//! awaiting one call at a time) gets its own retries beyond the minimum: nothing else tells its
+//! steady faults from an outage, and a second caller ends it. Envoy's and gRPC's idea (retries as a fraction of traffic) with AWS's observation
 //! that successes tell a blip from an outage; the constants come from `make bench-fleet`.
 //!
 //! Lock-free: each slot is one `AtomicU64` packing the slot's epoch (high 32 bits) and its count
@@ -58,6 +60,8 @@ const QUIET_NANOS: u64 = 500_000_000;
 /// first retries, the next one is a probe that comes after them, so a blip's waiting calls learn
 /// that the server is back, and an outage pays for it once.
 const PROBE_GAP_NANOS: u64 = 5_000_000_000;
+/// [`RetryBudget::note_ask`]'s mark for "more than one call asked since the last success".
+const SEVERAL_CALLERS: u64 = u64::MAX;
 /// Retries of the episode minimum granted at once; the rest are paced by [`PROBE_GAP_NANOS`].
 const MINIMUM_AT_ONCE: u32 = 2;
 /// The share of 429s among the answers of the window (429s and successes) from which the server
@@ -104,6 +108,9 @@ pub struct RetryBudget {
     /// First attempts in the window when the current episode began: the traffic the process
     /// had while the server answered, which the episode's extra allowance is a multiple of.
     episode_deposits: AtomicU64,
+    /// The call that alone has asked for retries since the last success ([`RetryBudget::note_ask`]):
+    /// 0 none, [`SEVERAL_CALLERS`] more than one.
+    asker: AtomicU64,
 }
 
 impl RetryBudget {
@@ -165,6 +172,7 @@ impl RetryBudget {
             episode_retries: AtomicU32::new(0),
             last_ask: AtomicU64::new(0),
             episode_deposits: AtomicU64::new(0),
+            asker: AtomicU64::new(0),
         }
     }
 
@@ -294,6 +302,7 @@ impl RetryBudget {
 
     fn record_successes(&self, now: Duration, own_ask: Option<Duration>, n: u32) {
         self.add(&self.successes, self.slot_id(now), i64::from(n));
+        self.asker.store(0, Ordering::Release);
         let t = stamp(now);
         self.last_ok.fetch_max(t, Ordering::AcqRel);
         let last_ask = self.last_ask.load(Ordering::Acquire);
@@ -373,6 +382,46 @@ impl RetryBudget {
         self.last_grant.fetch_max(t, Ordering::AcqRel);
         self.episode_retries.fetch_add(1, Ordering::AcqRel);
         self.add(&self.withdrawals, id, 1);
+        true
+    }
+
+    /// A call (`caller`, a number of its own, not 0) asked for a retry: while no other call has
+    /// asked since the last success, it is the only one ([`Self::try_withdraw_alone`]).
+    pub fn note_ask(&self, caller: u64) {
+        let _ = self
+            .asker
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |asker| match asker {
+                0 => Some(caller),
+                a if a == caller || a == SEVERAL_CALLERS => None,
+                _ => Some(SEVERAL_CALLERS),
+            });
+    }
+
+    /// A retry that the tokens and the episode minimum refused, for the call `caller` that alone
+    /// has asked for retries since the last success ([`Self::note_ask`]) in a running episode:
+    /// allowed (and counted as a retry of the episode) when the minimum has paced probes (the
+    /// default's has). A quiet process's one call in flight is its own only evidence: when it
+    /// meets several steady faults in a row, its backoff alone makes the episode outlive
+    /// [`Self::DEFER_HORIZON`] and its later retries outrun the minimum, although nothing else
+    /// failed. Its retries are then the probes the minimum paces, paced by its own backoff and
+    /// bounded by its `max_retries`. In an outage the process's other calls fail too (or, one
+    /// call after another, the next one asks before any success): from the second caller on,
+    /// the episode's allowance is the budget's alone.
+    pub fn try_withdraw_alone(&self, now: Duration, caller: u64) -> bool {
+        let probes = self.min_per_episode > MINIMUM_AT_ONCE.min(self.min_per_episode);
+        if !probes
+            || caller == 0
+            || self.asker.load(Ordering::Acquire) != caller
+            || self.episode_age(now, false).is_none()
+        {
+            return false;
+        }
+        // It takes the place of the minimum's paced probes while they last: a call alone is
+        // the probe.
+        self.episode_probes.fetch_add(1, Ordering::AcqRel);
+        self.last_grant.fetch_max(stamp(now), Ordering::AcqRel);
+        self.episode_retries.fetch_add(1, Ordering::AcqRel);
+        self.add(&self.withdrawals, self.slot_id(now), 1);
         true
     }
 

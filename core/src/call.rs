@@ -8,6 +8,7 @@
 //! path allocates nothing.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::classify::Class;
@@ -89,6 +90,9 @@ pub struct Call {
     nested: bool,
     /// Whether the policy's event callback gets this call's events ([`Call::with_callback`]).
     callback: bool,
+    /// This call's number for the budget ([`crate::RetryBudget::note_ask`]), given at its first
+    /// ask (0: none yet).
+    caller: u64,
 }
 
 /// The gates every retry passes (DESIGN §1) and what they let through.
@@ -108,6 +112,28 @@ enum Gate {
     Defer(Scheduled),
     /// A gate refused.
     Stop(GiveUpReason),
+}
+
+/// Asks `budget` for a failure's retry: its tokens and episode minimum, or, for the only call that
+/// has asked since the last success, [`crate::RetryBudget::try_withdraw_alone`]. `caller`: the
+/// call's number, given here at its first ask.
+fn withdraw(
+    budget: &crate::RetryBudget,
+    caller: &mut u64,
+    failure: &Failure,
+    now: Duration,
+) -> bool {
+    static NEXT_CALLER: AtomicU64 = AtomicU64::new(1);
+    if *caller == 0 {
+        *caller = NEXT_CALLER.fetch_add(1, Ordering::Relaxed);
+    }
+    budget.note_ask(*caller);
+    let granted = if throttled(failure) {
+        budget.try_withdraw_throttled(now)
+    } else {
+        budget.try_withdraw(now)
+    };
+    granted || budget.try_withdraw_alone(now, *caller)
 }
 
 /// Whole nanoseconds of `seconds`, rounded (`seconds` is never negative): `as u64` saturates and
@@ -155,6 +181,7 @@ impl Call {
             reader: true,
             nested,
             callback: true,
+            caller: 0,
         }
     }
 
@@ -672,7 +699,7 @@ impl Call {
     /// refuses. RNG draws, in order: the backoff's jitter (as the jitter mode draws), then, when the
     /// hint decides the delay and the spread is not 0, one for the spread.
     fn schedule(
-        &self,
+        &mut self,
         retry: u32,
         max_retries: u32,
         previous: Option<f64>,
@@ -718,11 +745,7 @@ impl Call {
             backoff,
         };
         if let Some(budget) = policy.budget()
-            && !(if throttled(failure) {
-                budget.try_withdraw_throttled(now)
-            } else {
-                budget.try_withdraw(now)
-            })
+            && !withdraw(budget, &mut self.caller, failure, now)
         {
             // A write that may have landed waits whatever the episode's age (up to its waits):
             // giving it up would turn a likely success into an error, and a wait sends nothing.

@@ -1048,26 +1048,77 @@ def decisions():
             "budget: every episode may take min_per_episode retries whatever the traffic",
             [
                 begin("a"),
-                F(S503, "a", retry(1.0)),
-                F(S503, "a", retry(2.0)),
-                # The third of the minimum is a probe: 5 s after the last retry allowed.
-                F(S503, "a", wait(4.0)),
-                advance(4),
-                resume("a", wait(8.0)),  # 4 s after: not yet
-                advance(1),
                 begin("b"),
-                F(S503, "b", retry(1.0)),  # 5 s after: the probe
-                F(S503, "b", wait(2.0)),  # 3 used; the ratio rule gives 0; a young episode
+                F(S503, "a", retry(1.0)),
+                F(S503, "b", retry(1.0)),  # two calls have asked: the minimum's rules alone
+                # The third of the minimum is a probe: 5 s after the last retry allowed.
+                F(S503, "a", wait(2.0)),
+                advance(2),
+                resume("a", wait(4.0)),  # 2 s after: not yet
+                advance(3),
+                begin("c"),
+                F(S503, "c", retry(1.0)),  # 5 s after: the probe
+                F(S503, "c", wait(2.0)),  # 3 used; the ratio rule gives 0; a young episode
                 advance(100),  # per episode, not per second: time alone gives nothing back
                 resume("a", give_up("BudgetExhausted")),  # 105 s old: an outage, no more waits
-                begin("c"),
-                F(S503, "c", give_up("BudgetExhausted")),  # no wait either
-                resume("b", give_up("BudgetExhausted")),
+                F(S503, "b", give_up("BudgetExhausted")),  # no wait either
+                begin("d"),
+                F(S503, "d", give_up("BudgetExhausted")),
+                resume("c", give_up("BudgetExhausted")),
                 advance(1),
                 begin("s"),
                 succeed("s"),  # a second after the last failed retry: the episode is over
+                begin("e"),
+                F(S503, "e", retry(1.0)),
+            ],
+            {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10}},
+        ),
+        scenario(
+            "budget: the one call that has asked since the last success uses its own retries",
+            [
+                begin("a"),
+                F(S503, "a", retry(1.0)),  # the minimum's two at once
+                advance(1),
+                F(S503, "a", retry(2.0)),
+                advance(2),
+                F(S503, "a", retry(4.0)),  # the probe is not due (5 s after 1 s): a call alone
+                advance(4),
+                F(S503, "a", retry(8.0)),  # beyond the minimum: still alone
+                advance(8),
+                F(S503, "a", retry(16.0)),  # the episode is 15 s old: alone, not an outage
+                advance(16),
+                F(S503, "a", retry(30.0)),
+                advance(30),
+                F(S503, "a", give_up("MaxRetries")),  # its own max_retries bound it
+                begin("b"),
+                F(S503, "b", give_up("BudgetExhausted")),  # a second caller: an outage's rules
+                advance(1),
+                begin("s"),
+                succeed("s"),  # the episode is over
+                begin("c"),
+                F(S503, "c", retry(1.0)),
                 begin("d"),
-                F(S503, "d", retry(1.0)),
+                F(S503, "d", retry(1.0)),  # the minimum's two at once
+                advance(1),
+                F(S503, "c", wait(2.0)),  # two callers: the probe's 5 s are the rule
+            ],
+            {
+                "max_retries": 6,
+                "budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10},
+            },
+        ),
+        scenario(
+            "budget: a success makes the next call that asks the only one again",
+            [
+                begin("a"),
+                begin("b"),
+                F(S503, "a", retry(1.0)),
+                F(S503, "b", retry(1.0)),  # the minimum's two at once, two callers
+                advance(0.2),
+                begin("s"),
+                succeed("s"),  # 0.2 s after a failed ask: the episode goes on
+                advance(0.1),
+                F(S503, "a", retry(2.0)),  # the only call to ask since that success
             ],
             {"budget": {"ratio": 0, "burst": 0, "min_per_second": 0, "ttl": 10}},
         ),

@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { adoptionCheck, checkReport, inNamespace, knobs, lostCreates, parseResult, runRounds, spawnHook } from '../test/harness.mjs';
+import { adoptionCheck, checkReport, inNamespace, knobs, lostCreates, parseResult, physics, runRounds, spawnHook } from '../test/harness.mjs';
 
 const [lib, release, nodeBin] = process.argv.slice(2);
 if (!lib || !release || !nodeBin) throw new Error('usage: node drive.mjs <packages/k8s/lib> <release folder> <node binary>');
@@ -43,18 +43,6 @@ async function releaseHook(runner, ns, command) {
 }
 
 /** The smallest k with P(Poisson(mean) > k) < 0.001. */
-function poissonQuantile(mean, q = 0.999) {
-  let k = 0;
-  let term = Math.exp(-mean);
-  let sum = term;
-  while (sum < q) {
-    k += 1;
-    term *= mean / k;
-    sum += term;
-  }
-  return k;
-}
-
 const report = {};
 const failures = [];
 const started = Date.now();
@@ -97,19 +85,12 @@ try {
   report.seconds = Math.round((Date.now() - started) / 1000);
 }
 
-const faulted = Object.values(report.faults).reduce((a, b) => a + b, 0);
-const p = faulted / Math.max(1, report.requests);
-// Calls, not requests: each call makes 1/(1-p) requests on average.
-const calls = report.requests * (1 - p);
-const expected = calls * p ** 4;
-const bound = poissonQuantile(expected);
-report.prediction = { faultShare: Number(p.toFixed(3)), calls: Math.round(calls), expectedFailedCalls: Number(expected.toFixed(2)), bound999: bound };
+const physicsOf = physics(report, 3);
 console.log('=== runner-container-hooks (their code, their release) with k8sretry, against the real apiserver behind the fault proxy ===');
 console.log(JSON.stringify({ ...report, failures }, null, 2));
 console.log(
-  `rounds ${report.rounds} (failed ${report.failedRounds}; physics: ${expected.toFixed(2)} expected at ${(100 * p).toFixed(1)}% faults over ~${Math.round(calls)} calls, ` +
-    `at most ${bound} at 99.9%), hook runs ${report.hooks}, requests ${report.requests}, warnings ${report.warnings}, left behind ${report.leftovers.length}; ` +
+  `rounds ${report.rounds} (failed ${report.failedRounds}, failed cleanups after them ${report.failedCleanups.length}; ${physicsOf.text}), hook runs ${report.hooks}, requests ${report.requests}, warnings ${report.warnings}, left behind ${report.leftovers.length} (by failed cleanups ${report.leftByFailedCleanups.length}); ` +
     `stale pod: ${report.adoption.firstAttempt.code}/${report.adoption.afterReset.code}, adopted: ${!report.adoption.untouched}; ` +
     `lost creates: ${report.stress.created}/${run.stress} (${report.stress.lostResponses} responses lost, ${report.stress.droppedReadBacks} read-backs dropped); ${report.seconds} s`,
 );
-checkReport(report, run, bound);
+checkReport(report, run, physicsOf.bound);
