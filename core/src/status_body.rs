@@ -3,13 +3,14 @@
 //! microseconds (a map and a string per key). A field of an unexpected type is ignored on its
 //! own, as before; anything that is not a JSON object yields nothing.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// What a `Status` body says about the failure.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct StatusBody {
     pub reason: Option<String>,
     pub code: Option<u64>,
@@ -125,9 +126,32 @@ impl<'de> Visitor<'de> for DetailsVisitor {
     }
 }
 
+/// Bodies up to this size are remembered (a Status is a few hundred bytes; an HTML error page
+/// is not worth keeping).
+const REMEMBERED_BODY: usize = 4096;
+
+thread_local! {
+    /// The last body read on this thread and what it said: in an outage or under API Priority and
+    /// Fairness, thousands of failures carry the same Status text, and comparing it costs a
+    /// fraction of reading it again.
+    static LAST: RefCell<Option<(Box<str>, Option<StatusBody>)>> = const { RefCell::new(None) };
+}
+
 /// The fields of `body`, or `None` when it is not a JSON object.
 pub(crate) fn parse(body: &str) -> Option<StatusBody> {
-    serde_json::from_str(body).ok()
+    if body.len() > REMEMBERED_BODY {
+        return serde_json::from_str(body).ok();
+    }
+    LAST.with(|last| {
+        if let Some((text, read)) = &*last.borrow()
+            && **text == *body
+        {
+            return read.clone();
+        }
+        let read: Option<StatusBody> = serde_json::from_str(body).ok();
+        *last.borrow_mut() = Some((body.into(), read.clone()));
+        read
+    })
 }
 
 #[cfg(test)]
@@ -202,6 +226,34 @@ mod tests {
             Some(2),
             "only details' own key"
         );
+    }
+
+    #[test]
+    fn the_same_body_twice_reads_the_same_and_another_body_its_own() {
+        let a = r#"{"reason":"ServiceUnavailable","code":503}"#;
+        let b = r#"{"reason":"TooManyRequests","code":429,"details":{"retryAfterSeconds":2}}"#;
+        for _ in 0..2 {
+            assert_eq!(
+                parse(a).unwrap().reason.as_deref(),
+                Some("ServiceUnavailable")
+            );
+            let got = parse(b).unwrap();
+            assert_eq!(
+                (got.code, got.details_retry_after_seconds),
+                (Some(429), Some(2))
+            );
+        }
+        assert_eq!(parse("null"), None);
+        assert_eq!(
+            parse("null"),
+            None,
+            "a remembered non-object is still nothing"
+        );
+        let big = format!(
+            r#"{{"reason":"Timeout","pad":"{}"}}"#,
+            "x".repeat(REMEMBERED_BODY)
+        );
+        assert_eq!(parse(&big).unwrap().reason.as_deref(), Some("Timeout"));
     }
 
     #[test]
