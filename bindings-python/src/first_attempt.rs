@@ -12,7 +12,7 @@ use std::sync::{PoisonError, RwLock};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PySet, PyString, PyTuple, PyType};
 
 use crate::inside::Asker;
 use crate::success::PySuccessRecorder;
@@ -29,6 +29,9 @@ pub(crate) struct PyFirstAttempt {
     /// on as a plain call).
     hooks: Py<PyAny>,
     plain: Py<PyAny>,
+    /// The hooks' `special_keywords` (none when they have none): a call with one of them goes to
+    /// `special`.
+    special: Vec<Py<PyString>>,
     /// Any awaitable result is awaited (client methods); else only a coroutine (a `def` that
     /// returns one), as `inspect.isawaitable` would be too broad for a decorated function.
     any_awaitable: bool,
@@ -41,7 +44,7 @@ pub(crate) struct PyFirstAttempt {
 /// What the nesting check and the mark use, looked up once.
 struct Markers {
     /// The asyncio tasks inside an async attempt (`_nesting.RUNNING`).
-    running: Py<PyDict>,
+    running: Py<PySet>,
     running_loop: Py<PyAny>,
     current_task: Py<PyAny>,
     monotonic: Py<PyAny>,
@@ -57,7 +60,7 @@ impl Markers {
         Ok(Markers {
             running: nesting
                 .getattr("RUNNING")?
-                .downcast_into::<PyDict>()?
+                .downcast_into::<PySet>()?
                 .unbind(),
             running_loop: asyncio.getattr("_get_running_loop")?.unbind(),
             current_task: asyncio.getattr("current_task")?.unbind(),
@@ -88,11 +91,19 @@ impl PyFirstAttempt {
         any_awaitable: bool,
     ) -> PyResult<Self> {
         let plain = hooks.getattr(py, "plain")?;
+        let special = match hooks.bind(py).getattr_opt("special_keywords")? {
+            Some(keys) => keys
+                .try_iter()?
+                .map(|key| Ok(key?.downcast_into::<PyString>()?.unbind()))
+                .collect::<PyResult<_>>()?,
+            None => Vec::new(),
+        };
         Ok(PyFirstAttempt {
             target,
             method,
             hooks,
             plain,
+            special,
             any_awaitable,
             recorder: RwLock::new(recorder.inner.clone()),
             timed: AtomicBool::new(timed),
@@ -121,9 +132,8 @@ impl PyFirstAttempt {
         // The hooks get the wrapper's own dict; the call gets none for no keywords.
         let given = kwargs;
         let kwargs = kwargs.filter(|k| !k.is_empty());
-        if self.method.is_some()
-            && let Some(kw) = kwargs
-            && special(py, kw)?
+        if let Some(kw) = kwargs
+            && self.is_special(kw)?
         {
             let answer = hooks.call_method1(intern!(py, "special"), (args, kw))?;
             if !answer.is(&self.plain) {
@@ -173,6 +183,16 @@ impl PyFirstAttempt {
         }
     }
 
+    /// Whether `kwargs` holds one of the hooks' special keywords.
+    fn is_special(&self, kwargs: &Bound<'_, PyDict>) -> PyResult<bool> {
+        for key in &self.special {
+            if kwargs.contains(key)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Whether this code runs in an asyncio task inside an async retry loop's attempt
     /// (`_nesting.nested`).
     fn task_inside(&self, py: Python<'_>) -> PyResult<bool> {
@@ -213,13 +233,4 @@ impl PyFirstAttempt {
         }
         Ok(false)
     }
-}
-
-/// Whether `kwargs` holds one of the keywords that make a client method call special (a stream,
-/// or `async_req`): such a call goes to the hooks' `special`, which may hand it back as plain.
-fn special(py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<bool> {
-    Ok(kwargs.contains(intern!(py, "watch"))?
-        || kwargs.contains(intern!(py, "follow"))?
-        || kwargs.contains(intern!(py, "_preload_content"))?
-        || kwargs.contains(intern!(py, "async_req"))?)
 }

@@ -43,7 +43,7 @@ def test_another_thread_during_an_attempt_retries_on_its_own() -> None:
 
     assert first_outer() == "inner"
     assert len(inner_attempts) == 3, "the worker thread's call retried on its own"
-    assert RUNNING == {} and not _native.thread_inside()
+    assert not RUNNING and not _native.thread_inside()
 
 
 def test_the_marker_is_removed_after_success_failure_and_interrupt() -> None:
@@ -60,13 +60,13 @@ def test_the_marker_is_removed_after_success_failure_and_interrupt() -> None:
         raise KeyboardInterrupt
 
     assert first_ok() == 1
-    assert RUNNING == {} and not _native.thread_inside()
+    assert not RUNNING and not _native.thread_inside()
     with pytest.raises(ApiException):
         first_fails()
-    assert RUNNING == {} and not _native.thread_inside()
+    assert not RUNNING and not _native.thread_inside()
     with pytest.raises(KeyboardInterrupt):
         first_interrupted()
-    assert RUNNING == {} and not _native.thread_inside()
+    assert not RUNNING and not _native.thread_inside()
     # Still not nested afterwards: a failing call retries again.
     attempts: list[int] = []
 
@@ -182,7 +182,7 @@ def test_tasks_are_marked_apart() -> None:
     assert asyncio.run(first_task_outer()) == ["spawned"]
     assert inner_attempts.count("spawned") == 3, "a spawned task's call retried on its own"
     assert inner_attempts.count("sync") == 1 and inner_attempts.count("awaited") == 1, "nested: one attempt"
-    assert RUNNING == {} and not _native.thread_inside()
+    assert not RUNNING and not _native.thread_inside()
 
 
 def test_a_patched_get_ident_marks_greenlets_apart(monkeypatch: pytest.MonkeyPatch) -> None:

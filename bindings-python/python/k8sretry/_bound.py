@@ -8,8 +8,39 @@ from typing import Any
 
 from . import _native
 from ._configure import FOLLOWERS, default_policy
-from ._driver import Retrier
+from ._driver import Retrier, run_nested
 from ._policy import Policy
+
+
+class Hooks:
+    """What a native first attempt (`_native.FirstAttempt`) hands back to the package. `again`
+    (the same request once more) is the subclass's; a nested call makes one attempt, a failure
+    goes to `bound`'s retry loop, an awaitable result is awaited and retried. A call with one of
+    `special_keywords` goes to `special`, which returns `plain` to have it run as any other."""
+
+    __slots__ = ("bound",)
+    plain: Any = None
+    special_keywords: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self.bound: _Bound
+
+    def again(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    def nested(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Inside another k8sretry retry loop: one attempt, the engine says (Nested)."""
+        return run_nested(self.bound.retrier, self.again(args, kwargs))
+
+    def failed(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, started: float | None
+    ) -> Any:
+        return self.bound.retrier.after_sync_failure(self.again(args, kwargs), exc, started)
+
+    def awaitable(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, started: float | None
+    ) -> Any:
+        return self.bound.retrier.finish_async(result, self.again(args, kwargs), started)
 
 
 class _Bound:
@@ -24,18 +55,17 @@ class _Bound:
         policy: Policy | None,
         make: Callable[[Policy], Retrier],
         target: Any,
-        hooks: Any,
+        hooks: Hooks,
         *,
         method: str | None = None,
         any_awaitable: bool = False,
     ) -> None:
         self.make = make
-        chosen = policy or default_policy()
-        self._bind(chosen)
+        hooks.bound = self
         self.first = _native.FirstAttempt(
             target,
             hooks,
-            chosen._native.recorder(self.retrier.name),
+            self._bind(policy or default_policy()),
             self.timed,
             method=method,
             any_awaitable=any_awaitable,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from . import _native
-from ._bound import _Bound
+from ._bound import Hooks, _Bound
 from ._configure import default_policy
 from ._driver import Reader, Retrier, Sleep, _dispatch, run_nested
 from ._methods import _is_stream, _Method, _patch_facts, _verb_of
@@ -87,7 +87,7 @@ class _ClientProxy:
         # A request that needs no preparation: its loop and success path are prepared once, the
         # first attempt native (`_native.FirstAttempt`), as for a decorated function.
         hooks = _MethodHooks(api, name, verb, policy)
-        bound = hooks.bound = _Bound(
+        bound = _Bound(
             policy,
             lambda chosen: Retrier(chosen, name, verb=verb, recovery=recovery, sleep=sleep),
             api,
@@ -128,40 +128,32 @@ class _ClientProxy:
 
 # The keywords that make a call special: a stream (`watch`, `follow`, `_preload_content=False`),
 # never retried, or `async_req=True`, retried in the client's thread pool (`_native.FirstAttempt`
-# looks for the same four).
+# is given them through the hooks' `special_keywords`).
 _SPECIAL = frozenset(("watch", "follow", "_preload_content", "async_req"))
 _PLAIN: Any = object()
 
 
-class _MethodHooks:
-    """What a read's (or delete's) native first attempt hands back (see `_native.FirstAttempt`)."""
+class _MethodHooks(Hooks):
+    """A read's (or delete's): any awaitable result is awaited (kubernetes_asyncio), and the
+    `_SPECIAL` keywords are looked for."""
 
-    __slots__ = ("api", "name", "verb", "policy", "bound", "invoke")
+    __slots__ = ("api", "name", "verb", "policy", "invoke")
     plain = _PLAIN
+    special_keywords = _SPECIAL
 
     def __init__(self, api: Any, name: str, verb: str, policy: Policy | None) -> None:
+        super().__init__()
         self.api, self.name, self.verb, self.policy = api, name, verb, policy
-        self.bound: _Bound
         self.invoke: Callable[..., Any]
+
+    def again(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
+        return functools.partial(_again, self.api, self.name, args, kwargs)
 
     def special(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return _special(self.api, self.name, self.verb, self.policy, self.invoke, args, kwargs)
 
     def nested(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return _nested(self.api, self.name, self.verb, self.policy, args, kwargs)
-
-    def failed(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, started: float | None
-    ) -> Any:
-        again = functools.partial(_again, self.api, self.name, args, kwargs)
-        return self.bound.retrier.after_sync_failure(again, exc, started)
-
-    def awaitable(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, started: float | None
-    ) -> Any:
-        """kubernetes_asyncio: the call happens when it is awaited."""
-        again = functools.partial(_again, self.api, self.name, args, kwargs)
-        return self.bound.retrier.finish_async(result, again, started)
 
 
 def _special(

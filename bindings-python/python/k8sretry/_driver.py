@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-import types
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
@@ -207,7 +206,7 @@ class Retrier:
             return await self.after_async_failure(attempt, failed, started)
         finally:
             if task is not None:
-                del RUNNING[task]
+                RUNNING.discard(task)
 
     async def after_async_failure(
         self, attempt: Callable[[], Any], exc: BaseException, started: float | None, nested: bool = False
@@ -239,7 +238,7 @@ class Retrier:
             raise
         finally:
             if task is not None:
-                del RUNNING[task]
+                RUNNING.discard(task)
 
 
 def _mark_task() -> Any:
@@ -248,7 +247,7 @@ def _mark_task() -> Any:
     task = current_task()
     if task is None or task in RUNNING:
         return None
-    RUNNING[task] = None
+    RUNNING.add(task)
     return task
 
 
@@ -279,24 +278,6 @@ async def run_nested_async(retrier: Retrier, attempt: Callable[[], Awaitable[Any
     return await retrier.after_async_failure(attempt, failed, time.monotonic(), nested=True)
 
 
-# Types whose objects are never awaitable: `inspect.isawaitable` costs ~180 ns on a plain object
-# (an ABC check), every sync call's result would pay it. Awaitability is the type's (`__await__`),
-# except for a generator, which `types.coroutine` can mark one by one.
-_NOT_AWAITABLE: set[type] = set()
-
-
-def awaitable(obj: Any) -> bool:
-    """`inspect.isawaitable(obj)`, remembered per type."""
-    kind = type(obj)
-    if kind in _NOT_AWAITABLE:
-        return False
-    if inspect.isawaitable(obj):
-        return True
-    if kind is not types.GeneratorType:
-        _NOT_AWAITABLE.add(kind)
-    return False
-
-
 def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     """Runs sync, or returns a coroutine when the first attempt returns an awaitable
     (kubernetes_asyncio methods return a coroutine)."""
@@ -309,7 +290,7 @@ def _dispatch(retrier: Retrier, attempt: Callable[[], Any]) -> Any:
     except BaseException as exc:
         failed = exc
     else:
-        if awaitable(first):
+        if inspect.isawaitable(first):
             return retrier.finish_async(first, attempt, started)
         retrier.record_success()
         return first

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
 from . import _native
-from ._bound import _Bound
-from ._driver import Retrier, RetryIf, Sleep, run_nested, run_nested_async
+from ._bound import Hooks, _Bound
+from ._driver import Retrier, RetryIf, Sleep, run_nested_async
 from ._native import thread_inside
 from ._nesting import RUNNING
 from ._policy import SHARED, Policy
@@ -83,7 +83,7 @@ def _decorator(
     def decorate(fn: F) -> F:
         name = getattr(fn, "__name__", "call")
         hooks = _FunctionHooks(fn)
-        bound = hooks.bound = _Bound(
+        bound = _Bound(
             chosen,
             lambda policy: Retrier(policy, name, retry_on=retry_on, sleep=sleep, retry_if=retry_if),
             fn,
@@ -105,33 +105,19 @@ def _decorator(
     return decorate
 
 
-class _FunctionHooks:
-    """What a decorated function's native first attempt hands back: a nested call, a failure, a
-    coroutine returned by a `def` (`return api.read_...(...)` over kubernetes_asyncio: the call
-    happens when it is awaited, so it is retried then)."""
+class _FunctionHooks(Hooks):
+    """A decorated function's: a function's keywords are its own (never special), and its result
+    is awaited only when it is a coroutine (a `def` that returns `api.read_...(...)` over
+    kubernetes_asyncio: the call happens when it is awaited, so it is retried then)."""
 
-    __slots__ = ("fn", "bound")
-    plain = None  # never special: a function's keywords are its own
+    __slots__ = ("fn",)
 
     def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
         self.fn = fn
-        self.bound: _Bound
 
-    def nested(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Inside another k8sretry retry loop: one attempt, the engine says (Nested)."""
-        return run_nested(self.bound.retrier, functools.partial(self.fn, *args, **kwargs))
-
-    def failed(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, started: float | None
-    ) -> Any:
-        return self.bound.retrier.after_sync_failure(
-            functools.partial(self.fn, *args, **kwargs), exc, started
-        )
-
-    def awaitable(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, started: float | None
-    ) -> Any:
-        return self.bound.retrier.finish_async(result, functools.partial(self.fn, *args, **kwargs), started)
+    def again(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
+        return functools.partial(self.fn, *args, **kwargs)
 
 
 def _async_wrapper(fn: Callable[..., Any], bound: _Bound) -> Callable[..., Any]:
@@ -146,16 +132,17 @@ def _async_wrapper(fn: Callable[..., Any], bound: _Bound) -> Callable[..., Any]:
             return await run_nested_async(bound.retrier, functools.partial(fn, *args, **kwargs))
         if task is None:  # a coroutine driven by hand: a key of its own
             task = object()
-        started = running[task] = monotonic() if bound.timed else None
+        running.add(task)
+        started = monotonic() if bound.timed else None
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             failed = exc
         else:
-            del running[task]
+            running.discard(task)
             bound.record()
             return result
-        del running[task]
+        running.discard(task)
         # Outside the `except` block: see Retrier.finish_async.
         again = functools.partial(fn, *args, **kwargs)
         return await bound.retrier.after_async_failure(again, failed, started)
