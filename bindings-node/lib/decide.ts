@@ -4,7 +4,7 @@
 // after the end). @internal
 import { native } from './native';
 import type { FailureInit } from './native-types';
-import { decodeDecision, writeFailure, type Decision, type ReadOutcome } from './wire';
+import { decodeDecision, kept, writeFailure, type Decision, type ReadOutcome } from './wire';
 
 export type { Action, Decision, ReadOutcome } from './wire';
 export { decodeDecision } from './wire';
@@ -15,7 +15,9 @@ export type NativeCall = number;
 /** @internal The engine's decision on the failed attempt `f`; `withText` false when nobody receives events. */
 export function decide(call: NativeCall, f: FailureInit, withText = true): Decision {
   const text = writeFailure(f, withText);
-  return decodeDecision(text === '' ? native.decide(call) : native.decideWith(call, text));
+  const code = text === '' ? native.decide(call) : native.decideWith(call, text);
+  kept();
+  return decodeDecision(code);
 }
 
 /** @internal The engine's decision after a `wait` has been slept (nothing was sent). */
@@ -31,5 +33,7 @@ export function cancelled(call: NativeCall): Decision {
 /** @internal The engine's decision on what the read-back it asked for found (`failed`: the read's own failure `f`). */
 export function readBack(call: NativeCall, outcome: ReadOutcome, f?: FailureInit, withText = true): Decision {
   if (outcome !== 'failed') return decodeDecision(native.readBack(call, outcome));
-  return decodeDecision(native.readBack(call, outcome, writeFailure(f ?? {}, withText)));
+  const code = native.readBack(call, outcome, writeFailure(f ?? {}, withText));
+  kept();
+  return decodeDecision(code);
 }

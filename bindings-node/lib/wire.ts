@@ -26,15 +26,37 @@ const FORMAT = native.wireFormat();
 const ACTIONS = FORMAT.actions as Action[];
 const REASONS = FORMAT.giveUpReasons;
 const GIVE_UP = ACTIONS.indexOf('give_up');
-const { timeout: TIMEOUT, cancelled: CANCELLED, userRetryable: USER_RETRYABLE } = FORMAT.flags;
+const {
+  timeout: TIMEOUT,
+  cancelled: CANCELLED,
+  userRetryable: USER_RETRYABLE,
+  keepBody: KEEP_BODY,
+  sameBody: SAME_BODY,
+} = FORMAT.flags;
+const KEEP_BODY_MAX_CHARS = FORMAT.keepBodyMaxChars;
 const SEPARATOR = FORMAT.separator;
 
 /** The outcomes the addon's readBack takes. */
 export const READ_OUTCOMES: readonly string[] = Object.freeze(FORMAT.readOutcomes);
 
-// [status (0 = none), flags, retryAfterSeconds (NaN = none)]: this thread's own array.
+// [status (0 = none), flags, retryAfterSeconds (NaN = none), body token]: this thread's own array.
 const scratch = new Float64Array(new ArrayBuffer(FORMAT.scratchLength * Float64Array.BYTES_PER_ELEMENT));
 native.bindScratch(scratch);
+
+// The body the addon keeps (src/wire.rs "The kept body"): an outage's failures all carry the same
+// Status text, and sending it again costs more than the decision. `sent` is the body of the step
+// being asked, taken as kept (`kept()`) only once that step has returned.
+let keptBody: string | undefined;
+let keptToken = 0;
+let sentBody: string | undefined;
+
+/** The step that carried the last `writeFailure` returned: the addon keeps its body now. */
+export function kept(): void {
+  if (sentBody !== undefined) {
+    keptBody = sentBody;
+    sentBody = undefined;
+  }
+}
 
 /** Decodes the answer `action + 8 * payload`. */
 export function decodeDecision(code: number): Decision {
@@ -56,15 +78,29 @@ function field(value: string | undefined): string {
  * `withText` false leaves out the error type and message, which only events use.
  */
 export function writeFailure(f: FailureInit, withText: boolean): string {
+  let flags = (f.timeout ? TIMEOUT : 0) | (f.cancelled ? CANCELLED : 0) | (f.userRetryable ? USER_RETRYABLE : 0);
+  let body = f.body;
+  sentBody = undefined;
+  if (body !== undefined && body.length > 0 && body.length <= KEEP_BODY_MAX_CHARS) {
+    if (body === keptBody) {
+      flags |= SAME_BODY;
+      body = undefined;
+    } else {
+      flags |= KEEP_BODY;
+      keptToken += 1;
+      sentBody = body;
+    }
+    scratch[3] = keptToken;
+  }
   scratch[0] = f.status ?? 0;
-  scratch[1] = (f.timeout ? TIMEOUT : 0) | (f.cancelled ? CANCELLED : 0) | (f.userRetryable ? USER_RETRYABLE : 0);
+  scratch[1] = flags;
   scratch[2] = f.retryAfterSeconds ?? Number.NaN;
   const codes = f.codes === undefined || f.codes.length === 0 ? undefined : f.codes.join('\n');
   const errorType = withText ? f.errorType : undefined;
   const message = withText ? f.message : undefined;
   if (
     f.reason === undefined &&
-    f.body === undefined &&
+    body === undefined &&
     f.retryAfter === undefined &&
     codes === undefined &&
     f.verb === undefined &&
@@ -74,5 +110,5 @@ export function writeFailure(f: FailureInit, withText: boolean): string {
     return '';
   }
   const s = SEPARATOR;
-  return `${field(f.reason)}${s}${field(f.body)}${s}${field(f.retryAfter)}${s}${field(codes)}${s}${field(f.verb)}${s}${field(errorType)}${s}${message ?? ''}`;
+  return `${field(f.reason)}${s}${field(body)}${s}${field(f.retryAfter)}${s}${field(codes)}${s}${field(f.verb)}${s}${field(errorType)}${s}${message ?? ''}`;
 }

@@ -10,7 +10,7 @@
 //!
 //! # The scratch array
 //! A `Float64Array` of [`SCRATCH_LEN`] numbers, `[status (0 = none), flags, retryAfterSeconds
-//! (NaN = none)]`, written by JavaScript just before `decide` / `readBack`. Safety rules: the
+//! (NaN = none), body token]`, written by JavaScript just before `decide` / `readBack`. Safety rules: the
 //! array is the binding's own (never handed to user code, so never detached or transferred); it
 //! is kept alive by a strong reference that is never released; each JavaScript thread (main,
 //! worker) binds its own, kept in a thread-local; JavaScript and the decision run on that one
@@ -22,12 +22,21 @@
 //! empty string is no text at all. JavaScript replaces the separator inside every field but the
 //! last (the message), which keeps it.
 //!
+//! # The kept body
+//! In an outage every failure carries the same Status body, and copying its text across the
+//! boundary cost more than the decision (~250 ns of ~700). So the addon keeps the last body it
+//! was sent, by token: a failure whose body is short enough ([`KEEP_BODY_MAX_CHARS`]) is sent with
+//! [`KEEP_BODY`] and a new token in the scratch array, and the addon keeps that body under the
+//! token; a later failure with the same body text sends no body, [`SAME_BODY`] and that token. A
+//! token that is not the kept one is an internal error (never a wrong body). JavaScript takes a
+//! body as kept only after the step that sent it returned.
+//!
 //! # The answer
 //! `action + 8 * payload`: `action` indexes [`ACTIONS`]; `payload` is the delay in whole
 //! microseconds for `retry`, `read_back` and `wait`, the index into `GiveUpReason::ALL` for `give_up`,
 //! and 0 otherwise. Every value is an integer below 2^53, so JavaScript decodes it exactly.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use k8sretry::{Decision, GiveUpReason};
@@ -39,12 +48,19 @@ use crate::{Code, error};
 use napi::Result;
 
 /// How many numbers the scratch array holds.
-pub const SCRATCH_LEN: usize = 3;
+pub const SCRATCH_LEN: usize = 4;
 
 /// Flag bits of the scratch array's second number.
 pub const TIMEOUT: u32 = 1;
 pub const CANCELLED: u32 = 2;
 pub const USER_RETRYABLE: u32 = 4;
+/// Keep this failure's body under the scratch array's token (module docs, "The kept body").
+pub const KEEP_BODY: u32 = 8;
+/// This failure's body is the one kept under the scratch array's token.
+pub const SAME_BODY: u32 = 16;
+
+/// The longest body (in UTF-16 units, as JavaScript counts) that is kept.
+pub const KEEP_BODY_MAX_CHARS: u32 = 4096;
 
 /// The separator of the packed string's fields.
 pub const SEPARATOR: char = '\0';
@@ -57,6 +73,8 @@ pub const READ_OUTCOMES: [&str; 4] = ["ours", "not_ours", "missing", "failed"];
 
 thread_local! {
     static SCRATCH: Cell<*const f64> = const { Cell::new(std::ptr::null()) };
+    /// The kept body and its token (module docs).
+    static KEPT: RefCell<(f64, String)> = const { RefCell::new((0.0, String::new())) };
 }
 
 /// Binds `array` (at least [`SCRATCH_LEN`] elements, over its own `ArrayBuffer`) as this
@@ -89,9 +107,33 @@ pub fn read_failure(fields: &str) -> Result<k8sretry::Failure, Code> {
     }
     // SAFETY: ptr points at SCRATCH_LEN f64s of an array kept alive and never detached (module
     // docs), written only by JavaScript on this thread, which is not running while we are.
-    let [status, flags, seconds] = unsafe { ptr.cast::<[f64; SCRATCH_LEN]>().read() };
+    let [status, flags, seconds, token] = unsafe { ptr.cast::<[f64; SCRATCH_LEN]>().read() };
     // `as` saturates: NaN and negatives become 0 (no status, no flags).
-    Ok(unpack(status as u32, flags as u32, seconds, fields).failure())
+    let (status, flags) = (status as u32, flags as u32);
+    let parts = unpack(status, flags, seconds, fields);
+    KEPT.with(|kept| {
+        if flags & SAME_BODY != 0 {
+            let kept = kept.borrow();
+            if kept.0 != token || token == 0.0 {
+                return Err(error(
+                    Code::Internal,
+                    format!("no body is kept under token {token}"),
+                ));
+            }
+            return Ok(Parts {
+                body: Some(kept.1.as_str()),
+                ..parts
+            }
+            .failure());
+        }
+        if flags & KEEP_BODY != 0 {
+            let mut kept = kept.borrow_mut();
+            kept.0 = token;
+            kept.1.clear();
+            kept.1.push_str(parts.body.unwrap_or_default());
+        }
+        Ok(parts.failure())
+    })
 }
 
 /// The parts of a failure from the scratch numbers and the packed string (module docs).
@@ -148,6 +190,8 @@ pub struct Flags {
     pub timeout: u32,
     pub cancelled: u32,
     pub user_retryable: u32,
+    pub keep_body: u32,
+    pub same_body: u32,
 }
 
 /// What `lib/wire.ts` needs to know of the format: everything it does not define itself.
@@ -156,6 +200,8 @@ pub struct WireFormat {
     /// Length of the scratch array.
     pub scratch_length: u32,
     pub flags: Flags,
+    /// The longest body that is kept (module docs, "The kept body").
+    pub keep_body_max_chars: u32,
     /// The separator of the packed string.
     pub separator: String,
     /// Answer actions, by index.
@@ -175,7 +221,10 @@ pub fn wire_format() -> WireFormat {
             timeout: TIMEOUT,
             cancelled: CANCELLED,
             user_retryable: USER_RETRYABLE,
+            keep_body: KEEP_BODY,
+            same_body: SAME_BODY,
         },
+        keep_body_max_chars: KEEP_BODY_MAX_CHARS,
         separator: SEPARATOR.to_string(),
         actions: ACTIONS.map(str::to_owned).to_vec(),
         give_up_reasons: GiveUpReason::ALL.map(|r| r.as_str().to_owned()).to_vec(),
@@ -236,6 +285,39 @@ mod tests {
             Some("a\0message"),
             "the last field keeps separators"
         );
+    }
+
+    /// `read_failure` with this thread's scratch array set to `numbers`.
+    fn read(numbers: [f64; SCRATCH_LEN], fields: &str) -> Option<k8sretry::Failure> {
+        SCRATCH.set(numbers.as_ptr());
+        // A napi error is dropped only where Node runs: not here.
+        let out = match read_failure(fields) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                std::mem::forget(e);
+                None
+            }
+        };
+        SCRATCH.set(std::ptr::null());
+        out
+    }
+
+    #[test]
+    fn a_kept_body_is_used_only_under_its_token() {
+        let body = "\0{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"code\":429}";
+        let kept = read([0.0, f64::from(KEEP_BODY), f64::NAN, 7.0], body).expect("kept");
+        assert_eq!(kept.reason.as_deref(), Some("TooManyRequests"));
+        let same = read([0.0, f64::from(SAME_BODY), f64::NAN, 7.0], "").expect("same");
+        assert_eq!((same.status, same.reason), (Some(429), kept.reason));
+        // Another token (a body the addon never kept) is an error, never another body.
+        assert!(read([0.0, f64::from(SAME_BODY), f64::NAN, 6.0], "").is_none());
+        assert!(read([0.0, f64::from(SAME_BODY), f64::NAN, 0.0], "").is_none());
+        // A body sent without KEEP_BODY leaves the kept one as it was.
+        let other = "\0{\"reason\":\"InternalError\",\"code\":500}";
+        let sent = read([0.0, 0.0, f64::NAN, 8.0], other).expect("sent");
+        assert_eq!(sent.status, Some(500));
+        let still = read([0.0, f64::from(SAME_BODY), f64::NAN, 7.0], "").expect("still kept");
+        assert_eq!(still.status, Some(429));
     }
 
     #[test]

@@ -23,8 +23,8 @@ test('the wire format comes from the addon: flags, actions, ten give-up reasons,
   assert.equal(format.giveUpReasons[8], 'RetryAfterTooLong');
   assert.equal(format.giveUpReasons[9], 'Nested');
   assert.deepEqual(format.readOutcomes, ['ours', 'not_ours', 'missing', 'failed']);
-  assert.deepEqual(format.flags, { timeout: 1, cancelled: 2, userRetryable: 4 });
-  assert.equal(format.scratchLength, 3);
+  assert.deepEqual(format.flags, { timeout: 1, cancelled: 2, userRetryable: 4, keepBody: 8, sameBody: 16 });
+  assert.equal(format.scratchLength, 4);
 });
 
 test('text fields arrive whole: the separator inside one is replaced, and the last (message) keeps it', () => {
@@ -53,6 +53,36 @@ test('the Status body is read by the engine', () => {
   const body = JSON.stringify({ kind: 'Status', code: 429, reason: 'TooManyRequests', details: { retryAfterSeconds: 3 } });
   const delay = decide(begin(), { body }).delayMs;
   assert.ok(delay >= 3000 && delay <= 3600, `${delay}: the hint, spread by at most 20%`);
+});
+
+test('a kept body reads as the body sent: the same text again, another in between, one too long to keep', () => {
+  const status = (code, reason, seconds) =>
+    JSON.stringify({ kind: 'Status', code, reason, details: seconds ? { retryAfterSeconds: seconds } : {} });
+  const reasonOf = (body) => {
+    const call = begin();
+    decide(call, { body });
+    return native.takeEvents(call)[0].reason;
+  };
+  const busy = status(429, 'TooManyRequests', 3);
+  // Equal text in another string (as every response's body is) is the same body.
+  const again = JSON.parse(JSON.stringify(busy));
+  assert.equal(reasonOf(busy), 'TooManyRequests');
+  assert.equal(reasonOf(again), 'TooManyRequests');
+  const delay = decide(begin(), { body: again }).delayMs;
+  assert.ok(delay >= 3000 && delay <= 3600, `${delay}: the kept body's hint`);
+  assert.equal(reasonOf(status(503, 'ServiceUnavailable')), 'ServiceUnavailable');
+  assert.equal(reasonOf(busy), 'TooManyRequests');
+  // Longer than the addon keeps: sent whole every time.
+  const long = JSON.stringify({ kind: 'Status', code: 500, reason: 'InternalError', message: 'x'.repeat(native.wireFormat().keepBodyMaxChars) });
+  assert.equal(reasonOf(long), 'InternalError');
+  assert.equal(reasonOf(long), 'InternalError');
+  assert.equal(reasonOf(busy), 'TooManyRequests');
+  // A step that threw (a released call) kept nothing the next step relies on.
+  const released = begin();
+  native.releaseCall(released);
+  assert.throws(() => decide(released, { body: status(500, 'InternalError') }), { code: 'K8SRETRY_CALL_FINISHED' });
+  assert.equal(reasonOf(status(500, 'InternalError')), 'InternalError');
+  assert.equal(reasonOf(busy), 'TooManyRequests');
 });
 
 test('a call nobody listens to builds no events', () => {
@@ -111,7 +141,7 @@ test('steps out of order throw an Error with a code, and leave the call as it wa
 test('bad input is an Error with a code, never a crash', () => {
   const invalid = (err) => err instanceof Error && err.code === 'K8SRETRY_INVALID_ARGUMENT';
   assert.throws(() => native.decide({}), (err) => err instanceof Error && typeof err.code === 'string');
-  assert.throws(() => native.bindScratch(new Float64Array(2)), (err) => invalid(err) && /3 elements/.test(err.message));
+  assert.throws(() => native.bindScratch(new Float64Array(2)), (err) => invalid(err) && new RegExp(`${native.wireFormat().scratchLength} elements`).test(err.message));
   assert.throws(() => native.readBack(begin(), 'maybe'), (err) => invalid(err) && /maybe/.test(err.message));
   assert.throws(() => begin('POTS'), (err) => invalid(err) && /POTS/.test(err.message));
   assert.throws(() => begin('POST', true, 'retry_harder'), (err) => invalid(err) && /retry_harder/.test(err.message));
