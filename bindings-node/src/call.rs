@@ -160,10 +160,7 @@ pub fn begin_call(
 /// names once: `beginCallAt` then takes no string (each one napi reads costs a copy).
 #[napi]
 pub struct NativeCallSite {
-    policy: k8sretry::Policy,
-    function_name: String,
-    verb: Verb,
-    recovery: Recovery,
+    site: k8sretry::CallSite,
 }
 
 /// The call site of `function_name` with `verb` and `recovery` under `policy` (the names as
@@ -185,10 +182,7 @@ pub fn call_site(
         )
     })?;
     Ok(NativeCallSite {
-        policy: policy.inner.clone(),
-        function_name,
-        verb: parse_verb(&verb)?,
-        recovery,
+        site: k8sretry::CallSite::new(&policy.inner, &function_name, parse_verb(&verb)?, recovery),
     })
 }
 
@@ -203,10 +197,10 @@ pub fn begin_call_at(
 ) -> Result<f64, Code> {
     let elapsed = Duration::try_from_secs_f64(elapsed_ms / 1000.0).unwrap_or_default();
     let listening = listening.unwrap_or(true);
-    let inner = k8sretry::Call::start(&site.policy, &site.function_name, nested.unwrap_or(false))
+    let inner = site
+        .site
+        .start(nested.unwrap_or(false))
         .with_callback(listening)
-        .with_verb(site.verb)
-        .with_recovery(site.recovery)
         .with_reader(reader.unwrap_or(true))
         .with_elapsed(elapsed);
     let call = CallState {

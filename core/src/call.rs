@@ -150,17 +150,27 @@ impl Call {
         if let Some(budget) = policy.budget() {
             budget.deposit(now);
         }
-        Call::fresh(policy, function, now, false)
+        Call::fresh(policy, metrics::function(function), now, false)
     }
 
-    fn fresh(policy: &Policy, function: &str, started: Duration, nested: bool) -> Call {
+    /// [`Call::new`] with the function's counters already looked up ([`crate::CallSite`]).
+    pub(crate) fn with_metrics(policy: &Policy, metrics: Arc<FunctionMetrics>) -> Call {
+        let now = policy.clock().monotonic();
+        if let Some(budget) = policy.budget() {
+            budget.deposit(now);
+        }
+        Call::fresh(policy, metrics, now, false)
+    }
+
+    fn fresh(
+        policy: &Policy,
+        metrics: Arc<FunctionMetrics>,
+        started: Duration,
+        nested: bool,
+    ) -> Call {
         Call {
             policy: policy.clone(),
-            metrics: if nested {
-                metrics::detached(function)
-            } else {
-                metrics::function(function)
-            },
+            metrics,
             verb: Verb::Unknown,
             recovery: Recovery::None,
             started,
@@ -192,7 +202,7 @@ impl Call {
     /// event), since the enclosing call counts the outcome. Bindings pass whether a call is nested
     /// from their task-local marker; the Rust drivers ask [`crate::nesting::active`].
     pub fn new_nested(policy: &Policy, function: &str) -> Call {
-        Call::fresh(policy, function, Duration::ZERO, true)
+        Call::fresh(policy, metrics::detached(function), Duration::ZERO, true)
     }
 
     /// [`Call::new`] or [`Call::new_nested`].

@@ -20,6 +20,7 @@ mod breaker_registry;
 mod budget;
 mod builder;
 mod call;
+mod call_site;
 mod classify;
 mod clock;
 mod config;
@@ -57,6 +58,7 @@ pub use breaker::CircuitBreaker;
 pub use budget::{RetryBudget, shared_budget};
 pub use builder::{BudgetChoice, PolicyBuilder};
 pub use call::{Call, READ_BACK_CONFIRM_DELAY};
+pub use call_site::CallSite;
 pub use classify::{
     Class, Classifier, DEFAULT_AMBIGUOUS_CODES, DEFAULT_NOT_SENT_CODES, DEFAULT_RETRY_STATUSES,
     classify,
