@@ -2,7 +2,9 @@
 //! layer, C's `k8sretry_run`): a small loop that performs the effects a [`Call`] asks for
 //! (attempt, sleep then attempt, wait then resume, read back, return, raise) and reports what
 //! happened. It decides nothing. Sync callers run it with [`crate::nesting::block_on`] over
-//! futures that are ready at once.
+//! futures that are ready at once. [`first_then_drive`] is its front for `retry` and
+//! `retry_blocking`: the call is begun only when the first attempt fails, as the Python and Node
+//! bindings do (a success is recorded without one).
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,7 +12,11 @@ use std::time::Duration;
 use crate::call::Call;
 use crate::decision::{Decision, GiveUpReason, ReadOutcome};
 use crate::error::{RetryError, ToFailure};
+use crate::failure::Verb;
+use crate::metrics;
 use crate::nesting::{self, Scoped};
+use crate::policy::Policy;
+use crate::success;
 
 /// What a read-back found: the object and whether it carries this call's request id (`None`:
 /// no such object).
@@ -30,6 +36,76 @@ impl Drop for Live {
             let _ = self.0.on_cancelled();
         }
     }
+}
+
+/// The first attempt of a call not begun yet ([`first_then_drive`]): when the driver stops during
+/// it (its future dropped), the call is begun then and cancelled, as [`Live`] cancels a begun one.
+struct Unbegun<'a> {
+    policy: &'a Policy,
+    name: &'a str,
+    verb: Verb,
+    nested: bool,
+    running: bool,
+}
+
+impl Unbegun<'_> {
+    fn call(&self) -> Call {
+        Call::start(self.policy, self.name, self.nested).with_verb(self.verb)
+    }
+}
+
+impl Drop for Unbegun<'_> {
+    fn drop(&mut self) {
+        if self.running && !std::thread::panicking() {
+            let _ = self.call().on_cancelled();
+        }
+    }
+}
+
+/// Runs the first attempt of a call of `name` (one request of `verb`) before any [`Call`] is
+/// made: a success costs a budget deposit, a breaker success and a counter, the same record as
+/// `Call::new(..).on_success()` (none for a nested call); a failure begins the call, with the first
+/// attempt's time counted toward the policy's deadline, and [`drive`]s it from there.
+pub(crate) async fn first_then_drive<T, E, A, AF, S, SF>(
+    policy: &Policy,
+    name: &str,
+    verb: Verb,
+    mut attempt: A,
+    sleep: S,
+) -> Result<T, RetryError<E>>
+where
+    E: ToFailure,
+    A: FnMut() -> AF,
+    AF: Future<Output = Result<T, E>>,
+    S: FnMut(Duration) -> SF,
+    SF: Future<Output = ()>,
+{
+    let mut first = Unbegun {
+        policy,
+        name,
+        verb,
+        nested: nesting::active(),
+        running: true,
+    };
+    // Only a deadline reads when the first attempt started.
+    let started = policy.deadline().map(|_| policy.clock().monotonic());
+    let outcome = inside(&mut attempt).await;
+    first.running = false;
+    let error = match outcome {
+        Ok(value) => {
+            if !first.nested {
+                success::record(policy, &metrics::function(name));
+            }
+            return Ok(value);
+        }
+        Err(error) => error,
+    };
+    let elapsed = started.map_or(Duration::ZERO, |t| {
+        policy.clock().monotonic().saturating_sub(t)
+    });
+    let call = first.call().with_elapsed(elapsed);
+    let no_read_back: Option<NoReadBack<T, E>> = None;
+    drive(call, Some(error), attempt, sleep, no_read_back, None).await
 }
 
 /// Starts an attempt (or a read) inside the nesting mark, and polls it inside the mark: a

@@ -1,7 +1,6 @@
 //! Rust executors: loops that call, classify, sleep and call again.
 
-use crate::call::Call;
-use crate::driver::{NoReadBack, drive};
+use crate::driver::first_then_drive;
 use crate::error::{RetryError, ToFailure};
 use crate::failure::Verb;
 use crate::nesting;
@@ -41,9 +40,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
-    let call = Call::start(policy, name, nesting::active()).with_verb(verb);
-    let no_read_back: Option<NoReadBack<T, E>> = None;
-    drive(call, None, op, tokio::time::sleep, no_read_back, None).await
+    first_then_drive(policy, name, verb, op, tokio::time::sleep).await
 }
 
 /// [`retry`] for an operation that is not one request of a known verb, and that the caller
@@ -75,14 +72,12 @@ where
     E: ToFailure,
     F: FnMut() -> Result<T, E>,
 {
-    let call = Call::start(policy, name, nesting::active()).with_verb(verb);
-    let no_read_back: Option<NoReadBack<T, E>> = None;
     let attempt = || std::future::ready(op());
     let sleep = |delay| {
         std::thread::sleep(delay);
         std::future::ready(())
     };
-    nesting::block_on(drive(call, None, attempt, sleep, no_read_back, None))
+    nesting::block_on(first_then_drive(policy, name, verb, attempt, sleep))
 }
 
 /// [`retry_idempotent`] on the current thread: the caller declares `op` safe to run again after

@@ -26,15 +26,7 @@ impl SuccessRecorder {
     /// The same effects as `Call::new(policy, function).on_success()`: a budget deposit, a
     /// breaker success, and one `success` outcome. Allocation-free and lock-free.
     pub fn record(&self) {
-        if let Some(budget) = self.policy.budget() {
-            let now = self.policy.clock().monotonic();
-            budget.deposit(now);
-            budget.record_success(now);
-        }
-        if let Some(breaker) = self.policy.breaker() {
-            breaker.record_success();
-        }
-        self.metrics.count_outcome(Outcome::Success);
+        record(&self.policy, &self.metrics);
     }
 
     /// `n` first-attempt successes at once, for bindings where one native call per success
@@ -55,6 +47,20 @@ impl SuccessRecorder {
         }
         self.metrics.count_outcomes(Outcome::Success, u64::from(n));
     }
+}
+
+/// A first attempt of the function counted by `metrics` succeeded under `policy` (what
+/// [`SuccessRecorder::record`] and the Rust executors' first attempt record).
+pub(crate) fn record(policy: &Policy, metrics: &FunctionMetrics) {
+    if let Some(budget) = policy.budget() {
+        let now = policy.clock().monotonic();
+        budget.deposit(now);
+        budget.record_success(now);
+    }
+    if let Some(breaker) = policy.breaker() {
+        breaker.record_success();
+    }
+    metrics.count_outcome(Outcome::Success);
 }
 
 impl std::fmt::Debug for SuccessRecorder {

@@ -302,6 +302,54 @@ async fn a_dropped_call_ends_cancelled_with_one_event_and_one_metric() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_during_its_first_attempt_ends_cancelled_too() {
+    let (callback, seen) = recording();
+    let policy = PolicyBuilder::preset("default")
+        .unwrap()
+        .budget(BudgetChoice::Disabled)
+        .on_event(Some(callback))
+        .build()
+        .unwrap();
+    let fut = retry(&policy, "exec_dropped_first", Verb::Get, || {
+        std::future::pending::<Result<(), ApiError>>()
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), fut)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["k8s_api_call_failed_non_retryable attempt=1 status=None"]
+    );
+    let text = metrics_text();
+    assert!(
+        text.contains(
+            "k8sretry_giveups_total{function=\"exec_dropped_first\",reason=\"Cancelled\"} 1"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_first_attempt_that_succeeds_is_counted_once_and_a_nested_one_not_at_all() {
+    let policy = fast(3).build().unwrap();
+    let outer = retry_blocking_idempotent(&policy, "exec_first_ok_outer", || {
+        retry_blocking_idempotent(&policy, "exec_first_ok_inner", || Ok::<_, ApiError>(1))
+            .map_err(|e| e.error)
+    });
+    assert_eq!(outer.unwrap(), 1);
+    let text = metrics_text();
+    assert!(
+        text.contains(
+            "k8sretry_calls_total{function=\"exec_first_ok_outer\",outcome=\"success\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("exec_first_ok_inner"), "{text}");
+}
+
 #[test]
 fn a_wrapper_inside_a_wrapper_makes_one_attempt() {
     let policy = fast(3).build().unwrap();
