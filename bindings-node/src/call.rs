@@ -111,8 +111,27 @@ impl Table {
             // A burst is over: give its memory back (a large table is its own mapping).
             self.slots = Vec::new();
             self.free = Vec::new();
+            give_back();
         } else {
             self.free.push(index as u32);
+        }
+    }
+}
+
+/// Hands the memory of a finished burst back to the system. glibc keeps it: once a large block it
+/// mapped is freed, it raises its mapping threshold to that size, so the next burst's table grows
+/// on the heap, and freed heap is not returned (measured: 100,000 failing calls kept +35 MiB RSS
+/// after a forced GC, cockatiel +17; with this +11). Costs ~10 ns per call of the burst, once.
+/// musl returns large blocks itself.
+fn give_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's malloc_trim takes any pad and only returns free memory to the system.
+        unsafe {
+            malloc_trim(0);
         }
     }
 }
