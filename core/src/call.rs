@@ -146,11 +146,7 @@ impl Call {
     /// Starts a call named `function` (the name in events and metrics) before its first attempt.
     /// Deposits into the policy's retry budget.
     pub fn new(policy: &Policy, function: &str) -> Call {
-        let now = policy.clock().monotonic();
-        if let Some(budget) = policy.budget() {
-            budget.deposit(now);
-        }
-        Call::fresh(policy, metrics::function(function), now, false)
+        Call::with_metrics(policy, metrics::function(function))
     }
 
     /// [`Call::new`] with the function's counters already looked up ([`crate::CallSite`]).
